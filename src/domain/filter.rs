@@ -1,0 +1,696 @@
+//! The filter language of `gcloud --filter`, shared by the engine and the console.
+//!
+//! Grammar (as gcloud: `OR` binds tighter than `AND`; adjacent terms are joined by AND):
+//!
+//! ```text
+//! expr    := or_expr (["AND"] or_expr)*
+//! or_expr := unary ("OR" unary)*
+//! unary   := ("NOT" | "-") unary | "(" expr ")" | key op value
+//! op      := "=" | "!=" | ":" | "<" | "<=" | ">" | ">="
+//! value   := bare-word | "double quoted" | 'single quoted'
+//! ```
+//!
+//! Text compares ignoring case; `=` and `:` take `*` as a wildcard (`jobId=train_*`);
+//! `:` matches a part of the value and `key:*` means "key is set". Times compare as
+//! times: `createTime>2026-11-24` or `createTime>=2026-11-24T10:00:00Z`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+/// How a field's values compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Text, compared ignoring case; ordered lexically.
+    Text,
+    /// A point in time; the filter value must parse as one.
+    Time,
+}
+
+/// A field's value in one item, as a filter sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue<'a> {
+    /// The item has no value for this field.
+    Missing,
+    /// A text value.
+    Text(Cow<'a, str>),
+    /// A time value.
+    Time(DateTime<Utc>),
+}
+
+/// Something a [`Filter`] can select: it names its fields and gives their values.
+pub trait Filterable {
+    /// The kind of a field, or `None` if there is no such field.
+    fn field_kind(key: &str) -> Option<FieldKind>;
+    /// The names of the fields, for error messages (`labels.*` for a family).
+    fn known_fields() -> Vec<&'static str>;
+    /// The value of `key` in this item.
+    fn field(&self, key: &str) -> FieldValue<'_>;
+}
+
+/// A malformed filter: what is wrong and where (0-based character offset).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("filter error at column {}: {message}", position + 1)]
+pub struct FilterError {
+    /// Character offset of the problem, counting from 0.
+    pub position: usize,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `=`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `:` (has)
+    Has,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl Op {
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Has => ":",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+}
+
+/// A comparison's right-hand side, prepared once so matching allocates nothing.
+#[derive(Debug, Clone, PartialEq)]
+struct Pattern {
+    raw: String,
+    /// `raw` lower-cased, split at `*` wildcards.
+    pieces: Vec<String>,
+    starts_with_star: bool,
+    ends_with_star: bool,
+    time: Option<DateTime<Utc>>,
+}
+
+/// A node of a parsed filter.
+#[derive(Debug, Clone, PartialEq)]
+enum Expr {
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+    Compare { key: String, op: Op, value: Pattern },
+}
+
+/// A parsed filter expression. The empty filter selects everything.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    root: Option<Expr>,
+    text: String,
+}
+
+impl Filter {
+    /// Parses `text` and checks its fields against `T`'s.
+    pub fn parse<T: Filterable>(text: &str) -> Result<Filter, FilterError> {
+        let mut parser = Parser {
+            chars: text.chars().collect(),
+            pos: 0,
+            check_field: T::field_kind,
+            known: T::known_fields,
+        };
+        parser.skip_space();
+        if parser.at_end() {
+            return Ok(Filter {
+                root: None,
+                text: text.to_owned(),
+            });
+        }
+        let root = parser.expr()?;
+        parser.skip_space();
+        if !parser.at_end() {
+            let found = parser.chars[parser.pos];
+            let message = if found == ')' {
+                "unbalanced ')': no '(' opens it".to_owned()
+            } else {
+                format!("unexpected {found:?}")
+            };
+            return Err(parser.error_here(message));
+        }
+        Ok(Filter {
+            root: Some(root),
+            text: text.to_owned(),
+        })
+    }
+
+    /// True when the filter selects every item.
+    pub fn is_empty(&self) -> bool {
+        self.root.is_none()
+    }
+
+    /// The text the filter was parsed from.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// True if `item` is selected.
+    pub fn matches<T: Filterable>(&self, item: &T) -> bool {
+        self.root.as_ref().is_none_or(|e| eval(e, item))
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+fn eval<T: Filterable>(expr: &Expr, item: &T) -> bool {
+    match expr {
+        Expr::And(all) => all.iter().all(|e| eval(e, item)),
+        Expr::Or(any) => any.iter().any(|e| eval(e, item)),
+        Expr::Not(inner) => !eval(inner, item),
+        Expr::Compare { key, op, value } => compare(&item.field(key), *op, value),
+    }
+}
+
+fn compare(field: &FieldValue<'_>, op: Op, pattern: &Pattern) -> bool {
+    match (field, op) {
+        (FieldValue::Missing, Op::Ne) => true,
+        (FieldValue::Missing, _) => false,
+        (_, Op::Ne) => !compare(field, Op::Eq, pattern),
+        (_, Op::Has) if pattern.raw == "*" => true,
+        (FieldValue::Text(text), Op::Eq) => wildcard_match(text, pattern, false),
+        (FieldValue::Text(text), Op::Has) => wildcard_match(text, pattern, true),
+        (FieldValue::Text(text), _) => ordered(text.as_ref().cmp(pattern.raw.as_str()), op),
+        (FieldValue::Time(time), Op::Has) => wildcard_match(&time.to_rfc3339(), pattern, true),
+        (FieldValue::Time(time), _) => match pattern.time {
+            Some(t) => ordered(time.cmp(&t), op),
+            None => false,
+        },
+    }
+}
+
+fn ordered(order: std::cmp::Ordering, op: Op) -> bool {
+    use std::cmp::Ordering::*;
+    match op {
+        Op::Eq => order == Equal,
+        Op::Lt => order == Less,
+        Op::Le => order != Greater,
+        Op::Gt => order == Greater,
+        Op::Ge => order != Less,
+        Op::Ne | Op::Has => false,
+    }
+}
+
+/// Case-insensitive match of `text` against `pattern`'s `*`-separated pieces; `partial`
+/// lets the pattern match anywhere inside the text (the `:` operator).
+fn wildcard_match(text: &str, pattern: &Pattern, partial: bool) -> bool {
+    let anchored_start = !partial && !pattern.starts_with_star;
+    let anchored_end = !partial && !pattern.ends_with_star;
+    let pieces = &pattern.pieces;
+    if pieces.len() == 1 && anchored_start && anchored_end {
+        return text.eq_ignore_ascii_case(&pieces[0]);
+    }
+    let mut rest = text;
+    for (i, piece) in pieces.iter().enumerate() {
+        let first = i == 0;
+        let last = i + 1 == pieces.len();
+        if first && anchored_start {
+            if !starts_with_ignore_case(rest, piece) {
+                return false;
+            }
+            rest = &rest[piece.len()..];
+            if last && anchored_end {
+                return rest.is_empty();
+            }
+            continue;
+        }
+        if last && anchored_end {
+            return rest.len() >= piece.len() && ends_with_ignore_case(rest, piece);
+        }
+        match find_ignore_case(rest, piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.len() >= prefix.len()
+        && text.is_char_boundary(prefix.len())
+        && text[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
+    let start = text.len() - suffix.len();
+    text.is_char_boundary(start) && text[start..].eq_ignore_ascii_case(suffix)
+}
+
+fn find_ignore_case(text: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    (0..=text.len().checked_sub(needle.len())?)
+        .filter(|&i| text.is_char_boundary(i))
+        .find(|&i| {
+            text.is_char_boundary(i + needle.len())
+                && text[i..i + needle.len()].eq_ignore_ascii_case(needle)
+        })
+}
+
+/// Parses the time forms a filter accepts: RFC 3339, `YYYY-MM-DDTHH:MM:SS` (UTC) or a date.
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
+        return Some(t.and_utc());
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
+struct Parser {
+    chars: Vec<char>,
+    pos: usize,
+    check_field: fn(&str) -> Option<FieldKind>,
+    known: fn() -> Vec<&'static str>,
+}
+
+impl Parser {
+    fn at_end(&self) -> bool {
+        self.pos >= self.chars.len()
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.pos += 1;
+        }
+    }
+
+    fn error_at(&self, position: usize, message: impl Into<String>) -> FilterError {
+        FilterError {
+            position,
+            message: message.into(),
+        }
+    }
+
+    fn error_here(&self, message: impl Into<String>) -> FilterError {
+        self.error_at(self.pos, message)
+    }
+
+    /// If the next word is `keyword` (followed by a space, a parenthesis or the end), takes it.
+    fn take_keyword(&mut self, keyword: &str) -> bool {
+        let len = keyword.chars().count();
+        let end = self.pos + len;
+        if end > self.chars.len() {
+            return false;
+        }
+        let word: String = self.chars[self.pos..end].iter().collect();
+        let boundary = self
+            .chars
+            .get(end)
+            .is_none_or(|c| c.is_whitespace() || *c == '(' || *c == ')');
+        if word == keyword && boundary {
+            self.pos = end;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expr(&mut self) -> Result<Expr, FilterError> {
+        let mut terms = vec![self.or_expr()?];
+        loop {
+            self.skip_space();
+            if self.at_end() || self.peek() == Some(')') {
+                break;
+            }
+            let and_at = self.pos;
+            if self.take_keyword("AND") {
+                self.skip_space();
+                if self.at_end() || self.peek() == Some(')') {
+                    return Err(self.error_at(and_at, "AND needs a term after it"));
+                }
+            }
+            terms.push(self.or_expr()?);
+        }
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::And(terms)
+        })
+    }
+
+    fn or_expr(&mut self) -> Result<Expr, FilterError> {
+        let mut terms = vec![self.unary()?];
+        loop {
+            self.skip_space();
+            let or_at = self.pos;
+            if !self.take_keyword("OR") {
+                break;
+            }
+            self.skip_space();
+            if self.at_end() || self.peek() == Some(')') {
+                return Err(self.error_at(or_at, "OR needs a term after it"));
+            }
+            terms.push(self.unary()?);
+        }
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::Or(terms)
+        })
+    }
+
+    fn unary(&mut self) -> Result<Expr, FilterError> {
+        self.skip_space();
+        let start = self.pos;
+        if self.take_keyword("NOT") || self.peek() == Some('-') {
+            if self.peek() == Some('-') {
+                self.pos += 1;
+            }
+            self.skip_space();
+            if self.at_end() {
+                return Err(self.error_at(start, "NOT needs a term after it"));
+            }
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        match self.peek() {
+            None => Err(self.error_here("expected a term such as state=RUNNING")),
+            Some('(') => {
+                self.pos += 1;
+                self.skip_space();
+                if self.peek() == Some(')') {
+                    return Err(self.error_here("empty parentheses"));
+                }
+                let inner = self.expr()?;
+                self.skip_space();
+                if self.peek() != Some(')') {
+                    return Err(self.error_at(start, "'(' is never closed"));
+                }
+                self.pos += 1;
+                Ok(inner)
+            }
+            Some(')') => Err(self.error_here("unexpected ')'")),
+            Some(_) => self.comparison(),
+        }
+    }
+
+    fn comparison(&mut self) -> Result<Expr, FilterError> {
+        let key_start = self.pos;
+        while self
+            .peek()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == '-')
+        {
+            self.pos += 1;
+        }
+        let key: String = self.chars[key_start..self.pos].iter().collect();
+        if key.is_empty() {
+            return Err(self.error_here(format!(
+                "expected a field name, found {:?}",
+                self.peek().unwrap_or(' ')
+            )));
+        }
+        let Some(kind) = (self.check_field)(&key) else {
+            return Err(self.error_at(
+                key_start,
+                format!(
+                    "unknown field {key:?}; filterable fields are {}",
+                    (self.known)().join(", ")
+                ),
+            ));
+        };
+        self.skip_space();
+        let op_at = self.pos;
+        let op = self.operator().ok_or_else(|| {
+            self.error_at(
+                op_at,
+                format!("expected an operator (=, !=, :, <, <=, >, >=) after {key:?}"),
+            )
+        })?;
+        self.skip_space();
+        let value_at = self.pos;
+        let raw = self.value()?;
+        let time = parse_time(&raw);
+        if kind == FieldKind::Time && !matches!(op, Op::Has) && time.is_none() {
+            return Err(self.error_at(
+                value_at,
+                format!(
+                    "{key} {} needs a time such as 2026-11-24 or 2026-11-24T10:00:00Z, not {raw:?}",
+                    op.symbol()
+                ),
+            ));
+        }
+        let lower = raw.to_lowercase();
+        let pattern = Pattern {
+            starts_with_star: lower.starts_with('*'),
+            ends_with_star: lower.ends_with('*'),
+            pieces: lower
+                .split('*')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+            raw,
+            time,
+        };
+        let pattern = if pattern.pieces.is_empty() {
+            // A value of only stars matches anything that is set.
+            Pattern {
+                pieces: vec![String::new()],
+                starts_with_star: true,
+                ends_with_star: true,
+                ..pattern
+            }
+        } else {
+            pattern
+        };
+        Ok(Expr::Compare {
+            key,
+            op,
+            value: pattern,
+        })
+    }
+
+    fn operator(&mut self) -> Option<Op> {
+        let two: String = self.chars[self.pos..(self.pos + 2).min(self.chars.len())]
+            .iter()
+            .collect();
+        let (op, len) = match two.as_str() {
+            "!=" => (Op::Ne, 2),
+            "<=" => (Op::Le, 2),
+            ">=" => (Op::Ge, 2),
+            _ => match self.peek()? {
+                '=' => (Op::Eq, 1),
+                ':' => (Op::Has, 1),
+                '<' => (Op::Lt, 1),
+                '>' => (Op::Gt, 1),
+                _ => return None,
+            },
+        };
+        self.pos += len;
+        Some(op)
+    }
+
+    fn value(&mut self) -> Result<String, FilterError> {
+        let start = self.pos;
+        match self.peek() {
+            None => Err(self.error_here("expected a value")),
+            Some(quote @ ('"' | '\'')) => {
+                self.pos += 1;
+                let mut value = String::new();
+                loop {
+                    match self.peek() {
+                        None => {
+                            return Err(self.error_at(start, "this quoted value is never closed"));
+                        }
+                        Some('\\') if self.chars.get(self.pos + 1).is_some() => {
+                            value.push(self.chars[self.pos + 1]);
+                            self.pos += 2;
+                        }
+                        Some(c) if c == quote => {
+                            self.pos += 1;
+                            return Ok(value);
+                        }
+                        Some(c) => {
+                            value.push(c);
+                            self.pos += 1;
+                        }
+                    }
+                }
+            }
+            Some(c) if c.is_whitespace() || c == ')' || c == '(' => {
+                Err(self.error_here("expected a value"))
+            }
+            Some(_) => {
+                while self
+                    .peek()
+                    .is_some_and(|c| !c.is_whitespace() && c != ')' && c != '(')
+                {
+                    self.pos += 1;
+                }
+                Ok(self.chars[start..self.pos].iter().collect())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    struct Item {
+        name: &'static str,
+        fields: BTreeMap<&'static str, FieldValue<'static>>,
+    }
+
+    impl Filterable for Item {
+        fn field_kind(key: &str) -> Option<FieldKind> {
+            match key {
+                "name" | "state" => Some(FieldKind::Text),
+                "created" => Some(FieldKind::Time),
+                k if k.starts_with("labels.") => Some(FieldKind::Text),
+                _ => None,
+            }
+        }
+        fn known_fields() -> Vec<&'static str> {
+            vec!["name", "state", "created", "labels.*"]
+        }
+        fn field(&self, key: &str) -> FieldValue<'_> {
+            self.fields.get(key).cloned().unwrap_or(FieldValue::Missing)
+        }
+    }
+
+    fn item(name: &'static str, state: &'static str, day: u32, team: Option<&'static str>) -> Item {
+        let mut fields = BTreeMap::new();
+        fields.insert("name", FieldValue::Text(Cow::Borrowed(name)));
+        fields.insert("state", FieldValue::Text(Cow::Borrowed(state)));
+        let created = format!("2026-11-{day:02}T12:00:00Z");
+        fields.insert("created", FieldValue::Time(parse_time(&created).unwrap()));
+        if let Some(team) = team {
+            fields.insert("labels.team", FieldValue::Text(Cow::Borrowed(team)));
+        }
+        Item { name, fields }
+    }
+
+    fn items() -> Vec<Item> {
+        vec![
+            item("train_a", "RUNNING", 20, Some("vision")),
+            item("train_b", "SUCCEEDED", 21, Some("nlp")),
+            item("eval_c", "FAILED", 22, None),
+            item("train_d", "FAILED", 23, Some("vision")),
+        ]
+    }
+
+    fn select(filter: &str) -> Vec<&'static str> {
+        let f = Filter::parse::<Item>(filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
+        items()
+            .iter()
+            .filter(|i| f.matches(*i))
+            .map(|i| i.name)
+            .collect()
+    }
+
+    #[test]
+    fn equality_ignores_case_and_takes_wildcards() {
+        assert_eq!(select("state=failed"), ["eval_c", "train_d"]);
+        assert_eq!(select("name=train_*"), ["train_a", "train_b", "train_d"]);
+        assert_eq!(select("name=*_c"), ["eval_c"]);
+        assert_eq!(select("name=train"), Vec::<&str>::new());
+        assert_eq!(select("state != FAILED"), ["train_a", "train_b"]);
+    }
+
+    #[test]
+    fn has_matches_parts_and_presence() {
+        assert_eq!(select("name:rain_b"), ["train_b"]);
+        assert_eq!(select("labels.team:*"), ["train_a", "train_b", "train_d"]);
+        assert_eq!(select("NOT labels.team:*"), ["eval_c"]);
+        assert_eq!(select("labels.team=vision"), ["train_a", "train_d"]);
+        assert_eq!(select("labels.team!=vision"), ["train_b", "eval_c"]);
+    }
+
+    #[test]
+    fn times_compare_as_times() {
+        assert_eq!(select("created>2026-11-22"), ["eval_c", "train_d"]);
+        assert_eq!(
+            select("created>=2026-11-22T12:00:00Z"),
+            ["eval_c", "train_d"]
+        );
+        assert_eq!(select("created<2026-11-21T00:00:00+01:00"), ["train_a"]);
+        assert_eq!(
+            select("created<=\"2026-11-21T12:00:00Z\""),
+            ["train_a", "train_b"]
+        );
+    }
+
+    #[test]
+    fn boolean_operators_follow_gcloud_precedence() {
+        // OR binds tighter than AND, as in gcloud.
+        assert_eq!(
+            select("labels.team=vision AND state=RUNNING OR state=SUCCEEDED"),
+            ["train_a"]
+        );
+        assert_eq!(
+            select("(labels.team=vision AND state=RUNNING) OR state=SUCCEEDED"),
+            ["train_a", "train_b"]
+        );
+        assert_eq!(select("state=FAILED labels.team=vision"), ["train_d"]);
+        assert_eq!(select("-state=FAILED"), ["train_a", "train_b"]);
+        assert_eq!(select("NOT (state=FAILED OR state=RUNNING)"), ["train_b"]);
+        assert_eq!(select("name='train_a'"), ["train_a"]);
+        assert_eq!(select("  "), ["train_a", "train_b", "eval_c", "train_d"]);
+    }
+
+    fn error(filter: &str) -> FilterError {
+        Filter::parse::<Item>(filter).unwrap_err()
+    }
+
+    #[test]
+    fn malformed_filters_name_the_position() {
+        let e = error("state=");
+        assert_eq!(e.position, 6);
+        assert!(e.message.contains("expected a value"), "{e}");
+        let e = error("state=RUNNING AND");
+        assert_eq!(e.position, 14);
+        let e = error("(state=RUNNING");
+        assert_eq!(e.position, 0);
+        assert!(e.message.contains("never closed"));
+        let e = error("state=RUNNING)");
+        assert_eq!(e.position, 13);
+        let e = error("bogus=1");
+        assert!(e.message.contains("unknown field \"bogus\""), "{e}");
+        assert!(e.message.contains("labels.*"));
+        let e = error("created>yesterday");
+        assert_eq!(e.position, 8);
+        assert!(e.message.contains("needs a time"));
+        let e = error("name ~ x");
+        assert_eq!(e.position, 5);
+        assert!(e.message.contains("expected an operator"));
+        let e = error("name=\"open");
+        assert_eq!(e.position, 5);
+        assert_eq!(
+            e.to_string(),
+            "filter error at column 6: this quoted value is never closed"
+        );
+        assert!(error("()").message.contains("empty"));
+        assert!(error("NOT").message.contains("NOT needs"));
+    }
+}

@@ -1,0 +1,402 @@
+//! Training jobs in the shape of Cloud ML Engine API v1 (`projects.jobs`).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::filter::{FieldKind, FieldValue, Filterable};
+
+/// The lifecycle state of a job, as API v1 names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobState {
+    /// Not set (only in requests; the engine always sets a state).
+    #[default]
+    StateUnspecified,
+    /// Accepted and waiting for a free slot.
+    Queued,
+    /// A slot was taken and the process is being started.
+    Preparing,
+    /// The job's process runs.
+    Running,
+    /// The job exited with status 0.
+    Succeeded,
+    /// The job exited with another status, was killed, or could not start.
+    Failed,
+    /// A cancel was asked for; the process is being stopped.
+    Cancelling,
+    /// The job was cancelled.
+    Cancelled,
+}
+
+impl JobState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [JobState; 8] = [
+        JobState::StateUnspecified,
+        JobState::Queued,
+        JobState::Preparing,
+        JobState::Running,
+        JobState::Succeeded,
+        JobState::Failed,
+        JobState::Cancelling,
+        JobState::Cancelled,
+    ];
+
+    /// The wire name, e.g. `RUNNING`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::StateUnspecified => "STATE_UNSPECIFIED",
+            JobState::Queued => "QUEUED",
+            JobState::Preparing => "PREPARING",
+            JobState::Running => "RUNNING",
+            JobState::Succeeded => "SUCCEEDED",
+            JobState::Failed => "FAILED",
+            JobState::Cancelling => "CANCELLING",
+            JobState::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Parses a wire name, ignoring case.
+    pub fn parse(text: &str) -> Option<JobState> {
+        JobState::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text))
+    }
+
+    /// True once the job can no longer change state.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
+    }
+
+    /// True while the job holds one of the engine's running slots.
+    pub fn holds_slot(self) -> bool {
+        matches!(
+            self,
+            JobState::Preparing | JobState::Running | JobState::Cancelling
+        )
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What to run for a training job: a Python module from packages, or a command.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrainingInput {
+    /// Python module to run with `python -m`, e.g. `trainer.task`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_module: Option<String>,
+    /// Local paths (directories or archives) put on `PYTHONPATH` for `pythonModule`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub package_uris: Vec<String>,
+    /// A command line to run instead of a module: program then its arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// Arguments passed to the trainer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Directory the trainer starts in (default: the job's own state directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    /// Extra environment variables for the trainer.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Where the trainer writes its outputs; passed to it as `--job-dir DIR`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_dir: Option<String>,
+}
+
+/// Exactly how the engine started a job (output only).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Invocation {
+    /// The full command line: program and arguments.
+    pub argv: Vec<String>,
+    /// The directory the process started in.
+    pub working_dir: String,
+    /// Environment variables set on top of the engine's own environment.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+}
+
+/// A training job. Fields marked output-only are set by the engine and ignored on submit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Job {
+    /// User-chosen id: a letter, then letters, digits and underscores.
+    pub job_id: String,
+    /// Free-form labels for filtering, e.g. `{"team": "vision"}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// What to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_input: Option<TrainingInput>,
+    /// When the job was accepted (output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<DateTime<Utc>>,
+    /// When its process started (output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<DateTime<Utc>>,
+    /// When it reached a final state (output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<DateTime<Utc>>,
+    /// Current state (output only).
+    #[serde(default)]
+    pub state: JobState,
+    /// Why the job failed (output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// How the engine started the process (output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invocation: Option<Invocation>,
+}
+
+/// One page of a job listing, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobPage {
+    /// The jobs on this page.
+    #[serde(default)]
+    pub jobs: Vec<Job>,
+    /// Pass as `pageToken` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// Longest job id accepted, as Cloud ML Engine.
+pub const MAX_JOB_ID_LEN: usize = 128;
+
+impl Job {
+    /// Checks what can be checked without touching the file system; the message says
+    /// which field is wrong and what is expected.
+    pub fn validate_submission(&self) -> Result<(), String> {
+        validate_job_id(&self.job_id)?;
+        for (key, value) in &self.labels {
+            validate_label(key, value)?;
+        }
+        let Some(input) = &self.training_input else {
+            return Err("trainingInput is required: give pythonModule or command".into());
+        };
+        match (&input.python_module, input.command.is_empty()) {
+            (Some(_), false) => {
+                return Err("trainingInput: give either pythonModule or command, not both".into());
+            }
+            (None, true) => {
+                return Err(
+                    "trainingInput: give pythonModule (with packageUris) or command".into(),
+                );
+            }
+            (Some(module), true) if !is_python_module_name(module) => {
+                return Err(format!(
+                    "trainingInput.pythonModule {module:?} is not a module name such as trainer.task"
+                ));
+            }
+            _ => {}
+        }
+        if input.command.first().is_some_and(|p| p.is_empty()) {
+            return Err("trainingInput.command: the program name is empty".into());
+        }
+        if !input.package_uris.is_empty() && input.python_module.is_none() {
+            return Err("trainingInput.packageUris needs pythonModule".into());
+        }
+        for key in input.env.keys() {
+            if key.is_empty() || key.contains('=') || key.contains('\0') {
+                return Err(format!(
+                    "trainingInput.env: {key:?} is not a valid environment variable name"
+                ));
+            }
+        }
+        let strings = input
+            .args
+            .iter()
+            .chain(&input.command)
+            .chain(input.env.values());
+        if strings.into_iter().any(|s| s.contains('\0')) {
+            return Err("trainingInput: arguments and env values cannot contain NUL bytes".into());
+        }
+        Ok(())
+    }
+
+    /// Time since start (or creation) until end, or until `now` while unfinished.
+    pub fn duration(&self, now: DateTime<Utc>) -> Option<chrono::Duration> {
+        let start = self.start_time?;
+        Some(self.end_time.unwrap_or(now) - start)
+    }
+}
+
+/// Checks a job id: a letter first, then letters, digits or underscores.
+pub fn validate_job_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("jobId is required".into());
+    }
+    if id.len() > MAX_JOB_ID_LEN {
+        return Err(format!("jobId is longer than {MAX_JOB_ID_LEN} characters"));
+    }
+    let mut chars = id.chars();
+    let first_is_letter = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    if !first_is_letter || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "jobId {id:?} is not valid: start with a letter, then use only letters, digits and underscores"
+        ));
+    }
+    Ok(())
+}
+
+fn validate_label(key: &str, value: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+    let key_ok = key.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && key.len() <= 63
+        && key.chars().all(ok_char);
+    if !key_ok {
+        return Err(format!(
+            "label key {key:?} is not valid: start with a lowercase letter, then use lowercase letters, digits, '_' or '-' (at most 63)"
+        ));
+    }
+    if value.len() > 63 || !value.chars().all(ok_char) {
+        return Err(format!(
+            "label {key}={value:?}: values use lowercase letters, digits, '_' or '-' (at most 63)"
+        ));
+    }
+    Ok(())
+}
+
+fn is_python_module_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('.').all(|part| {
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+        })
+}
+
+/// Field names a job filter may use, with their kinds.
+pub const JOB_FILTER_FIELDS: &[(&str, FieldKind)] = &[
+    ("jobId", FieldKind::Text),
+    ("state", FieldKind::Text),
+    ("createTime", FieldKind::Time),
+    ("startTime", FieldKind::Time),
+    ("endTime", FieldKind::Time),
+    ("errorMessage", FieldKind::Text),
+    ("labels.*", FieldKind::Text),
+    ("trainingInput.pythonModule", FieldKind::Text),
+    ("trainingInput.command", FieldKind::Text),
+    ("trainingInput.args", FieldKind::Text),
+    ("trainingInput.jobDir", FieldKind::Text),
+    ("trainingInput.workingDir", FieldKind::Text),
+];
+
+impl Filterable for Job {
+    fn field_kind(key: &str) -> Option<FieldKind> {
+        if let Some(label) = key.strip_prefix("labels.") {
+            return (!label.is_empty()).then_some(FieldKind::Text);
+        }
+        JOB_FILTER_FIELDS
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, kind)| *kind)
+    }
+
+    fn known_fields() -> Vec<&'static str> {
+        JOB_FILTER_FIELDS.iter().map(|(name, _)| *name).collect()
+    }
+
+    fn field(&self, key: &str) -> FieldValue<'_> {
+        let time = |t: Option<DateTime<Utc>>| t.map_or(FieldValue::Missing, FieldValue::Time);
+        let input = self.training_input.as_ref();
+        let joined = |v: Option<&Vec<String>>| match v {
+            Some(v) if !v.is_empty() => FieldValue::Text(Cow::Owned(v.join(" "))),
+            _ => FieldValue::Missing,
+        };
+        match key {
+            "jobId" => FieldValue::Text(Cow::Borrowed(&self.job_id)),
+            "state" => FieldValue::Text(Cow::Borrowed(self.state.as_str())),
+            "createTime" => time(self.create_time),
+            "startTime" => time(self.start_time),
+            "endTime" => time(self.end_time),
+            "errorMessage" => text(self.error_message.as_ref()),
+            "trainingInput.pythonModule" => text(input.and_then(|i| i.python_module.as_ref())),
+            "trainingInput.command" => joined(input.map(|i| &i.command)),
+            "trainingInput.args" => joined(input.map(|i| &i.args)),
+            "trainingInput.jobDir" => text(input.and_then(|i| i.job_dir.as_ref())),
+            "trainingInput.workingDir" => text(input.and_then(|i| i.working_dir.as_ref())),
+            other => match other.strip_prefix("labels.") {
+                Some(label) => text(self.labels.get(label)),
+                None => FieldValue::Missing,
+            },
+        }
+    }
+}
+
+fn text(value: Option<&String>) -> FieldValue<'_> {
+    match value {
+        Some(s) => FieldValue::Text(Cow::Borrowed(s.as_str())),
+        None => FieldValue::Missing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command_job(id: &str) -> Job {
+        Job {
+            job_id: id.into(),
+            training_input: Some(TrainingInput {
+                command: vec!["true".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn job_ids_follow_cloud_ml_rules() {
+        assert!(command_job("train_1").validate_submission().is_ok());
+        for bad in ["", "1abc", "has-dash", "spa ce", "ümlaut"] {
+            let err = command_job(bad).validate_submission().unwrap_err();
+            assert!(err.contains("jobId"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn module_and_command_are_exclusive() {
+        let mut job = command_job("a");
+        job.training_input.as_mut().unwrap().python_module = Some("trainer.task".into());
+        assert!(job.validate_submission().unwrap_err().contains("not both"));
+        job.training_input.as_mut().unwrap().command.clear();
+        assert!(job.validate_submission().is_ok());
+        job.training_input.as_mut().unwrap().python_module = Some("trainer-task".into());
+        assert!(job.validate_submission().is_err());
+    }
+
+    #[test]
+    fn labels_are_checked() {
+        let mut job = command_job("a");
+        job.labels.insert("Team".into(), "x".into());
+        assert!(job.validate_submission().unwrap_err().contains("label key"));
+    }
+
+    #[test]
+    fn wire_shape_is_camel_case_and_rejects_unknown_fields() {
+        let job: Job = serde_json::from_str(
+            r#"{"jobId":"a","trainingInput":{"pythonModule":"m","packageUris":["/p"],"jobDir":"/d"},"state":"RUNNING"}"#,
+        )
+        .unwrap();
+        assert_eq!(job.state, JobState::Running);
+        let input = job.training_input.unwrap();
+        assert_eq!(input.job_dir.as_deref(), Some("/d"));
+        let err = serde_json::from_str::<Job>(r#"{"jobId":"a","trainingInputs":{}}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field"));
+    }
+}

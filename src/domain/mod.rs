@@ -1,0 +1,11 @@
+//! Plain data types shared by every part of mlconsole. Depends on nothing else in the crate.
+
+pub mod filter;
+pub mod job;
+pub mod logs;
+pub mod metrics;
+
+pub use filter::{FieldKind, FieldValue, Filter, FilterError, Filterable};
+pub use job::{Invocation, Job, JobPage, JobState, TrainingInput};
+pub use logs::{LogEntry, LogPage, LogStream, Severity};
+pub use metrics::{MetricsPage, ResourceSample};

@@ -1,0 +1,274 @@
+//! The local engine: a real server on 127.0.0.1 that runs training jobs as processes,
+//! captures their logs, samples their resources and keeps its state in SQLite.
+//!
+//! Layout of the data directory:
+//!
+//! ```text
+//! engine.lock   held while an engine runs on this directory
+//! token         the bearer token clients must send (mode 0600)
+//! engine.json   where the running engine listens
+//! state.db      jobs and resource samples (SQLite, WAL)
+//! jobs/<id>/    a job's stdout.log, stderr.log, engine.log, log.idx, child.pid, exit.json
+//! ```
+
+pub mod api;
+pub mod joblog;
+pub mod openapi;
+pub mod runner;
+pub mod sampler;
+pub mod store;
+pub mod wrapper;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use self::joblog::JobLog;
+use self::store::{Store, StoreError};
+
+/// The port the engine listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 8471;
+
+/// How an engine is set up.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Where the engine keeps its state.
+    pub data_dir: PathBuf,
+    /// TCP port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// How many jobs may run at once; more wait in QUEUED.
+    pub max_running: usize,
+    /// The Python interpreter that runs `pythonModule` jobs.
+    pub python: String,
+    /// How long a cancelled job has between SIGTERM and SIGKILL.
+    pub cancel_grace: Duration,
+    /// The `mlconsole` binary that provides `job-wrapper`.
+    pub wrapper_exe: PathBuf,
+}
+
+impl EngineConfig {
+    /// The defaults for `data_dir`: the default port, one running job per core,
+    /// `python3`, a 10 s cancel grace and this very binary as the wrapper.
+    pub fn new(data_dir: PathBuf) -> io::Result<EngineConfig> {
+        Ok(EngineConfig {
+            data_dir,
+            port: DEFAULT_PORT,
+            max_running: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            python: "python3".into(),
+            cancel_grace: Duration::from_secs(10),
+            wrapper_exe: std::env::current_exe()?,
+        })
+    }
+}
+
+/// The platform's data directory for mlconsole (e.g. `~/.local/share/mlconsole`).
+pub fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("dev", "mlconsole", "mlconsole").map(|d| d.data_dir().to_owned())
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Another engine holds the data directory.
+    #[error(
+        "another mlconsole engine is already running on {dir}{where_}; stop it first, or start this one with another --data-dir"
+    )]
+    AlreadyRunning {
+        /// The data directory.
+        dir: PathBuf,
+        /// Where the other engine listens, when known.
+        where_: String,
+    },
+    /// The data directory or a file in it cannot be used.
+    #[error("cannot use the data directory {dir}: {source}")]
+    DataDir {
+        /// The data directory.
+        dir: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+    /// The state database cannot be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The port cannot be bound.
+    #[error(
+        "cannot listen on 127.0.0.1:{port}: {source}; is another program using it? Try --port 0"
+    )]
+    Bind {
+        /// The port asked for.
+        port: u16,
+        /// What failed.
+        source: io::Error,
+    },
+}
+
+/// Jobs waiting for a slot and jobs holding one.
+#[derive(Default)]
+struct Slots {
+    queue: VecDeque<String>,
+    running: HashSet<String>,
+}
+
+/// The shared state of a running engine.
+pub struct Engine {
+    config: EngineConfig,
+    store: Store,
+    token: String,
+    slots: Mutex<Slots>,
+    wake_scheduler: Notify,
+    /// Logs of jobs not yet finished, shared by the API, the scheduler and supervisors.
+    open_logs: Mutex<HashMap<String, Arc<Mutex<JobLog>>>>,
+    /// Kept open for the engine's life: the lock on the data directory.
+    _lock: File,
+}
+
+impl Engine {
+    /// Takes the data directory, makes or reads the token and opens the store. Jobs left
+    /// running by an earlier engine are picked up by [`Engine::recover`].
+    pub fn open(config: EngineConfig) -> Result<Arc<Engine>, StartError> {
+        let dir = config.data_dir.clone();
+        let data_err = |source| StartError::DataDir {
+            dir: dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir.join("jobs")).map_err(data_err)?;
+        let lock = take_lock(&dir)?;
+        let token = load_or_make_token(&dir.join("token")).map_err(data_err)?;
+        let store = Store::open(&dir.join("state.db"))?;
+        Ok(Arc::new(Engine {
+            config,
+            store,
+            token,
+            slots: Mutex::default(),
+            wake_scheduler: Notify::new(),
+            open_logs: Mutex::default(),
+            _lock: lock,
+        }))
+    }
+
+    /// The engine's settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The engine's state store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The bearer token clients must present.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The directory holding a job's logs and process records.
+    pub fn job_state_dir(&self, job_id: &str) -> PathBuf {
+        self.config.data_dir.join("jobs").join(job_id)
+    }
+}
+
+/// Binds 127.0.0.1:`config.port`, prints `listening on http://127.0.0.1:PORT`, and serves
+/// until the process ends.
+pub async fn serve(config: EngineConfig) -> anyhow::Result<()> {
+    let engine = Engine::open(config)?;
+    let port = engine.config.port;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|source| StartError::Bind { port, source })?;
+    let addr = listener.local_addr()?;
+    let info =
+        serde_json::json!({ "pid": std::process::id(), "address": format!("http://{addr}") });
+    wrapper::write_atomically(
+        &engine.config.data_dir.join("engine.json"),
+        info.to_string().as_bytes(),
+    )?;
+    engine.recover()?;
+    tokio::spawn(engine.clone().schedule());
+    tokio::spawn(sampler::run(engine.clone()));
+    println!("listening on http://{addr}");
+    io::stdout().flush()?;
+    api::serve(engine, listener).await?;
+    Ok(())
+}
+
+fn take_lock(dir: &Path) -> Result<File, StartError> {
+    let path = dir.join("engine.lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| StartError::DataDir {
+            dir: dir.to_owned(),
+            source,
+        })?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let where_ = std::fs::read_to_string(dir.join("engine.json"))
+                .ok()
+                .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+                .and_then(|v| {
+                    Some(format!(
+                        " (pid {}, {})",
+                        v.get("pid")?,
+                        v.get("address")?.as_str()?
+                    ))
+                })
+                .unwrap_or_default();
+            Err(StartError::AlreadyRunning {
+                dir: dir.to_owned(),
+                where_,
+            })
+        }
+        Err(std::fs::TryLockError::Error(source)) => Err(StartError::DataDir {
+            dir: dir.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Reads the token at `path`, or makes a new random one readable only by this user.
+pub fn load_or_make_token(path: &Path) -> io::Result<String> {
+    match File::open(path) {
+        Ok(mut file) => {
+            let mut token = String::new();
+            file.read_to_string(&mut token)?;
+            // Tighten permissions a user may have loosened by accident.
+            let mode = file.metadata()?.permissions().mode();
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            }
+            let token = token.trim().to_owned();
+            if token.len() >= 32 {
+                return Ok(token);
+            }
+            Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the token file {} is damaged; delete it to make a new token",
+                    path.display()
+                ),
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
+            let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let mut file = OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .mode(0o600)
+                .open(path)?;
+            file.write_all(token.as_bytes())?;
+            Ok(token)
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,61 @@
+//! The engine's OpenAPI 3 description, generated from the handlers and types.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::api;
+use crate::domain;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "mlconsole local engine",
+        description = "Training jobs, logs and resource samples in the Cloud ML Engine v1 dialect. \
+            Every call but /healthz needs 'Authorization: Bearer <token>' (the token is in the \
+            engine's data directory). Errors use Google's JSON shape."
+    ),
+    paths(
+        api::healthz,
+        api::openapi_json,
+        api::create_job,
+        api::list_jobs,
+        api::get_job,
+        api::job_action,
+        api::job_logs,
+        api::job_metrics,
+    ),
+    components(schemas(
+        domain::Job,
+        domain::JobState,
+        domain::TrainingInput,
+        domain::Invocation,
+        domain::JobPage,
+        domain::LogEntry,
+        domain::LogPage,
+        domain::Severity,
+        domain::LogStream,
+        domain::ResourceSample,
+        domain::MetricsPage,
+        api::ErrorBody,
+        api::ErrorStatus,
+    )),
+    modifiers(&BearerToken)
+)]
+struct EngineApi;
+
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document of the engine's API.
+pub fn document() -> utoipa::openapi::OpenApi {
+    EngineApi::openapi()
+}

@@ -1,0 +1,584 @@
+//! Running jobs: submission, the queue, starting processes through the wrapper,
+//! supervising them to their end, cancelling, and picking up after a restart.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use super::Engine;
+use super::joblog::{self, JobLog};
+use super::store::{JobRecord, StoreError};
+use super::wrapper::{self, ExitRecord};
+use crate::domain::{Invocation, Job, JobState, Severity};
+
+/// How often a supervisor looks at its job: bounds how late a log line shows up.
+const SUPERVISE_EVERY: Duration = Duration::from_millis(100);
+
+/// A request the engine turned down, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The request is malformed or names something that does not exist on disk.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The job does not exist.
+    #[error("there is no job named {0:?}")]
+    NotFound(String),
+    /// The job id is taken.
+    #[error("a job named {0:?} already exists; choose another jobId")]
+    AlreadyExists(String),
+    /// The job is not in a state that allows this.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The engine's own storage failed.
+    #[error(transparent)]
+    Store(StoreError),
+    /// A file of the engine's could not be read or written.
+    #[error("the engine could not {what}: {source}")]
+    Io {
+        /// What the engine was doing.
+        what: String,
+        /// What failed.
+        source: std::io::Error,
+    },
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate(id) => EngineError::AlreadyExists(id),
+            StoreError::NotFound(id) => EngineError::NotFound(id),
+            other => EngineError::Store(other),
+        }
+    }
+}
+
+impl Engine {
+    /// Validates and queues a new job; returns it as stored.
+    pub fn submit(self: &Arc<Self>, mut job: Job) -> Result<Job, EngineError> {
+        job.validate_submission()
+            .map_err(EngineError::InvalidArgument)?;
+        check_paths(&job)?;
+        job.state = JobState::Queued;
+        job.create_time = Some(Utc::now());
+        job.start_time = None;
+        job.end_time = None;
+        job.error_message = None;
+        job.invocation = None;
+        let id = job.job_id.clone();
+        let record = self.store.insert(job)?;
+        let dir = self.job_state_dir(&id);
+        // A directory left by a job whose row never made it to the database.
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            let message = format!("The engine could not create {}: {e}", dir.display());
+            return Ok(self
+                .finish(&id, JobState::Failed, Some(message))?
+                .job
+                .clone());
+        }
+        self.log(&id, Severity::Info, "Job queued.");
+        lock(&self.slots).queue.push_back(id);
+        self.wake_scheduler.notify_one();
+        Ok(record.job.clone())
+    }
+
+    /// Cancels a queued job at once, or asks a running one to stop (SIGTERM to its
+    /// process group, SIGKILL after the grace period).
+    pub fn cancel(self: &Arc<Self>, id: &str) -> Result<Job, EngineError> {
+        let mut was = JobState::StateUnspecified;
+        let record = self.store.try_update(id, |r| {
+            was = r.job.state;
+            match r.job.state {
+                JobState::Queued | JobState::StateUnspecified => {
+                    r.job.state = JobState::Cancelled;
+                    r.job.end_time = Some(Utc::now());
+                    Ok(())
+                }
+                JobState::Preparing | JobState::Running => {
+                    r.job.state = JobState::Cancelling;
+                    r.process.cancel_requested = true;
+                    Ok(())
+                }
+                JobState::Cancelling => Ok(()),
+                done => Err(EngineError::FailedPrecondition(format!(
+                    "job {id:?} is already {done}; only queued or running jobs can be cancelled"
+                ))),
+            }
+        })?;
+        match was {
+            JobState::Queued | JobState::StateUnspecified => {
+                self.log(id, Severity::Warning, "Job cancelled before it started.");
+                self.close_log(id);
+            }
+            JobState::Preparing | JobState::Running => {
+                self.log(id, Severity::Warning, "Cancel requested: stopping the job.");
+            }
+            _ => {}
+        }
+        Ok(record.job.clone())
+    }
+
+    /// Starts queued jobs while slots are free; wakes on submissions and job ends.
+    pub async fn schedule(self: Arc<Self>) {
+        loop {
+            self.start_ready_jobs();
+            tokio::select! {
+                () = self.wake_scheduler.notified() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    fn start_ready_jobs(self: &Arc<Self>) {
+        loop {
+            let id = {
+                let mut slots = lock(&self.slots);
+                if slots.running.len() >= self.config.max_running.max(1) {
+                    return;
+                }
+                let Some(id) = slots.queue.pop_front() else {
+                    return;
+                };
+                if self.store.get(&id).map(|r| r.job.state) != Some(JobState::Queued) {
+                    continue; // cancelled while queued
+                }
+                slots.running.insert(id.clone());
+                id
+            };
+            if let Err(e) = self.start(&id) {
+                let _ = self.finish(&id, JobState::Failed, Some(e.to_string()));
+            }
+        }
+    }
+
+    fn start(self: &Arc<Self>, id: &str) -> Result<(), EngineError> {
+        let record = self
+            .store
+            .get(id)
+            .ok_or_else(|| EngineError::NotFound(id.into()))?;
+        let dir = self.job_state_dir(id);
+        let invocation = self.invocation(&record.job, &dir);
+        if let Some(job_dir) = record
+            .job
+            .training_input
+            .as_ref()
+            .and_then(|i| i.job_dir.as_ref())
+        {
+            std::fs::create_dir_all(job_dir).map_err(|source| EngineError::Io {
+                what: format!("create the job directory {job_dir}"),
+                source,
+            })?;
+        }
+        self.store.update(id, |r| {
+            r.job.state = JobState::Preparing;
+            r.job.invocation = Some(invocation.clone());
+        })?;
+        let io_err = |what: &str| {
+            let what = what.to_owned();
+            move |source| EngineError::Io { what, source }
+        };
+        let wrapper_log = std::fs::File::create(dir.join("wrapper.log"))
+            .map_err(io_err("create the wrapper's log"))?;
+        let wrapper_log2 = wrapper_log
+            .try_clone()
+            .map_err(io_err("create the wrapper's log"))?;
+        let child = tokio::process::Command::new(&self.config.wrapper_exe)
+            .arg("job-wrapper")
+            .arg("--state-dir")
+            .arg(&dir)
+            .arg("--")
+            .args(&invocation.argv)
+            .current_dir(&invocation.working_dir)
+            .envs(&invocation.env)
+            .stdin(std::process::Stdio::null())
+            .stdout(wrapper_log)
+            .stderr(wrapper_log2)
+            .spawn()
+            .map_err(|source| EngineError::Io {
+                what: format!(
+                    "start the job supervisor {}",
+                    self.config.wrapper_exe.display()
+                ),
+                source,
+            })?;
+        let wrapper_pid = child.id().and_then(|p| i32::try_from(p).ok());
+        self.store
+            .update(id, |r| r.process.wrapper_pid = wrapper_pid)?;
+        tokio::spawn(self.clone().supervise(id.to_owned(), Some(child)));
+        Ok(())
+    }
+
+    /// The exact command line, directory and environment a job runs with.
+    fn invocation(&self, job: &Job, state_dir: &Path) -> Invocation {
+        let input = job.training_input.clone().unwrap_or_default();
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        env.insert("PYTHONUNBUFFERED".into(), "1".into());
+        env.insert("MLCONSOLE_JOB_ID".into(), job.job_id.clone());
+        let mut argv = match &input.python_module {
+            Some(module) => {
+                if !input.package_uris.is_empty() {
+                    let mut paths = input.package_uris.clone();
+                    if let Ok(existing) = std::env::var("PYTHONPATH") {
+                        paths.push(existing);
+                    }
+                    env.insert("PYTHONPATH".into(), paths.join(":"));
+                }
+                vec![self.config.python.clone(), "-m".into(), module.clone()]
+            }
+            None => input.command.clone(),
+        };
+        argv.extend(input.args.iter().cloned());
+        if let Some(job_dir) = &input.job_dir {
+            argv.push("--job-dir".into());
+            argv.push(job_dir.clone());
+        }
+        env.extend(input.env.clone());
+        let working_dir = input
+            .working_dir
+            .clone()
+            .unwrap_or_else(|| state_dir.display().to_string());
+        Invocation {
+            argv,
+            working_dir,
+            env,
+        }
+    }
+
+    /// Follows a job to its end: indexes its output, notices it start, carries out a
+    /// cancel, and settles it from its exit record. `wrapper` is `None` for a job
+    /// picked up after an engine restart.
+    async fn supervise(self: Arc<Self>, id: String, mut wrapper: Option<tokio::process::Child>) {
+        let dir = self.job_state_dir(&id);
+        let log = self.open_log(&id);
+        let mut term_sent: Option<Instant> = None;
+        let mut kill_sent = false;
+        let mut wrapper_gone: Option<Instant> = None;
+        let mut ticker = tokio::time::interval(SUPERVISE_EVERY);
+        loop {
+            ticker.tick().await;
+            if let Some(log) = &log {
+                ingest(log, false).await;
+            }
+            let Some(record) = self.store.get(&id) else {
+                return;
+            };
+            if record.process.child_pid.is_none()
+                && let Some(pid) = wrapper::read_pid(&dir)
+            {
+                self.mark_running(&id, pid);
+                continue;
+            }
+            if record.process.cancel_requested
+                && let Some(pid) = record.process.child_pid
+            {
+                match term_sent {
+                    None => {
+                        let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
+                        term_sent = Some(Instant::now());
+                    }
+                    Some(at) if !kill_sent && at.elapsed() >= self.config.cancel_grace => {
+                        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                        kill_sent = true;
+                        self.log(
+                            &id,
+                            Severity::Warning,
+                            &format!(
+                                "The job did not stop within {:?} of SIGTERM; sent SIGKILL.",
+                                self.config.cancel_grace
+                            ),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(exit) = wrapper::read_exit(&dir) {
+                if let Some(log) = &log {
+                    ingest(log, true).await;
+                }
+                self.settle(&record, &exit);
+                break;
+            }
+            let wrapper_alive = match &mut wrapper {
+                Some(child) => matches!(child.try_wait(), Ok(None)),
+                None => record
+                    .process
+                    .wrapper_pid
+                    .is_some_and(|pid| process_alive(pid, &dir)),
+            };
+            if !wrapper_alive {
+                // The exit record is written before the wrapper exits; look once more.
+                match wrapper_gone {
+                    None => wrapper_gone = Some(Instant::now()),
+                    Some(at) if at.elapsed() > Duration::from_secs(1) => {
+                        if let Some(log) = &log {
+                            ingest(log, true).await;
+                        }
+                        let message = "The engine lost track of this job: its supervisor process \
+                            ended without recording how the job ended (was the machine restarted, \
+                            or the process killed?). Its output up to then is in the logs.";
+                        let _ = self.finish(&id, JobState::Failed, Some(message.to_owned()));
+                        break;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
+    fn mark_running(&self, id: &str, pid: i32) {
+        let updated = self.store.update(id, |r| {
+            r.process.child_pid = Some(pid);
+            if r.job.state == JobState::Preparing {
+                r.job.state = JobState::Running;
+            }
+            r.job.start_time = Some(Utc::now());
+        });
+        if let Ok(record) = updated {
+            let invocation = record.job.invocation.clone().unwrap_or_default();
+            self.log(
+                id,
+                Severity::Info,
+                &format!(
+                    "Job started (pid {pid}) in {}: {}",
+                    invocation.working_dir,
+                    shell_words(&invocation.argv)
+                ),
+            );
+        }
+    }
+
+    fn settle(&self, record: &JobRecord, exit: &ExitRecord) {
+        let id = &record.job.job_id;
+        let dir = self.job_state_dir(id);
+        let stderr_tail = || {
+            let lines = joblog::tail_lines(&dir.join(joblog::STDERR_FILE), 10);
+            if lines.is_empty() {
+                String::new()
+            } else {
+                format!(" Last lines of stderr:\n{}", lines.join("\n"))
+            }
+        };
+        let (state, message, note) = if record.process.cancel_requested {
+            (JobState::Cancelled, None, "Job cancelled.".to_owned())
+        } else if let Some(err) = &exit.spawn_error {
+            let m = format!("The job could not start: {err}.");
+            (JobState::Failed, Some(m.clone()), m)
+        } else if exit.code == Some(0) {
+            (
+                JobState::Succeeded,
+                None,
+                "Job exited with code 0.".to_owned(),
+            )
+        } else if let Some(code) = exit.code {
+            let m = format!("The job exited with code {code}.");
+            (JobState::Failed, Some(format!("{m}{}", stderr_tail())), m)
+        } else {
+            let signal = exit.signal.unwrap_or(0);
+            let name = Signal::try_from(signal).map_or("unknown signal", |s| s.as_str());
+            let m = format!("The job was killed by signal {signal} ({name}).");
+            (JobState::Failed, Some(format!("{m}{}", stderr_tail())), m)
+        };
+        let severity = match state {
+            JobState::Succeeded => Severity::Info,
+            JobState::Cancelled => Severity::Warning,
+            _ => Severity::Error,
+        };
+        self.log(id, severity, &note);
+        let _ = self.finish(id, state, message);
+    }
+
+    /// Puts a job in a final state, frees its slot and closes its log.
+    fn finish(
+        &self,
+        id: &str,
+        state: JobState,
+        error_message: Option<String>,
+    ) -> Result<Arc<JobRecord>, StoreError> {
+        let record = self.store.update(id, |r| {
+            r.job.state = state;
+            r.job.end_time = Some(Utc::now());
+            r.job.error_message = error_message;
+        });
+        self.close_log(id);
+        lock(&self.slots).running.remove(id);
+        self.wake_scheduler.notify_one();
+        record
+    }
+
+    /// Re-queues jobs that were waiting and picks up jobs left running by an earlier
+    /// engine: their processes kept running and their output kept being written.
+    pub fn recover(self: &Arc<Self>) -> Result<(), StoreError> {
+        let mut requeue = Vec::new();
+        for record in
+            self.store
+                .in_states(&[JobState::Preparing, JobState::Running, JobState::Cancelling])
+        {
+            let id = record.job.job_id.clone();
+            if record.process.wrapper_pid.is_none() {
+                self.store.update(&id, |r| r.job.state = JobState::Queued)?;
+                self.log(
+                    &id,
+                    Severity::Warning,
+                    "The engine stopped before this job started; queued again.",
+                );
+                requeue.push(id);
+                continue;
+            }
+            self.log(
+                &id,
+                Severity::Info,
+                "Engine restarted; following the job again.",
+            );
+            lock(&self.slots).running.insert(id.clone());
+            tokio::spawn(self.clone().supervise(id, None));
+        }
+        let mut slots = lock(&self.slots);
+        slots.queue.extend(requeue);
+        for record in self.store.in_states(&[JobState::Queued]) {
+            if !slots.queue.contains(&record.job.job_id) {
+                slots.queue.push_back(record.job.job_id.clone());
+            }
+        }
+        drop(slots);
+        self.wake_scheduler.notify_one();
+        Ok(())
+    }
+
+    /// Jobs holding a slot whose process has started: `(job id, pid)`.
+    pub fn running_processes(&self) -> Vec<(String, i32)> {
+        let ids: Vec<String> = lock(&self.slots).running.iter().cloned().collect();
+        ids.into_iter()
+            .filter_map(|id| {
+                let pid = self.store.get(&id)?.process.child_pid?;
+                Some((id, pid))
+            })
+            .collect()
+    }
+
+    fn open_log(&self, id: &str) -> Option<Arc<Mutex<JobLog>>> {
+        let mut logs = lock(&self.open_logs);
+        if let Some(log) = logs.get(id) {
+            return Some(log.clone());
+        }
+        match JobLog::open(&self.job_state_dir(id)) {
+            Ok(log) => {
+                let log = Arc::new(Mutex::new(log));
+                logs.insert(id.to_owned(), log.clone());
+                Some(log)
+            }
+            Err(e) => {
+                tracing::error!("cannot open the log of job {id}: {e}");
+                None
+            }
+        }
+    }
+
+    fn close_log(&self, id: &str) {
+        lock(&self.open_logs).remove(id);
+    }
+
+    /// Adds an entry of the engine's own to a job's log.
+    fn log(&self, id: &str, severity: Severity, text: &str) {
+        if let Some(log) = self.open_log(id)
+            && let Err(e) = lock(&log).append_engine(severity, text)
+        {
+            tracing::error!("cannot write to the log of job {id}: {e}");
+        }
+    }
+}
+
+async fn ingest(log: &Arc<Mutex<JobLog>>, final_pass: bool) {
+    let log = log.clone();
+    let done = tokio::task::spawn_blocking(move || lock(&log).ingest(final_pass)).await;
+    if let Ok(Err(e)) = done {
+        tracing::error!("cannot index a job's output: {e}");
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Checks the paths a job names: they must be absolute and exist.
+fn check_paths(job: &Job) -> Result<(), EngineError> {
+    let Some(input) = &job.training_input else {
+        return Ok(());
+    };
+    let absolute = |field: &str, path: &str| {
+        if Path::new(path).is_absolute() {
+            Ok(PathBuf::from(path))
+        } else {
+            Err(EngineError::InvalidArgument(format!(
+                "trainingInput.{field} {path:?} must be an absolute path"
+            )))
+        }
+    };
+    for uri in &input.package_uris {
+        if !absolute("packageUris", uri)?.exists() {
+            return Err(EngineError::InvalidArgument(format!(
+                "trainingInput.packageUris: {uri:?} does not exist"
+            )));
+        }
+    }
+    if let Some(dir) = &input.working_dir
+        && !absolute("workingDir", dir)?.is_dir()
+    {
+        return Err(EngineError::InvalidArgument(format!(
+            "trainingInput.workingDir {dir:?} is not a directory"
+        )));
+    }
+    if let Some(dir) = &input.job_dir {
+        absolute("jobDir", dir)?;
+    }
+    Ok(())
+}
+
+/// True if `pid` runs and is the wrapper of the job in `state_dir` (not a reused pid).
+fn process_alive(pid: i32, state_dir: &Path) -> bool {
+    if nix::sys::signal::kill(Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(cmdline) => {
+            let dir = state_dir.as_os_str().as_encoded_bytes();
+            cmdline.windows(dir.len()).any(|w| w == dir)
+        }
+        Err(_) => true, // no /proc: trust the signal check
+    }
+}
+
+/// A command line as a person would type it in a shell.
+pub fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_quotes_what_needs_it() {
+        let argv = ["python3", "-c", "print('hi')", "--lr=0.1", ""].map(String::from);
+        assert_eq!(
+            shell_words(&argv),
+            r#"python3 -c 'print('\''hi'\'')' --lr=0.1 ''"#
+        );
+    }
+}

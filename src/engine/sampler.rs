@@ -1,0 +1,92 @@
+//! Samples the CPU and memory of every running job's whole process tree once a second.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+
+use super::Engine;
+use crate::domain::ResourceSample;
+
+/// Time between samples.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// Samples running jobs until the engine stops. Costs nothing while no job runs.
+pub async fn run(engine: Arc<Engine>) {
+    let mut system = match System::new() {
+        Ok(system) => Some(system),
+        Err(e) => {
+            tracing::error!("resource sampling is off: cannot read process information: {e}");
+            return;
+        }
+    };
+    let mut ticker = tokio::time::interval(SAMPLE_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticker.tick().await;
+        let roots = engine.running_processes();
+        if roots.is_empty() {
+            continue;
+        }
+        let Some(mut sys) = system.take() else {
+            return;
+        };
+        let joined = tokio::task::spawn_blocking(move || {
+            let samples = sample_trees(&mut sys, &roots);
+            (sys, samples)
+        })
+        .await;
+        let Ok((sys, samples)) = joined else {
+            return;
+        };
+        system = Some(sys);
+        if let Err(e) = engine.store().add_samples(&samples) {
+            tracing::error!("cannot save resource samples: {e}");
+        }
+    }
+}
+
+/// Refreshes every process and sums CPU and memory over each root's descendants.
+pub fn sample_trees(sys: &mut System, roots: &[(String, i32)]) -> Vec<(String, ResourceSample)> {
+    sys.refresh_processes_specifics(
+        ProcessesToUpdate::All,
+        true,
+        ProcessRefreshKind::nothing().with_cpu().with_memory(),
+    );
+    let time = Utc::now();
+    let mut children: HashMap<Pid, Vec<Pid>> = HashMap::new();
+    for (pid, process) in sys.processes() {
+        if process.thread_kind().is_some() {
+            continue; // threads are counted in their process
+        }
+        if let Some(parent) = process.parent() {
+            children.entry(parent).or_default().push(*pid);
+        }
+    }
+    roots
+        .iter()
+        .filter_map(|(job_id, root)| {
+            let root = Pid::from(usize::try_from(*root).ok()?);
+            sys.process(root)?;
+            let (mut cpu, mut memory) = (0.0f64, 0u64);
+            let mut stack = vec![root];
+            while let Some(pid) = stack.pop() {
+                if let Some(p) = sys.process(pid) {
+                    cpu += f64::from(p.cpu_usage());
+                    memory += p.memory();
+                }
+                if let Some(kids) = children.get(&pid) {
+                    stack.extend(kids);
+                }
+            }
+            let sample = ResourceSample {
+                time,
+                cpu_percent: cpu,
+                memory_bytes: memory,
+            };
+            Some((job_id.clone(), sample))
+        })
+        .collect()
+}

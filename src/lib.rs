@@ -1,0 +1,9 @@
+//! mlconsole: a fast native console for machine-learning training jobs and model serving.
+//!
+//! The crate follows `DESIGN.md`: plain shared types in [`domain`], the embedded local
+//! engine in [`engine`], and clients for the platforms the console can drive in
+//! [`platform`].
+
+pub mod domain;
+pub mod engine;
+pub mod platform;

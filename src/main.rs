@@ -1,0 +1,114 @@
+//! The `mlconsole` command: the console (for now, the local engine it runs on), the
+//! headless engine, and the job wrapper the engine starts jobs through.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use mlconsole::engine::{self, EngineConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "mlconsole",
+    version,
+    about = "A fast native console for ML training jobs and model serving"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the local engine headless: jobs, logs and metrics over HTTP on 127.0.0.1.
+    Engine(EngineArgs),
+    /// Run one job and record how it ended (started by the engine; not for direct use).
+    #[command(hide = true)]
+    JobWrapper {
+        /// The job's state directory.
+        #[arg(long)]
+        state_dir: PathBuf,
+        /// The job's command line.
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
+}
+
+#[derive(clap::Args, Default)]
+struct EngineArgs {
+    /// Where the engine keeps its state [default: the platform's data directory]
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Port on 127.0.0.1; 0 picks a free one
+    #[arg(long, default_value_t = engine::DEFAULT_PORT)]
+    port: u16,
+    /// Jobs that may run at once [default: number of cores]
+    #[arg(long)]
+    max_running: Option<usize>,
+    /// Python interpreter for pythonModule jobs
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// Seconds a cancelled job gets between SIGTERM and SIGKILL
+    #[arg(long, default_value_t = 10.0)]
+    cancel_grace_secs: f64,
+}
+
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mlconsole: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::JobWrapper { state_dir, argv }) => {
+            engine::wrapper::run(&state_dir, &argv).context("the job wrapper failed")
+        }
+        Some(Command::Engine(args)) => run_engine(args),
+        None => {
+            println!(
+                "mlconsole: the console window is not built yet; running the local engine it will use."
+            );
+            run_engine(EngineArgs {
+                port: engine::DEFAULT_PORT,
+                python: "python3".into(),
+                cancel_grace_secs: 10.0,
+                ..EngineArgs::default()
+            })
+        }
+    }
+}
+
+fn run_engine(args: EngineArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => engine::default_data_dir()
+            .context("cannot find a data directory for this user; pass --data-dir")?,
+    };
+    let mut config = EngineConfig::new(data_dir).context("cannot find the mlconsole binary")?;
+    config.port = args.port;
+    if let Some(n) = args.max_running {
+        anyhow::ensure!(n >= 1, "--max-running must be at least 1");
+        config.max_running = n;
+    }
+    config.python = args.python;
+    anyhow::ensure!(
+        args.cancel_grace_secs.is_finite() && args.cancel_grace_secs >= 0.0,
+        "--cancel-grace-secs must be a number of seconds ≥ 0"
+    );
+    config.cancel_grace = Duration::from_secs_f64(args.cancel_grace_secs);
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(engine::serve(config))
+}

@@ -1,0 +1,181 @@
+//! The client of the embedded local engine's REST API.
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Platform, PlatformError};
+use crate::domain::{Job, JobPage, LogPage, MetricsPage, ResourceSample};
+use crate::engine::api::{ErrorBody, PROJECT};
+
+/// Talks to a local engine over HTTP with its bearer token.
+#[derive(Clone)]
+pub struct LocalPlatform {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl LocalPlatform {
+    /// A client for the engine at `base` (e.g. `http://127.0.0.1:8471`).
+    pub fn new(base: impl Into<String>, token: impl Into<String>) -> LocalPlatform {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .build()
+            .unwrap_or_default();
+        LocalPlatform {
+            base: base.into().trim_end_matches('/').to_owned(),
+            token: token.into(),
+            http,
+        }
+    }
+
+    /// A client for the engine whose data directory is `dir`, reading its token there.
+    pub fn for_data_dir(base: impl Into<String>, dir: &Path) -> std::io::Result<LocalPlatform> {
+        let token = std::fs::read_to_string(dir.join("token"))?;
+        Ok(LocalPlatform::new(base, token.trim()))
+    }
+
+    fn jobs_url(&self) -> String {
+        format!("{}/v1/projects/{PROJECT}/jobs", self.base)
+    }
+
+    fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        self.http.request(method, url).bearer_auth(&self.token)
+    }
+
+    async fn call<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, PlatformError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| PlatformError::Unreachable {
+                address: format!("the local engine at {}", self.base),
+                detail: format!("{e}; is the engine running? (mlconsole engine)"),
+            })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| PlatformError::Protocol(e.to_string()))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| PlatformError::Protocol(e.to_string()));
+        }
+        let (code_name, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => (body.error.status, body.error.message),
+            Err(_) => (
+                status.to_string(),
+                String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+            ),
+        };
+        Err(match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                PlatformError::Unauthenticated(message)
+            }
+            StatusCode::NOT_FOUND => PlatformError::NotFound(message),
+            s if s.is_server_error() => PlatformError::Server(message),
+            _ => PlatformError::Rejected {
+                status: code_name,
+                message,
+            },
+        })
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, PlatformError> {
+        self.call(self.request(Method::GET, url).query(query)).await
+    }
+
+    async fn post<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        url: &str,
+        body: &B,
+    ) -> Result<T, PlatformError> {
+        self.call(self.request(Method::POST, url).json(body)).await
+    }
+}
+
+#[async_trait]
+impl Platform for LocalPlatform {
+    fn describe(&self) -> String {
+        format!("local engine at {}", self.base)
+    }
+
+    async fn check_connection(&self) -> Result<(), PlatformError> {
+        let _: JobPage = self
+            .get(&self.jobs_url(), &[("pageSize", "1".to_owned())])
+            .await?;
+        Ok(())
+    }
+
+    async fn submit_job(&self, job: &Job) -> Result<Job, PlatformError> {
+        self.post(&self.jobs_url(), job).await
+    }
+
+    async fn list_jobs(
+        &self,
+        filter: &str,
+        page_size: usize,
+        page_token: Option<&str>,
+    ) -> Result<JobPage, PlatformError> {
+        let mut query = vec![("pageSize", page_size.to_string())];
+        if !filter.is_empty() {
+            query.push(("filter", filter.to_owned()));
+        }
+        if let Some(token) = page_token {
+            query.push(("pageToken", token.to_owned()));
+        }
+        self.get(&self.jobs_url(), &query).await
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Job, PlatformError> {
+        self.get(&format!("{}/{id}", self.jobs_url()), &[]).await
+    }
+
+    async fn cancel_job(&self, id: &str) -> Result<Job, PlatformError> {
+        self.post(
+            &format!("{}/{id}:cancel", self.jobs_url()),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    async fn read_logs(
+        &self,
+        id: &str,
+        after: u64,
+        page_size: usize,
+    ) -> Result<LogPage, PlatformError> {
+        let query = [
+            ("after", after.to_string()),
+            ("pageSize", page_size.to_string()),
+        ];
+        self.get(&format!("{}/{id}/logs", self.jobs_url()), &query)
+            .await
+    }
+
+    async fn read_metrics(
+        &self,
+        id: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<ResourceSample>, PlatformError> {
+        let query: Vec<(&str, String)> = since
+            .map(|t| ("since", t.to_rfc3339_opts(SecondsFormat::Micros, true)))
+            .into_iter()
+            .collect();
+        let page: MetricsPage = self
+            .get(&format!("{}/{id}/metrics", self.jobs_url()), &query)
+            .await?;
+        Ok(page.samples)
+    }
+}
