@@ -297,6 +297,11 @@ impl Engine {
                 }
             }
             if let Some(exit) = wrapper::read_exit(&dir) {
+                // The job's main process is gone; like a container's teardown, stop
+                // whatever it left running in its process group.
+                if let Some(pid) = record.process.child_pid {
+                    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                }
                 if let Some(log) = &log {
                     ingest(log, true).await;
                 }
