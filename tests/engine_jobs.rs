@@ -4,7 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestEngine, command_job, group_alive, group_gone, is_state, python_job};
+use common::{
+    TestEngine, command_job, find_wrapper_pid, group_alive, group_gone, is_state, python_job,
+};
 use mlconsole::domain::{JobState, LogStream, Severity, TrainingInput};
 use mlconsole::platform::Platform;
 
@@ -441,23 +443,6 @@ async fn a_job_whose_supervisor_vanished_is_failed_with_the_reason() {
     let job = engine.wait_finished("orphan").await;
     assert_eq!(job.state, JobState::Failed);
     assert!(job.error_message.unwrap().contains("lost track"));
-}
-
-/// The wrapper is the process whose command line names the job's state dir.
-fn find_wrapper_pid(state_dir: &std::path::Path) -> i32 {
-    let needle = state_dir.display().to_string();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            if cmdline.contains("job-wrapper") && cmdline.contains(&needle) {
-                return pid;
-            }
-        }
-    }
-    panic!("no wrapper for {needle}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use crate::domain::{Filter, Job, JobState, ResourceSample};
 
@@ -300,15 +300,6 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// True if the database has a job row named `id` (bypassing memory; for checks).
-    pub fn has_row(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn()
-            .query_row("SELECT 1 FROM jobs WHERE job_id = ?1", [id], |_| Ok(()))
-            .optional()?
-            .is_some())
     }
 }
 

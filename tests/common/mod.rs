@@ -1,6 +1,7 @@
 //! A real engine on a random loopback port in a temp dir, and helpers to wait on it.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a broken expectation panics
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -240,4 +241,21 @@ pub async fn group_gone(pgid: i32) -> bool {
 
 pub fn is_state(state: JobState) -> impl Fn(&Job) -> bool {
     move |j| j.state == state
+}
+
+/// The wrapper is the process whose command line names the job's state dir.
+pub fn find_wrapper_pid(state_dir: &std::path::Path) -> i32 {
+    let needle = state_dir.display().to_string();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            if cmdline.contains("job-wrapper") && cmdline.contains(&needle) {
+                return pid;
+            }
+        }
+    }
+    panic!("no wrapper for {needle}");
 }
