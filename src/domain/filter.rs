@@ -10,7 +10,7 @@
 //! value   := bare-word | "double quoted" | 'single quoted'
 //! ```
 //!
-//! Text compares ignoring case; `=` and `:` take `*` as a wildcard (`jobId=train_*`);
+//! Text compares ignoring (ASCII) case; `=` and `:` take `*` as a wildcard (`jobId=train_*`);
 //! `:` matches a part of the value and `key:*` means "key is set". Times compare as
 //! times: `createTime>2026-11-24` or `createTime>=2026-11-24T10:00:00Z`.
 
@@ -35,6 +35,8 @@ pub enum FieldValue<'a> {
     Missing,
     /// A text value.
     Text(Cow<'a, str>),
+    /// A list of words, compared as the text of them joined by spaces.
+    Words(&'a [String]),
     /// A time value.
     Time(DateTime<Utc>),
 }
@@ -184,6 +186,27 @@ fn eval<T: Filterable>(expr: &Expr, item: &T) -> bool {
 }
 
 fn compare(field: &FieldValue<'_>, op: Op, pattern: &Pattern) -> bool {
+    if let FieldValue::Words(words) = field {
+        if words.is_empty() {
+            return compare(&FieldValue::Missing, op, pattern);
+        }
+        // Join into a reused buffer: filtering 100k jobs must not allocate per job.
+        thread_local!(static JOINED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) });
+        return JOINED.with_borrow_mut(|joined| {
+            joined.clear();
+            for (i, word) in words.iter().enumerate() {
+                if i > 0 {
+                    joined.push(' ');
+                }
+                joined.push_str(word);
+            }
+            compare(
+                &FieldValue::Text(Cow::Borrowed(joined.as_str())),
+                op,
+                pattern,
+            )
+        });
+    }
     match (field, op) {
         (FieldValue::Missing, Op::Ne) => true,
         (FieldValue::Missing, _) => false,
@@ -192,6 +215,7 @@ fn compare(field: &FieldValue<'_>, op: Op, pattern: &Pattern) -> bool {
         (FieldValue::Text(text), Op::Eq) => wildcard_match(text, pattern, false),
         (FieldValue::Text(text), Op::Has) => wildcard_match(text, pattern, true),
         (FieldValue::Text(text), _) => ordered(text.as_ref().cmp(pattern.raw.as_str()), op),
+        (FieldValue::Words(_), _) => false, // joined above
         (FieldValue::Time(time), Op::Has) => wildcard_match(&time.to_rfc3339(), pattern, true),
         (FieldValue::Time(time), _) => match pattern.time {
             Some(t) => ordered(time.cmp(&t), op),
@@ -248,25 +272,33 @@ fn wildcard_match(text: &str, pattern: &Pattern, partial: bool) -> bool {
 
 fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
     text.len() >= prefix.len()
-        && text.is_char_boundary(prefix.len())
-        && text[..prefix.len()].eq_ignore_ascii_case(prefix)
+        && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
 fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
     let start = text.len() - suffix.len();
-    text.is_char_boundary(start) && text[start..].eq_ignore_ascii_case(suffix)
+    text.as_bytes()[start..].eq_ignore_ascii_case(suffix.as_bytes())
 }
 
+/// Byte offset of the first ASCII-case-insensitive occurrence of `needle` in `text`.
+/// Needle and text are UTF-8 and folding touches only ASCII bytes, so a match always
+/// starts and ends on character boundaries.
 fn find_ignore_case(text: &str, needle: &str) -> Option<usize> {
-    if needle.is_empty() {
+    let (text, needle) = (text.as_bytes(), needle.as_bytes());
+    let Some(&first) = needle.first() else {
         return Some(0);
+    };
+    let last_start = text.len().checked_sub(needle.len())?;
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    let mut from = 0;
+    while from <= last_start {
+        let at = from + memchr::memchr2(lower, upper, &text[from..=last_start])?;
+        if text[at..at + needle.len()].eq_ignore_ascii_case(needle) {
+            return Some(at);
+        }
+        from = at + 1;
     }
-    (0..=text.len().checked_sub(needle.len())?)
-        .filter(|&i| text.is_char_boundary(i))
-        .find(|&i| {
-            text.is_char_boundary(i + needle.len())
-                && text[i..i + needle.len()].eq_ignore_ascii_case(needle)
-        })
+    None
 }
 
 /// Parses the time forms a filter accepts: RFC 3339, `YYYY-MM-DDTHH:MM:SS` (UTC) or a date.
@@ -459,7 +491,7 @@ impl Parser {
                 ),
             ));
         }
-        let lower = raw.to_lowercase();
+        let lower = raw.to_ascii_lowercase();
         let pattern = Pattern {
             starts_with_star: lower.starts_with('*'),
             ends_with_star: lower.ends_with('*'),

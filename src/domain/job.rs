@@ -314,10 +314,6 @@ impl Filterable for Job {
     fn field(&self, key: &str) -> FieldValue<'_> {
         let time = |t: Option<DateTime<Utc>>| t.map_or(FieldValue::Missing, FieldValue::Time);
         let input = self.training_input.as_ref();
-        let joined = |v: Option<&Vec<String>>| match v {
-            Some(v) if !v.is_empty() => FieldValue::Text(Cow::Owned(v.join(" "))),
-            _ => FieldValue::Missing,
-        };
         match key {
             "jobId" => FieldValue::Text(Cow::Borrowed(&self.job_id)),
             "state" => FieldValue::Text(Cow::Borrowed(self.state.as_str())),
@@ -326,8 +322,8 @@ impl Filterable for Job {
             "endTime" => time(self.end_time),
             "errorMessage" => text(self.error_message.as_ref()),
             "trainingInput.pythonModule" => text(input.and_then(|i| i.python_module.as_ref())),
-            "trainingInput.command" => joined(input.map(|i| &i.command)),
-            "trainingInput.args" => joined(input.map(|i| &i.args)),
+            "trainingInput.command" => words(input.map(|i| i.command.as_slice())),
+            "trainingInput.args" => words(input.map(|i| i.args.as_slice())),
             "trainingInput.jobDir" => text(input.and_then(|i| i.job_dir.as_ref())),
             "trainingInput.workingDir" => text(input.and_then(|i| i.working_dir.as_ref())),
             other => match other.strip_prefix("labels.") {
@@ -336,6 +332,10 @@ impl Filterable for Job {
             },
         }
     }
+}
+
+fn words(value: Option<&[String]>) -> FieldValue<'_> {
+    value.map_or(FieldValue::Missing, FieldValue::Words)
 }
 
 fn text(value: Option<&String>) -> FieldValue<'_> {

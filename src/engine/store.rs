@@ -207,9 +207,8 @@ impl Store {
         Ok(record)
     }
 
-    /// Jobs matching `filter`, newest first, at most `page_size`, starting after the job
-    /// whose `seq` is `before` (exclusive). Returns the page and the `seq` to continue
-    /// from if more may follow.
+    /// Jobs matching `filter`, newest first, at most `page_size`, older than the job whose
+    /// `seq` is `before`. Returns the page and, when it is full, the `seq` to continue from.
     pub fn list(
         &self,
         filter: &Filter,
@@ -222,16 +221,16 @@ impl Store {
             None => table.records.len(),
         };
         let mut jobs = Vec::with_capacity(page_size.min(1024));
-        let mut last_seq = None;
         for record in table.records[..end].iter().rev() {
             if !filter.matches(&record.job) {
                 continue;
             }
-            if jobs.len() == page_size {
-                return (jobs, last_seq);
-            }
             jobs.push(record.job.clone());
-            last_seq = Some(record.seq);
+            if jobs.len() == page_size {
+                // As Google's APIs do, a full page gives a token without scanning on to
+                // prove a next page exists; that page may come back empty.
+                return (jobs, Some(record.seq));
+            }
         }
         (jobs, None)
     }
@@ -365,6 +364,12 @@ mod tests {
         let queued = Filter::parse::<Job>("state=QUEUED").unwrap();
         let (page, _) = store.list(&queued, 10, None);
         assert_eq!(page.len(), 4);
+        // A full page gives a token even when nothing follows; the next page is empty.
+        let (page, next) = store.list(&queued, 4, None);
+        assert_eq!(page.len(), 4);
+        let (page, next) = store.list(&queued, 4, next);
+        assert!(page.is_empty());
+        assert_eq!(next, None);
     }
 
     #[test]
