@@ -150,8 +150,15 @@ impl Engine {
                 slots.running.insert(id.clone());
                 id
             };
-            if let Err(e) = self.start(&id) {
-                let _ = self.finish(&id, JobState::Failed, Some(e.to_string()));
+            match self.start(&id) {
+                Ok(()) => {}
+                // Cancelled between the check above and the start: just free the slot.
+                Err(EngineError::FailedPrecondition(_)) => {
+                    lock(&self.slots).running.remove(&id);
+                }
+                Err(e) => {
+                    let _ = self.finish(&id, JobState::Failed, Some(e.to_string()));
+                }
             }
         }
     }
@@ -163,6 +170,16 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(id.into()))?;
         let dir = self.job_state_dir(id);
         let invocation = self.invocation(&record.job, &dir);
+        self.store.try_update(id, |r| {
+            if r.job.state != JobState::Queued {
+                return Err(EngineError::FailedPrecondition(format!(
+                    "{id} is no longer queued"
+                )));
+            }
+            r.job.state = JobState::Preparing;
+            r.job.invocation = Some(invocation.clone());
+            Ok(())
+        })?;
         if let Some(job_dir) = record
             .job
             .training_input
@@ -174,10 +191,6 @@ impl Engine {
                 source,
             })?;
         }
-        self.store.update(id, |r| {
-            r.job.state = JobState::Preparing;
-            r.job.invocation = Some(invocation.clone());
-        })?;
         let io_err = |what: &str| {
             let what = what.to_owned();
             move |source| EngineError::Io { what, source }
