@@ -150,6 +150,10 @@ pub struct Job {
     /// When it reached a final state (output only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<DateTime<Utc>>,
+    /// When the engine last changed the job (output only); clients sync incrementally
+    /// with the filter `updateTime>=T`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<DateTime<Utc>>,
     /// Current state (output only).
     #[serde(default)]
     pub state: JobState,
@@ -287,6 +291,7 @@ pub const JOB_FILTER_FIELDS: &[(&str, FieldKind)] = &[
     ("createTime", FieldKind::Time),
     ("startTime", FieldKind::Time),
     ("endTime", FieldKind::Time),
+    ("updateTime", FieldKind::Time),
     ("errorMessage", FieldKind::Text),
     ("labels.*", FieldKind::Text),
     ("trainingInput.pythonModule", FieldKind::Text),
@@ -320,6 +325,7 @@ impl Filterable for Job {
             "createTime" => time(self.create_time),
             "startTime" => time(self.start_time),
             "endTime" => time(self.end_time),
+            "updateTime" => time(self.update_time),
             "errorMessage" => text(self.error_message.as_ref()),
             "trainingInput.pythonModule" => text(input.and_then(|i| i.python_module.as_ref())),
             "trainingInput.command" => words(input.map(|i| i.command.as_slice())),

@@ -135,8 +135,9 @@ impl Store {
     }
 
     /// Adds a new job; fails if its id is taken.
-    pub fn insert(&self, job: Job) -> Result<Arc<JobRecord>, StoreError> {
+    pub fn insert(&self, mut job: Job) -> Result<Arc<JobRecord>, StoreError> {
         let mut table = self.write();
+        job.update_time = Some(Utc::now());
         if table.by_id.contains_key(&job.job_id) {
             return Err(StoreError::Duplicate(job.job_id));
         }
@@ -187,6 +188,7 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
         let mut record = JobRecord::clone(&table.records[index]);
         change(&mut record)?;
+        record.job.update_time = Some(Utc::now());
         let body = serde_json::to_string(&record.job).map_err(StoreError::from)?;
         let p = &record.process;
         self.conn()
@@ -360,6 +362,13 @@ mod tests {
         let (page, next) = store.list(&all, 2, next);
         assert_eq!(page.len(), 1);
         assert_eq!(next, None);
+
+        let j3_updated = j3.job.update_time.unwrap();
+        assert!(j3_updated > store.get("j4").unwrap().job.update_time.unwrap());
+        let changed =
+            Filter::parse::<Job>(&format!("updateTime>=\"{}\"", j3_updated.to_rfc3339())).unwrap();
+        let (page, _) = store.list(&changed, 10, None);
+        assert_eq!(page.len(), 1, "only the job changed since then");
 
         let queued = Filter::parse::<Job>("state=QUEUED").unwrap();
         let (page, _) = store.list(&queued, 10, None);
