@@ -4,6 +4,8 @@
 //! engine in [`engine`], and clients for the platforms the console can drive in
 //! [`platform`].
 
+pub mod backend;
 pub mod domain;
 pub mod engine;
 pub mod platform;
+pub mod ui;

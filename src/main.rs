@@ -1,5 +1,5 @@
-//! The `mlconsole` command: the console (for now, the local engine it runs on), the
-//! headless engine, and the job wrapper the engine starts jobs through.
+//! The `mlconsole` command: the console window (the default), the headless engine, and
+//! the job wrapper the engine starts jobs through.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,6 +18,12 @@ use mlconsole::engine::{self, EngineConfig};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// The local engine's data directory the console connects to [default: the platform's data directory]
+    #[arg(long, global = false)]
+    data_dir: Option<PathBuf>,
+    /// Do not start the local engine when none answers
+    #[arg(long)]
+    no_start_engine: bool,
 }
 
 #[derive(Subcommand)]
@@ -36,7 +42,7 @@ enum Command {
     },
 }
 
-#[derive(clap::Args, Default)]
+#[derive(clap::Args)]
 struct EngineArgs {
     /// Where the engine keeps its state [default: the platform's data directory]
     #[arg(long)]
@@ -71,18 +77,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             engine::wrapper::run(&state_dir, &argv).context("the job wrapper failed")
         }
         Some(Command::Engine(args)) => run_engine(args),
-        None => {
-            println!(
-                "mlconsole: the console window is not built yet; running the local engine it will use."
-            );
-            run_engine(EngineArgs {
-                port: engine::DEFAULT_PORT,
-                python: "python3".into(),
-                cancel_grace_secs: 10.0,
-                ..EngineArgs::default()
-            })
-        }
+        None => run_console(cli.data_dir, !cli.no_start_engine),
     }
+}
+
+fn run_console(data_dir: Option<PathBuf>, start_engine: bool) -> anyhow::Result<()> {
+    let data_dir = match data_dir {
+        Some(dir) => dir,
+        None => engine::default_data_dir()
+            .context("cannot find a data directory for this user; pass --data-dir")?,
+    };
+    let start_engine_with = if start_engine {
+        Some(std::env::current_exe().context("cannot find the mlconsole binary")?)
+    } else {
+        None
+    };
+    mlconsole::ui::run(mlconsole::backend::ConnectionSettings {
+        data_dir,
+        start_engine_with,
+    })
 }
 
 fn run_engine(args: EngineArgs) -> anyhow::Result<()> {

@@ -1,0 +1,345 @@
+//! The backend's long-lived work: keeping connected, syncing the job list, following a
+//! log, watching resource samples, and one-off requests.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::connection::{self, ConnectionSettings};
+use super::{ConnectionStatus, PickTarget, Request, RequestReceiver, Update, Updates};
+use crate::domain::Job;
+use crate::platform::{Platform, PlatformError};
+
+/// How often the job list is synced while connected.
+const JOB_SYNC_EVERY: Duration = Duration::from_secs(1);
+/// How often a followed log is polled while its job runs.
+const LOG_POLL_EVERY: Duration = Duration::from_millis(200);
+/// How often watched metrics are polled (the engine samples once a second).
+const METRICS_POLL_EVERY: Duration = Duration::from_secs(1);
+/// Entries asked for per log request.
+const LOG_PAGE: usize = 10_000;
+
+/// The platform in use, if connected, and a counter that changes with each connection.
+#[derive(Default)]
+struct Current {
+    platform: RwLock<Option<Arc<dyn Platform>>>,
+    generation: AtomicU64,
+    lost: Notify,
+}
+
+impl Current {
+    fn get(&self) -> Option<Arc<dyn Platform>> {
+        self.platform.read().ok()?.clone()
+    }
+
+    fn set(&self, platform: Option<Arc<dyn Platform>>) {
+        if let Ok(mut slot) = self.platform.write() {
+            *slot = platform;
+        }
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Reports a failed call: an unreachable platform makes the connection task retry.
+    fn failed(&self, error: &PlatformError) {
+        if matches!(error, PlatformError::Unreachable { .. }) {
+            self.lost.notify_one();
+        }
+    }
+}
+
+/// Serves requests until the UI goes away.
+pub(super) async fn run(
+    settings: ConnectionSettings,
+    mut requests: RequestReceiver,
+    updates: Updates,
+) {
+    let current = Arc::new(Current::default());
+    let reconnect = Arc::new(Notify::new());
+    let refresh_jobs = Arc::new(Notify::new());
+    tokio::spawn(keep_connected(
+        settings,
+        current.clone(),
+        reconnect.clone(),
+        updates.clone(),
+    ));
+    tokio::spawn(sync_jobs(
+        current.clone(),
+        refresh_jobs.clone(),
+        updates.clone(),
+    ));
+    let mut log_follower: Option<JoinHandle<()>> = None;
+    let mut metrics_watcher: Option<JoinHandle<()>> = None;
+    while let Some(request) = requests.recv().await {
+        match request {
+            Request::Reconnect => reconnect.notify_one(),
+            Request::RefreshJobs => refresh_jobs.notify_one(),
+            Request::FollowLogs(job) => {
+                if let Some(task) = log_follower.take() {
+                    task.abort();
+                }
+                log_follower =
+                    job.map(|id| tokio::spawn(follow_logs(current.clone(), id, updates.clone())));
+            }
+            Request::WatchMetrics(jobs) => {
+                if let Some(task) = metrics_watcher.take() {
+                    task.abort();
+                }
+                if !jobs.is_empty() {
+                    metrics_watcher = Some(tokio::spawn(watch_metrics(
+                        current.clone(),
+                        jobs,
+                        updates.clone(),
+                    )));
+                }
+            }
+            Request::SubmitJob(job) => {
+                let (current, updates, refresh) =
+                    (current.clone(), updates.clone(), refresh_jobs.clone());
+                tokio::spawn(async move {
+                    let result = match current.get() {
+                        Some(p) => p.submit_job(job.as_ref()).await.map_err(|e| {
+                            current.failed(&e);
+                            e.to_string()
+                        }),
+                        None => {
+                            Err("not connected to the engine; the job was not submitted".into())
+                        }
+                    };
+                    updates.send(Update::Submitted(result));
+                    refresh.notify_one();
+                });
+            }
+            Request::CancelJob(job_id) => {
+                let (current, updates, refresh) =
+                    (current.clone(), updates.clone(), refresh_jobs.clone());
+                tokio::spawn(async move {
+                    let result = match current.get() {
+                        Some(p) => p.cancel_job(&job_id).await.map_err(|e| {
+                            current.failed(&e);
+                            e.to_string()
+                        }),
+                        None => Err("not connected to the engine".into()),
+                    };
+                    updates.send(Update::CancelResult { job_id, result });
+                    refresh.notify_one();
+                });
+            }
+            Request::SaveText { file_name, text } => {
+                tokio::spawn(save_text(file_name, text, updates.clone()));
+            }
+            Request::PickPath { target, folder } => {
+                tokio::spawn(pick_path(target, folder, updates.clone()));
+            }
+        }
+    }
+}
+
+async fn keep_connected(
+    settings: ConnectionSettings,
+    current: Arc<Current>,
+    reconnect: Arc<Notify>,
+    updates: Updates,
+) {
+    let mut last_start = None;
+    updates.send(Update::Connection(ConnectionStatus::Connecting));
+    loop {
+        match connection::connect(&settings, &mut last_start).await {
+            Ok(connected) => {
+                let description = connected.platform.describe();
+                current.set(Some(connected.platform.clone()));
+                updates.send(Update::Connection(ConnectionStatus::Connected {
+                    description,
+                    note: connected.note,
+                }));
+                // Watch the connection: a failed call elsewhere or a failed check ends it.
+                loop {
+                    tokio::select! {
+                        () = current.lost.notified() => {}
+                        () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    }
+                    if let Err(e) = connected.platform.check_connection().await {
+                        current.set(None);
+                        updates.send(Update::Connection(ConnectionStatus::Reconnecting {
+                            error: e.to_string(),
+                        }));
+                        break;
+                    }
+                }
+            }
+            Err(failure) => {
+                current.set(None);
+                updates.send(Update::Connection(ConnectionStatus::Failed {
+                    error: failure.error,
+                    hint: failure.hint,
+                }));
+                tokio::select! {
+                    () = reconnect.notified() => {}
+                    () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Keeps the UI's job list in step: everything once per connection, then only the jobs
+/// changed since the newest change seen (`updateTime>=T`).
+async fn sync_jobs(current: Arc<Current>, refresh: Arc<Notify>, updates: Updates) {
+    let mut synced_generation = None;
+    let mut newest_change: Option<DateTime<Utc>> = None;
+    loop {
+        tokio::select! {
+            () = refresh.notified() => {}
+            () = tokio::time::sleep(JOB_SYNC_EVERY) => {}
+        }
+        let Some(platform) = current.get() else {
+            continue;
+        };
+        let generation = current.generation.load(Ordering::SeqCst);
+        let full = synced_generation != Some(generation);
+        let filter = match (full, newest_change) {
+            (false, Some(t)) => format!(
+                "updateTime>=\"{}\"",
+                t.to_rfc3339_opts(SecondsFormat::Micros, true)
+            ),
+            _ => String::new(),
+        };
+        match list_all(platform.as_ref(), &filter).await {
+            Ok(jobs) => {
+                let newest = jobs.iter().filter_map(|j| j.update_time).max();
+                newest_change = newest_change.max(newest);
+                if full {
+                    synced_generation = Some(generation);
+                    updates.send(Update::JobsReplaced(jobs));
+                } else if !jobs.is_empty() {
+                    updates.send(Update::JobsChanged(jobs));
+                }
+            }
+            Err(e) => {
+                current.failed(&e);
+                updates.send(Update::JobsFailed(e.to_string()));
+            }
+        }
+    }
+}
+
+async fn list_all(platform: &dyn Platform, filter: &str) -> Result<Vec<Job>, PlatformError> {
+    let mut jobs = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = platform.list_jobs(filter, 1000, token.as_deref()).await?;
+        jobs.extend(page.jobs);
+        match page.next_page_token {
+            Some(next) => token = Some(next),
+            None => return Ok(jobs),
+        }
+    }
+}
+
+async fn follow_logs(current: Arc<Current>, job_id: String, updates: Updates) {
+    let mut after = 0;
+    loop {
+        let Some(platform) = current.get() else {
+            tokio::time::sleep(LOG_POLL_EVERY).await;
+            continue;
+        };
+        match platform.read_logs(&job_id, after, LOG_PAGE).await {
+            Ok(page) => {
+                let full = page.entries.len() == LOG_PAGE;
+                after = page.next_after;
+                if !page.entries.is_empty() || page.complete {
+                    updates.send(Update::Logs {
+                        job_id: job_id.clone(),
+                        entries: page.entries,
+                        complete: page.complete,
+                    });
+                }
+                if page.complete {
+                    return;
+                }
+                if full {
+                    continue; // catching up: no pause
+                }
+            }
+            Err(e) => {
+                current.failed(&e);
+                updates.send(Update::LogsFailed {
+                    job_id: job_id.clone(),
+                    message: e.to_string(),
+                });
+            }
+        }
+        tokio::time::sleep(LOG_POLL_EVERY).await;
+    }
+}
+
+async fn watch_metrics(current: Arc<Current>, jobs: Vec<String>, updates: Updates) {
+    let mut since: HashMap<String, Option<DateTime<Utc>>> =
+        jobs.iter().map(|j| (j.clone(), None)).collect();
+    loop {
+        if let Some(platform) = current.get() {
+            for job_id in &jobs {
+                let last = since.get(job_id).copied().flatten();
+                match platform.read_metrics(job_id, last).await {
+                    Ok(samples) if !samples.is_empty() => {
+                        since.insert(job_id.clone(), samples.last().map(|s| s.time));
+                        updates.send(Update::Metrics {
+                            job_id: job_id.clone(),
+                            samples,
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(e) => current.failed(&e),
+                }
+            }
+        }
+        tokio::time::sleep(METRICS_POLL_EVERY).await;
+    }
+}
+
+async fn save_text(file_name: String, text: String, updates: Updates) {
+    let Some(file) = rfd::AsyncFileDialog::new()
+        .set_file_name(&file_name)
+        .save_file()
+        .await
+    else {
+        return; // cancelled, or no file dialog service
+    };
+    let path = file.path().to_owned();
+    let started = Instant::now();
+    let update = match tokio::fs::write(&path, text.as_bytes()).await {
+        Ok(()) => Update::Notice {
+            text: format!(
+                "Saved {} lines to {} ({} ms).",
+                text.lines().count(),
+                path.display(),
+                started.elapsed().as_millis()
+            ),
+            error: false,
+        },
+        Err(e) => Update::Notice {
+            text: format!("Could not save {}: {e}", path.display()),
+            error: true,
+        },
+    };
+    updates.send(update);
+}
+
+async fn pick_path(target: PickTarget, folder: bool, updates: Updates) {
+    let dialog = rfd::AsyncFileDialog::new();
+    let picked = if folder {
+        dialog.pick_folder().await
+    } else {
+        dialog.pick_file().await
+    };
+    if let Some(handle) = picked {
+        updates.send(Update::Picked {
+            target,
+            path: handle.path().to_owned(),
+        });
+    }
+}

@@ -1,0 +1,506 @@
+//! The New job form (also used to clone and resubmit a job), validated before sending.
+
+use std::collections::BTreeMap;
+
+use egui::{RichText, Ui};
+
+use super::theme;
+use crate::backend::PickTarget;
+use crate::domain::{Job, TrainingInput};
+
+/// Whether the job runs a command or a Python module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// A program and its arguments.
+    Command,
+    /// `python -m module` from package folders.
+    PythonModule,
+}
+
+/// What the form asks the app to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FormAction {
+    /// Submit this job.
+    Submit(Box<Job>),
+    /// Open a picker for a field.
+    Pick {
+        /// The field.
+        target: PickTarget,
+        /// A folder rather than a file.
+        folder: bool,
+    },
+    /// Close the form.
+    Close,
+}
+
+/// The form's fields, as typed.
+#[derive(Debug, Clone)]
+pub struct JobForm {
+    /// The job id.
+    pub job_id: String,
+    /// Command or module.
+    pub kind: JobKind,
+    /// Program and arguments as a shell would split them (Command jobs).
+    pub command_line: String,
+    /// Module name (module jobs).
+    pub module: String,
+    /// Package folders, one a line (module jobs).
+    pub packages: String,
+    /// Trainer arguments, shell-split.
+    pub args: String,
+    /// Working directory (optional).
+    pub working_dir: String,
+    /// Job directory (optional), passed as `--job-dir`.
+    pub job_dir: String,
+    /// `KEY=VALUE` lines.
+    pub env: String,
+    /// `key=value` pairs separated by commas or spaces.
+    pub labels: String,
+    /// Why the last attempt was refused, shown in the form.
+    pub error: Option<String>,
+    /// A submission is in flight.
+    pub submitting: bool,
+    field_errors: BTreeMap<&'static str, String>,
+}
+
+impl JobForm {
+    /// An empty form with a fresh job id.
+    pub fn new() -> JobForm {
+        JobForm {
+            job_id: format!("job_{}", chrono::Local::now().format("%Y%m%d_%H%M%S")),
+            kind: JobKind::Command,
+            command_line: String::new(),
+            module: String::new(),
+            packages: String::new(),
+            args: String::new(),
+            working_dir: String::new(),
+            job_dir: String::new(),
+            env: String::new(),
+            labels: String::new(),
+            error: None,
+            submitting: false,
+            field_errors: BTreeMap::new(),
+        }
+    }
+
+    /// A form filled in from `job`, with a new id, to resubmit it.
+    pub fn cloned_from(job: &Job) -> JobForm {
+        let mut form = JobForm::new();
+        form.job_id = next_id(&job.job_id);
+        let input = job.training_input.clone().unwrap_or_default();
+        form.kind = if input.python_module.is_some() {
+            JobKind::PythonModule
+        } else {
+            JobKind::Command
+        };
+        form.command_line =
+            shlex::try_join(input.command.iter().map(String::as_str)).unwrap_or_default();
+        form.module = input.python_module.unwrap_or_default();
+        form.packages = input.package_uris.join("\n");
+        form.args = shlex::try_join(input.args.iter().map(String::as_str)).unwrap_or_default();
+        form.working_dir = input.working_dir.unwrap_or_default();
+        form.job_dir = input.job_dir.unwrap_or_default();
+        form.env = input
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        form.labels = job
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        form
+    }
+
+    /// Puts a picked path into its field.
+    pub fn set_picked(&mut self, target: PickTarget, path: &std::path::Path) {
+        let path = path.display().to_string();
+        match target {
+            PickTarget::Program => {
+                let rest = shlex::split(&self.command_line).unwrap_or_default();
+                let mut argv = vec![path];
+                argv.extend(rest.into_iter().skip(1));
+                self.command_line =
+                    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_default();
+            }
+            PickTarget::Package => {
+                if !self.packages.trim().is_empty() {
+                    self.packages.push('\n');
+                }
+                self.packages.push_str(&path);
+            }
+            PickTarget::WorkingDir => self.working_dir = path,
+            PickTarget::JobDir => self.job_dir = path,
+        }
+    }
+
+    /// Builds the job, or says per field what is wrong.
+    pub fn build(&self) -> Result<Job, BTreeMap<&'static str, String>> {
+        let mut errors = BTreeMap::new();
+        let split =
+            |field: &'static str, text: &str, errors: &mut BTreeMap<&'static str, String>| {
+                shlex::split(text).unwrap_or_else(|| {
+                    errors.insert(field, "a quote is not closed".into());
+                    Vec::new()
+                })
+            };
+        let mut input = TrainingInput {
+            args: split("args", &self.args, &mut errors),
+            ..Default::default()
+        };
+        match self.kind {
+            JobKind::Command => {
+                input.command = split("command", &self.command_line, &mut errors);
+                if input.command.is_empty() && !errors.contains_key("command") {
+                    errors.insert(
+                        "command",
+                        "give the program to run, e.g. python3 train.py".into(),
+                    );
+                }
+            }
+            JobKind::PythonModule => {
+                input.python_module = Some(self.module.trim().to_owned());
+                input.package_uris = self
+                    .packages
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            }
+        }
+        let optional_path =
+            |field: &'static str, text: &str, errors: &mut BTreeMap<&'static str, String>| {
+                let text = text.trim();
+                if text.is_empty() {
+                    return None;
+                }
+                if !std::path::Path::new(text).is_absolute() {
+                    errors.insert(field, "must be an absolute path".into());
+                }
+                Some(text.to_owned())
+            };
+        input.working_dir = optional_path("working_dir", &self.working_dir, &mut errors);
+        input.job_dir = optional_path("job_dir", &self.job_dir, &mut errors);
+        for package in &input.package_uris {
+            if !std::path::Path::new(package).is_absolute() {
+                errors.insert("packages", format!("{package:?} must be an absolute path"));
+            }
+        }
+        for line in self.env.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            match line.split_once('=') {
+                Some((k, v)) if !k.trim().is_empty() => {
+                    input.env.insert(k.trim().to_owned(), v.to_owned());
+                }
+                _ => {
+                    errors.insert("env", format!("{line:?} is not KEY=VALUE"));
+                }
+            }
+        }
+        let mut labels = BTreeMap::new();
+        for pair in self
+            .labels
+            .split([',', ' ', '\n'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            match pair.split_once('=') {
+                Some((k, v)) => {
+                    labels.insert(k.to_owned(), v.to_owned());
+                }
+                None => {
+                    errors.insert("labels", format!("{pair:?} is not key=value"));
+                }
+            }
+        }
+        let job = Job {
+            job_id: self.job_id.trim().to_owned(),
+            labels,
+            training_input: Some(input),
+            ..Default::default()
+        };
+        if let Err(message) = job.validate_submission() {
+            let field = if message.starts_with("jobId") {
+                "job_id"
+            } else if message.starts_with("label") {
+                "labels"
+            } else if message.contains("pythonModule") || message.contains("module") {
+                "module"
+            } else if message.contains("env") {
+                "env"
+            } else {
+                "command"
+            };
+            errors.entry(field).or_insert(message);
+        }
+        if errors.is_empty() {
+            Ok(job)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Draws the form in a window; returns what the user asked for.
+    pub fn show(&mut self, ctx: &egui::Context) -> Vec<FormAction> {
+        let mut actions = Vec::new();
+        let mut open = true;
+        egui::Window::new("New job")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(true)
+            .default_width(560.0)
+            .show(ctx, |ui| self.fields(ui, &mut actions));
+        if !open {
+            actions.push(FormAction::Close);
+        }
+        actions
+    }
+
+    fn fields(&mut self, ui: &mut Ui, actions: &mut Vec<FormAction>) {
+        let dark = ui.visuals().dark_mode;
+        let errors = self.field_errors.clone();
+        let error_row = |ui: &mut Ui, field: &str| {
+            if let Some(message) = errors.get(field) {
+                ui.label("");
+                ui.colored_label(theme::error_color(dark), format!("⚠ {message}"));
+                ui.end_row();
+            }
+        };
+        egui::Grid::new("job_form")
+            .num_columns(2)
+            .spacing([8.0, 6.0])
+            .show(ui, |ui| {
+                ui.label("Job ID");
+                labeled_edit(
+                    ui,
+                    &mut self.job_id,
+                    "Job ID",
+                    "letters, digits, underscores",
+                );
+                ui.end_row();
+                error_row(ui, "job_id");
+
+                ui.label("Runs");
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut self.kind, JobKind::Command, "a command");
+                    ui.radio_value(&mut self.kind, JobKind::PythonModule, "a Python module");
+                });
+                ui.end_row();
+                match self.kind {
+                    JobKind::Command => {
+                        ui.label("Command");
+                        ui.horizontal(|ui| {
+                            labeled_edit(
+                                ui,
+                                &mut self.command_line,
+                                "Command",
+                                "python3 train.py --epochs 3",
+                            );
+                            if ui
+                                .button("📂")
+                                .on_hover_text("Pick the script or program")
+                                .clicked()
+                            {
+                                actions.push(FormAction::Pick {
+                                    target: PickTarget::Program,
+                                    folder: false,
+                                });
+                            }
+                        });
+                        ui.end_row();
+                        error_row(ui, "command");
+                    }
+                    JobKind::PythonModule => {
+                        ui.label("Module");
+                        labeled_edit(ui, &mut self.module, "Module", "trainer.task");
+                        ui.end_row();
+                        error_row(ui, "module");
+                        ui.label("Packages");
+                        ui.horizontal(|ui| {
+                            let edit = egui::TextEdit::multiline(&mut self.packages)
+                                .desired_rows(2)
+                                .hint_text("/path/to/package (one a line)");
+                            ui.add(edit);
+                            if ui
+                                .button("📂")
+                                .on_hover_text("Pick a package folder")
+                                .clicked()
+                            {
+                                actions.push(FormAction::Pick {
+                                    target: PickTarget::Package,
+                                    folder: true,
+                                });
+                            }
+                        });
+                        ui.end_row();
+                        error_row(ui, "packages");
+                    }
+                }
+                ui.label("Arguments");
+                labeled_edit(ui, &mut self.args, "Arguments", "--learning-rate 0.01");
+                ui.end_row();
+                error_row(ui, "args");
+
+                ui.label("Working dir");
+                ui.horizontal(|ui| {
+                    labeled_edit(
+                        ui,
+                        &mut self.working_dir,
+                        "Working dir",
+                        "(optional) /abs/path",
+                    );
+                    if ui
+                        .button("📂")
+                        .on_hover_text("Pick the working directory")
+                        .clicked()
+                    {
+                        actions.push(FormAction::Pick {
+                            target: PickTarget::WorkingDir,
+                            folder: true,
+                        });
+                    }
+                });
+                ui.end_row();
+                error_row(ui, "working_dir");
+
+                ui.label("Job dir");
+                ui.horizontal(|ui| {
+                    labeled_edit(
+                        ui,
+                        &mut self.job_dir,
+                        "Job dir",
+                        "(optional) passed as --job-dir",
+                    );
+                    if ui
+                        .button("📂")
+                        .on_hover_text("Pick the job directory")
+                        .clicked()
+                    {
+                        actions.push(FormAction::Pick {
+                            target: PickTarget::JobDir,
+                            folder: true,
+                        });
+                    }
+                });
+                ui.end_row();
+                error_row(ui, "job_dir");
+
+                ui.label("Environment");
+                ui.add(
+                    egui::TextEdit::multiline(&mut self.env)
+                        .desired_rows(2)
+                        .hint_text("KEY=VALUE, one a line"),
+                );
+                ui.end_row();
+                error_row(ui, "env");
+
+                ui.label("Labels");
+                labeled_edit(ui, &mut self.labels, "Labels", "team=vision, sweep=lr");
+                ui.end_row();
+                error_row(ui, "labels");
+            });
+        if let Some(error) = &self.error {
+            ui.colored_label(
+                theme::error_color(dark),
+                RichText::new(format!("The engine refused the job: {error}")),
+            );
+        }
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            let submit = ui.add_enabled(!self.submitting, egui::Button::new("Submit"));
+            if submit.on_hover_text("Ctrl+Enter").clicked()
+                || ui.input(|i| i.modifiers.command && i.key_pressed(egui::Key::Enter))
+            {
+                match self.build() {
+                    Ok(job) => {
+                        self.field_errors.clear();
+                        self.error = None;
+                        self.submitting = true;
+                        actions.push(FormAction::Submit(Box::new(job)));
+                    }
+                    Err(errors) => self.field_errors = errors,
+                }
+            }
+            if self.submitting {
+                ui.spinner();
+                ui.label("Submitting…");
+            }
+            if ui.button("Cancel").on_hover_text("Esc").clicked() {
+                actions.push(FormAction::Close);
+            }
+        });
+    }
+}
+
+impl Default for JobForm {
+    fn default() -> Self {
+        JobForm::new()
+    }
+}
+
+/// A single-line field whose accessible label is `label`.
+fn labeled_edit(ui: &mut Ui, text: &mut String, label: &str, hint: &str) -> egui::Response {
+    let response = ui.add(
+        egui::TextEdit::singleline(text)
+            .hint_text(hint)
+            .desired_width(380.0),
+    );
+    let label = label.to_owned();
+    response.widget_info(move || egui::WidgetInfo::labeled(egui::Role::TextInput, true, &label));
+    response
+}
+
+/// `train_3` → `train_4`; `train` → `train_2`.
+fn next_id(id: &str) -> String {
+    match id.rsplit_once('_') {
+        Some((stem, n))
+            if !n.is_empty() && n.len() < 6 && n.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            format!("{stem}_{}", n.parse::<u64>().unwrap_or(0) + 1)
+        }
+        _ => format!("{id}_2"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cloned_job_builds_back_to_the_same_input() {
+        let job = Job {
+            job_id: "train_3".into(),
+            labels: [("team".to_owned(), "vision".to_owned())].into(),
+            training_input: Some(TrainingInput {
+                command: vec!["python3".into(), "train.py".into(), "a b".into()],
+                args: vec!["--lr".into(), "0.1".into()],
+                env: [("SEED".to_owned(), "1".to_owned())].into(),
+                job_dir: Some("/tmp/out".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let form = JobForm::cloned_from(&job);
+        assert_eq!(form.job_id, "train_4");
+        let rebuilt = form.build().unwrap();
+        assert_eq!(rebuilt.training_input, job.training_input);
+        assert_eq!(rebuilt.labels, job.labels);
+    }
+
+    #[test]
+    fn errors_are_reported_per_field() {
+        let mut form = JobForm::new();
+        form.job_id = "9lives".into();
+        form.command_line = "python3 'unclosed".into();
+        form.job_dir = "relative/dir".into();
+        form.env = "NOEQUALS".into();
+        let errors = form.build().unwrap_err();
+        assert!(errors["command"].contains("quote"));
+        assert!(errors["job_dir"].contains("absolute"));
+        assert!(errors["env"].contains("KEY=VALUE"));
+        assert!(errors["job_id"].contains("jobId"));
+    }
+}

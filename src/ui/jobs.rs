@@ -1,0 +1,634 @@
+//! The Jobs tab: every job in a live, sortable, filterable table, and the selected job's
+//! details and actions.
+
+use chrono::{DateTime, Utc};
+use egui::{Color32, RichText, Sense, Ui};
+use egui_extras::{Column, TableBuilder};
+
+use super::format;
+use super::job_list::JobList;
+use super::theme;
+use crate::domain::{Filter, FilterError, Job, JobState};
+use crate::engine::runner::shell_words;
+
+/// Quick state filters shown as chips beside the filter box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateChip {
+    /// Every job.
+    All,
+    /// Preparing, running or being cancelled.
+    Running,
+    /// Succeeded.
+    Succeeded,
+    /// Failed.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl StateChip {
+    const ALL: [StateChip; 5] = [
+        StateChip::All,
+        StateChip::Running,
+        StateChip::Succeeded,
+        StateChip::Failed,
+        StateChip::Cancelled,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            StateChip::All => "All",
+            StateChip::Running => "Running",
+            StateChip::Succeeded => "Succeeded",
+            StateChip::Failed => "Failed",
+            StateChip::Cancelled => "Cancelled",
+        }
+    }
+
+    fn admits(self, state: JobState) -> bool {
+        match self {
+            StateChip::All => true,
+            StateChip::Running => state.holds_slot(),
+            StateChip::Succeeded => state == JobState::Succeeded,
+            StateChip::Failed => state == JobState::Failed,
+            StateChip::Cancelled => matches!(state, JobState::Cancelled | JobState::Cancelling),
+        }
+    }
+}
+
+/// A column the table can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortColumn {
+    /// The state.
+    State,
+    /// The job id.
+    JobId,
+    /// When it was created.
+    Created,
+    /// How long it ran.
+    Duration,
+}
+
+/// What the Jobs tab asks the app to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobsAction {
+    /// Select this job (or none).
+    Select(Option<String>),
+    /// Open the New job form, filled in from a job when cloning.
+    OpenForm(Option<Box<Job>>),
+    /// Cancel this job (already confirmed).
+    Cancel(String),
+    /// Show the selected job's logs.
+    ShowLogs,
+    /// Show the selected job's resources.
+    ShowResources,
+}
+
+/// The Jobs tab's state.
+pub struct JobsTab {
+    filter_text: String,
+    filter: Result<Filter, FilterError>,
+    chip: StateChip,
+    sort: SortColumn,
+    descending: bool,
+    /// Positions in the job list of the rows shown, in order.
+    view: Vec<u32>,
+    /// (list revision, settings revision) the view was built for.
+    view_built_for: Option<(u64, u64)>,
+    settings_revision: u64,
+    /// Show the details panel of the selected job.
+    pub details_open: bool,
+    confirm_cancel: Option<String>,
+    focus_filter: bool,
+    scroll_to_selected: bool,
+}
+
+impl Default for JobsTab {
+    fn default() -> Self {
+        JobsTab {
+            filter_text: String::new(),
+            filter: Filter::parse::<Job>(""),
+            chip: StateChip::All,
+            sort: SortColumn::Created,
+            descending: true,
+            view: Vec::new(),
+            view_built_for: None,
+            settings_revision: 0,
+            details_open: true,
+            confirm_cancel: None,
+            focus_filter: false,
+            scroll_to_selected: false,
+        }
+    }
+}
+
+const ROW_HEIGHT: f32 = 22.0;
+
+impl JobsTab {
+    /// Puts the keyboard focus in the filter box (Ctrl+F).
+    pub fn focus_filter(&mut self) {
+        self.focus_filter = true;
+    }
+
+    /// Sets the filter text as if typed.
+    pub fn set_filter(&mut self, text: &str) {
+        self.filter_text = text.to_owned();
+        self.filter_changed();
+    }
+
+    fn filter_changed(&mut self) {
+        self.filter = Filter::parse::<Job>(&self.filter_text);
+        self.settings_revision += 1;
+    }
+
+    /// Closes whatever is open (Esc): the cancel confirmation, else the details panel.
+    pub fn close_one(&mut self) -> bool {
+        if self.confirm_cancel.take().is_some() {
+            return true;
+        }
+        if self.details_open {
+            self.details_open = false;
+            return true;
+        }
+        false
+    }
+
+    /// The ids of the rows shown, in order (rebuilt only when jobs or settings change).
+    pub fn visible_ids<'a>(&'a mut self, list: &'a JobList) -> impl Iterator<Item = &'a str> + 'a {
+        self.rebuild_view(list);
+        self.view
+            .iter()
+            .filter_map(|&i| list.at(i as usize))
+            .map(|j| j.job_id.as_str())
+    }
+
+    /// Number of rows shown.
+    pub fn visible_count(&mut self, list: &JobList) -> usize {
+        self.rebuild_view(list);
+        self.view.len()
+    }
+
+    /// The job `step` rows below (or above, negative) the selected one.
+    pub fn neighbour(
+        &mut self,
+        list: &JobList,
+        selected: Option<&str>,
+        step: isize,
+    ) -> Option<String> {
+        self.rebuild_view(list);
+        if self.view.is_empty() {
+            return None;
+        }
+        let position = selected.and_then(|id| {
+            self.view
+                .iter()
+                .position(|&i| list.at(i as usize).is_some_and(|j| j.job_id == id))
+        });
+        let target = match position {
+            Some(p) => (p as isize + step).clamp(0, self.view.len() as isize - 1) as usize,
+            None => 0,
+        };
+        self.scroll_to_selected = true;
+        list.at(self.view[target] as usize)
+            .map(|j| j.job_id.clone())
+    }
+
+    fn rebuild_view(&mut self, list: &JobList) {
+        let key = (list.revision(), self.settings_revision);
+        if self.view_built_for == Some(key) {
+            return;
+        }
+        self.view_built_for = Some(key);
+        let filter = self.filter.as_ref().ok();
+        let chip = self.chip;
+        self.view.clear();
+        self.view.extend(
+            list.all()
+                .iter()
+                .enumerate()
+                .filter(|(_, j)| chip.admits(j.state) && filter.is_none_or(|f| f.matches(*j)))
+                .map(|(i, _)| i as u32),
+        );
+        let jobs = list.all();
+        let now = Utc::now();
+        let key_of = |i: &u32| &jobs[*i as usize];
+        match self.sort {
+            SortColumn::Created => self.view.sort_by(|a, b| {
+                let (a, b) = (key_of(a), key_of(b));
+                a.create_time
+                    .cmp(&b.create_time)
+                    .then_with(|| a.job_id.cmp(&b.job_id))
+            }),
+            SortColumn::JobId => self
+                .view
+                .sort_by(|a, b| key_of(a).job_id.cmp(&key_of(b).job_id)),
+            SortColumn::State => self.view.sort_by(|a, b| {
+                let (a, b) = (key_of(a), key_of(b));
+                a.state
+                    .as_str()
+                    .cmp(b.state.as_str())
+                    .then_with(|| a.create_time.cmp(&b.create_time))
+            }),
+            SortColumn::Duration => self.view.sort_by_key(|i| key_of(i).duration(now)),
+        }
+        if self.descending {
+            self.view.reverse();
+        }
+    }
+
+    /// Draws the tab.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        list: &JobList,
+        selected: Option<&str>,
+        list_error: Option<&str>,
+    ) -> Vec<JobsAction> {
+        let mut actions = Vec::new();
+        self.toolbar(ui, &mut actions);
+        if let Some(error) = list_error {
+            ui.colored_label(
+                theme::error_color(ui.visuals().dark_mode),
+                format!("Could not refresh the job list: {error}"),
+            );
+        }
+        self.rebuild_view(list);
+        let selected_job = selected.and_then(|id| list.get(id));
+        if self.details_open
+            && let Some(job) = selected_job
+        {
+            egui::Panel::right("job_details")
+                .resizable(true)
+                .default_size(420.0)
+                .show(ui, |ui| self.details(ui, job, &mut actions));
+        }
+        if list.is_empty() {
+            ui.add_space(40.0);
+            ui.vertical_centered(|ui| {
+                ui.heading("No jobs yet");
+                ui.label("Submit a training job to see it here, live.");
+                if ui.button("➕ New job").clicked() {
+                    actions.push(JobsAction::OpenForm(None));
+                }
+            });
+        } else {
+            self.table(ui, list, selected, &mut actions);
+        }
+        if let Some(id) = self.confirm_cancel.clone() {
+            self.confirm_cancel_dialog(ui, &id, &mut actions);
+        }
+        actions
+    }
+
+    fn toolbar(&mut self, ui: &mut Ui, actions: &mut Vec<JobsAction>) {
+        ui.horizontal(|ui| {
+            if ui
+                .button("➕ New job")
+                .on_hover_text("Submit a training job")
+                .clicked()
+            {
+                actions.push(JobsAction::OpenForm(None));
+            }
+            ui.separator();
+            let edit = egui::TextEdit::singleline(&mut self.filter_text)
+                .hint_text("Filter, e.g. state=RUNNING AND labels.team=vision")
+                .desired_width(360.0)
+                .id_salt("job_filter");
+            let response = ui.add(edit).on_hover_text("gcloud filter syntax (Ctrl+F)");
+            response.widget_info(|| {
+                egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Filter jobs")
+            });
+            if self.focus_filter {
+                response.request_focus();
+                self.focus_filter = false;
+            }
+            if response.changed() {
+                self.filter_changed();
+            }
+            for chip in StateChip::ALL {
+                if ui
+                    .selectable_label(self.chip == chip, chip.label())
+                    .clicked()
+                    && self.chip != chip
+                {
+                    self.chip = chip;
+                    self.settings_revision += 1;
+                }
+            }
+        });
+        if let Err(error) = &self.filter {
+            let dark = ui.visuals().dark_mode;
+            ui.colored_label(theme::error_color(dark), format!("⚠ {error}"));
+            // Point at the column the error names.
+            let mut pointer = " ".repeat(error.position);
+            pointer.push('^');
+            ui.label(
+                RichText::new(format!("{}\n{pointer}", self.filter_text))
+                    .monospace()
+                    .color(theme::error_color(dark)),
+            );
+        }
+    }
+
+    fn table(
+        &mut self,
+        ui: &mut Ui,
+        list: &JobList,
+        selected: Option<&str>,
+        actions: &mut Vec<JobsAction>,
+    ) {
+        let dark = ui.visuals().dark_mode;
+        let now = Utc::now();
+        let mut any_running = false;
+        let scroll_to = if self.scroll_to_selected {
+            self.scroll_to_selected = false;
+            selected.and_then(|id| {
+                self.view
+                    .iter()
+                    .position(|&i| list.at(i as usize).is_some_and(|j| j.job_id == id))
+            })
+        } else {
+            None
+        };
+        let mut builder = TableBuilder::new(ui)
+            .id_salt("jobs_table")
+            .striped(true)
+            .sense(Sense::click())
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .column(Column::initial(130.0).at_least(90.0))
+            .column(Column::initial(220.0).at_least(80.0).clip(true))
+            .column(Column::initial(150.0).at_least(80.0))
+            .column(Column::initial(90.0).at_least(60.0))
+            .column(Column::remainder().clip(true));
+        if let Some(row) = scroll_to {
+            builder = builder.scroll_to_row(row, None);
+        }
+        let mut sort_clicked = None;
+        builder
+            .header(24.0, |mut header| {
+                for (column, title) in [
+                    (Some(SortColumn::State), "State"),
+                    (Some(SortColumn::JobId), "Job ID"),
+                    (Some(SortColumn::Created), "Created"),
+                    (Some(SortColumn::Duration), "Duration"),
+                    (None, "Labels"),
+                ] {
+                    header.col(|ui| {
+                        let arrow = match column {
+                            Some(c) if c == self.sort => {
+                                if self.descending {
+                                    " ⏷"
+                                } else {
+                                    " ⏶"
+                                }
+                            }
+                            _ => "",
+                        };
+                        let text = RichText::new(format!("{title}{arrow}")).strong();
+                        match column {
+                            Some(c) => {
+                                if ui
+                                    .add(egui::Button::new(text).frame(false))
+                                    .on_hover_text("Sort")
+                                    .clicked()
+                                {
+                                    sort_clicked = Some(c);
+                                }
+                            }
+                            None => {
+                                ui.label(text);
+                            }
+                        }
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(ROW_HEIGHT, self.view.len(), |mut row| {
+                    let Some(job) = self
+                        .view
+                        .get(row.index())
+                        .and_then(|&i| list.at(i as usize))
+                    else {
+                        return;
+                    };
+                    row.set_selected(selected == Some(job.job_id.as_str()));
+                    any_running |= job.state == JobState::Running;
+                    row.col(|ui| {
+                        let color = theme::state_color(job.state, dark);
+                        ui.label(
+                            RichText::new(format!(
+                                "{} {}",
+                                theme::state_icon(job.state),
+                                job.state
+                            ))
+                            .color(color),
+                        );
+                    });
+                    row.col(|ui| {
+                        ui.label(&job.job_id);
+                    });
+                    row.col(|ui| {
+                        ui.label(job.create_time.map(format::local_time).unwrap_or_default());
+                    });
+                    row.col(|ui| {
+                        ui.label(job.duration(now).map(format::duration).unwrap_or_default());
+                    });
+                    row.col(|ui| {
+                        ui.label(labels_text(job));
+                    });
+                    if row.response().clicked() {
+                        actions.push(JobsAction::Select(Some(job.job_id.clone())));
+                    }
+                    if row.response().double_clicked() {
+                        actions.push(JobsAction::ShowLogs);
+                    }
+                });
+            });
+        if let Some(column) = sort_clicked {
+            if self.sort == column {
+                self.descending = !self.descending;
+            } else {
+                self.sort = column;
+                self.descending = matches!(column, SortColumn::Created | SortColumn::Duration);
+            }
+            self.settings_revision += 1;
+        }
+        if any_running {
+            // Durations of running jobs tick.
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_secs(1));
+        }
+    }
+
+    fn details(&mut self, ui: &mut Ui, job: &Job, actions: &mut Vec<JobsAction>) {
+        let dark = ui.visuals().dark_mode;
+        ui.horizontal(|ui| {
+            ui.heading(&job.job_id);
+            if ui
+                .small_button("✖")
+                .on_hover_text("Close details (Esc)")
+                .clicked()
+            {
+                self.details_open = false;
+            }
+        });
+        ui.label(
+            RichText::new(format!("{} {}", theme::state_icon(job.state), job.state))
+                .color(theme::state_color(job.state, dark))
+                .strong(),
+        );
+        ui.horizontal_wrapped(|ui| {
+            if !job.state.is_finished()
+                && job.state != JobState::Cancelling
+                && ui
+                    .button("⏹ Cancel job")
+                    .on_hover_text("Stop the job (asks first)")
+                    .clicked()
+            {
+                self.confirm_cancel = Some(job.job_id.clone());
+            }
+            if ui
+                .button("⎘ Clone…")
+                .on_hover_text("Open the New job form filled in from this job")
+                .clicked()
+            {
+                actions.push(JobsAction::OpenForm(Some(Box::new(job.clone()))));
+            }
+            if ui.button("📜 Logs").clicked() {
+                actions.push(JobsAction::ShowLogs);
+            }
+            if ui.button("📈 Resources").clicked() {
+                actions.push(JobsAction::ShowResources);
+            }
+        });
+        if let Some(message) = &job.error_message {
+            ui.add_space(4.0);
+            ui.label(
+                RichText::new(message)
+                    .color(theme::error_color(dark))
+                    .monospace(),
+            );
+        }
+        ui.separator();
+        egui::ScrollArea::vertical()
+            .id_salt("details_scroll")
+            .show(ui, |ui| {
+                egui::Grid::new("job_times")
+                    .num_columns(2)
+                    .striped(true)
+                    .show(ui, |ui| {
+                        let time = |t: Option<DateTime<Utc>>| {
+                            t.map(format::local_time).unwrap_or_else(|| "—".into())
+                        };
+                        ui.label("Created");
+                        ui.label(time(job.create_time));
+                        ui.end_row();
+                        ui.label("Started");
+                        ui.label(time(job.start_time));
+                        ui.end_row();
+                        ui.label("Ended");
+                        ui.label(time(job.end_time));
+                        ui.end_row();
+                        ui.label("Duration");
+                        ui.label(
+                            job.duration(Utc::now())
+                                .map(format::duration)
+                                .unwrap_or_else(|| "—".into()),
+                        );
+                        ui.end_row();
+                    });
+                ui.add_space(6.0);
+                ui.strong("Invocation");
+                match &job.invocation {
+                    Some(inv) => {
+                        ui.add(
+                            egui::Label::new(RichText::new(shell_words(&inv.argv)).monospace())
+                                .wrap(),
+                        );
+                        ui.label(format!("in {}", inv.working_dir));
+                        for (k, v) in &inv.env {
+                            ui.label(RichText::new(format!("{k}={v}")).monospace().small());
+                        }
+                    }
+                    None => {
+                        ui.label("Not started yet.");
+                    }
+                }
+                if let Some(input) = &job.training_input {
+                    ui.add_space(6.0);
+                    ui.strong("Training input");
+                    egui::Grid::new("training_input")
+                        .num_columns(2)
+                        .show(ui, |ui| {
+                            let mut row = |name: &str, value: String| {
+                                if !value.is_empty() {
+                                    ui.label(name);
+                                    ui.add(
+                                        egui::Label::new(RichText::new(value).monospace()).wrap(),
+                                    );
+                                    ui.end_row();
+                                }
+                            };
+                            row("Module", input.python_module.clone().unwrap_or_default());
+                            row("Packages", input.package_uris.join("\n"));
+                            row("Command", shell_words(&input.command));
+                            row("Args", shell_words(&input.args));
+                            row("Working dir", input.working_dir.clone().unwrap_or_default());
+                            row("Job dir", input.job_dir.clone().unwrap_or_default());
+                        });
+                }
+                if !job.labels.is_empty() {
+                    ui.add_space(6.0);
+                    ui.strong("Labels");
+                    ui.horizontal_wrapped(|ui| {
+                        for (k, v) in &job.labels {
+                            ui.label(
+                                RichText::new(format!("{k}={v}"))
+                                    .background_color(ui.visuals().faint_bg_color),
+                            );
+                        }
+                    });
+                }
+            });
+    }
+
+    fn confirm_cancel_dialog(&mut self, ui: &mut Ui, id: &str, actions: &mut Vec<JobsAction>) {
+        let modal = egui::Modal::new(egui::Id::unique("confirm_cancel")).show(ui.ctx(), |ui| {
+            ui.heading("Cancel this job?");
+            ui.label(format!(
+                "{id} will be stopped: SIGTERM, then SIGKILL after the grace period."
+            ));
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                if ui
+                    .button(RichText::new("Yes, cancel the job").color(Color32::WHITE))
+                    .on_hover_text("Enter")
+                    .clicked()
+                    || ui.input(|i| i.key_pressed(egui::Key::Enter))
+                {
+                    actions.push(JobsAction::Cancel(id.to_owned()));
+                    self.confirm_cancel = None;
+                }
+                if ui.button("Keep it running").on_hover_text("Esc").clicked() {
+                    self.confirm_cancel = None;
+                }
+            });
+        });
+        if modal.should_close() {
+            self.confirm_cancel = None;
+        }
+    }
+}
+
+fn labels_text(job: &Job) -> String {
+    let mut text = String::new();
+    for (i, (k, v)) in job.labels.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        text.push_str(k);
+        text.push('=');
+        text.push_str(v);
+    }
+    text
+}

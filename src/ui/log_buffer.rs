@@ -1,0 +1,109 @@
+//! A job's log held compactly in memory: one text buffer and a small fixed record per
+//! line, so a million lines cost tens of megabytes, not a String each.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{LogEntry, LogStream, Severity};
+
+/// One line's place in the buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct LineMeta {
+    start: usize,
+    len: u32,
+    /// The line's severity.
+    pub severity: Severity,
+    /// Where it came from.
+    pub stream: LogStream,
+    time_us: i64,
+}
+
+impl LineMeta {
+    /// When the engine read the line.
+    pub fn time(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(self.time_us).unwrap_or_default()
+    }
+}
+
+/// The log of one job, in order.
+#[derive(Default)]
+pub struct LogBuffer {
+    job_id: Option<String>,
+    text: String,
+    lines: Vec<LineMeta>,
+    complete: bool,
+    /// Changes when the buffer is reset to another job.
+    generation: u64,
+}
+
+impl LogBuffer {
+    /// Empties the buffer for `job_id`.
+    pub fn reset(&mut self, job_id: Option<String>) {
+        self.job_id = job_id;
+        self.text = String::new();
+        self.lines = Vec::new();
+        self.complete = false;
+        self.generation += 1;
+    }
+
+    /// Appends entries that continue the log.
+    pub fn append(&mut self, entries: &[LogEntry]) {
+        self.lines.reserve(entries.len());
+        for entry in entries {
+            let start = self.text.len();
+            self.text.push_str(&entry.text);
+            self.lines.push(LineMeta {
+                start,
+                len: entry.text.len() as u32,
+                severity: entry.severity,
+                stream: entry.stream,
+                time_us: entry.timestamp.timestamp_micros(),
+            });
+        }
+    }
+
+    /// Marks the log as complete: the job ended and every line is here.
+    pub fn set_complete(&mut self, complete: bool) {
+        self.complete = complete;
+    }
+
+    /// True once the job ended and every line is here.
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// The job whose log this is.
+    pub fn job_id(&self) -> Option<&str> {
+        self.job_id.as_deref()
+    }
+
+    /// Number of lines.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// True when there are no lines.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Changes when the buffer is reset.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Line `i`'s record.
+    pub fn meta(&self, i: usize) -> &LineMeta {
+        &self.lines[i]
+    }
+
+    /// Line `i`'s text.
+    pub fn text(&self, i: usize) -> &str {
+        let m = &self.lines[i];
+        &self.text[m.start..m.start + m.len as usize]
+    }
+
+    /// Bytes held, for the memory benchmark.
+    pub fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.lines.capacity() * std::mem::size_of::<LineMeta>()
+    }
+}

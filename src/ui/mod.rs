@@ -1,0 +1,528 @@
+//! The console window: an `eframe::App` with one tab per file. The UI thread never does
+//! I/O: it drains the backend's updates, draws, and sends requests.
+
+pub mod format;
+pub mod job_form;
+pub mod job_list;
+pub mod jobs;
+pub mod log_buffer;
+pub mod logs;
+pub mod resources;
+pub mod theme;
+
+use std::time::{Duration, Instant};
+
+use egui::{Key, RichText, Ui};
+
+use crate::backend::{Backend, ConnectionStatus, Request, Update};
+use crate::domain::{Job, JobState};
+use job_form::{FormAction, JobForm};
+use job_list::JobList;
+use jobs::{JobsAction, JobsTab};
+use logs::{LogsAction, LogsTab};
+use resources::ResourcesTab;
+
+/// The console's tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// Every job, live.
+    Jobs,
+    /// The selected job's log.
+    Logs,
+    /// CPU and memory over time.
+    Resources,
+}
+
+impl Tab {
+    const ALL: [Tab; 3] = [Tab::Jobs, Tab::Logs, Tab::Resources];
+
+    fn title(self) -> &'static str {
+        match self {
+            Tab::Jobs => "Jobs",
+            Tab::Logs => "Logs",
+            Tab::Resources => "Resources",
+        }
+    }
+}
+
+/// A short message in the corner that goes away by itself.
+struct Toast {
+    text: String,
+    error: bool,
+    shown: Instant,
+}
+
+const TOAST_FOR: Duration = Duration::from_secs(6);
+/// Most time a frame spends applying updates before it draws.
+const UPDATE_BUDGET: Duration = Duration::from_millis(8);
+
+/// The console.
+pub struct App {
+    backend: Backend,
+    tab: Tab,
+    connection: ConnectionStatus,
+    jobs: JobList,
+    jobs_error: Option<String>,
+    jobs_tab: JobsTab,
+    logs: LogsTab,
+    resources: ResourcesTab,
+    form: Option<JobForm>,
+    selected: Option<String>,
+    toasts: Vec<Toast>,
+    frames: u64,
+}
+
+impl App {
+    /// A console that talks to `backend`.
+    pub fn new(backend: Backend) -> App {
+        App {
+            backend,
+            tab: Tab::Jobs,
+            connection: ConnectionStatus::Connecting,
+            jobs: JobList::default(),
+            jobs_error: None,
+            jobs_tab: JobsTab::default(),
+            logs: LogsTab::default(),
+            resources: ResourcesTab::default(),
+            form: None,
+            selected: None,
+            toasts: Vec::new(),
+            frames: 0,
+        }
+    }
+
+    /// Applies pending updates from the backend (within a time budget), then handles
+    /// keyboard shortcuts. Call once per frame before [`App::show`].
+    pub fn logic(&mut self, ctx: &egui::Context) {
+        let started = Instant::now();
+        while let Some(update) = self.backend.try_recv() {
+            self.apply(update);
+            if started.elapsed() > UPDATE_BUDGET {
+                ctx.request_repaint();
+                break;
+            }
+        }
+        self.keyboard(ctx);
+    }
+
+    /// Applies one update from the backend.
+    pub fn apply(&mut self, update: Update) {
+        match update {
+            Update::Connection(status) => {
+                if let ConnectionStatus::Connected {
+                    note: Some(note), ..
+                } = &status
+                {
+                    self.toast(note.clone(), false);
+                }
+                self.connection = status;
+            }
+            Update::JobsReplaced(jobs) => {
+                self.jobs_error = None;
+                let finished = self.jobs.replace(jobs);
+                self.announce_finished(&finished);
+                self.refresh_watches();
+            }
+            Update::JobsChanged(jobs) => {
+                self.jobs_error = None;
+                let finished = self.jobs.upsert(jobs);
+                self.announce_finished(&finished);
+            }
+            Update::JobsFailed(message) => self.jobs_error = Some(message),
+            Update::Logs {
+                job_id,
+                entries,
+                complete,
+            } => {
+                if self.logs.buffer.job_id() == Some(job_id.as_str()) {
+                    self.logs.error = None;
+                    self.logs.buffer.append(&entries);
+                    self.logs.buffer.set_complete(complete);
+                }
+            }
+            Update::LogsFailed { job_id, message } => {
+                if self.logs.buffer.job_id() == Some(job_id.as_str()) {
+                    self.logs.error = Some(format!("Could not read the log: {message}"));
+                }
+            }
+            Update::Metrics { job_id, samples } => self.resources.add_samples(&job_id, &samples),
+            Update::Submitted(Ok(job)) => {
+                self.form = None;
+                self.toast(format!("Submitted {}.", job.job_id), false);
+                let id = job.job_id.clone();
+                self.jobs.upsert(vec![job]);
+                self.select(Some(id));
+                self.tab = Tab::Jobs;
+            }
+            Update::Submitted(Err(message)) => match &mut self.form {
+                Some(form) => {
+                    form.submitting = false;
+                    form.error = Some(message);
+                }
+                None => self.toast(format!("The job was not submitted: {message}"), true),
+            },
+            Update::CancelResult { job_id, result } => match result {
+                Ok(job) => {
+                    self.toast(format!("{job_id} is {}.", job.state), false);
+                    self.jobs.upsert(vec![job]);
+                }
+                Err(message) => self.toast(format!("Could not cancel {job_id}: {message}"), true),
+            },
+            Update::Picked { target, path } => {
+                if let Some(form) = &mut self.form {
+                    form.set_picked(target, &path);
+                }
+            }
+            Update::Notice { text, error } => self.toast(text, error),
+        }
+    }
+
+    /// The selected job's id.
+    pub fn selected(&self) -> Option<&str> {
+        self.selected.as_deref()
+    }
+
+    /// The tab shown.
+    pub fn tab(&self) -> Tab {
+        self.tab
+    }
+
+    /// The connection as last reported.
+    pub fn connection(&self) -> &ConnectionStatus {
+        &self.connection
+    }
+
+    /// The console's job list.
+    pub fn jobs(&self) -> &JobList {
+        &self.jobs
+    }
+
+    /// The Logs tab (for tests and benchmarks).
+    pub fn logs_mut(&mut self) -> &mut LogsTab {
+        &mut self.logs
+    }
+
+    /// The Jobs tab (for tests and benchmarks).
+    pub fn jobs_tab_mut(&mut self) -> &mut JobsTab {
+        &mut self.jobs_tab
+    }
+
+    /// Frames drawn so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Shows a tab.
+    pub fn show_tab(&mut self, tab: Tab) {
+        self.tab = tab;
+    }
+
+    /// Selects a job (or none): its log is followed and its resources watched.
+    pub fn select(&mut self, id: Option<String>) {
+        if self.selected == id {
+            return;
+        }
+        self.selected = id.clone();
+        self.logs.reset(id.clone());
+        self.backend.send(Request::FollowLogs(id));
+        self.refresh_watches();
+    }
+
+    fn refresh_watches(&mut self) {
+        let watched = self.resources.watched(self.selected.as_deref());
+        self.resources.forget_unwatched(&watched);
+        self.backend.send(Request::WatchMetrics(watched));
+    }
+
+    fn announce_finished(&mut self, finished: &[Job]) {
+        for job in finished {
+            let looking =
+                self.selected.as_deref() == Some(job.job_id.as_str()) && self.tab != Tab::Jobs;
+            if looking {
+                continue;
+            }
+            let error = job.state == JobState::Failed;
+            self.toast(
+                format!(
+                    "{} {} {}",
+                    theme::state_icon(job.state),
+                    job.job_id,
+                    job.state
+                ),
+                error,
+            );
+        }
+    }
+
+    fn toast(&mut self, text: String, error: bool) {
+        self.toasts.push(Toast {
+            text,
+            error,
+            shown: Instant::now(),
+        });
+        if self.toasts.len() > 5 {
+            self.toasts.remove(0);
+        }
+    }
+
+    fn keyboard(&mut self, ctx: &egui::Context) {
+        let typing = ctx.text_edit_focused();
+        let (find, new_job, escape, enter, end, down, up) = ctx.input(|i| {
+            let plain = |k: Key| i.key_pressed(k) && !i.modifiers.command;
+            (
+                i.modifiers.command && i.key_pressed(Key::F),
+                i.modifiers.command && i.key_pressed(Key::N),
+                i.key_pressed(Key::Escape),
+                plain(Key::Enter),
+                plain(Key::End),
+                plain(Key::ArrowDown) || (!typing && plain(Key::J)),
+                plain(Key::ArrowUp) || (!typing && plain(Key::K)),
+            )
+        });
+        if find {
+            match self.tab {
+                Tab::Logs => self.logs.focus_search(),
+                _ => {
+                    self.tab = Tab::Jobs;
+                    self.jobs_tab.focus_filter();
+                }
+            }
+        }
+        if new_job && self.form.is_none() {
+            self.form = Some(JobForm::new());
+        }
+        if escape {
+            if self.form.is_some() {
+                self.form = None;
+            } else if self.tab == Tab::Jobs {
+                self.jobs_tab.close_one();
+            }
+        }
+        if typing || self.form.is_some() {
+            return;
+        }
+        match self.tab {
+            Tab::Jobs => {
+                let step = match (down, up) {
+                    (true, false) => 1,
+                    (false, true) => -1,
+                    _ => 0,
+                };
+                if step != 0 {
+                    let next = self
+                        .jobs_tab
+                        .neighbour(&self.jobs, self.selected.as_deref(), step);
+                    self.select(next);
+                }
+                if enter && self.selected.is_some() {
+                    self.jobs_tab.details_open = true;
+                }
+            }
+            Tab::Logs if end => self.logs.follow(),
+            _ => {}
+        }
+    }
+
+    /// Draws the console. Call once per frame after [`App::logic`].
+    pub fn show(&mut self, ui: &mut Ui) {
+        self.frames += 1;
+        egui::Panel::top("top_bar").show(ui, |ui| self.top_bar(ui));
+        egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
+        egui::CentralPanel::default().show(ui, |ui| match self.tab {
+            Tab::Jobs => {
+                let actions = self.jobs_tab.ui(
+                    ui,
+                    &self.jobs,
+                    self.selected.as_deref(),
+                    self.jobs_error.as_deref(),
+                );
+                for action in actions {
+                    self.on_jobs_action(action);
+                }
+            }
+            Tab::Logs => {
+                let running = self
+                    .selected
+                    .as_deref()
+                    .and_then(|id| self.jobs.get(id))
+                    .is_some_and(|j| !j.state.is_finished());
+                for action in self.logs.ui(ui, running) {
+                    match action {
+                        LogsAction::Copy(text) => {
+                            let lines = text.lines().count();
+                            ui.ctx().copy_text(text);
+                            self.toast(format!("Copied {lines} lines."), false);
+                        }
+                        LogsAction::Save { file_name, text } => {
+                            self.backend.send(Request::SaveText { file_name, text });
+                        }
+                    }
+                }
+            }
+            Tab::Resources => {
+                if self.resources.ui(ui, &self.jobs, self.selected.as_deref()) {
+                    self.refresh_watches();
+                }
+            }
+        });
+        if let Some(form) = &mut self.form {
+            for action in form.show(ui.ctx()) {
+                match action {
+                    FormAction::Submit(job) => self.backend.send(Request::SubmitJob(job)),
+                    FormAction::Pick { target, folder } => {
+                        self.backend.send(Request::PickPath { target, folder });
+                    }
+                    FormAction::Close => self.form = None,
+                }
+            }
+        }
+        self.show_toasts(ui.ctx());
+    }
+
+    fn on_jobs_action(&mut self, action: JobsAction) {
+        match action {
+            JobsAction::Select(id) => {
+                self.select(id);
+                self.jobs_tab.details_open = true;
+            }
+            JobsAction::OpenForm(from) => {
+                self.form = Some(match from {
+                    Some(job) => JobForm::cloned_from(&job),
+                    None => JobForm::new(),
+                });
+            }
+            JobsAction::Cancel(id) => self.backend.send(Request::CancelJob(id)),
+            JobsAction::ShowLogs => self.tab = Tab::Logs,
+            JobsAction::ShowResources => self.tab = Tab::Resources,
+        }
+    }
+
+    fn top_bar(&mut self, ui: &mut Ui) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("mlconsole").strong().size(16.0));
+            ui.separator();
+            for tab in Tab::ALL {
+                let hint = match tab {
+                    Tab::Jobs => "Every job, live (Ctrl+F filters)",
+                    Tab::Logs => "The selected job's log (Ctrl+F searches, End follows)",
+                    Tab::Resources => "CPU and memory of the selected job",
+                };
+                if ui
+                    .selectable_label(self.tab == tab, tab.title())
+                    .on_hover_text(hint)
+                    .clicked()
+                {
+                    self.tab = tab;
+                }
+            }
+            if let Some(id) = &self.selected {
+                ui.separator();
+                ui.label(RichText::new(format!("Selected: {id}")).weak());
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                egui::widgets::global_theme_preference_buttons(ui);
+            });
+        });
+    }
+
+    fn status_bar(&mut self, ui: &mut Ui) {
+        let dark = ui.visuals().dark_mode;
+        ui.horizontal(|ui| {
+            match &self.connection {
+                ConnectionStatus::Connecting => {
+                    ui.spinner();
+                    ui.label("Connecting to the local engine…");
+                }
+                ConnectionStatus::Connected { description, .. } => {
+                    status_dot(ui, theme::state_color(JobState::Succeeded, dark));
+                    ui.label(format!("Connected: {description}"));
+                }
+                ConnectionStatus::Reconnecting { error } => {
+                    ui.spinner();
+                    ui.label(
+                        RichText::new(format!("Reconnecting… ({error})"))
+                            .color(theme::state_color(JobState::Cancelling, dark)),
+                    );
+                }
+                ConnectionStatus::Failed { error, hint } => {
+                    status_dot(ui, theme::error_color(dark));
+                    ui.label(
+                        RichText::new(format!("Not connected: {error}"))
+                            .color(theme::error_color(dark)),
+                    )
+                    .on_hover_text(hint.as_str());
+                    ui.label(RichText::new(hint.as_str()).weak());
+                    if ui.small_button("Retry now").clicked() {
+                        self.backend.send(Request::Reconnect);
+                    }
+                }
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.label(format!("{} jobs", self.jobs.len()));
+            });
+        });
+    }
+
+    fn show_toasts(&mut self, ctx: &egui::Context) {
+        self.toasts.retain(|t| t.shown.elapsed() < TOAST_FOR);
+        let Some(oldest) = self.toasts.first() else {
+            return;
+        };
+        ctx.request_repaint_after(TOAST_FOR.saturating_sub(oldest.shown.elapsed()));
+        let dark = ctx.global_style().visuals.dark_mode;
+        egui::Area::new(egui::Id::unique("toasts"))
+            .anchor(egui::Align2::RIGHT_BOTTOM, [-12.0, -36.0])
+            .order(egui::Order::Foreground)
+            .show(ctx, |ui| {
+                for toast in &self.toasts {
+                    egui::Frame::popup(ui.style()).show(ui, |ui| {
+                        let color = if toast.error {
+                            theme::error_color(dark)
+                        } else {
+                            ui.visuals().text_color()
+                        };
+                        ui.label(RichText::new(&toast.text).color(color));
+                    });
+                    ui.add_space(4.0);
+                }
+            });
+    }
+}
+
+/// A small filled circle, e.g. green for "connected".
+fn status_dot(ui: &mut Ui, color: egui::Color32) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+    ui.painter().circle_filled(rect.center(), 4.5, color);
+}
+
+impl eframe::App for App {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        App::logic(self, ctx);
+    }
+
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+}
+
+/// Opens the console window on `settings` and runs until it is closed.
+pub fn run(settings: crate::backend::ConnectionSettings) -> anyhow::Result<()> {
+    let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../icons/mlconsole.png"))?;
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("mlconsole")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([640.0, 400.0])
+            .with_icon(icon),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "mlconsole",
+        options,
+        Box::new(move |cc| {
+            let backend = Backend::spawn(settings, cc.egui_ctx.clone())?;
+            Ok(Box::new(App::new(backend)))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("the console window could not open: {e}"))
+}

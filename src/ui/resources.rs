@@ -1,0 +1,215 @@
+//! The Resources tab: CPU and memory of the selected job over time, live, and of other
+//! jobs overlaid to compare them.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use egui::{RichText, Ui};
+use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoint, PlotPoints};
+
+use super::format;
+use super::job_list::JobList;
+use super::theme;
+use crate::domain::ResourceSample;
+
+/// A job's samples, ready to plot (x = seconds since its first sample).
+#[derive(Default)]
+struct Series {
+    origin: Option<DateTime<Utc>>,
+    cpu: Vec<PlotPoint>,
+    memory: Vec<PlotPoint>,
+}
+
+/// The Resources tab's state.
+#[derive(Default)]
+pub struct ResourcesTab {
+    series: HashMap<String, Series>,
+    /// Jobs overlaid besides the selected one.
+    compare: BTreeSet<String>,
+    compare_search: String,
+    /// Ids matching `compare_search`, cached with the (list revision, search) they are for.
+    candidates: Vec<String>,
+    candidates_for: Option<(u64, String)>,
+}
+
+/// Most jobs offered in the compare list at once.
+const MAX_CANDIDATES: usize = 500;
+
+impl ResourcesTab {
+    /// Adds samples of a job.
+    pub fn add_samples(&mut self, job_id: &str, samples: &[ResourceSample]) {
+        let series = self.series.entry(job_id.to_owned()).or_default();
+        for s in samples {
+            let origin = *series.origin.get_or_insert(s.time);
+            let x = (s.time - origin).num_milliseconds() as f64 / 1000.0;
+            series.cpu.push(PlotPoint::new(x, s.cpu_percent));
+            series.memory.push(PlotPoint::new(x, s.memory_bytes as f64));
+        }
+    }
+
+    /// The jobs whose samples are shown: the selected one first, then those compared.
+    pub fn watched(&self, selected: Option<&str>) -> Vec<String> {
+        let mut jobs: Vec<String> = selected.map(str::to_owned).into_iter().collect();
+        jobs.extend(
+            self.compare
+                .iter()
+                .filter(|id| Some(id.as_str()) != selected)
+                .cloned(),
+        );
+        jobs
+    }
+
+    /// Drops samples of jobs no longer shown (they are fetched again if shown again).
+    pub fn forget_unwatched(&mut self, watched: &[String]) {
+        self.series.retain(|id, _| watched.contains(id));
+    }
+
+    /// Number of samples held for a job.
+    pub fn sample_count(&self, job_id: &str) -> usize {
+        self.series.get(job_id).map_or(0, |s| s.cpu.len())
+    }
+
+    /// Draws the tab; returns true when the set of watched jobs changed.
+    pub fn ui(&mut self, ui: &mut Ui, list: &JobList, selected: Option<&str>) -> bool {
+        let mut changed = false;
+        egui::Panel::right("compare_jobs")
+            .resizable(true)
+            .default_size(240.0)
+            .show(ui, |ui| changed = self.compare_picker(ui, list, selected));
+        let watched = self.watched(selected);
+        if watched.is_empty() {
+            ui.add_space(40.0);
+            ui.vertical_centered(|ui| {
+                ui.label("Select a job in the Jobs tab, or tick jobs on the right to compare.")
+            });
+            return changed;
+        }
+        let waiting: Vec<&String> = watched
+            .iter()
+            .filter(|id| self.sample_count(id) == 0)
+            .collect();
+        if !waiting.is_empty() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(format!(
+                    "No samples yet for {}: the engine samples running jobs once a second.",
+                    waiting
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            });
+        }
+        let height = ((ui.available_height() - 40.0) / 2.0).max(120.0);
+        let link = egui::Id::unique("resources_x");
+        ui.label(RichText::new("CPU (% of one core)").strong());
+        Plot::new("cpu_plot")
+            .height(height)
+            .legend(Legend::default())
+            .link_axis(link, [true, false])
+            .link_cursor(link, [true, false])
+            .x_axis_formatter(|mark, _| format::clock_seconds(mark.value))
+            .y_axis_formatter(|mark, _| format!("{:.0} %", mark.value))
+            .label_formatter(|hover| hover_label(hover, |y| format!("{y:.1} %")))
+            .include_y(0.0)
+            .show(ui, |plot| {
+                for (i, id) in watched.iter().enumerate() {
+                    if let Some(series) = self.series.get(id) {
+                        plot.line(
+                            Line::new(id.clone(), PlotPoints::Borrowed(&series.cpu))
+                                .color(theme::series_color(i)),
+                        );
+                    }
+                }
+            });
+        ui.label(RichText::new("Memory (resident)").strong());
+        Plot::new("memory_plot")
+            .height(height)
+            .legend(Legend::default())
+            .link_axis(link, [true, false])
+            .link_cursor(link, [true, false])
+            .x_axis_formatter(|mark, _| format::clock_seconds(mark.value))
+            .y_axis_formatter(|mark, _| format::bytes(mark.value))
+            .label_formatter(|hover| hover_label(hover, format::bytes))
+            .include_y(0.0)
+            .show(ui, |plot| {
+                for (i, id) in watched.iter().enumerate() {
+                    if let Some(series) = self.series.get(id) {
+                        plot.line(
+                            Line::new(id.clone(), PlotPoints::Borrowed(&series.memory))
+                                .color(theme::series_color(i)),
+                        );
+                    }
+                }
+            });
+        changed
+    }
+
+    fn compare_picker(&mut self, ui: &mut Ui, list: &JobList, selected: Option<&str>) -> bool {
+        let mut changed = false;
+        ui.strong("Compare with");
+        let search =
+            ui.add(egui::TextEdit::singleline(&mut self.compare_search).hint_text("Find jobs"));
+        search.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Find jobs to compare")
+        });
+        let key = (list.revision(), self.compare_search.to_ascii_lowercase());
+        if self.candidates_for.as_ref() != Some(&key) {
+            let mut ids: Vec<(Option<DateTime<Utc>>, &str)> = list
+                .all()
+                .iter()
+                .filter(|j| key.1.is_empty() || j.job_id.to_ascii_lowercase().contains(&key.1))
+                .map(|j| (j.create_time, j.job_id.as_str()))
+                .collect();
+            ids.sort_unstable_by(|a, b| b.cmp(a));
+            self.candidates = ids
+                .into_iter()
+                .take(MAX_CANDIDATES)
+                .map(|(_, id)| id.to_owned())
+                .collect();
+            self.candidates_for = Some(key);
+        }
+        if !self.compare.is_empty() && ui.small_button("Clear").clicked() {
+            self.compare.clear();
+            changed = true;
+        }
+        egui::ScrollArea::vertical()
+            .id_salt("compare_list")
+            .auto_shrink([false, false])
+            .show_rows(ui, 20.0, self.candidates.len(), |ui, rows| {
+                for id in &self.candidates[rows] {
+                    if Some(id.as_str()) == selected {
+                        ui.label(RichText::new(format!("{id} (selected)")).weak());
+                        continue;
+                    }
+                    let mut on = self.compare.contains(id);
+                    if ui.checkbox(&mut on, id.as_str()).changed() {
+                        if on {
+                            self.compare.insert(id.clone());
+                        } else {
+                            self.compare.remove(id);
+                        }
+                        changed = true;
+                    }
+                }
+            });
+        changed
+    }
+}
+
+/// The hover read-out: the series, its time and its value.
+fn hover_label(hover: &HoverPosition<'_>, value: impl Fn(f64) -> String) -> Option<String> {
+    match hover {
+        HoverPosition::NearDataPoint {
+            plot_name,
+            position,
+            ..
+        } => Some(format!(
+            "{plot_name}\n{} — {}",
+            format::clock_seconds(position.x),
+            value(position.y)
+        )),
+        HoverPosition::Elsewhere { .. } => None,
+    }
+}
