@@ -201,7 +201,7 @@ impl JobLog {
 
     /// Adds an entry of the engine's own.
     pub fn append_engine(&mut self, severity: Severity, text: &str) -> io::Result<()> {
-        let text = text.replace('\n', " ⏎ ");
+        let text = text.replace('\n', " ↵ ");
         let mut engine = OpenOptions::new()
             .create(true)
             .append(true)
@@ -409,7 +409,7 @@ mod tests {
                 (LogStream::Stderr, "WARNING:root:careful".to_owned()),
                 (LogStream::Stdout, "partial".to_owned()),
                 (LogStream::Stdout, "last".to_owned()),
-                (LogStream::Engine, "exited ⏎ with code 1".to_owned()),
+                (LogStream::Engine, "exited ↵ with code 1".to_owned()),
             ]
         );
         assert_eq!(entries[3].severity, Severity::Warning);

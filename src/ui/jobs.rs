@@ -413,29 +413,17 @@ impl JobsTab {
                     };
                     row.set_selected(selected == Some(job.job_id.as_str()));
                     any_running |= job.state == JobState::Running;
-                    row.col(|ui| {
-                        let color = theme::state_color(job.state, dark);
-                        ui.label(
-                            RichText::new(format!(
-                                "{} {}",
-                                theme::state_icon(job.state),
-                                job.state
-                            ))
-                            .color(color),
-                        );
-                    });
-                    row.col(|ui| {
-                        ui.label(&job.job_id);
-                    });
-                    row.col(|ui| {
-                        ui.label(job.create_time.map(format::local_time).unwrap_or_default());
-                    });
-                    row.col(|ui| {
-                        ui.label(job.duration(now).map(format::duration).unwrap_or_default());
-                    });
-                    row.col(|ui| {
-                        ui.label(labels_text(job));
-                    });
+                    let color = theme::state_color(job.state, dark);
+                    let state =
+                        RichText::new(format!("{} {}", theme::state_icon(job.state), job.state))
+                            .color(color);
+                    row.col(|ui| cell(ui, state));
+                    row.col(|ui| cell(ui, job.job_id.as_str()));
+                    let created = job.create_time.map(format::local_time).unwrap_or_default();
+                    let duration = job.duration(now).map(format::duration).unwrap_or_default();
+                    row.col(|ui| cell(ui, created));
+                    row.col(|ui| cell(ui, duration));
+                    row.col(|ui| cell(ui, labels_text(job)));
                     if row.response().clicked() {
                         actions.push(JobsAction::Select(Some(job.job_id.clone())));
                     }
@@ -618,6 +606,11 @@ impl JobsTab {
             self.confirm_cancel = None;
         }
     }
+}
+
+/// A table cell's text: not selectable, so a click selects the row.
+fn cell(ui: &mut Ui, text: impl Into<egui::WidgetText>) {
+    ui.add(egui::Label::new(text).selectable(false).truncate());
 }
 
 fn labels_text(job: &Job) -> String {

@@ -205,7 +205,7 @@ impl LogsTab {
             if self.paused
                 && job_running
                 && ui
-                    .button("⤓ Follow")
+                    .button("⬇ Follow")
                     .on_hover_text("Scroll to the end and follow (End)")
                     .clicked()
             {

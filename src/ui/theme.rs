@@ -47,7 +47,7 @@ pub fn state_icon(state: JobState) -> &'static str {
         JobState::Preparing => "⏳",
         JobState::Queued | JobState::StateUnspecified => "⏸",
         JobState::Cancelling => "⏹",
-        JobState::Cancelled => "⊘",
+        JobState::Cancelled => "🚫",
     }
 }
 

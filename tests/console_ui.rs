@@ -1,0 +1,298 @@
+//! User stories on the real console `App`, driven with egui_kittest against a real engine.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a broken expectation panics
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TestEngine, command_job};
+use egui::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use mlconsole::backend::{Backend, ConnectionSettings, ConnectionStatus};
+use mlconsole::domain::JobState;
+use mlconsole::platform::Platform;
+use mlconsole::ui::{App, Tab};
+
+/// The real console, connected to `engine` (without starting engines of its own).
+fn console_harness(engine: &TestEngine) -> Harness<'static, App> {
+    let settings = ConnectionSettings {
+        data_dir: engine.data_dir.clone(),
+        start_engine_with: None,
+    };
+    let backend = Backend::spawn(settings, egui::Context::default()).unwrap();
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .with_max_steps(4)
+        .build_ui_state(
+            |ui, app: &mut App| {
+                app.logic(ui.ctx());
+                app.show(ui);
+            },
+            App::new(backend),
+        );
+    step_until(&mut harness, "connected", Duration::from_secs(15), |h| {
+        matches!(h.state().connection(), ConnectionStatus::Connected { .. })
+    });
+    harness
+}
+
+/// Steps the UI until `done` holds; panics after `timeout`.
+fn step_until(
+    harness: &mut Harness<'static, App>,
+    what: &str,
+    timeout: Duration,
+    done: impl Fn(&Harness<'static, App>) -> bool,
+) {
+    let start = Instant::now();
+    loop {
+        harness.step();
+        if done(harness) {
+            harness.step();
+            return;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Types into the text field labelled `label`, as a user who clicked into it would.
+fn type_into(harness: &mut Harness<'static, App>, label: &str, text: &str) {
+    harness
+        .get_by_role_and_label(Role::TextInput, label)
+        .focus();
+    harness.step();
+    harness
+        .get_by_role_and_label(Role::TextInput, label)
+        .type_text(text);
+    harness.step();
+}
+
+/// Replaces the text of the field labelled `label`.
+fn replace_in(harness: &mut Harness<'static, App>, label: &str, text: &str) {
+    harness
+        .get_by_role_and_label(Role::TextInput, label)
+        .focus();
+    harness.step();
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.step();
+    harness
+        .get_by_role_and_label(Role::TextInput, label)
+        .type_text(text);
+    harness.step();
+}
+
+/// Clicks the widget labelled `label` and lets the UI settle.
+fn click(harness: &mut Harness<'static, App>, label: &str) {
+    harness
+        .query_all_by_label(label)
+        .next()
+        .unwrap_or_else(|| panic!("no {label:?}"))
+        .click();
+    for _ in 0..3 {
+        harness.step();
+    }
+}
+
+/// Opens the New job form.
+fn open_form(harness: &mut Harness<'static, App>) {
+    harness
+        .query_all_by_label("➕ New job")
+        .next()
+        .unwrap()
+        .click();
+    for _ in 0..3 {
+        harness.step();
+    }
+}
+
+fn has_label(harness: &Harness<'static, App>, label: &str) -> bool {
+    harness.query_all_by_label(label).next().is_some()
+}
+
+fn has_label_containing(harness: &Harness<'static, App>, text: &str) -> bool {
+    harness.query_all_by_label_contains(text).next().is_some()
+}
+
+fn job_state(harness: &Harness<'static, App>, id: &str) -> Option<JobState> {
+    harness.state().jobs().get(id).map(|j| j.state)
+}
+
+#[test]
+fn submit_a_job_through_the_form_and_watch_it_succeed_then_read_its_log() {
+    let engine = TestEngine::start(&[]);
+    let mut harness = console_harness(&engine);
+    assert!(has_label(&harness, "No jobs yet"));
+
+    open_form(&mut harness);
+    replace_in(&mut harness, "Job ID", "console_job");
+    type_into(
+        &mut harness,
+        "Command",
+        "sh -c 'sleep 2; echo hello from the console'",
+    );
+    harness.get_by_label("Submit").click();
+
+    step_until(
+        &mut harness,
+        "the job to show as RUNNING",
+        Duration::from_secs(20),
+        |h| job_state(h, "console_job") == Some(JobState::Running) && has_label(h, "▶ RUNNING"),
+    );
+    step_until(
+        &mut harness,
+        "the job to succeed",
+        Duration::from_secs(20),
+        |h| job_state(h, "console_job") == Some(JobState::Succeeded) && has_label(h, "✔ SUCCEEDED"),
+    );
+    assert_eq!(
+        harness.state().selected(),
+        Some("console_job"),
+        "a submitted job is selected"
+    );
+    assert!(
+        has_label_containing(&harness, "sleep 2; echo hello"),
+        "details show the invocation"
+    );
+
+    harness.get_by_label("Logs").click();
+    step_until(
+        &mut harness,
+        "the printed line in the Logs tab",
+        Duration::from_secs(20),
+        |h| has_label_containing(h, "hello from the console"),
+    );
+    assert_eq!(harness.state().tab(), Tab::Logs);
+    assert!(has_label_containing(&harness, "Job exited with code 0."));
+}
+
+#[test]
+fn the_form_reports_bad_input_next_to_the_field_and_keeps_it() {
+    let engine = TestEngine::start(&[]);
+    let mut harness = console_harness(&engine);
+    open_form(&mut harness);
+    replace_in(&mut harness, "Job ID", "9_starts_with_a_digit");
+    type_into(&mut harness, "Command", "python3 'unclosed");
+    click(&mut harness, "Submit");
+    assert!(has_label_containing(
+        &harness,
+        "jobId \"9_starts_with_a_digit\" is not valid"
+    ));
+    assert!(has_label_containing(&harness, "a quote is not closed"));
+    assert!(
+        has_label(&harness, "Submit"),
+        "the form stays open with what was typed"
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let page = runtime
+        .block_on(engine.platform.list_jobs("", 10, None))
+        .unwrap();
+    assert!(page.jobs.is_empty(), "nothing was sent");
+}
+
+#[test]
+fn cancel_a_long_job_from_its_details() {
+    let engine = TestEngine::start(&[]);
+    let mut harness = console_harness(&engine);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(
+            engine
+                .platform
+                .submit_job(&command_job("long_job", &["sleep", "300"])),
+        )
+        .unwrap();
+    step_until(
+        &mut harness,
+        "the long job running",
+        Duration::from_secs(20),
+        |h| job_state(h, "long_job") == Some(JobState::Running),
+    );
+    click(&mut harness, "long_job");
+    click(&mut harness, "⏹ Cancel job");
+    click(&mut harness, "Yes, cancel the job");
+    step_until(
+        &mut harness,
+        "the job cancelled",
+        Duration::from_secs(20),
+        |h| job_state(h, "long_job") == Some(JobState::Cancelled) && has_label(h, "🚫 CANCELLED"),
+    );
+}
+
+#[test]
+fn filter_jobs_by_state_chip_and_by_label() {
+    let engine = TestEngine::start(&[]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        for (id, team, code) in [
+            ("vision_ok", "vision", 0),
+            ("vision_bad", "vision", 1),
+            ("nlp_ok", "nlp", 0),
+        ] {
+            let mut job = command_job(id, &["sh", "-c", &format!("exit {code}")]);
+            job.labels.insert("team".into(), team.into());
+            engine.platform.submit_job(&job).await.unwrap();
+        }
+        for id in ["vision_ok", "vision_bad", "nlp_ok"] {
+            engine.wait_finished(id).await;
+        }
+    });
+    let mut harness = console_harness(&engine);
+    step_until(
+        &mut harness,
+        "all three jobs listed",
+        Duration::from_secs(20),
+        |h| {
+            ["vision_ok", "vision_bad", "nlp_ok"]
+                .iter()
+                .all(|id| has_label(h, id))
+        },
+    );
+
+    type_into(&mut harness, "Filter jobs", "labels.team=vision");
+    harness.step();
+    assert!(has_label(&harness, "vision_ok") && has_label(&harness, "vision_bad"));
+    assert!(
+        !has_label(&harness, "nlp_ok"),
+        "the label filter hides other teams"
+    );
+
+    harness.get_by_label("Failed").click();
+    harness.step();
+    harness.step();
+    assert!(has_label(&harness, "vision_bad"));
+    assert!(
+        !has_label(&harness, "vision_ok"),
+        "the Failed chip hides succeeded jobs"
+    );
+
+    harness.get_by_label("All").click();
+    type_into(&mut harness, "Filter jobs", " AND (");
+    harness.step();
+    assert!(
+        has_label_containing(&harness, "filter error at column"),
+        "a malformed filter says where"
+    );
+}
+
+#[test]
+fn the_status_bar_shows_a_lost_engine_and_the_recovery() {
+    let mut engine = TestEngine::start(&[]);
+    let mut harness = console_harness(&engine);
+    assert!(has_label_containing(&harness, "Connected: local engine at"));
+    engine.kill_engine();
+    step_until(
+        &mut harness,
+        "the connection error",
+        Duration::from_secs(20),
+        |h| has_label_containing(h, "Not connected") || has_label_containing(h, "Reconnecting"),
+    );
+    engine.restart();
+    step_until(
+        &mut harness,
+        "the reconnection",
+        Duration::from_secs(20),
+        |h| has_label_containing(h, &format!("Connected: local engine at {}", engine.base)),
+    );
+}
