@@ -283,7 +283,7 @@ fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
 /// Byte offset of the first ASCII-case-insensitive occurrence of `needle` in `text`.
 /// Needle and text are UTF-8 and folding touches only ASCII bytes, so a match always
 /// starts and ends on character boundaries.
-fn find_ignore_case(text: &str, needle: &str) -> Option<usize> {
+pub fn find_ignore_case(text: &str, needle: &str) -> Option<usize> {
     let (text, needle) = (text.as_bytes(), needle.as_bytes());
     let Some(&first) = needle.first() else {
         return Some(0);

@@ -8,6 +8,7 @@ use egui::{Color32, FontId, RichText, Ui};
 use super::format;
 use super::log_buffer::LogBuffer;
 use super::theme;
+use crate::domain::filter::find_ignore_case;
 use crate::domain::{LogStream, Severity};
 
 /// What the Logs tab asks the app to do.
@@ -508,14 +509,6 @@ fn append_highlighted(
         rest = &rest[at + needle.len()..];
     }
     job.append(rest, 0.0, normal.clone());
-}
-
-fn find_ignore_case(text: &str, needle: &str) -> Option<usize> {
-    let (t, n) = (text.as_bytes(), needle.as_bytes());
-    if n.is_empty() || t.len() < n.len() {
-        return None;
-    }
-    (0..=t.len() - n.len()).find(|&i| t[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 fn contains_ignore_case(text: &str, needle: &str) -> bool {

@@ -84,21 +84,27 @@ impl ResourcesTab {
             });
             return changed;
         }
-        let waiting: Vec<&String> = watched
+        let missing: Vec<&String> = watched
             .iter()
             .filter(|id| self.sample_count(id) == 0)
             .collect();
-        if !waiting.is_empty() {
+        if !missing.is_empty() {
+            let names = missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let still_running = missing
+                .iter()
+                .any(|id| list.get(id).is_some_and(|j| !j.state.is_finished()));
             ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label(format!(
-                    "No samples yet for {}: the engine samples running jobs once a second.",
-                    waiting
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                if still_running {
+                    // A spinner animates (and repaints) only while samples can still come.
+                    ui.spinner();
+                    ui.label(format!("Waiting for samples of {names}: the engine samples running jobs once a second."));
+                } else {
+                    ui.label(format!("No samples for {names}: it ran for less than a sampling interval, or before sampling began."));
+                }
             });
         }
         let height = ((ui.available_height() - 40.0) / 2.0).max(120.0);

@@ -1,0 +1,269 @@
+//! UI benchmark: `cargo bench --bench ui`.
+//!
+//! CPU time per frame (layout + tessellation, as eframe does before the GPU) of the real
+//! console `App` with 100k jobs in the Jobs table and 1M lines in the Logs tab, idle and
+//! while scrolling or following; peak memory with that data; and whether an idle
+//! console asks for any repaint at all.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop on a broken assumption
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use egui::{Event, RawInput, Rect, ViewportId, pos2, vec2};
+use mlconsole::backend::{Backend, ConnectionStatus, Update};
+use mlconsole::domain::{Job, JobState, LogEntry, LogStream, Severity, TrainingInput};
+use mlconsole::ui::{App, Tab};
+
+const JOBS: usize = 100_000;
+const LINES: usize = 1_000_000;
+
+fn main() {
+    let before = memory_kib("VmRSS");
+    let ctx = egui::Context::default();
+    let mut app = App::new(Backend::disconnected());
+    app.apply(Update::Connection(ConnectionStatus::Connected {
+        description: "benchmark data".into(),
+        note: None,
+    }));
+    let started = Instant::now();
+    app.apply(Update::JobsReplaced((0..JOBS).map(job).collect()));
+    println!(
+        "applied {JOBS} jobs in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    let target = job(JOBS / 2).job_id;
+    app.select(Some(target.clone()));
+    let started = Instant::now();
+    for chunk in 0..LINES / 10_000 {
+        let entries = (chunk * 10_000..(chunk + 1) * 10_000).map(line).collect();
+        app.apply(Update::Logs {
+            job_id: target.clone(),
+            entries,
+            complete: false,
+        });
+    }
+    println!(
+        "applied {LINES} log lines in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    let after = memory_kib("VmRSS");
+    println!(
+        "memory: {:.0} MiB resident with the data (+{:.0} MiB for {JOBS} jobs and {LINES} lines)",
+        after as f64 / 1024.0,
+        (after - before) as f64 / 1024.0
+    );
+
+    let mut frame = Frame::new(ctx);
+    frame.settle(&mut app);
+    report(
+        "Jobs tab, 100k jobs, idle",
+        frame.measure(&mut app, 300, |_, _| Vec::new()),
+    );
+    report(
+        "Jobs tab, 100k jobs, scrolling",
+        frame.measure(&mut app, 300, |_, i| {
+            vec![scroll(if i % 100 < 50 { -60.0 } else { 60.0 })]
+        }),
+    );
+    report(
+        "Jobs tab, filter typed (view rebuilt once)",
+        frame.measure(&mut app, 5, |app, i| {
+            app.jobs_tab_mut().set_filter(if i % 2 == 0 {
+                "labels.team=vision"
+            } else {
+                "state=FAILED"
+            });
+            Vec::new()
+        }),
+    );
+    app.jobs_tab_mut().set_filter("");
+    app.show_tab(Tab::Logs);
+    frame.settle(&mut app);
+    report(
+        "Logs tab, 1M lines, idle",
+        frame.measure(&mut app, 300, |_, _| Vec::new()),
+    );
+    report(
+        "Logs tab, 1M lines, scrolling",
+        frame.measure(&mut app, 300, |_, i| {
+            vec![scroll(if i % 100 < 50 { 80.0 } else { -80.0 })]
+        }),
+    );
+    let mut next = LINES;
+    report(
+        "Logs tab, following 200 new lines a frame",
+        frame.measure(&mut app, 300, |app, _| {
+            let entries = (next..next + 200).map(line).collect();
+            next += 200;
+            app.apply(Update::Logs {
+                job_id: target.clone(),
+                entries,
+                complete: false,
+            });
+            Vec::new()
+        }),
+    );
+    println!(
+        "(the Logs tab holds {} lines)",
+        app.logs_mut().visible_count()
+    );
+    app.logs_mut().set_search("step 77");
+    report(
+        "Logs tab, searching 1M lines (first frame rebuilds)",
+        frame.measure(&mut app, 3, |_, _| Vec::new()),
+    );
+    println!(
+        "peak memory (VmHWM): {:.0} MiB",
+        memory_kib("VmHWM") as f64 / 1024.0
+    );
+
+    for tab in [Tab::Jobs, Tab::Logs, Tab::Resources] {
+        app.show_tab(tab);
+        frame.settle(&mut app);
+        // Let the pointer come to rest, as it does when the user stops moving it.
+        for _ in 0..120 {
+            frame.run(&mut app, Vec::new());
+        }
+        let delay = frame.run(&mut app, Vec::new());
+        let frames_in_5s = if delay == Duration::MAX {
+            0
+        } else {
+            (5.0 / delay.as_secs_f64().max(1e-3)).ceil() as u64
+        };
+        if delay != Duration::MAX {
+            println!("  repaint causes: {:?}", frame.ctx.repaint_causes());
+        }
+        println!(
+            "{tab:?} tab idle: next repaint asked for in {delay:?} → {frames_in_5s} frames in 5 s with nothing changing"
+        );
+    }
+}
+
+struct Frame {
+    ctx: egui::Context,
+    time: f64,
+}
+
+impl Frame {
+    fn new(ctx: egui::Context) -> Frame {
+        Frame { ctx, time: 0.0 }
+    }
+
+    /// Runs one frame with `events`; returns the repaint delay egui asks for.
+    fn run(&mut self, app: &mut App, events: Vec<Event>) -> Duration {
+        self.time += 1.0 / 60.0;
+        let input = RawInput {
+            screen_rect: Some(Rect::from_min_size(pos2(0.0, 0.0), vec2(1280.0, 800.0))),
+            time: Some(self.time),
+            events,
+            ..Default::default()
+        };
+        let ctx = self.ctx.clone();
+        let output = self.ctx.run_ui(input, |ui| {
+            app.logic(&ctx);
+            app.show(ui);
+        });
+        let primitives = self.ctx.tessellate(output.shapes, output.pixels_per_point);
+        std::hint::black_box(primitives);
+        output
+            .viewport_output
+            .get(&ViewportId::ROOT)
+            .map_or(Duration::MAX, |v| v.repaint_delay)
+    }
+
+    fn settle(&mut self, app: &mut App) {
+        for _ in 0..10 {
+            self.run(app, vec![Event::PointerMoved(pos2(640.0, 400.0))]);
+        }
+    }
+
+    fn measure(
+        &mut self,
+        app: &mut App,
+        frames: usize,
+        mut events: impl FnMut(&mut App, usize) -> Vec<Event>,
+    ) -> Vec<Duration> {
+        (0..frames)
+            .map(|i| {
+                let events = events(app, i);
+                let t = Instant::now();
+                self.run(app, events);
+                t.elapsed()
+            })
+            .collect()
+    }
+}
+
+fn scroll(dy: f32) -> Event {
+    Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: vec2(0.0, dy),
+        modifiers: egui::Modifiers::NONE,
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Wheel,
+    }
+}
+
+fn report(what: &str, mut times: Vec<Duration>) {
+    times.sort();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
+    println!(
+        "{what:<52} median {:>6.3} ms  p99 {:>6.3} ms  max {:>7.3} ms  (n={})",
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        times.len()
+    );
+}
+
+fn memory_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn job(i: usize) -> Job {
+    let states = [JobState::Succeeded, JobState::Failed, JobState::Cancelled];
+    let created = Utc::now() - chrono::Duration::seconds((JOBS - i) as i64);
+    Job {
+        job_id: format!("job_{i:06}"),
+        labels: [(
+            "team".to_owned(),
+            ["vision", "nlp", "speech"][i % 3].to_owned(),
+        )]
+        .into(),
+        training_input: Some(TrainingInput {
+            python_module: Some("trainer.task".into()),
+            args: vec!["--lr".into(), format!("0.{i}")],
+            ..Default::default()
+        }),
+        create_time: Some(created),
+        start_time: Some(created + chrono::Duration::seconds(1)),
+        end_time: Some(created + chrono::Duration::seconds(90)),
+        update_time: Some(created + chrono::Duration::seconds(90)),
+        state: states[i % states.len()],
+        ..Default::default()
+    }
+}
+
+fn line(i: usize) -> LogEntry {
+    LogEntry {
+        seq: i as u64 + 1,
+        timestamp: Utc::now(),
+        severity: if i.is_multiple_of(50) {
+            Severity::Warning
+        } else {
+            Severity::Info
+        },
+        stream: LogStream::Stdout,
+        text: format!(
+            "INFO:root:step {i} loss {:.5} accuracy {:.4}",
+            1.0 / (i + 1) as f64,
+            1.0 - 1.0 / (i + 2) as f64
+        ),
+    }
+}
