@@ -22,8 +22,14 @@ pub enum Request {
     RefreshJobs,
     /// Follow one job's log from its first entry (`None` stops following).
     FollowLogs(Option<String>),
-    /// Keep these jobs' resource samples coming (replaces the previous set).
-    WatchMetrics(Vec<String>),
+    /// Keep these jobs' resource samples coming from their first (replaces the previous
+    /// set); updates carry `generation` so stale ones can be told apart.
+    WatchMetrics {
+        /// The jobs.
+        jobs: Vec<String>,
+        /// Increases with every request.
+        generation: u64,
+    },
     /// Submit a new job.
     SubmitJob(Box<Job>),
     /// Cancel a job.
@@ -113,6 +119,8 @@ pub enum Update {
     },
     /// New resource samples of a watched job.
     Metrics {
+        /// The `WatchMetrics` request they answer.
+        generation: u64,
         /// The job.
         job_id: String,
         /// Samples after the previous ones, oldest first.

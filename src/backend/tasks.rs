@@ -85,16 +85,13 @@ pub(super) async fn run(
                 log_follower =
                     job.map(|id| tokio::spawn(follow_logs(current.clone(), id, updates.clone())));
             }
-            Request::WatchMetrics(jobs) => {
+            Request::WatchMetrics { jobs, generation } => {
                 if let Some(task) = metrics_watcher.take() {
                     task.abort();
                 }
                 if !jobs.is_empty() {
-                    metrics_watcher = Some(tokio::spawn(watch_metrics(
-                        current.clone(),
-                        jobs,
-                        updates.clone(),
-                    )));
+                    let task = watch_metrics(current.clone(), jobs, generation, updates.clone());
+                    metrics_watcher = Some(tokio::spawn(task));
                 }
             }
             Request::SubmitJob(job) => {
@@ -277,7 +274,12 @@ async fn follow_logs(current: Arc<Current>, job_id: String, updates: Updates) {
     }
 }
 
-async fn watch_metrics(current: Arc<Current>, jobs: Vec<String>, updates: Updates) {
+async fn watch_metrics(
+    current: Arc<Current>,
+    jobs: Vec<String>,
+    generation: u64,
+    updates: Updates,
+) {
     let mut since: HashMap<String, Option<DateTime<Utc>>> =
         jobs.iter().map(|j| (j.clone(), None)).collect();
     loop {
@@ -288,6 +290,7 @@ async fn watch_metrics(current: Arc<Current>, jobs: Vec<String>, updates: Update
                     Ok(samples) if !samples.is_empty() => {
                         since.insert(job_id.clone(), samples.last().map(|s| s.time));
                         updates.send(Update::Metrics {
+                            generation,
                             job_id: job_id.clone(),
                             samples,
                         });

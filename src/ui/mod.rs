@@ -68,6 +68,9 @@ pub struct App {
     resources: ResourcesTab,
     form: Option<JobForm>,
     selected: Option<String>,
+    /// The jobs whose samples the backend is fetching.
+    watched: Vec<String>,
+    watch_generation: u64,
     toasts: Vec<Toast>,
     frames: u64,
 }
@@ -86,6 +89,8 @@ impl App {
             resources: ResourcesTab::default(),
             form: None,
             selected: None,
+            watched: Vec::new(),
+            watch_generation: 0,
             toasts: Vec::new(),
             frames: 0,
         }
@@ -121,7 +126,7 @@ impl App {
                 self.jobs_error = None;
                 let finished = self.jobs.replace(jobs);
                 self.announce_finished(&finished);
-                self.refresh_watches();
+                self.refresh_watches(true);
             }
             Update::JobsChanged(jobs) => {
                 self.jobs_error = None;
@@ -145,7 +150,15 @@ impl App {
                     self.logs.error = Some(format!("Could not read the log: {message}"));
                 }
             }
-            Update::Metrics { job_id, samples } => self.resources.add_samples(&job_id, &samples),
+            Update::Metrics {
+                generation,
+                job_id,
+                samples,
+            } => {
+                if generation == self.watch_generation {
+                    self.resources.add_samples(&job_id, &samples);
+                }
+            }
             Update::Submitted(Ok(job)) => {
                 self.form = None;
                 self.toast(format!("Submitted {}.", job.job_id), false);
@@ -225,13 +238,23 @@ impl App {
         self.selected = id.clone();
         self.logs.reset(id.clone());
         self.backend.send(Request::FollowLogs(id));
-        self.refresh_watches();
+        self.refresh_watches(false);
     }
 
-    fn refresh_watches(&mut self) {
+    /// Tells the backend which jobs' samples to fetch, when that set changed (or always
+    /// with `force`, e.g. after reconnecting); samples then start over from the first.
+    fn refresh_watches(&mut self, force: bool) {
         let watched = self.resources.watched(self.selected.as_deref());
-        self.resources.forget_unwatched(&watched);
-        self.backend.send(Request::WatchMetrics(watched));
+        if !force && watched == self.watched {
+            return;
+        }
+        self.resources.clear_samples();
+        self.watched = watched.clone();
+        self.watch_generation += 1;
+        self.backend.send(Request::WatchMetrics {
+            jobs: watched,
+            generation: self.watch_generation,
+        });
     }
 
     fn announce_finished(&mut self, finished: &[Job]) {
@@ -361,7 +384,7 @@ impl App {
             }
             Tab::Resources => {
                 if self.resources.ui(ui, &self.jobs, self.selected.as_deref()) {
-                    self.refresh_watches();
+                    self.refresh_watches(false);
                 }
             }
         });

@@ -59,9 +59,10 @@ impl ResourcesTab {
         jobs
     }
 
-    /// Drops samples of jobs no longer shown (they are fetched again if shown again).
-    pub fn forget_unwatched(&mut self, watched: &[String]) {
-        self.series.retain(|id, _| watched.contains(id));
+    /// Drops every sample: the backend sends each watched job's samples from the start
+    /// whenever the watched set is sent again.
+    pub fn clear_samples(&mut self) {
+        self.series.clear();
     }
 
     /// Number of samples held for a job.
