@@ -292,24 +292,15 @@ impl JobForm {
                 match self.kind {
                     JobKind::Command => {
                         ui.label("Command");
-                        ui.horizontal(|ui| {
-                            labeled_edit(
-                                ui,
-                                &mut self.command_line,
-                                "Command",
-                                "python3 train.py --epochs 3",
-                            );
-                            if ui
-                                .button("📂")
-                                .on_hover_text("Pick the script or program")
-                                .clicked()
-                            {
-                                actions.push(FormAction::Pick {
-                                    target: PickTarget::Program,
-                                    folder: false,
-                                });
-                            }
-                        });
+                        let pick = (PickTarget::Program, false, "Pick the script or program");
+                        path_field(
+                            ui,
+                            &mut self.command_line,
+                            "Command",
+                            "python3 train.py --epochs 3",
+                            pick,
+                            actions,
+                        );
                         ui.end_row();
                         error_row(ui, "command");
                     }
@@ -345,46 +336,28 @@ impl JobForm {
                 error_row(ui, "args");
 
                 ui.label("Working dir");
-                ui.horizontal(|ui| {
-                    labeled_edit(
-                        ui,
-                        &mut self.working_dir,
-                        "Working dir",
-                        "(optional) /abs/path",
-                    );
-                    if ui
-                        .button("📂")
-                        .on_hover_text("Pick the working directory")
-                        .clicked()
-                    {
-                        actions.push(FormAction::Pick {
-                            target: PickTarget::WorkingDir,
-                            folder: true,
-                        });
-                    }
-                });
+                let pick = (PickTarget::WorkingDir, true, "Pick the working directory");
+                path_field(
+                    ui,
+                    &mut self.working_dir,
+                    "Working dir",
+                    "(optional) /abs/path",
+                    pick,
+                    actions,
+                );
                 ui.end_row();
                 error_row(ui, "working_dir");
 
                 ui.label("Job dir");
-                ui.horizontal(|ui| {
-                    labeled_edit(
-                        ui,
-                        &mut self.job_dir,
-                        "Job dir",
-                        "(optional) passed as --job-dir",
-                    );
-                    if ui
-                        .button("📂")
-                        .on_hover_text("Pick the job directory")
-                        .clicked()
-                    {
-                        actions.push(FormAction::Pick {
-                            target: PickTarget::JobDir,
-                            folder: true,
-                        });
-                    }
-                });
+                let pick = (PickTarget::JobDir, true, "Pick the job directory");
+                path_field(
+                    ui,
+                    &mut self.job_dir,
+                    "Job dir",
+                    "(optional) passed as --job-dir",
+                    pick,
+                    actions,
+                );
                 ui.end_row();
                 error_row(ui, "job_dir");
 
@@ -439,6 +412,24 @@ impl Default for JobForm {
     fn default() -> Self {
         JobForm::new()
     }
+}
+
+/// A single-line path field with a 📂 button that asks for a picker:
+/// `pick` is (target, pick a folder, tooltip).
+fn path_field(
+    ui: &mut Ui,
+    text: &mut String,
+    label: &str,
+    hint: &str,
+    (target, folder, tooltip): (PickTarget, bool, &str),
+    actions: &mut Vec<FormAction>,
+) {
+    ui.horizontal(|ui| {
+        labeled_edit(ui, text, label, hint);
+        if ui.button("📂").on_hover_text(tooltip).clicked() {
+            actions.push(FormAction::Pick { target, folder });
+        }
+    });
 }
 
 /// A single-line field whose accessible label is `label`.

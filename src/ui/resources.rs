@@ -109,48 +109,49 @@ impl ResourcesTab {
             });
         }
         let height = ((ui.available_height() - 40.0) / 2.0).max(120.0);
-        let link = egui::Id::unique("resources_x");
         ui.label(RichText::new("CPU (% of one core)").strong());
-        Plot::new("cpu_plot")
-            .height(height)
-            .legend(Legend::default())
-            .link_axis(link, [true, false])
-            .link_cursor(link, [true, false])
-            .x_axis_formatter(|mark, _| format::clock_seconds(mark.value))
-            .y_axis_formatter(|mark, _| format!("{:.0} %", mark.value))
-            .label_formatter(|hover| hover_label(hover, |y| format!("{y:.1} %")))
-            .include_y(0.0)
-            .show(ui, |plot| {
-                for (i, id) in watched.iter().enumerate() {
-                    if let Some(series) = self.series.get(id) {
-                        plot.line(
-                            Line::new(id.clone(), PlotPoints::Borrowed(&series.cpu))
-                                .color(theme::series_color(i)),
-                        );
-                    }
-                }
-            });
+        let percent = |y: f64| format!("{y:.1} %");
+        self.plot(ui, "cpu_plot", height, &watched, |s| &s.cpu, percent);
         ui.label(RichText::new("Memory (resident)").strong());
-        Plot::new("memory_plot")
+        self.plot(
+            ui,
+            "memory_plot",
+            height,
+            &watched,
+            |s| &s.memory,
+            format::bytes,
+        );
+        changed
+    }
+
+    /// One chart over time of the watched jobs' `values`, x axes linked across charts.
+    fn plot(
+        &self,
+        ui: &mut Ui,
+        id: &str,
+        height: f32,
+        watched: &[String],
+        values: impl Fn(&Series) -> &Vec<PlotPoint>,
+        unit: fn(f64) -> String,
+    ) {
+        let link = egui::Id::unique("resources_x");
+        Plot::new(id)
             .height(height)
             .legend(Legend::default())
             .link_axis(link, [true, false])
             .link_cursor(link, [true, false])
             .x_axis_formatter(|mark, _| format::clock_seconds(mark.value))
-            .y_axis_formatter(|mark, _| format::bytes(mark.value))
-            .label_formatter(|hover| hover_label(hover, format::bytes))
+            .y_axis_formatter(move |mark, _| unit(mark.value))
+            .label_formatter(move |hover| hover_label(hover, unit))
             .include_y(0.0)
             .show(ui, |plot| {
-                for (i, id) in watched.iter().enumerate() {
-                    if let Some(series) = self.series.get(id) {
-                        plot.line(
-                            Line::new(id.clone(), PlotPoints::Borrowed(&series.memory))
-                                .color(theme::series_color(i)),
-                        );
+                for (i, job_id) in watched.iter().enumerate() {
+                    if let Some(series) = self.series.get(job_id) {
+                        let points = PlotPoints::Borrowed(values(series));
+                        plot.line(Line::new(job_id.clone(), points).color(theme::series_color(i)));
                     }
                 }
             });
-        changed
     }
 
     fn compare_picker(&mut self, ui: &mut Ui, list: &JobList, selected: Option<&str>) -> bool {
