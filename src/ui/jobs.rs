@@ -559,8 +559,11 @@ impl JobsTab {
                             };
                             row("Module", input.python_module.clone().unwrap_or_default());
                             row("Packages", input.package_uris.join("\n"));
-                            row("Command", shell_words(&input.command));
-                            row("Args", shell_words(&input.args));
+                            // Once started, the invocation above already shows these.
+                            if job.invocation.is_none() {
+                                row("Command", shell_words(&input.command));
+                                row("Args", shell_words(&input.args));
+                            }
                             row("Working dir", input.working_dir.clone().unwrap_or_default());
                             row("Job dir", input.job_dir.clone().unwrap_or_default());
                         });
