@@ -8,4 +8,5 @@ pub mod backend;
 pub mod domain;
 pub mod engine;
 pub mod platform;
+pub mod tensorboard;
 pub mod ui;

@@ -30,6 +30,14 @@ struct Cli {
 enum Command {
     /// Run the local engine headless: jobs, logs and metrics over HTTP on 127.0.0.1.
     Engine(EngineArgs),
+    /// Print every scalar of a TensorBoard log dir: run, tag, step, wall time, value.
+    Scalars {
+        /// The log dir (every folder below it holding event files is a run).
+        dir: PathBuf,
+        /// Print CSV with a header row instead of aligned columns.
+        #[arg(long)]
+        csv: bool,
+    },
     /// Run one job and record how it ended (started by the engine; not for direct use).
     #[command(hide = true)]
     JobWrapper {
@@ -77,6 +85,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             engine::wrapper::run(&state_dir, &argv).context("the job wrapper failed")
         }
         Some(Command::Engine(args)) => run_engine(args),
+        Some(Command::Scalars { dir, csv }) => print_scalars(&dir, csv),
         None => run_console(cli.data_dir, !cli.no_start_engine),
     }
 }
@@ -96,6 +105,60 @@ fn run_console(data_dir: Option<PathBuf>, start_engine: bool) -> anyhow::Result<
         data_dir,
         start_engine_with,
     })
+}
+
+fn print_scalars(dir: &std::path::Path, csv: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut logdir = mlconsole::tensorboard::LogDir::new(dir);
+    logdir
+        .refresh()
+        .with_context(|| format!("cannot read the log dir {}", dir.display()))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if csv {
+        writeln!(out, "run,tag,step,wall_time,value")?;
+    }
+    for (run, data) in logdir.runs() {
+        for (tag, points) in &data.tags {
+            for p in points {
+                if csv {
+                    writeln!(
+                        out,
+                        "{},{},{},{},{}",
+                        csv_field(run),
+                        csv_field(tag),
+                        p.step,
+                        p.wall_time,
+                        p.value
+                    )?;
+                } else {
+                    writeln!(
+                        out,
+                        "{run}\t{tag}\t{}\t{}\t{}",
+                        p.step, p.wall_time, p.value
+                    )?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    let problems = logdir.problems();
+    if problems.corrupt_records > 0 || problems.broken_files > 0 {
+        eprintln!(
+            "mlconsole: skipped {} corrupt records; {} files could be read only up to damage in their framing",
+            problems.corrupt_records, problems.broken_files
+        );
+    }
+    Ok(())
+}
+
+/// A CSV field, quoted when it must be.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
 }
 
 fn run_engine(args: EngineArgs) -> anyhow::Result<()> {

@@ -1,0 +1,237 @@
+//! Reads TensorBoard event files (`*tfevents*`): TFRecord framing with every CRC checked,
+//! `Event`/`Summary` decoded with prost, scalars from TF1 `simple_value` and TF2 scalar
+//! tensors. Every folder holding event files is a run, so several jobs can share a log
+//! dir. Files still being written are read on from where the last read stopped.
+
+pub mod proto;
+pub mod record;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+
+use self::proto::{Event, SummaryValue};
+use self::record::{Framed, read_record};
+
+/// One scalar value of a tag.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScalarPoint {
+    /// Training step.
+    pub step: i64,
+    /// Seconds since the epoch.
+    pub wall_time: f64,
+    /// The value.
+    pub value: f64,
+}
+
+/// What reading found wrong, for the user to see.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadProblems {
+    /// Records skipped: a payload CRC mismatch or an undecodable event.
+    pub corrupt_records: u64,
+    /// Files whose framing broke (a length CRC mismatch): read up to that point.
+    pub broken_files: u64,
+}
+
+/// Reads one event file incrementally.
+#[derive(Debug)]
+struct EventFile {
+    path: PathBuf,
+    /// Where the next unread record starts.
+    offset: u64,
+    broken: bool,
+}
+
+impl EventFile {
+    /// Reads every whole record after `offset` and hands each scalar to `out`.
+    fn read_new(
+        &mut self,
+        problems: &mut ReadProblems,
+        out: &mut impl FnMut(&str, ScalarPoint),
+    ) -> io::Result<()> {
+        if self.broken {
+            return Ok(());
+        }
+        let mut file = File::open(&self.path)?;
+        let len = file.metadata()?.len();
+        if len <= self.offset {
+            return Ok(());
+        }
+        file.seek(SeekFrom::Start(self.offset))?;
+        let mut buf = Vec::with_capacity((len - self.offset) as usize);
+        file.read_to_end(&mut buf)?;
+        let mut at = 0;
+        loop {
+            match read_record(&buf, at) {
+                Framed::Record { data, next } => {
+                    match Event::decode(data) {
+                        Ok(event) => scalars_of(&event, out),
+                        Err(_) => problems.corrupt_records += 1,
+                    }
+                    at = next;
+                }
+                Framed::BadData { next } => {
+                    problems.corrupt_records += 1;
+                    at = next;
+                }
+                Framed::BadLength => {
+                    problems.broken_files += 1;
+                    self.broken = true;
+                    break;
+                }
+                Framed::Incomplete => break,
+            }
+        }
+        self.offset += at as u64;
+        Ok(())
+    }
+}
+
+fn scalars_of(event: &Event, out: &mut impl FnMut(&str, ScalarPoint)) {
+    let Some(summary) = &event.summary else {
+        return;
+    };
+    for value in &summary.value {
+        if let Some(v) = scalar_value(value) {
+            let tag = if value.tag.is_empty() {
+                &value.node_name
+            } else {
+                &value.tag
+            };
+            out(
+                tag,
+                ScalarPoint {
+                    step: event.step,
+                    wall_time: event.wall_time,
+                    value: v,
+                },
+            );
+        }
+    }
+}
+
+/// The scalar a summary value holds: TF1 `simple_value`, or a one-element tensor written
+/// by the scalars plugin (or with no plugin named).
+fn scalar_value(value: &SummaryValue) -> Option<f64> {
+    if let Some(v) = value.simple_value {
+        return Some(f64::from(v));
+    }
+    let plugin = value
+        .metadata
+        .as_ref()
+        .and_then(|m| m.plugin_data.as_ref())
+        .map_or("", |p| p.plugin_name.as_str());
+    if !plugin.is_empty() && plugin != "scalars" {
+        return None; // histograms, images, text… are not scalars
+    }
+    value.tensor.as_ref()?.scalar()
+}
+
+/// Every scalar of one run, by tag, in the order written.
+#[derive(Debug, Default)]
+pub struct Run {
+    files: BTreeMap<PathBuf, EventFile>,
+    /// Scalars by tag.
+    pub tags: BTreeMap<String, Vec<ScalarPoint>>,
+}
+
+/// A log dir: its runs, kept up to date by [`LogDir::refresh`].
+#[derive(Debug)]
+pub struct LogDir {
+    root: PathBuf,
+    runs: BTreeMap<String, Run>,
+    problems: ReadProblems,
+}
+
+impl LogDir {
+    /// A log dir at `root`, not read yet.
+    pub fn new(root: impl Into<PathBuf>) -> LogDir {
+        LogDir {
+            root: root.into(),
+            runs: BTreeMap::new(),
+            problems: ReadProblems::default(),
+        }
+    }
+
+    /// Reads everything new: new runs, new files, new records. Returns the number of
+    /// scalars added.
+    pub fn refresh(&mut self) -> io::Result<u64> {
+        if !self.root.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} is not a folder", self.root.display()),
+            ));
+        }
+        let mut found = Vec::new();
+        find_event_files(&self.root, &mut found)?;
+        let mut added = 0;
+        for path in found {
+            let run_dir = path.parent().unwrap_or(&self.root);
+            let name = match run_dir.strip_prefix(&self.root) {
+                Ok(rel) if !rel.as_os_str().is_empty() => rel.to_string_lossy().into_owned(),
+                _ => ".".to_owned(),
+            };
+            let run = self.runs.entry(name).or_default();
+            run.files.entry(path.clone()).or_insert_with(|| EventFile {
+                path,
+                offset: 0,
+                broken: false,
+            });
+        }
+        for run in self.runs.values_mut() {
+            let Run { files, tags } = run;
+            for file in files.values_mut() {
+                let mut add = |tag: &str, point: ScalarPoint| {
+                    match tags.get_mut(tag) {
+                        Some(points) => points.push(point),
+                        None => {
+                            tags.insert(tag.to_owned(), vec![point]);
+                        }
+                    }
+                    added += 1;
+                };
+                match file.read_new(&mut self.problems, &mut add) {
+                    Ok(()) => {}
+                    // A file removed between listing and reading is simply gone.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(added)
+    }
+
+    /// The runs, by name (`.` for event files directly in the root).
+    pub fn runs(&self) -> &BTreeMap<String, Run> {
+        &self.runs
+    }
+
+    /// What was skipped so far.
+    pub fn problems(&self) -> ReadProblems {
+        self.problems
+    }
+}
+
+/// True for TensorBoard event file names (`events.out.tfevents.*`).
+pub fn is_event_file(name: &str) -> bool {
+    name.contains("tfevents")
+}
+
+fn find_event_files(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            find_event_files(&entry.path(), out)?;
+        } else if kind.is_file() && is_event_file(&entry.file_name().to_string_lossy()) {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
