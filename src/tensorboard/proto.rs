@@ -27,15 +27,15 @@ pub struct Summary {
 /// One tagged value of a summary.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SummaryValue {
-    /// The tag, e.g. `loss`.
-    #[prost(string, tag = "1")]
-    pub tag: String,
+    /// The tag, e.g. `loss` (UTF-8; kept as bytes so decoding shares the file's buffer).
+    #[prost(bytes = "bytes", tag = "1")]
+    pub tag: bytes::Bytes,
     /// TF1's float scalar.
     #[prost(float, optional, tag = "2")]
     pub simple_value: Option<f32>,
     /// Old name of the tag.
-    #[prost(string, tag = "7")]
-    pub node_name: String,
+    #[prost(bytes = "bytes", tag = "7")]
+    pub node_name: bytes::Bytes,
     /// TF2's value: a tensor.
     #[prost(message, optional, tag = "8")]
     pub tensor: Option<TensorProto>,
@@ -56,8 +56,8 @@ pub struct SummaryMetadata {
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct PluginData {
     /// E.g. `scalars`.
-    #[prost(string, tag = "1")]
-    pub plugin_name: String,
+    #[prost(bytes = "bytes", tag = "1")]
+    pub plugin_name: bytes::Bytes,
 }
 
 /// A tensor: its type, shape and values.
@@ -70,8 +70,8 @@ pub struct TensorProto {
     #[prost(message, optional, tag = "2")]
     pub tensor_shape: Option<TensorShape>,
     /// Values as raw little-endian bytes.
-    #[prost(bytes = "vec", tag = "4")]
-    pub tensor_content: Vec<u8>,
+    #[prost(bytes = "bytes", tag = "4")]
+    pub tensor_content: bytes::Bytes,
     /// `DT_FLOAT` values.
     #[prost(float, repeated, tag = "5")]
     pub float_val: Vec<f32>,
