@@ -296,3 +296,63 @@ fn the_status_bar_shows_a_lost_engine_and_the_recovery() {
         |h| has_label_containing(h, &format!("Connected: local engine at {}", engine.base)),
     );
 }
+
+/// A folder dropped on the window, as winit reports it.
+#[derive(Debug)]
+struct DroppedFolder(std::path::PathBuf);
+
+impl egui::DroppedFile for DroppedFolder {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        Err("a folder has no bytes".into())
+    }
+}
+
+#[test]
+fn drop_a_log_dir_and_see_its_scalars_as_charts() {
+    let engine = TestEngine::start(&[]);
+    let mut harness = console_harness(&engine);
+    let logdir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tfevents");
+    harness
+        .input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(DroppedFolder(logdir)));
+    step_until(
+        &mut harness,
+        "the runs of the dropped log dir",
+        Duration::from_secs(20),
+        |h| h.state().scalars().run_count() == 2,
+    );
+    assert_eq!(harness.state().tab(), Tab::Scalars);
+    for label in ["run_tf1", "run_tf2/train"] {
+        assert!(has_label(&harness, label), "run {label} listed");
+    }
+    for tag in [
+        "loss",
+        "accuracy",
+        "epoch_loss",
+        "learning_rate",
+        "examples",
+        "tokens",
+    ] {
+        assert!(has_label(&harness, tag), "a chart for {tag}");
+    }
+    // Hiding a run by the regex filter hides its tags' charts.
+    type_into(&mut harness, "Filter runs", "tf1");
+    harness.step();
+    assert!(has_label(&harness, "loss"));
+    assert!(
+        !has_label(&harness, "epoch_loss"),
+        "run_tf2's charts are hidden"
+    );
+
+    // A folder that does not exist says so where the user is looking.
+    replace_in(&mut harness, "Log dir", "/no/such/logdir");
+    click(&mut harness, "Load");
+    step_until(&mut harness, "the error", Duration::from_secs(10), |h| {
+        has_label_containing(h, "is not a folder")
+    });
+}

@@ -41,6 +41,10 @@ pub enum Request {
         /// What to write.
         text: String,
     },
+    /// Keep reading the scalars of this log dir (`None` stops).
+    WatchLogDir(Option<PathBuf>),
+    /// Start TensorBoard on a log dir and open it in the browser.
+    OpenTensorBoard(PathBuf),
     /// Let the user pick a file or folder for a form field.
     PickPath {
         /// The field the path is for.
@@ -61,6 +65,8 @@ pub enum PickTarget {
     WorkingDir,
     /// The job directory.
     JobDir,
+    /// The Scalars tab's log dir.
+    LogDir,
 }
 
 /// The state of the connection to the platform.
@@ -135,6 +141,24 @@ pub enum Update {
         /// The job as it is now, or why the cancel was refused.
         result: Result<Job, String>,
     },
+    /// New scalars of the watched log dir (only points not sent before).
+    Scalars {
+        /// The log dir.
+        dir: PathBuf,
+        /// New points by run, then tag.
+        runs: crate::tensorboard::ScalarsByRun,
+        /// Records skipped as corrupt so far.
+        corrupt_records: u64,
+    },
+    /// Reading the log dir failed.
+    ScalarsFailed {
+        /// The log dir.
+        dir: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// TensorBoard was started and serves at this address.
+    TensorBoardStarted(String),
     /// A path was picked for a form field.
     Picked {
         /// The field.

@@ -74,6 +74,7 @@ pub(super) async fn run(
     ));
     let mut log_follower: Option<JoinHandle<()>> = None;
     let mut metrics_watcher: Option<JoinHandle<()>> = None;
+    let mut logdir_watcher: Option<JoinHandle<()>> = None;
     while let Some(request) = requests.recv().await {
         match request {
             Request::Reconnect => reconnect.notify_one(),
@@ -128,6 +129,15 @@ pub(super) async fn run(
             }
             Request::SaveText { file_name, text } => {
                 tokio::spawn(save_text(file_name, text, updates.clone()));
+            }
+            Request::WatchLogDir(dir) => {
+                if let Some(task) = logdir_watcher.take() {
+                    task.abort();
+                }
+                logdir_watcher = dir.map(|dir| tokio::spawn(watch_logdir(dir, updates.clone())));
+            }
+            Request::OpenTensorBoard(dir) => {
+                tokio::spawn(open_tensorboard(dir, updates.clone()));
             }
             Request::PickPath { target, folder } => {
                 tokio::spawn(pick_path(target, folder, updates.clone()));
@@ -344,5 +354,87 @@ async fn pick_path(target: PickTarget, folder: bool, updates: Updates) {
             target,
             path: handle.path().to_owned(),
         });
+    }
+}
+
+/// How often a watched log dir is read again while a job may be writing to it.
+const LOGDIR_POLL_EVERY: Duration = Duration::from_secs(2);
+
+/// Reads a log dir now and every few seconds, sending only the points not sent before.
+async fn watch_logdir(dir: std::path::PathBuf, updates: Updates) {
+    let mut logdir = Some(crate::tensorboard::LogDir::new(&dir));
+    let mut sent: HashMap<(String, String), usize> = HashMap::new();
+    loop {
+        let Some(mut reader) = logdir.take() else {
+            return;
+        };
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = reader.refresh();
+            (reader, result)
+        })
+        .await;
+        let Ok((reader, result)) = joined else {
+            return;
+        };
+        match result {
+            Ok(_) => {
+                let mut runs = Vec::new();
+                for (run, data) in reader.runs() {
+                    let mut tags = Vec::new();
+                    for (tag, points) in &data.tags {
+                        let done = sent.entry((run.clone(), tag.clone())).or_insert(0);
+                        if points.len() > *done {
+                            tags.push((tag.clone(), points[*done..].to_vec()));
+                            *done = points.len();
+                        }
+                    }
+                    if !tags.is_empty() {
+                        runs.push((run.clone(), tags));
+                    }
+                }
+                if !runs.is_empty() || sent.is_empty() {
+                    updates.send(Update::Scalars {
+                        dir: dir.clone(),
+                        runs,
+                        corrupt_records: reader.problems().corrupt_records,
+                    });
+                }
+            }
+            Err(e) => updates.send(Update::ScalarsFailed {
+                dir: dir.clone(),
+                message: e.to_string(),
+            }),
+        }
+        logdir = Some(reader);
+        tokio::time::sleep(LOGDIR_POLL_EVERY).await;
+    }
+}
+
+/// Starts `tensorboard --logdir DIR` when it is installed and reports where it serves.
+async fn open_tensorboard(dir: std::path::PathBuf, updates: Updates) {
+    let port = 6006 + (std::process::id() % 1000) as u16;
+    let started = tokio::process::Command::new("tensorboard")
+        .arg("--logdir")
+        .arg(&dir)
+        .args(["--port", &port.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(false)
+        .spawn();
+    match started {
+        Ok(_child) => {
+            // Give it a moment to bind before the browser asks.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            updates.send(Update::TensorBoardStarted(format!("http://localhost:{port}/")));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => updates.send(Update::Notice {
+            text: "TensorBoard is not installed: install it with `pip install tensorboard`, then try again.".into(),
+            error: true,
+        }),
+        Err(e) => updates.send(Update::Notice {
+            text: format!("Could not start TensorBoard: {e}"),
+            error: true,
+        }),
     }
 }

@@ -27,6 +27,9 @@ pub struct ScalarPoint {
     pub value: f64,
 }
 
+/// New points of several runs: by run, then by tag, in order.
+pub type ScalarsByRun = Vec<(String, Vec<(String, Vec<ScalarPoint>)>)>;
+
 /// What reading found wrong, for the user to see.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReadProblems {

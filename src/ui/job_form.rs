@@ -134,6 +134,7 @@ impl JobForm {
             }
             PickTarget::WorkingDir => self.working_dir = path,
             PickTarget::JobDir => self.job_dir = path,
+            PickTarget::LogDir => {} // the Scalars tab's, not the form's
         }
     }
 

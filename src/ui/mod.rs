@@ -8,19 +8,21 @@ pub mod jobs;
 pub mod log_buffer;
 pub mod logs;
 pub mod resources;
+pub mod scalars;
 pub mod theme;
 
 use std::time::{Duration, Instant};
 
 use egui::{Key, RichText, Ui};
 
-use crate::backend::{Backend, ConnectionStatus, Request, Update};
+use crate::backend::{Backend, ConnectionStatus, PickTarget, Request, Update};
 use crate::domain::{Job, JobState};
 use job_form::{FormAction, JobForm};
 use job_list::JobList;
 use jobs::{JobsAction, JobsTab};
 use logs::{LogsAction, LogsTab};
 use resources::ResourcesTab;
+use scalars::{ScalarsAction, ScalarsTab};
 
 /// The console's tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,16 +33,19 @@ pub enum Tab {
     Logs,
     /// CPU and memory over time.
     Resources,
+    /// TensorBoard scalars of a log dir.
+    Scalars,
 }
 
 impl Tab {
-    const ALL: [Tab; 3] = [Tab::Jobs, Tab::Logs, Tab::Resources];
+    const ALL: [Tab; 4] = [Tab::Jobs, Tab::Logs, Tab::Resources, Tab::Scalars];
 
     fn title(self) -> &'static str {
         match self {
             Tab::Jobs => "Jobs",
             Tab::Logs => "Logs",
             Tab::Resources => "Resources",
+            Tab::Scalars => "Scalars",
         }
     }
 }
@@ -66,7 +71,10 @@ pub struct App {
     jobs_tab: JobsTab,
     logs: LogsTab,
     resources: ResourcesTab,
+    scalars: ScalarsTab,
     form: Option<JobForm>,
+    /// A page to open in the browser on the next frame.
+    open_url: Option<String>,
     selected: Option<String>,
     /// The jobs whose samples the backend is fetching.
     watched: Vec<String>,
@@ -87,7 +95,9 @@ impl App {
             jobs_tab: JobsTab::default(),
             logs: LogsTab::default(),
             resources: ResourcesTab::default(),
+            scalars: ScalarsTab::default(),
             form: None,
+            open_url: None,
             selected: None,
             watched: Vec::new(),
             watch_generation: 0,
@@ -181,10 +191,24 @@ impl App {
                 }
                 Err(message) => self.toast(format!("Could not cancel {job_id}: {message}"), true),
             },
+            Update::Picked {
+                target: PickTarget::LogDir,
+                path,
+            } => self.watch_logdir(path),
             Update::Picked { target, path } => {
                 if let Some(form) = &mut self.form {
                     form.set_picked(target, &path);
                 }
+            }
+            Update::Scalars {
+                dir,
+                runs,
+                corrupt_records,
+            } => self.scalars.add(&dir, runs, corrupt_records),
+            Update::ScalarsFailed { dir, message } => self.scalars.failed(&dir, message),
+            Update::TensorBoardStarted(url) => {
+                self.toast(format!("TensorBoard serves at {url}"), false);
+                self.open_url = Some(url);
             }
             Update::Notice { text, error } => self.toast(text, error),
         }
@@ -228,6 +252,18 @@ impl App {
     /// Shows a tab.
     pub fn show_tab(&mut self, tab: Tab) {
         self.tab = tab;
+    }
+
+    /// Shows the scalars of `dir` in the Scalars tab, refreshed while it changes.
+    pub fn watch_logdir(&mut self, dir: std::path::PathBuf) {
+        self.scalars.set_dir(dir.clone());
+        self.tab = Tab::Scalars;
+        self.backend.send(Request::WatchLogDir(Some(dir)));
+    }
+
+    /// The Scalars tab (for tests and benchmarks).
+    pub fn scalars(&self) -> &ScalarsTab {
+        &self.scalars
     }
 
     /// Selects a job (or none): its log is followed and its resources watched.
@@ -387,7 +423,44 @@ impl App {
                     self.refresh_watches(false);
                 }
             }
+            Tab::Scalars => {
+                let job_dir = self
+                    .selected
+                    .as_deref()
+                    .and_then(|id| self.jobs.get(id))
+                    .and_then(|j| j.training_input.as_ref()?.job_dir.clone());
+                for action in self.scalars.ui(ui, job_dir.as_deref()) {
+                    match action {
+                        ScalarsAction::Watch(dir) => self.watch_logdir(dir),
+                        ScalarsAction::Pick => self.backend.send(Request::PickPath {
+                            target: PickTarget::LogDir,
+                            folder: true,
+                        }),
+                        ScalarsAction::OpenTensorBoard(dir) => {
+                            self.backend.send(Request::OpenTensorBoard(dir));
+                        }
+                        ScalarsAction::Save { file_name, text } => {
+                            self.backend.send(Request::SaveText { file_name, text });
+                        }
+                    }
+                }
+            }
         });
+        if let Some(url) = self.open_url.take() {
+            ui.ctx().open_url(egui::OpenUrl::new_tab(url));
+        }
+        // A folder dropped on the window opens in the Scalars tab.
+        let dropped: Vec<std::path::PathBuf> = ui.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        if let Some(dir) = dropped.into_iter().next() {
+            self.watch_logdir(dir);
+        }
         if let Some(form) = &mut self.form {
             for action in form.show(ui.ctx()) {
                 match action {
@@ -429,6 +502,7 @@ impl App {
                     Tab::Jobs => "Every job, live (Ctrl+F filters)",
                     Tab::Logs => "The selected job's log (Ctrl+F searches, End follows)",
                     Tab::Resources => "CPU and memory of the selected job",
+                    Tab::Scalars => "TensorBoard scalars of a log dir (drop a folder)",
                 };
                 if ui
                     .selectable_label(self.tab == tab, tab.title())

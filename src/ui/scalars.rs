@@ -1,0 +1,510 @@
+//! The Scalars tab: TensorBoard summaries that jobs write to their job dirs, as charts —
+//! one per tag, a line per run, TensorBoard's smoothing, step/relative/wall-time axes,
+//! log scale, hover read-out, CSV export, live refresh. Every point is kept; drawing
+//! reduces each series to min/max per bucket so charts stay fast.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use egui::{RichText, Ui};
+use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoint, PlotPoints};
+
+use super::format;
+use super::theme;
+use crate::tensorboard::{ScalarPoint, ScalarsByRun};
+
+/// What the x axis shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum XAxis {
+    /// The training step.
+    Step,
+    /// Seconds since the run's first point.
+    Relative,
+    /// The wall clock.
+    Wall,
+}
+
+/// What the Scalars tab asks the app to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScalarsAction {
+    /// Read this log dir (and keep reading it).
+    Watch(PathBuf),
+    /// Let the user pick a folder.
+    Pick,
+    /// Start TensorBoard on the log dir.
+    OpenTensorBoard(PathBuf),
+    /// Save this CSV text.
+    Save {
+        /// Suggested file name.
+        file_name: String,
+        /// The CSV.
+        text: String,
+    },
+}
+
+/// Most buckets a drawn series is reduced to (two points each: min and max).
+const MAX_BUCKETS: usize = 1500;
+
+#[derive(Default)]
+struct RunSeries {
+    shown: bool,
+    color: usize,
+    tags: BTreeMap<String, Vec<ScalarPoint>>,
+}
+
+/// A series ready to draw, and what it was built from.
+struct Drawn {
+    built_for: (usize, u32, XAxis, bool),
+    raw: Vec<PlotPoint>,
+    smoothed: Vec<PlotPoint>,
+}
+
+/// The Scalars tab's state.
+pub struct ScalarsTab {
+    dir_text: String,
+    dir: Option<PathBuf>,
+    runs: BTreeMap<String, RunSeries>,
+    error: Option<String>,
+    corrupt_records: u64,
+    run_filter: String,
+    smoothing: f32,
+    x_axis: XAxis,
+    log_y: bool,
+    drawn: HashMap<(String, String), Drawn>,
+}
+
+impl Default for ScalarsTab {
+    fn default() -> Self {
+        ScalarsTab {
+            dir_text: String::new(),
+            dir: None,
+            runs: BTreeMap::new(),
+            error: None,
+            corrupt_records: 0,
+            run_filter: String::new(),
+            smoothing: 0.6,
+            x_axis: XAxis::Step,
+            log_y: false,
+            drawn: HashMap::new(),
+        }
+    }
+}
+
+impl ScalarsTab {
+    /// Starts showing `dir` (its scalars arrive through [`ScalarsTab::add`]).
+    pub fn set_dir(&mut self, dir: PathBuf) {
+        self.dir_text = dir.display().to_string();
+        self.dir = Some(dir);
+        self.runs.clear();
+        self.drawn.clear();
+        self.error = None;
+        self.corrupt_records = 0;
+    }
+
+    /// The log dir shown.
+    pub fn dir(&self) -> Option<&PathBuf> {
+        self.dir.as_ref()
+    }
+
+    /// Adds new points read from `dir`.
+    pub fn add(&mut self, dir: &PathBuf, runs: ScalarsByRun, corrupt_records: u64) {
+        if self.dir.as_ref() != Some(dir) {
+            return;
+        }
+        self.error = None;
+        self.corrupt_records = corrupt_records;
+        for (run, tags) in runs {
+            let next_color = self.runs.len();
+            let series = self.runs.entry(run).or_insert_with(|| RunSeries {
+                shown: true,
+                color: next_color,
+                tags: BTreeMap::new(),
+            });
+            for (tag, points) in tags {
+                series.tags.entry(tag).or_default().extend(points);
+            }
+        }
+    }
+
+    /// Shows why reading `dir` failed.
+    pub fn failed(&mut self, dir: &PathBuf, message: String) {
+        if self.dir.as_ref() == Some(dir) {
+            self.error = Some(message);
+        }
+    }
+
+    /// Number of runs read.
+    pub fn run_count(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Draws the tab; `job_dir` is the selected job's job dir, if it has one.
+    pub fn ui(&mut self, ui: &mut Ui, job_dir: Option<&str>) -> Vec<ScalarsAction> {
+        let mut actions = Vec::new();
+        let dark = ui.visuals().dark_mode;
+        ui.horizontal(|ui| {
+            let edit = egui::TextEdit::singleline(&mut self.dir_text)
+                .hint_text("Log dir: a folder holding event files (drop one here)")
+                .desired_width(360.0);
+            let response = ui.add(edit);
+            response
+                .widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Log dir"));
+            let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if (ui.button("Load").clicked() || enter) && !self.dir_text.trim().is_empty() {
+                actions.push(ScalarsAction::Watch(PathBuf::from(self.dir_text.trim())));
+            }
+            if ui.button("📂 Choose…").clicked() {
+                actions.push(ScalarsAction::Pick);
+            }
+            if let Some(job_dir) = job_dir
+                && ui
+                    .button("Use the job's dir")
+                    .on_hover_text(job_dir)
+                    .clicked()
+            {
+                actions.push(ScalarsAction::Watch(PathBuf::from(job_dir)));
+            }
+            if let Some(dir) = &self.dir {
+                if ui.button("Open in TensorBoard").clicked() {
+                    actions.push(ScalarsAction::OpenTensorBoard(dir.clone()));
+                }
+                if ui.button("💾 Export CSV").clicked() {
+                    actions.push(ScalarsAction::Save {
+                        file_name: "scalars.csv".into(),
+                        text: self.csv(),
+                    });
+                }
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.label("Smoothing");
+            ui.add(egui::Slider::new(&mut self.smoothing, 0.0..=0.99));
+            ui.separator();
+            ui.label("X axis");
+            ui.radio_value(&mut self.x_axis, XAxis::Step, "Step");
+            ui.radio_value(&mut self.x_axis, XAxis::Relative, "Relative");
+            ui.radio_value(&mut self.x_axis, XAxis::Wall, "Wall");
+            ui.separator();
+            ui.checkbox(&mut self.log_y, "Log scale");
+        });
+        if let Some(error) = &self.error {
+            ui.colored_label(theme::error_color(dark), format!("⚠ {error}"));
+        }
+        if self.corrupt_records > 0 {
+            ui.colored_label(
+                theme::state_color(crate::domain::JobState::Cancelling, dark),
+                format!("{} corrupt records were skipped.", self.corrupt_records),
+            );
+        }
+        if self.dir.is_none() {
+            ui.add_space(40.0);
+            ui.vertical_centered(|ui| {
+                ui.label("Choose a log dir, use the selected job's job dir, or drop a folder here.")
+            });
+            return actions;
+        }
+        if self.runs.is_empty() && self.error.is_none() {
+            ui.label("No scalars here yet: every folder holding event files is a run; this refreshes by itself.");
+            return actions;
+        }
+        egui::Panel::left("scalar_runs")
+            .resizable(true)
+            .default_size(200.0)
+            .show(ui, |ui| self.run_list(ui));
+        self.charts(ui);
+        actions
+    }
+
+    fn run_list(&mut self, ui: &mut Ui) {
+        ui.strong("Runs");
+        let response =
+            ui.add(egui::TextEdit::singleline(&mut self.run_filter).hint_text("regex filter"));
+        response
+            .widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Filter runs"));
+        let regex = regex::Regex::new(&self.run_filter);
+        if let Err(e) = &regex {
+            ui.colored_label(theme::error_color(ui.visuals().dark_mode), e.to_string());
+        }
+        egui::ScrollArea::vertical()
+            .id_salt("runs_scroll")
+            .show(ui, |ui| {
+                for (name, run) in &mut self.runs {
+                    if regex.as_ref().is_ok_and(|r| !r.is_match(name)) {
+                        continue;
+                    }
+                    ui.horizontal(|ui| {
+                        let (rect, _) =
+                            ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                        ui.painter()
+                            .rect_filled(rect, 2.0, theme::series_color(run.color));
+                        ui.checkbox(&mut run.shown, name.as_str());
+                    });
+                }
+            });
+    }
+
+    fn shown_runs(&self) -> Vec<&String> {
+        let regex = regex::Regex::new(&self.run_filter).ok();
+        self.runs
+            .iter()
+            .filter(|(name, run)| run.shown && regex.as_ref().is_none_or(|r| r.is_match(name)))
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    fn charts(&mut self, ui: &mut Ui) {
+        let shown: Vec<String> = self.shown_runs().into_iter().cloned().collect();
+        let tags: BTreeSet<String> = shown
+            .iter()
+            .filter_map(|r| self.runs.get(r))
+            .flat_map(|r| r.tags.keys().cloned())
+            .collect();
+        let key = (self.smoothing.to_bits(), self.x_axis, self.log_y);
+        for run in &shown {
+            let Some(series) = self.runs.get(run) else {
+                continue;
+            };
+            for (tag, points) in &series.tags {
+                let wanted = (points.len(), key.0, key.1, key.2);
+                let stale = self
+                    .drawn
+                    .get(&(run.clone(), tag.clone()))
+                    .is_none_or(|d| d.built_for != wanted);
+                if stale {
+                    let drawn = build(points, self.smoothing, self.x_axis, self.log_y, wanted);
+                    self.drawn.insert((run.clone(), tag.clone()), drawn);
+                }
+            }
+        }
+        let width = ((ui.available_width() - 24.0) / 2.0).max(280.0);
+        let (x_axis, log_y) = (self.x_axis, self.log_y);
+        egui::ScrollArea::vertical()
+            .id_salt("charts_scroll")
+            .show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    for tag in &tags {
+                        ui.allocate_ui(egui::vec2(width, 260.0), |ui| {
+                            ui.vertical(|ui| {
+                                ui.label(RichText::new(tag).strong());
+                                Plot::new(("scalar_chart", tag))
+                                    .width(width)
+                                    .height(230.0)
+                                    .legend(Legend::default())
+                                    .x_axis_formatter(move |mark, _| x_label(mark.value, x_axis))
+                                    .y_axis_formatter(move |mark, _| y_label(mark.value, log_y))
+                                    .label_formatter(move |hover| hover_label(hover, x_axis, log_y))
+                                    .show(ui, |plot| {
+                                        for run in &shown {
+                                            let Some(series) = self.runs.get(run) else {
+                                                continue;
+                                            };
+                                            let Some(drawn) =
+                                                self.drawn.get(&(run.clone(), tag.clone()))
+                                            else {
+                                                continue;
+                                            };
+                                            let color = theme::series_color(series.color);
+                                            plot.line(
+                                                Line::new(
+                                                    format!("{run} (raw)"),
+                                                    PlotPoints::Borrowed(&drawn.raw),
+                                                )
+                                                .color(color.gamma_multiply(0.3))
+                                                .allow_hover(false),
+                                            );
+                                            plot.line(
+                                                Line::new(
+                                                    run.clone(),
+                                                    PlotPoints::Borrowed(&drawn.smoothed),
+                                                )
+                                                .color(color),
+                                            );
+                                        }
+                                    });
+                            });
+                        });
+                    }
+                });
+            });
+    }
+
+    /// Every shown point as CSV: run,tag,step,wall_time,value.
+    fn csv(&self) -> String {
+        let mut text = String::from("run,tag,step,wall_time,value\n");
+        for run in self.shown_runs() {
+            let Some(series) = self.runs.get(run) else {
+                continue;
+            };
+            for (tag, points) in &series.tags {
+                for p in points {
+                    text.push_str(&format!(
+                        "{run},{tag},{},{},{}\n",
+                        p.step, p.wall_time, p.value
+                    ));
+                }
+            }
+        }
+        text
+    }
+}
+
+/// TensorBoard's smoothing: a debiased exponential moving average (weight 0 = raw).
+pub fn smooth(values: &[f64], weight: f64) -> Vec<f64> {
+    let mut last = 0.0;
+    let mut count = 0;
+    values
+        .iter()
+        .map(|&y| {
+            if !y.is_finite() {
+                return y;
+            }
+            last = last * weight + (1.0 - weight) * y;
+            count += 1;
+            let debias = if weight == 1.0 {
+                1.0
+            } else {
+                1.0 - weight.powi(count)
+            };
+            last / debias
+        })
+        .collect()
+}
+
+/// Reduces a series to the first, min and max of each of at most `buckets` runs of
+/// points, so a line of a million points draws like one of a few thousand.
+pub fn reduce(points: &[PlotPoint], buckets: usize) -> Vec<PlotPoint> {
+    if points.len() <= buckets * 2 {
+        return points.to_vec();
+    }
+    let per = points.len().div_ceil(buckets);
+    let mut out = Vec::with_capacity(buckets * 2 + 1);
+    for chunk in points.chunks(per) {
+        let (mut lo, mut hi) = (chunk[0], chunk[0]);
+        for p in chunk {
+            if p.y < lo.y {
+                lo = *p;
+            }
+            if p.y > hi.y {
+                hi = *p;
+            }
+        }
+        if lo.x <= hi.x {
+            out.extend([lo, hi]);
+        } else {
+            out.extend([hi, lo]);
+        }
+    }
+    if let Some(last) = points.last() {
+        out.push(*last);
+    }
+    out
+}
+
+fn build(
+    points: &[ScalarPoint],
+    smoothing: f32,
+    x_axis: XAxis,
+    log_y: bool,
+    built_for: (usize, u32, XAxis, bool),
+) -> Drawn {
+    let first_wall = points.first().map_or(0.0, |p| p.wall_time);
+    let x = |p: &ScalarPoint| match x_axis {
+        XAxis::Step => p.step as f64,
+        XAxis::Relative => p.wall_time - first_wall,
+        XAxis::Wall => p.wall_time,
+    };
+    let kept: Vec<&ScalarPoint> = points.iter().filter(|p| !log_y || p.value > 0.0).collect();
+    let y = |v: f64| if log_y { v.log10() } else { v };
+    let values: Vec<f64> = kept.iter().map(|p| p.value).collect();
+    let smoothed = smooth(&values, f64::from(smoothing));
+    let raw: Vec<PlotPoint> = kept
+        .iter()
+        .map(|p| PlotPoint::new(x(p), y(p.value)))
+        .collect();
+    let smooth_points: Vec<PlotPoint> = kept
+        .iter()
+        .zip(&smoothed)
+        .map(|(p, s)| PlotPoint::new(x(p), y(*s)))
+        .collect();
+    Drawn {
+        built_for,
+        raw: reduce(&raw, MAX_BUCKETS),
+        smoothed: reduce(&smooth_points, MAX_BUCKETS),
+    }
+}
+
+fn x_label(x: f64, axis: XAxis) -> String {
+    match axis {
+        XAxis::Step => format!("{x:.0}"),
+        XAxis::Relative => format::clock_seconds(x),
+        XAxis::Wall => chrono::DateTime::from_timestamp(x as i64, 0)
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn y_label(y: f64, log_y: bool) -> String {
+    let v = if log_y { 10f64.powf(y) } else { y };
+    if v != 0.0 && (v.abs() >= 1e5 || v.abs() < 1e-3) {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn hover_label(hover: &HoverPosition<'_>, x_axis: XAxis, log_y: bool) -> Option<String> {
+    match hover {
+        HoverPosition::NearDataPoint {
+            plot_name,
+            position,
+            ..
+        } => Some(format!(
+            "{plot_name}\n{} {} — {}",
+            match x_axis {
+                XAxis::Step => "step",
+                XAxis::Relative => "after",
+                XAxis::Wall => "at",
+            },
+            x_label(position.x, x_axis),
+            y_label(position.y, log_y)
+        )),
+        HoverPosition::Elsewhere { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smoothing_is_tensorboards_debiased_ema() {
+        assert_eq!(smooth(&[1.0, 2.0, 3.0], 0.0), [1.0, 2.0, 3.0]);
+        let s = smooth(&[1.0, 3.0], 0.5);
+        assert!(
+            (s[0] - 1.0).abs() < 1e-12,
+            "the first point is not pulled towards 0"
+        );
+        // last = 0.5*0.5 + 0.5*3 = 1.75; debias 1 - 0.25 = 0.75 -> 2.333…
+        assert!((s[1] - 1.75 / 0.75).abs() < 1e-12);
+        assert!(smooth(&[f64::NAN, 2.0], 0.6)[0].is_nan());
+    }
+
+    #[test]
+    fn reduction_keeps_extremes_and_ends() {
+        let points: Vec<PlotPoint> = (0..100_000)
+            .map(|i| PlotPoint::new(i as f64, if i == 51_234 { 9.0 } else { (i % 7) as f64 }))
+            .collect();
+        let reduced = reduce(&points, 1000);
+        assert!(reduced.len() <= 2001);
+        assert!(reduced.iter().any(|p| p.y == 9.0), "the spike survives");
+        assert_eq!(reduced.last().map(|p| p.x), Some(99_999.0));
+        assert!(
+            reduced.windows(2).all(|w| w[0].x <= w[1].x),
+            "x stays in order"
+        );
+    }
+}
