@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use egui::{RichText, Ui};
-use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoint, PlotPoints};
+use egui_plot::{HoverPosition, Line, Plot, PlotPoint, PlotPoints};
 
 use super::format;
 use super::theme;
@@ -276,20 +276,21 @@ impl ScalarsTab {
                 }
             }
         }
+        // Two charts a row, two rows a screen; the run list on the left is the legend.
         let width = ((ui.available_width() - 24.0) / 2.0).max(280.0);
+        let height = ((ui.available_height() - 60.0) / 2.0).max(220.0);
         let (x_axis, log_y) = (self.x_axis, self.log_y);
         egui::ScrollArea::vertical()
             .id_salt("charts_scroll")
             .show(ui, |ui| {
                 ui.horizontal_wrapped(|ui| {
                     for tag in &tags {
-                        ui.allocate_ui(egui::vec2(width, 260.0), |ui| {
+                        ui.allocate_ui(egui::vec2(width, height + 30.0), |ui| {
                             ui.vertical(|ui| {
                                 ui.label(RichText::new(tag).strong());
                                 Plot::new(("scalar_chart", tag))
                                     .width(width)
-                                    .height(230.0)
-                                    .legend(Legend::default())
+                                    .height(height)
                                     .x_axis_formatter(move |mark, _| x_label(mark.value, x_axis))
                                     .y_axis_formatter(move |mark, _| y_label(mark.value, log_y))
                                     .label_formatter(move |hover| hover_label(hover, x_axis, log_y))
