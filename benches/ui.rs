@@ -13,6 +13,7 @@ use chrono::Utc;
 use egui::{Event, RawInput, Rect, ViewportId, pos2, vec2};
 use mlconsole::backend::{Backend, ConnectionStatus, Update};
 use mlconsole::domain::{Job, JobState, LogEntry, LogStream, Severity, TrainingInput};
+use mlconsole::tensorboard::ScalarPoint;
 use mlconsole::ui::{App, Tab};
 
 const JOBS: usize = 100_000;
@@ -118,7 +119,54 @@ fn main() {
         memory_kib("VmHWM") as f64 / 1024.0
     );
 
-    for tab in [Tab::Jobs, Tab::Logs, Tab::Resources] {
+    // Scalars: 100 runs x 10 tags x 10k points.
+    let logdir = std::path::PathBuf::from("/bench/logdir");
+    app.watch_logdir(logdir.clone());
+    let started = Instant::now();
+    for r in 0..100 {
+        let tags = (0..10)
+            .map(|t| {
+                let points = (0..10_000)
+                    .map(|step| ScalarPoint {
+                        step,
+                        wall_time: 1.764e9 + step as f64,
+                        value: 1.0 / (step + t + r + 1) as f64 + ((step * 7919) % 13) as f64 * 1e-3,
+                    })
+                    .collect();
+                (format!("tag_{t:02}"), points)
+            })
+            .collect();
+        app.apply(Update::Scalars {
+            dir: logdir.clone(),
+            runs: vec![(format!("run_{r:03}"), tags)],
+            corrupt_records: 0,
+        });
+    }
+    println!(
+        "applied 100 runs x 10 tags x 10k scalars in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    report(
+        "Scalars tab, 100x10x10k, first frame (builds shown charts)",
+        frame.measure(&mut app, 1, |_, _| Vec::new()),
+    );
+    frame.settle(&mut app);
+    report(
+        "Scalars tab, 100x10x10k, idle",
+        frame.measure(&mut app, 100, |_, _| Vec::new()),
+    );
+    report(
+        "Scalars tab, 100x10x10k, scrolling through the charts",
+        frame.measure(&mut app, 100, |_, i| {
+            vec![scroll(if i % 50 < 25 { -120.0 } else { 120.0 })]
+        }),
+    );
+    println!(
+        "peak memory (VmHWM) with scalars too: {:.0} MiB",
+        memory_kib("VmHWM") as f64 / 1024.0
+    );
+
+    for tab in [Tab::Jobs, Tab::Logs, Tab::Resources, Tab::Scalars] {
         app.show_tab(tab);
         frame.settle(&mut app);
         // Let the pointer come to rest, as it does when the user stops moving it.

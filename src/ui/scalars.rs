@@ -42,8 +42,8 @@ pub enum ScalarsAction {
     },
 }
 
-/// Most buckets a drawn series is reduced to (two points each: min and max).
-const MAX_BUCKETS: usize = 1500;
+/// What a drawn series was built from: points, smoothing bits, x axis, log y, buckets.
+type DrawnKey = (usize, u32, XAxis, bool, usize);
 
 #[derive(Default)]
 struct RunSeries {
@@ -54,7 +54,7 @@ struct RunSeries {
 
 /// A series ready to draw, and what it was built from.
 struct Drawn {
-    built_for: (usize, u32, XAxis, bool),
+    built_for: DrawnKey,
     raw: Vec<PlotPoint>,
     smoothed: Vec<PlotPoint>,
 }
@@ -70,7 +70,10 @@ pub struct ScalarsTab {
     smoothing: f32,
     x_axis: XAxis,
     log_y: bool,
-    drawn: HashMap<(String, String), Drawn>,
+    /// Drawn series by run, then tag.
+    drawn: HashMap<String, HashMap<String, Drawn>>,
+    /// Shown runs and their tags; `None` when they must be worked out again.
+    layout: Option<(Vec<String>, Vec<String>)>,
 }
 
 impl Default for ScalarsTab {
@@ -86,6 +89,7 @@ impl Default for ScalarsTab {
             x_axis: XAxis::Step,
             log_y: false,
             drawn: HashMap::new(),
+            layout: None,
         }
     }
 }
@@ -97,6 +101,7 @@ impl ScalarsTab {
         self.dir = Some(dir);
         self.runs.clear();
         self.drawn.clear();
+        self.layout = None;
         self.error = None;
         self.corrupt_records = 0;
     }
@@ -113,6 +118,7 @@ impl ScalarsTab {
         }
         self.error = None;
         self.corrupt_records = corrupt_records;
+        self.layout = None;
         for (run, tags) in runs {
             let next_color = self.runs.len();
             let series = self.runs.entry(run).or_insert_with(|| RunSeries {
@@ -221,10 +227,14 @@ impl ScalarsTab {
             ui.add(egui::TextEdit::singleline(&mut self.run_filter).hint_text("regex filter"));
         response
             .widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Filter runs"));
+        if response.changed() {
+            self.layout = None;
+        }
         let regex = regex::Regex::new(&self.run_filter);
         if let Err(e) = &regex {
             ui.colored_label(theme::error_color(ui.visuals().dark_mode), e.to_string());
         }
+        let mut toggled = false;
         egui::ScrollArea::vertical()
             .id_salt("runs_scroll")
             .show(ui, |ui| {
@@ -237,10 +247,15 @@ impl ScalarsTab {
                             ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
                         ui.painter()
                             .rect_filled(rect, 2.0, theme::series_color(run.color));
-                        ui.checkbox(&mut run.shown, name.as_str());
+                        if ui.checkbox(&mut run.shown, name.as_str()).changed() {
+                            toggled = true;
+                        }
                     });
                 }
             });
+        if toggled {
+            self.layout = None;
+        }
     }
 
     fn shown_runs(&self) -> Vec<&String> {
@@ -252,80 +267,87 @@ impl ScalarsTab {
             .collect()
     }
 
-    fn charts(&mut self, ui: &mut Ui) {
-        let shown: Vec<String> = self.shown_runs().into_iter().cloned().collect();
-        let tags: BTreeSet<String> = shown
-            .iter()
-            .filter_map(|r| self.runs.get(r))
-            .flat_map(|r| r.tags.keys().cloned())
-            .collect();
-        let key = (self.smoothing.to_bits(), self.x_axis, self.log_y);
-        for run in &shown {
-            let Some(series) = self.runs.get(run) else {
-                continue;
-            };
-            for (tag, points) in &series.tags {
-                let wanted = (points.len(), key.0, key.1, key.2);
-                let stale = self
-                    .drawn
-                    .get(&(run.clone(), tag.clone()))
-                    .is_none_or(|d| d.built_for != wanted);
-                if stale {
-                    let drawn = build(points, self.smoothing, self.x_axis, self.log_y, wanted);
-                    self.drawn.insert((run.clone(), tag.clone()), drawn);
-                }
-            }
+    /// The shown runs and the union of their tags, rebuilt only when runs, toggles or
+    /// the filter change: nothing per frame grows with the data.
+    fn layout(&mut self) -> (Vec<String>, Vec<String>) {
+        if self.layout.is_none() {
+            let shown: Vec<String> = self.shown_runs().into_iter().cloned().collect();
+            let tags: BTreeSet<&String> = shown
+                .iter()
+                .filter_map(|r| self.runs.get(r))
+                .flat_map(|r| r.tags.keys())
+                .collect();
+            let tags = tags.into_iter().cloned().collect();
+            self.layout = Some((shown, tags));
         }
+        self.layout.clone().unwrap_or_default()
+    }
+
+    fn charts(&mut self, ui: &mut Ui) {
+        let (shown, tags) = self.layout();
         // Two charts a row, two rows a screen; the run list on the left is the legend.
         let width = ((ui.available_width() - 24.0) / 2.0).max(280.0);
         let height = ((ui.available_height() - 60.0) / 2.0).max(220.0);
+        // About one bucket per pixel column, fewer when many lines overlap: a chart
+        // draws at most ~40k points however many runs are shown.
+        let lines = shown.len().max(1);
+        let buckets = (width as usize).min(20_000 / lines).clamp(50, 2000);
+        // With many runs the faint raw lines only hide the smoothed ones.
+        let draw_raw = shown.len() <= 20;
+        let settings = (self.smoothing, self.x_axis, self.log_y, buckets);
         let (x_axis, log_y) = (self.x_axis, self.log_y);
+        let (runs, drawn) = (&self.runs, &mut self.drawn);
         egui::ScrollArea::vertical()
             .id_salt("charts_scroll")
-            .show(ui, |ui| {
-                ui.horizontal_wrapped(|ui| {
-                    for tag in &tags {
-                        ui.allocate_ui(egui::vec2(width, height + 30.0), |ui| {
-                            ui.vertical(|ui| {
-                                ui.label(RichText::new(tag).strong());
-                                Plot::new(("scalar_chart", tag))
-                                    .width(width)
-                                    .height(height)
-                                    .x_axis_formatter(move |mark, _| x_label(mark.value, x_axis))
-                                    .y_axis_formatter(move |mark, _| y_label(mark.value, log_y))
-                                    .label_formatter(move |hover| hover_label(hover, x_axis, log_y))
-                                    .show(ui, |plot| {
-                                        for run in &shown {
-                                            let Some(series) = self.runs.get(run) else {
-                                                continue;
-                                            };
-                                            let Some(drawn) =
-                                                self.drawn.get(&(run.clone(), tag.clone()))
-                                            else {
-                                                continue;
-                                            };
-                                            let color = theme::series_color(series.color);
-                                            plot.line(
-                                                Line::new(
-                                                    format!("{run} (raw)"),
-                                                    PlotPoints::Borrowed(&drawn.raw),
-                                                )
-                                                .color(color.gamma_multiply(0.3))
-                                                .allow_hover(false),
-                                            );
-                                            plot.line(
-                                                Line::new(
-                                                    run.clone(),
-                                                    PlotPoints::Borrowed(&drawn.smoothed),
-                                                )
-                                                .color(color),
-                                            );
-                                        }
-                                    });
+            .auto_shrink([false, false])
+            .show_rows(ui, height + 36.0, tags.len().div_ceil(2), |ui, rows| {
+                for row in rows {
+                    ui.horizontal(|ui| {
+                        for tag in tags.iter().skip(row * 2).take(2) {
+                            ensure_drawn(runs, drawn, &shown, tag, settings);
+                            ui.allocate_ui(egui::vec2(width, height + 30.0), |ui| {
+                                ui.vertical(|ui| {
+                                    ui.label(RichText::new(tag).strong());
+                                    Plot::new(("scalar_chart", tag))
+                                        .width(width)
+                                        .height(height)
+                                        .x_axis_formatter(move |mark, _| {
+                                            x_label(mark.value, x_axis)
+                                        })
+                                        .y_axis_formatter(move |mark, _| y_label(mark.value, log_y))
+                                        .label_formatter(move |hover| {
+                                            hover_label(hover, x_axis, log_y)
+                                        })
+                                        .show(ui, |plot| {
+                                            for run in &shown {
+                                                let (Some(series), Some(d)) = (
+                                                    runs.get(run),
+                                                    drawn.get(run).and_then(|t| t.get(tag)),
+                                                ) else {
+                                                    continue;
+                                                };
+                                                let color = theme::series_color(series.color);
+                                                if draw_raw {
+                                                    let raw = Line::new(
+                                                        format!("{run} (raw)"),
+                                                        PlotPoints::Borrowed(&d.raw),
+                                                    );
+                                                    plot.line(
+                                                        raw.color(color.gamma_multiply(0.3))
+                                                            .allow_hover(false),
+                                                    );
+                                                }
+                                                let smoothed = PlotPoints::Borrowed(&d.smoothed);
+                                                plot.line(
+                                                    Line::new(run.clone(), smoothed).color(color),
+                                                );
+                                            }
+                                        });
+                                });
                             });
-                        });
-                    }
-                });
+                        }
+                    });
+                }
             });
     }
 
@@ -349,10 +371,35 @@ impl ScalarsTab {
     }
 }
 
+/// Builds (or rebuilds, when data or settings changed) the drawn series of `tag` for
+/// every shown run.
+fn ensure_drawn(
+    runs: &BTreeMap<String, RunSeries>,
+    drawn: &mut HashMap<String, HashMap<String, Drawn>>,
+    shown: &[String],
+    tag: &str,
+    (smoothing, x_axis, log_y, buckets): (f32, XAxis, bool, usize),
+) {
+    for run in shown {
+        let Some(points) = runs.get(run).and_then(|r| r.tags.get(tag)) else {
+            continue;
+        };
+        let wanted = (points.len(), smoothing.to_bits(), x_axis, log_y, buckets);
+        let per_run = drawn.entry(run.clone()).or_default();
+        if per_run.get(tag).is_none_or(|d| d.built_for != wanted) {
+            per_run.insert(
+                tag.to_owned(),
+                build(points, smoothing, x_axis, log_y, wanted),
+            );
+        }
+    }
+}
+
 /// TensorBoard's smoothing: a debiased exponential moving average (weight 0 = raw).
 pub fn smooth(values: &[f64], weight: f64) -> Vec<f64> {
     let mut last = 0.0;
-    let mut count = 0;
+    // weight^n, kept as a running product rather than a power per point.
+    let mut weight_pow = 1.0;
     values
         .iter()
         .map(|&y| {
@@ -360,12 +407,8 @@ pub fn smooth(values: &[f64], weight: f64) -> Vec<f64> {
                 return y;
             }
             last = last * weight + (1.0 - weight) * y;
-            count += 1;
-            let debias = if weight == 1.0 {
-                1.0
-            } else {
-                1.0 - weight.powi(count)
-            };
+            weight_pow *= weight;
+            let debias = if weight == 1.0 { 1.0 } else { 1.0 - weight_pow };
             last / debias
         })
         .collect()
@@ -406,7 +449,7 @@ fn build(
     smoothing: f32,
     x_axis: XAxis,
     log_y: bool,
-    built_for: (usize, u32, XAxis, bool),
+    built_for: DrawnKey,
 ) -> Drawn {
     let first_wall = points.first().map_or(0.0, |p| p.wall_time);
     let x = |p: &ScalarPoint| match x_axis {
@@ -429,8 +472,8 @@ fn build(
         .collect();
     Drawn {
         built_for,
-        raw: reduce(&raw, MAX_BUCKETS),
-        smoothed: reduce(&smooth_points, MAX_BUCKETS),
+        raw: reduce(&raw, built_for.4),
+        smoothed: reduce(&smooth_points, built_for.4),
     }
 }
 
