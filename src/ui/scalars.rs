@@ -397,53 +397,130 @@ fn ensure_drawn(
 
 /// TensorBoard's smoothing: a debiased exponential moving average (weight 0 = raw).
 pub fn smooth(values: &[f64], weight: f64) -> Vec<f64> {
-    let mut last = 0.0;
-    // weight^n, kept as a running product rather than a power per point.
-    let mut weight_pow = 1.0;
-    values
-        .iter()
-        .map(|&y| {
-            if !y.is_finite() {
-                return y;
-            }
-            last = last * weight + (1.0 - weight) * y;
-            weight_pow *= weight;
-            let debias = if weight == 1.0 { 1.0 } else { 1.0 - weight_pow };
-            last / debias
-        })
-        .collect()
+    let mut smoother = Smoother::new(weight);
+    values.iter().map(|&y| smoother.next(y)).collect()
 }
 
-/// Reduces a series to the first, min and max of each of at most `buckets` runs of
-/// points, so a line of a million points draws like one of a few thousand.
-pub fn reduce(points: &[PlotPoint], buckets: usize) -> Vec<PlotPoint> {
-    if points.len() <= buckets * 2 {
-        return points.to_vec();
-    }
-    let per = points.len().div_ceil(buckets);
-    let mut out = Vec::with_capacity(buckets * 2 + 1);
-    for chunk in points.chunks(per) {
-        let (mut lo, mut hi) = (chunk[0], chunk[0]);
-        for p in chunk {
-            if p.y < lo.y {
-                lo = *p;
-            }
-            if p.y > hi.y {
-                hi = *p;
-            }
+/// The state of TensorBoard's debiased EMA over a series.
+struct Smoother {
+    weight: f64,
+    last: f64,
+    /// weight^n, kept as a running product rather than a power per point.
+    weight_pow: f64,
+}
+
+impl Smoother {
+    fn new(weight: f64) -> Smoother {
+        Smoother {
+            weight,
+            last: 0.0,
+            weight_pow: 1.0,
         }
-        if lo.x <= hi.x {
-            out.extend([lo, hi]);
+    }
+
+    fn next(&mut self, y: f64) -> f64 {
+        if !y.is_finite() {
+            return y;
+        }
+        self.last = self.last * self.weight + (1.0 - self.weight) * y;
+        // Past ~1e-16 the debias factor is 1; stopping there also keeps the product
+        // out of subnormal floats, which are ~100x slower to multiply.
+        self.weight_pow = if self.weight_pow < f64::EPSILON {
+            0.0
         } else {
-            out.extend([hi, lo]);
-        }
+            self.weight_pow * self.weight
+        };
+        let debias = if self.weight == 1.0 {
+            1.0
+        } else {
+            1.0 - self.weight_pow
+        };
+        self.last / debias
     }
-    if let Some(last) = points.last() {
-        out.push(*last);
-    }
-    out
 }
 
+/// Reduces a stream of points to the min and max of each run of `per` points (plus the
+/// last point), so a line of a million points draws like one of a few thousand.
+struct Reducer {
+    per: usize,
+    count: usize,
+    lo: PlotPoint,
+    hi: PlotPoint,
+    last: Option<PlotPoint>,
+    out: Vec<PlotPoint>,
+}
+
+impl Reducer {
+    /// A reducer for `len` points into at most `buckets` buckets.
+    fn new(len: usize, buckets: usize) -> Reducer {
+        let per = if len <= buckets * 2 {
+            1
+        } else {
+            len.div_ceil(buckets)
+        };
+        let origin = PlotPoint::new(0.0, 0.0);
+        Reducer {
+            per,
+            count: 0,
+            lo: origin,
+            hi: origin,
+            last: None,
+            out: Vec::with_capacity(len.min(buckets * 2 + 1)),
+        }
+    }
+
+    fn push(&mut self, p: PlotPoint) {
+        self.last = Some(p);
+        if self.per == 1 {
+            self.out.push(p);
+            return;
+        }
+        if self.count == 0 {
+            (self.lo, self.hi) = (p, p);
+        } else if p.y < self.lo.y {
+            self.lo = p;
+        } else if p.y > self.hi.y {
+            self.hi = p;
+        }
+        self.count += 1;
+        if self.count == self.per {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.count > 0 {
+            let (a, b) = if self.lo.x <= self.hi.x {
+                (self.lo, self.hi)
+            } else {
+                (self.hi, self.lo)
+            };
+            self.out.extend([a, b]);
+            self.count = 0;
+        }
+    }
+
+    fn finish(mut self) -> Vec<PlotPoint> {
+        if self.per > 1 {
+            self.flush();
+            if let Some(last) = self.last {
+                self.out.push(last);
+            }
+        }
+        self.out
+    }
+}
+
+/// Reduces a series to the min and max of each of at most `buckets` runs of points.
+pub fn reduce(points: &[PlotPoint], buckets: usize) -> Vec<PlotPoint> {
+    let mut reducer = Reducer::new(points.len(), buckets);
+    for p in points {
+        reducer.push(*p);
+    }
+    reducer.finish()
+}
+
+/// One pass over a series: x for the axis, y (log10 if asked), smoothed, both reduced.
 fn build(
     points: &[ScalarPoint],
     smoothing: f32,
@@ -452,28 +529,27 @@ fn build(
     built_for: DrawnKey,
 ) -> Drawn {
     let first_wall = points.first().map_or(0.0, |p| p.wall_time);
-    let x = |p: &ScalarPoint| match x_axis {
-        XAxis::Step => p.step as f64,
-        XAxis::Relative => p.wall_time - first_wall,
-        XAxis::Wall => p.wall_time,
-    };
-    let kept: Vec<&ScalarPoint> = points.iter().filter(|p| !log_y || p.value > 0.0).collect();
+    let mut raw = Reducer::new(points.len(), built_for.4);
+    let mut smoothed = Reducer::new(points.len(), built_for.4);
+    let mut smoother = Smoother::new(f64::from(smoothing));
     let y = |v: f64| if log_y { v.log10() } else { v };
-    let values: Vec<f64> = kept.iter().map(|p| p.value).collect();
-    let smoothed = smooth(&values, f64::from(smoothing));
-    let raw: Vec<PlotPoint> = kept
-        .iter()
-        .map(|p| PlotPoint::new(x(p), y(p.value)))
-        .collect();
-    let smooth_points: Vec<PlotPoint> = kept
-        .iter()
-        .zip(&smoothed)
-        .map(|(p, s)| PlotPoint::new(x(p), y(*s)))
-        .collect();
+    for p in points {
+        if log_y && p.value <= 0.0 {
+            continue;
+        }
+        let x = match x_axis {
+            XAxis::Step => p.step as f64,
+            XAxis::Relative => p.wall_time - first_wall,
+            XAxis::Wall => p.wall_time,
+        };
+        let s = smoother.next(p.value);
+        raw.push(PlotPoint::new(x, y(p.value)));
+        smoothed.push(PlotPoint::new(x, y(s)));
+    }
     Drawn {
         built_for,
-        raw: reduce(&raw, built_for.4),
-        smoothed: reduce(&smooth_points, built_for.4),
+        raw: raw.finish(),
+        smoothed: smoothed.finish(),
     }
 }
 
