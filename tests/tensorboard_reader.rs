@@ -13,9 +13,10 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tfevents")
 }
 
-/// (run, tag, step, wall_time, value) rows from the fixture script.
-fn expected() -> Vec<(String, String, i64, f64, f64)> {
-    let text = std::fs::read_to_string(fixtures().join("expected.csv")).unwrap();
+type Row = (String, String, i64, f64, f64);
+
+/// (run, tag, step, wall_time, value) rows of CSV text with a header line.
+fn parse_rows(text: &str) -> Vec<Row> {
     text.lines()
         .skip(1)
         .map(|line| {
@@ -31,8 +32,13 @@ fn expected() -> Vec<(String, String, i64, f64, f64)> {
         .collect()
 }
 
+/// The rows the fixture script wrote.
+fn expected() -> Vec<Row> {
+    parse_rows(&std::fs::read_to_string(fixtures().join("expected.csv")).unwrap())
+}
+
 /// Every scalar of a log dir as sorted rows.
-fn rows(logdir: &LogDir) -> Vec<(String, String, i64, f64, f64)> {
+fn rows(logdir: &LogDir) -> Vec<Row> {
     let mut rows = Vec::new();
     for (run, data) in logdir.runs() {
         for (tag, points) in &data.tags {
@@ -45,7 +51,7 @@ fn rows(logdir: &LogDir) -> Vec<(String, String, i64, f64, f64)> {
     rows
 }
 
-fn sorted(mut rows: Vec<(String, String, i64, f64, f64)>) -> Vec<(String, String, i64, f64, f64)> {
+fn sorted(mut rows: Vec<Row>) -> Vec<Row> {
     rows.sort_by(|a, b| (&a.0, &a.1, a.2).cmp(&(&b.0, &b.1, b.2)));
     rows
 }
@@ -168,21 +174,7 @@ fn the_scalars_command_prints_every_value() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    let mut printed: Vec<(String, String, i64, f64, f64)> = text
-        .lines()
-        .skip(1)
-        .map(|line| {
-            let f: Vec<&str> = line.split(',').collect();
-            (
-                f[0].into(),
-                f[1].into(),
-                f[2].parse().unwrap(),
-                f[3].parse().unwrap(),
-                f[4].parse().unwrap(),
-            )
-        })
-        .collect();
-    printed = sorted(printed);
+    let printed = sorted(parse_rows(&text));
     assert_eq!(printed, sorted(expected()));
     assert!(text.starts_with("run,tag,step,wall_time,value\n"));
 
