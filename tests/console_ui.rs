@@ -130,7 +130,7 @@ fn submit_a_job_through_the_form_and_watch_it_succeed_then_read_its_log() {
     type_into(
         &mut harness,
         "Command",
-        "sh -c 'sleep 2; echo hello from the console'",
+        "sh -c 'sleep 3; echo hello from the console'",
     );
     harness.get_by_label("Submit").click();
 
@@ -152,7 +152,7 @@ fn submit_a_job_through_the_form_and_watch_it_succeed_then_read_its_log() {
         "a submitted job is selected"
     );
     assert!(
-        has_label_containing(&harness, "sleep 2; echo hello"),
+        has_label_containing(&harness, "sleep 3; echo hello"),
         "details show the invocation"
     );
 
