@@ -356,3 +356,34 @@ fn drop_a_log_dir_and_see_its_scalars_as_charts() {
         has_label_containing(h, "is not a folder")
     });
 }
+
+#[test]
+fn a_jobs_scalars_open_from_its_details() {
+    let engine = TestEngine::start(&[]);
+    let logdir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tfevents");
+    let mut job = command_job("with_summaries", &["true"]);
+    if let Some(input) = job.training_input.as_mut() {
+        input.job_dir = Some(logdir.display().to_string());
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        engine.platform.submit_job(&job).await.unwrap();
+        engine.wait_finished("with_summaries").await;
+    });
+    let mut harness = console_harness(&engine);
+    step_until(
+        &mut harness,
+        "the job listed",
+        Duration::from_secs(20),
+        |h| has_label(h, "with_summaries"),
+    );
+    click(&mut harness, "with_summaries");
+    click(&mut harness, "📉 Scalars");
+    step_until(
+        &mut harness,
+        "the job's scalars",
+        Duration::from_secs(20),
+        |h| h.state().scalars().run_count() == 2 && has_label(h, "epoch_loss"),
+    );
+    assert_eq!(harness.state().tab(), Tab::Scalars);
+}

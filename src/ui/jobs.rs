@@ -82,6 +82,10 @@ pub enum JobsAction {
     ShowLogs,
     /// Show the selected job's resources.
     ShowResources,
+    /// Show the scalars the job wrote to its job dir.
+    ShowScalars(String),
+    /// Open the job dir in the file manager.
+    OpenJobDir(String),
 }
 
 /// The Jobs tab's state.
@@ -487,6 +491,22 @@ impl JobsTab {
             }
             if ui.button("📈 Resources").clicked() {
                 actions.push(JobsAction::ShowResources);
+            }
+            if let Some(dir) = job.training_input.as_ref().and_then(|i| i.job_dir.clone()) {
+                if ui
+                    .button("📉 Scalars")
+                    .on_hover_text("TensorBoard scalars in the job dir")
+                    .clicked()
+                {
+                    actions.push(JobsAction::ShowScalars(dir.clone()));
+                }
+                if ui
+                    .button("📂 Job dir")
+                    .on_hover_text(format!("Open {dir}"))
+                    .clicked()
+                {
+                    actions.push(JobsAction::OpenJobDir(dir));
+                }
             }
         });
         if let Some(message) = &job.error_message {

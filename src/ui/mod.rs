@@ -490,6 +490,8 @@ impl App {
             JobsAction::Cancel(id) => self.backend.send(Request::CancelJob(id)),
             JobsAction::ShowLogs => self.tab = Tab::Logs,
             JobsAction::ShowResources => self.tab = Tab::Resources,
+            JobsAction::ShowScalars(dir) => self.watch_logdir(dir.into()),
+            JobsAction::OpenJobDir(dir) => self.open_url = Some(format!("file://{dir}")),
         }
     }
 
