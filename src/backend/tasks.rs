@@ -274,10 +274,14 @@ async fn follow_logs(current: Arc<Current>, job_id: String, updates: Updates) {
             }
             Err(e) => {
                 current.failed(&e);
+                let gone = matches!(e, PlatformError::NotFound(_));
                 updates.send(Update::LogsFailed {
                     job_id: job_id.clone(),
                     message: e.to_string(),
                 });
+                if gone {
+                    return; // no such job here (e.g. another engine): nothing to follow
+                }
             }
         }
         tokio::time::sleep(LOG_POLL_EVERY).await;
