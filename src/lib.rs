@@ -8,5 +8,6 @@ pub mod backend;
 pub mod domain;
 pub mod engine;
 pub mod platform;
+pub mod sample_train;
 pub mod tensorboard;
 pub mod ui;

@@ -38,6 +38,16 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// Train a small real model (softmax regression on the bundled Iris data), writing
+    /// TensorBoard scalars and model.json into the job dir.
+    SampleTrain {
+        /// Where to write scalars and the model.
+        #[arg(long)]
+        job_dir: PathBuf,
+        /// Epochs of gradient descent.
+        #[arg(long, default_value_t = 200)]
+        epochs: usize,
+    },
     /// Run one job and record how it ended (started by the engine; not for direct use).
     #[command(hide = true)]
     JobWrapper {
@@ -86,6 +96,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Engine(args)) => run_engine(args),
         Some(Command::Scalars { dir, csv }) => print_scalars(&dir, csv),
+        Some(Command::SampleTrain { job_dir, epochs }) => {
+            anyhow::ensure!(epochs >= 1, "--epochs must be at least 1");
+            let mut stdout = std::io::stdout();
+            mlconsole::sample_train::train(&job_dir, epochs, &mut stdout)
+                .with_context(|| format!("sample training into {} failed", job_dir.display()))?;
+            Ok(())
+        }
         None => run_console(cli.data_dir, !cli.no_start_engine),
     }
 }

@@ -471,3 +471,76 @@ async fn resources_of_the_whole_process_tree_are_sampled() {
         .unwrap();
     assert_eq!(later.len(), samples.len() - 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sample_trainer_runs_as_a_job_and_writes_scalars_and_a_model() {
+    let engine = TestEngine::start(&[]);
+    let out = tempfile::tempdir().unwrap();
+    let job_dir = out.path().join("sample_1");
+    let mut job = command_job(
+        "sample_1",
+        &[env!("CARGO_BIN_EXE_mlconsole"), "sample-train"],
+    );
+    if let Some(input) = job.training_input.as_mut() {
+        input.job_dir = Some(job_dir.display().to_string());
+    }
+    engine.platform.submit_job(&job).await.unwrap();
+    let job = engine.wait_finished("sample_1").await;
+    assert_eq!(job.state, JobState::Succeeded, "{job:#?}");
+    let logs = engine.all_logs("sample_1").await;
+    assert!(
+        logs.iter().any(|e| e.text.contains("held-out accuracy")),
+        "{logs:#?}"
+    );
+    assert!(logs.iter().any(|e| e.text.contains("epoch 200 loss")));
+
+    let mut logdir = mlconsole::tensorboard::LogDir::new(&job_dir);
+    logdir.refresh().unwrap();
+    let loss = &logdir.runs()["train"].tags["loss"];
+    assert_eq!(loss.len(), 200);
+    assert!(
+        loss[199].value < loss[0].value / 3.0,
+        "the loss falls: {} -> {}",
+        loss[0].value,
+        loss[199].value
+    );
+    let eval_accuracy = logdir.runs()["eval"].tags["accuracy"][199].value;
+    assert!(eval_accuracy >= 0.9, "held-out accuracy {eval_accuracy}");
+
+    // The saved model classifies flowers as the trainer's own code does.
+    let model: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(job_dir.join("model.json")).unwrap()).unwrap();
+    let get = |key: &str| {
+        model[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let (mean, std, bias) = (get("mean"), get("std"), get("bias"));
+    let weights: Vec<Vec<f64>> = model["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    let classify = |x: [f64; 4]| {
+        let mut z = bias.clone();
+        for f in 0..4 {
+            for (c, zc) in z.iter_mut().enumerate() {
+                *zc += (x[f] - mean[f]) / std[f] * weights[f][c];
+            }
+        }
+        (0..3).max_by(|a, b| z[*a].total_cmp(&z[*b])).unwrap()
+    };
+    assert_eq!(classify([5.1, 3.5, 1.4, 0.2]), 0, "setosa");
+    assert_eq!(classify([6.4, 3.2, 4.5, 1.5]), 1, "versicolor");
+    assert_eq!(classify([6.3, 3.3, 6.0, 2.5]), 2, "virginica");
+}

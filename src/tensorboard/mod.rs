@@ -5,6 +5,7 @@
 
 pub mod proto;
 pub mod record;
+pub mod writer;
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -11,6 +11,9 @@ pub struct Event {
     /// Training step.
     #[prost(int64, tag = "2")]
     pub step: i64,
+    /// The file's format version, in a file's first event: `brain.Event:2`.
+    #[prost(string, optional, tag = "3")]
+    pub file_version: Option<String>,
     /// A summary, when the event carries one.
     #[prost(message, optional, tag = "5")]
     pub summary: Option<Summary>,
