@@ -113,14 +113,11 @@ fn run_console(data_dir: Option<PathBuf>, start_engine: bool) -> anyhow::Result<
         None => engine::default_data_dir()
             .context("cannot find a data directory for this user; pass --data-dir")?,
     };
-    let start_engine_with = if start_engine {
-        Some(std::env::current_exe().context("cannot find the mlconsole binary")?)
-    } else {
-        None
-    };
+    let exe = std::env::current_exe().context("cannot find the mlconsole binary")?;
     mlconsole::ui::run(mlconsole::backend::ConnectionSettings {
         data_dir,
-        start_engine_with,
+        start_engine_with: start_engine.then(|| exe.clone()),
+        sample_trainer: Some(exe),
     })
 }
 

@@ -20,6 +20,7 @@ fn console_harness(engine: &TestEngine) -> Harness<'static, App> {
     let settings = ConnectionSettings {
         data_dir: engine.data_dir.clone(),
         start_engine_with: None,
+        sample_trainer: Some(env!("CARGO_BIN_EXE_mlconsole").into()),
     };
     let backend = Backend::spawn(settings, egui::Context::default()).unwrap();
     let mut harness = Harness::builder()
@@ -386,4 +387,41 @@ fn a_jobs_scalars_open_from_its_details() {
         |h| h.state().scalars().run_count() == 2 && has_label(h, "epoch_loss"),
     );
     assert_eq!(harness.state().tab(), Tab::Scalars);
+}
+
+#[test]
+fn a_first_run_trains_the_sample_and_shows_its_curves() {
+    let engine = TestEngine::start(&[]);
+    let mut harness = console_harness(&engine);
+    click(&mut harness, "▶ Run sample job");
+    step_until(
+        &mut harness,
+        "the sample job to succeed",
+        Duration::from_secs(30),
+        |h| {
+            h.state()
+                .jobs()
+                .all()
+                .first()
+                .is_some_and(|j| j.job_id.starts_with("sample_") && j.state == JobState::Succeeded)
+        },
+    );
+    assert!(
+        harness
+            .state()
+            .selected()
+            .is_some_and(|id| id.starts_with("sample_"))
+    );
+    click(&mut harness, "📉 Scalars");
+    step_until(
+        &mut harness,
+        "the sample's curves",
+        Duration::from_secs(20),
+        |h| {
+            h.state().scalars().run_count() == 2 && has_label(h, "loss") && has_label(h, "accuracy")
+        },
+    );
+    for run in ["train", "eval"] {
+        assert!(has_label(&harness, run), "run {run} listed");
+    }
 }

@@ -17,6 +17,8 @@ pub struct ConnectionSettings {
     /// The `mlconsole` binary to start `engine` with when none answers; `None` never
     /// starts one.
     pub start_engine_with: Option<PathBuf>,
+    /// The `mlconsole` binary whose `sample-train` the "Run sample job" button runs.
+    pub sample_trainer: Option<PathBuf>,
 }
 
 /// A working connection and, once, what was done to get it.

@@ -34,6 +34,8 @@ pub enum Request {
     SubmitJob(Box<Job>),
     /// Cancel a job.
     CancelJob(String),
+    /// Submit `mlconsole sample-train` as a job, with a job dir in the data dir.
+    RunSampleJob,
     /// Ask where to save `text` (suggesting `file_name`) and write it there.
     SaveText {
         /// The suggested file name.

@@ -59,6 +59,7 @@ pub(super) async fn run(
     updates: Updates,
 ) {
     let current = Arc::new(Current::default());
+    let (data_dir, sample_trainer) = (settings.data_dir.clone(), settings.sample_trainer.clone());
     let reconnect = Arc::new(Notify::new());
     let refresh_jobs = Arc::new(Notify::new());
     tokio::spawn(keep_connected(
@@ -94,6 +95,25 @@ pub(super) async fn run(
                     let task = watch_metrics(current.clone(), jobs, generation, updates.clone());
                     metrics_watcher = Some(tokio::spawn(task));
                 }
+            }
+            Request::RunSampleJob => {
+                let job = sample_job(&data_dir, sample_trainer.as_deref());
+                let (current, updates, refresh) =
+                    (current.clone(), updates.clone(), refresh_jobs.clone());
+                tokio::spawn(async move {
+                    let result = match (job, current.get()) {
+                        (Err(message), _) => Err(message),
+                        (Ok(_), None) => Err(
+                            "not connected to the engine; the sample job was not submitted".into(),
+                        ),
+                        (Ok(job), Some(p)) => p.submit_job(&job).await.map_err(|e| {
+                            current.failed(&e);
+                            e.to_string()
+                        }),
+                    };
+                    updates.send(Update::Submitted(result));
+                    refresh.notify_one();
+                });
             }
             Request::SubmitJob(job) => {
                 let (current, updates, refresh) =
@@ -441,4 +461,24 @@ async fn open_tensorboard(dir: std::path::PathBuf, updates: Updates) {
             error: true,
         }),
     }
+}
+
+/// The sample training job: `mlconsole sample-train`, its job dir under the data dir.
+fn sample_job(
+    data_dir: &std::path::Path,
+    trainer: Option<&std::path::Path>,
+) -> Result<Job, String> {
+    let trainer = trainer.ok_or("this console has no sample trainer to run")?;
+    let id = format!("sample_{}", chrono::Local::now().format("%Y%m%d_%H%M%S"));
+    let job_dir = data_dir.join("sample-runs").join(&id);
+    Ok(Job {
+        job_id: id,
+        labels: [("kind".to_owned(), "sample".to_owned())].into(),
+        training_input: Some(crate::domain::TrainingInput {
+            command: vec![trainer.display().to_string(), "sample-train".into()],
+            job_dir: Some(job_dir.display().to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
 }

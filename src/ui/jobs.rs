@@ -86,6 +86,8 @@ pub enum JobsAction {
     ShowScalars(String),
     /// Open the job dir in the file manager.
     OpenJobDir(String),
+    /// Run the bundled sample training job.
+    RunSample,
 }
 
 /// The Jobs tab's state.
@@ -270,10 +272,16 @@ impl JobsTab {
             ui.add_space(40.0);
             ui.vertical_centered(|ui| {
                 ui.heading("No jobs yet");
-                ui.label("Submit a training job to see it here, live.");
-                if ui.button("➕ New job").clicked() {
-                    actions.push(JobsAction::OpenForm(None));
-                }
+                ui.label("Submit a training job to see it here, live — or start with the sample:");
+                ui.label("a small real model trained on the Iris flowers, with logs, resources and scalars.");
+                ui.horizontal(|ui| {
+                    if ui.button("▶ Run sample job").clicked() {
+                        actions.push(JobsAction::RunSample);
+                    }
+                    if ui.button("➕ New job").clicked() {
+                        actions.push(JobsAction::OpenForm(None));
+                    }
+                });
             });
         } else {
             self.table(ui, list, selected, &mut actions);

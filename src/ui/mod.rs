@@ -492,6 +492,7 @@ impl App {
             JobsAction::ShowResources => self.tab = Tab::Resources,
             JobsAction::ShowScalars(dir) => self.watch_logdir(dir.into()),
             JobsAction::OpenJobDir(dir) => self.open_url = Some(format!("file://{dir}")),
+            JobsAction::RunSample => self.backend.send(Request::RunSampleJob),
         }
     }
 
