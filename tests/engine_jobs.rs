@@ -9,6 +9,8 @@ use common::{
 };
 use mlconsole::domain::{JobState, LogStream, Severity, TrainingInput};
 use mlconsole::platform::Platform;
+use mlconsole::sample_train::onnx::{GraphProto, ModelProto};
+use std::collections::HashMap;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_command_job_succeeds_and_records_how_it_ran() {
@@ -543,4 +545,81 @@ async fn the_sample_trainer_runs_as_a_job_and_writes_scalars_and_a_model() {
     assert_eq!(classify([5.1, 3.5, 1.4, 0.2]), 0, "setosa");
     assert_eq!(classify([6.4, 3.2, 4.5, 1.5]), 1, "versicolor");
     assert_eq!(classify([6.3, 3.3, 6.0, 2.5]), 2, "virginica");
+
+    // model.onnx holds the same model: run its graph, node by node, on the same flowers.
+    let bytes = std::fs::read(job_dir.join("model.onnx")).unwrap();
+    let onnx = <ModelProto as prost::Message>::decode(bytes.as_slice()).unwrap();
+    assert_eq!(onnx.opset_import[0].version, 13);
+    let graph = onnx.graph.unwrap();
+    assert_eq!(graph.input[0].name, "input");
+    assert_eq!(graph.output[0].name, "probabilities");
+    for (x, class) in [
+        ([5.1, 3.5, 1.4, 0.2], 0),
+        ([6.4, 3.2, 4.5, 1.5], 1),
+        ([6.3, 3.3, 6.0, 2.5], 2),
+    ] {
+        let probabilities = run_graph(&graph, x);
+        let best = (0..3)
+            .max_by(|a, b| probabilities[*a].total_cmp(&probabilities[*b]))
+            .unwrap();
+        assert_eq!(best, class, "{probabilities:?}");
+        assert_eq!(best, classify(x));
+        assert!((probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-5);
+    }
+}
+
+/// Evaluates the sample's ONNX graph (Sub, Div, MatMul, Add, Softmax) for one input row,
+/// following the node list and the initializers by name, as a runtime would.
+fn run_graph(graph: &GraphProto, x: [f64; 4]) -> Vec<f64> {
+    let mut values: HashMap<String, (Vec<f64>, Vec<i64>)> = graph
+        .initializer
+        .iter()
+        .map(|t| {
+            (
+                t.name.clone(),
+                (
+                    t.float_data.iter().map(|v| f64::from(*v)).collect(),
+                    t.dims.clone(),
+                ),
+            )
+        })
+        .collect();
+    values.insert("input".into(), (x.to_vec(), vec![1, 4]));
+    for node in &graph.node {
+        let (a, a_dims) = values[&node.input[0]].clone();
+        let result = match node.op_type.as_str() {
+            "Sub" | "Div" | "Add" => {
+                let (b, _) = &values[&node.input[1]];
+                let op = |p: f64, q: f64| match node.op_type.as_str() {
+                    "Sub" => p - q,
+                    "Div" => p / q,
+                    _ => p + q,
+                };
+                (
+                    a.iter()
+                        .enumerate()
+                        .map(|(i, p)| op(*p, b[i % b.len()]))
+                        .collect(),
+                    a_dims,
+                )
+            }
+            "MatMul" => {
+                let (w, w_dims) = &values[&node.input[1]];
+                let (k, n) = (w_dims[0] as usize, w_dims[1] as usize);
+                let out = (0..n)
+                    .map(|j| (0..k).map(|i| a[i] * w[i * n + j]).sum())
+                    .collect();
+                (out, vec![1, n as i64])
+            }
+            "Softmax" => {
+                let max = a.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let e: Vec<f64> = a.iter().map(|v| (v - max).exp()).collect();
+                let sum: f64 = e.iter().sum();
+                (e.iter().map(|v| v / sum).collect(), a_dims)
+            }
+            other => panic!("unexpected operator {other}"),
+        };
+        values.insert(node.output[0].clone(), result);
+    }
+    values["probabilities"].0.clone()
 }

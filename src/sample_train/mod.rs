@@ -3,8 +3,8 @@
 //! Softmax (multinomial logistic) regression on Fisher's Iris data, bundled in
 //! `assets/datasets/iris.csv`: 120 flowers to train on, 30 held out. It logs progress
 //! like a Python trainer, writes TensorBoard scalars (`train/` loss and accuracy,
-//! `eval/` accuracy) into the job dir, and saves the trained parameters as
-//! `model.json` there.
+//! `eval/` accuracy) into the job dir, and saves the model there as `model.onnx` (for
+//! serving) and `model.json` (its parameters, readable).
 
 #![expect(
     clippy::needless_range_loop,
@@ -18,7 +18,9 @@ use serde::Serialize;
 
 use crate::tensorboard::writer::EventWriter;
 
-const IRIS: &str = include_str!("../assets/datasets/iris.csv");
+pub mod onnx;
+
+const IRIS: &str = include_str!("../../assets/datasets/iris.csv");
 /// The classes, in the order of the model's outputs.
 pub const CLASSES: [&str; 3] = ["setosa", "versicolor", "virginica"];
 const FEATURES: usize = 4;
@@ -194,12 +196,16 @@ pub fn train(
         }
     }
     let (_, eval_accuracy) = evaluate(&model, eval_set);
-    let model_path = job_dir.join("model.json");
-    std::fs::write(&model_path, serde_json::to_vec_pretty(&model)?)?;
+    std::fs::write(
+        job_dir.join("model.json"),
+        serde_json::to_vec_pretty(&model)?,
+    )?;
+    let onnx_path = job_dir.join("model.onnx");
+    std::fs::write(&onnx_path, onnx::to_onnx(&model))?;
     writeln!(
         log,
         "INFO:sample_train:done: held-out accuracy {eval_accuracy:.3}; model saved to {}",
-        model_path.display()
+        onnx_path.display()
     )?;
     Ok((model, eval_accuracy))
 }
