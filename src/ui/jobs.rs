@@ -274,14 +274,12 @@ impl JobsTab {
                 ui.heading("No jobs yet");
                 ui.label("Submit a training job to see it here, live — or start with the sample:");
                 ui.label("a small real model trained on the Iris flowers, with logs, resources and scalars.");
-                ui.horizontal(|ui| {
-                    if ui.button("▶ Run sample job").clicked() {
-                        actions.push(JobsAction::RunSample);
-                    }
-                    if ui.button("➕ New job").clicked() {
-                        actions.push(JobsAction::OpenForm(None));
-                    }
-                });
+                if ui.button("▶ Run sample job").clicked() {
+                    actions.push(JobsAction::RunSample);
+                }
+                if ui.button("➕ New job").clicked() {
+                    actions.push(JobsAction::OpenForm(None));
+                }
             });
         } else {
             self.table(ui, list, selected, &mut actions);
