@@ -98,39 +98,15 @@ pub(super) async fn run(
             }
             Request::RunSampleJob => {
                 let job = sample_job(&data_dir, sample_trainer.as_deref());
-                let (current, updates, refresh) =
-                    (current.clone(), updates.clone(), refresh_jobs.clone());
-                tokio::spawn(async move {
-                    let result = match (job, current.get()) {
-                        (Err(message), _) => Err(message),
-                        (Ok(_), None) => Err(
-                            "not connected to the engine; the sample job was not submitted".into(),
-                        ),
-                        (Ok(job), Some(p)) => p.submit_job(&job).await.map_err(|e| {
-                            current.failed(&e);
-                            e.to_string()
-                        }),
-                    };
-                    updates.send(Update::Submitted(result));
-                    refresh.notify_one();
-                });
+                spawn_submit(current.clone(), job, updates.clone(), refresh_jobs.clone());
             }
             Request::SubmitJob(job) => {
-                let (current, updates, refresh) =
-                    (current.clone(), updates.clone(), refresh_jobs.clone());
-                tokio::spawn(async move {
-                    let result = match current.get() {
-                        Some(p) => p.submit_job(job.as_ref()).await.map_err(|e| {
-                            current.failed(&e);
-                            e.to_string()
-                        }),
-                        None => {
-                            Err("not connected to the engine; the job was not submitted".into())
-                        }
-                    };
-                    updates.send(Update::Submitted(result));
-                    refresh.notify_one();
-                });
+                spawn_submit(
+                    current.clone(),
+                    Ok(*job),
+                    updates.clone(),
+                    refresh_jobs.clone(),
+                );
             }
             Request::CancelJob(job_id) => {
                 let (current, updates, refresh) =
@@ -164,6 +140,27 @@ pub(super) async fn run(
             }
         }
     }
+}
+
+/// Submits `job` (or reports why there is none) and syncs the job list right after.
+fn spawn_submit(
+    current: Arc<Current>,
+    job: Result<Job, String>,
+    updates: Updates,
+    refresh: Arc<Notify>,
+) {
+    tokio::spawn(async move {
+        let result = match (job, current.get()) {
+            (Err(message), _) => Err(message),
+            (Ok(_), None) => Err("not connected to the engine; the job was not submitted".into()),
+            (Ok(job), Some(platform)) => platform.submit_job(&job).await.map_err(|e| {
+                current.failed(&e);
+                e.to_string()
+            }),
+        };
+        updates.send(Update::Submitted(result));
+        refresh.notify_one();
+    });
 }
 
 async fn keep_connected(

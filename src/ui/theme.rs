@@ -54,18 +54,14 @@ pub fn state_icon(state: JobState) -> &'static str {
 /// The colour of a log severity.
 pub fn severity_color(severity: Severity, dark: bool) -> Color32 {
     match severity {
-        Severity::Debug => pick(dark, Color32::GRAY, Color32::DARK_GRAY),
+        Severity::Debug => state_color(JobState::Queued, dark),
         Severity::Info => pick(dark, Color32::from_gray(210), Color32::from_gray(30)),
         Severity::Warning => pick(
             dark,
             Color32::from_rgb(230, 190, 80),
             Color32::from_rgb(150, 100, 0),
         ),
-        Severity::Error => pick(
-            dark,
-            Color32::from_rgb(240, 110, 100),
-            Color32::from_rgb(190, 30, 30),
-        ),
+        Severity::Error => error_color(dark),
         Severity::Critical => pick(
             dark,
             Color32::from_rgb(255, 80, 200),
