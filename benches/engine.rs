@@ -7,8 +7,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop on a broken assumption
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,7 +15,7 @@ use mlconsole::domain::{Filter, Job, JobState, TrainingInput};
 use mlconsole::engine::joblog::{self, JobLog};
 use mlconsole::engine::sampler::sample_trees;
 use mlconsole::engine::store::Store;
-use mlconsole::platform::{LocalPlatform, Platform};
+use mlconsole::platform::Platform;
 
 fn main() {
     let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
@@ -46,59 +44,24 @@ fn summary(mut samples: Vec<Duration>) -> String {
     )
 }
 
-struct Engine {
-    child: Child,
-    base: String,
-    platform: LocalPlatform,
-}
+/// A real engine process on a random port (the tests' helper).
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-impl Engine {
-    fn start(dir: &Path, args: &[&str]) -> Engine {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mlconsole"))
-            .args(["engine", "--port", "0", "--data-dir"])
-            .arg(dir)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned();
-        let platform = LocalPlatform::for_data_dir(base.clone(), dir).unwrap();
-        Engine {
-            child,
-            base,
-            platform,
-        }
-    }
+use common::TestEngine as Engine;
 
-    /// User + system CPU time the engine process has used.
-    fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .unwrap()
-            .1
-            .split_whitespace()
-            .collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        // /proc counts in USER_HZ clock ticks, 100 a second on Linux.
-        Duration::from_secs_f64(ticks as f64 / 100.0)
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// User + system CPU time the engine process has used.
+fn cpu_time(engine: &Engine) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", engine.pid())).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // /proc counts in USER_HZ clock ticks, 100 a second on Linux.
+    Duration::from_secs_f64(ticks as f64 / 100.0)
 }
 
 fn stored_job(i: usize) -> Job {
@@ -183,7 +146,7 @@ fn bench_list(runtime: &tokio::runtime::Runtime) {
     }
     drop(store);
 
-    let engine = Engine::start(dir.path(), &[]);
+    let engine = Engine::start_in(dir.path(), &[]);
     runtime.block_on(async {
         for filter_text in &filters {
             let mut times = Vec::new();
@@ -237,7 +200,7 @@ fn bench_ingest(runtime: &tokio::runtime::Runtime) {
 
     // The whole engine: a real job writing as fast as it can.
     let data = tempfile::tempdir().unwrap();
-    let engine = Engine::start(data.path(), &[]);
+    let engine = Engine::start_in(data.path(), &[]);
     runtime.block_on(async {
         let producer = format!("import sys\nw = sys.stdout.write\nfor i in range({LINES}): w(f'step {{i}} loss 0.{{i}}\\n')");
         let t = Instant::now();
@@ -245,7 +208,7 @@ fn bench_ingest(runtime: &tokio::runtime::Runtime) {
         assert!(out.success());
         println!("the producer alone (to /dev/null): {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
 
-        let cpu_before = engine.cpu_time();
+        let cpu_before = cpu_time(&engine);
         let job = Job {
             job_id: "million".into(),
             training_input: Some(TrainingInput {
@@ -265,7 +228,7 @@ fn bench_ingest(runtime: &tokio::runtime::Runtime) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let took = t.elapsed();
-        let cpu = engine.cpu_time() - cpu_before;
+        let cpu = cpu_time(&engine) - cpu_before;
         let stdout_lines: u64 = {
             let mut n = 0;
             let mut after = 0;
@@ -355,11 +318,11 @@ fn bench_sampler(runtime: &tokio::runtime::Runtime) {
 
     // The engine: CPU over 10 s with 50 jobs running, against 10 s idle.
     let data = tempfile::tempdir().unwrap();
-    let engine = Engine::start(data.path(), &["--max-running", "64"]);
+    let engine = Engine::start_in(data.path(), &["--max-running", "64"]);
     runtime.block_on(async {
-        let idle_start = engine.cpu_time();
+        let idle_start = cpu_time(&engine);
         tokio::time::sleep(Duration::from_secs(10)).await;
-        let idle = engine.cpu_time() - idle_start;
+        let idle = cpu_time(&engine) - idle_start;
         for i in 0..JOBS {
             let job = Job {
                 job_id: format!("sleeper_{i}"),
@@ -378,9 +341,9 @@ fn bench_sampler(runtime: &tokio::runtime::Runtime) {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let busy_start = engine.cpu_time();
+        let busy_start = cpu_time(&engine);
         tokio::time::sleep(Duration::from_secs(10)).await;
-        let busy = engine.cpu_time() - busy_start;
+        let busy = cpu_time(&engine) - busy_start;
         let samples = engine.platform.read_metrics("sleeper_0", None).await.unwrap();
         println!(
             "engine CPU: idle {:.2}% of one core; with {JOBS} jobs running {:.2}% (supervisors + sampler); {} samples of one job so far",

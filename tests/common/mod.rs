@@ -76,6 +76,11 @@ impl TestEngine {
         }
     }
 
+    /// The engine process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the engine with SIGKILL, as a crash would.
     pub fn kill_engine(&mut self) {
         self.child.kill().unwrap();
