@@ -269,7 +269,7 @@ impl ScalarsTab {
 
     /// The shown runs and the union of their tags, rebuilt only when runs, toggles or
     /// the filter change: nothing per frame grows with the data.
-    fn layout(&mut self) -> (Vec<String>, Vec<String>) {
+    fn refresh_layout(&mut self) {
         if self.layout.is_none() {
             let shown: Vec<String> = self.shown_runs().into_iter().cloned().collect();
             let tags: BTreeSet<&String> = shown
@@ -280,11 +280,13 @@ impl ScalarsTab {
             let tags = tags.into_iter().cloned().collect();
             self.layout = Some((shown, tags));
         }
-        self.layout.clone().unwrap_or_default()
     }
 
     fn charts(&mut self, ui: &mut Ui) {
-        let (shown, tags) = self.layout();
+        self.refresh_layout();
+        let Some((shown, tags)) = &self.layout else {
+            return;
+        };
         // Two charts a row, two rows a screen; the run list on the left is the legend.
         let width = ((ui.available_width() - 24.0) / 2.0).max(280.0);
         let height = ((ui.available_height() - 60.0) / 2.0).max(220.0);
@@ -304,7 +306,7 @@ impl ScalarsTab {
                 for row in rows {
                     ui.horizontal(|ui| {
                         for tag in tags.iter().skip(row * 2).take(2) {
-                            ensure_drawn(runs, drawn, &shown, tag, settings);
+                            ensure_drawn(runs, drawn, shown, tag, settings);
                             ui.allocate_ui(egui::vec2(width, height + 30.0), |ui| {
                                 ui.vertical(|ui| {
                                     ui.label(RichText::new(tag).strong());
@@ -319,7 +321,7 @@ impl ScalarsTab {
                                             hover_label(hover, x_axis, log_y)
                                         })
                                         .show(ui, |plot| {
-                                            for run in &shown {
+                                            for run in shown {
                                                 let (Some(series), Some(d)) = (
                                                     runs.get(run),
                                                     drawn.get(run).and_then(|t| t.get(tag)),
