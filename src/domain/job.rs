@@ -256,7 +256,8 @@ pub fn validate_job_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn validate_label(key: &str, value: &str) -> Result<(), String> {
+/// Checks a label as Google does: lowercase key of at most 63 characters, lowercase value.
+pub fn validate_label(key: &str, value: &str) -> Result<(), String> {
     let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
     let key_ok = key.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && key.len() <= 63

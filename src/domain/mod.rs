@@ -4,8 +4,14 @@ pub mod filter;
 pub mod job;
 pub mod logs;
 pub mod metrics;
+pub mod model;
+pub mod predict;
 
 pub use filter::{FieldKind, FieldValue, Filter, FilterError, Filterable};
 pub use job::{Invocation, Job, JobPage, JobState, TrainingInput};
 pub use logs::{LogEntry, LogPage, LogStream, Severity};
 pub use metrics::{MetricsPage, ResourceSample};
+pub use model::{
+    AutoScaling, DefaultChange, ManualScaling, Model, ModelPage, ServingMetrics, ServingSample,
+    TensorSpec, Version, VersionPage, VersionState,
+};

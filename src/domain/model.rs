@@ -1,0 +1,363 @@
+//! Models and versions in the shape of Cloud ML Engine API v1 (`projects.models`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::job::validate_label;
+
+/// The lifecycle state of a version, as API v1 names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VersionState {
+    /// Not set (only in requests).
+    #[default]
+    Unknown,
+    /// The artifact is being copied and loaded.
+    Creating,
+    /// Loaded and checked; it can serve.
+    Ready,
+    /// The artifact could not be copied or loaded; see `errorMessage`.
+    Failed,
+}
+
+impl VersionState {
+    /// The wire name, e.g. `READY`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionState::Unknown => "UNKNOWN",
+            VersionState::Creating => "CREATING",
+            VersionState::Ready => "READY",
+            VersionState::Failed => "FAILED",
+        }
+    }
+}
+
+/// Replicas between a minimum and a maximum, following the load.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoScaling {
+    /// Replicas kept even when idle; 0 lets the version scale to zero.
+    #[serde(default)]
+    pub min_nodes: u32,
+    /// Most replicas (default: one per core).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_nodes: Option<u32>,
+}
+
+/// A fixed number of replicas.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManualScaling {
+    /// Replicas, always.
+    pub nodes: u32,
+}
+
+/// The name, element type and shape of a model input or output; `null` in `shape` is a
+/// dimension of any size (usually the batch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TensorSpec {
+    /// The tensor's name in the model.
+    pub name: String,
+    /// Element type, e.g. `float32`, `int64`.
+    pub dtype: String,
+    /// Dimensions; `null` for a dynamic one.
+    pub shape: Vec<Option<u64>>,
+}
+
+impl TensorSpec {
+    /// Shape as text, e.g. `[N, 4]`.
+    pub fn shape_text(&self) -> String {
+        let dims: Vec<String> = self
+            .shape
+            .iter()
+            .map(|d| d.map_or_else(|| "N".to_owned(), |n| n.to_string()))
+            .collect();
+        format!("[{}]", dims.join(", "))
+    }
+}
+
+/// A model version: one trained artifact that can serve predictions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Version {
+    /// `projects/local/models/{model}/versions/{version}`; on create, the short name.
+    pub name: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Where the artifact was taken from: a `model.onnx` file or a folder holding one.
+    #[serde(default)]
+    pub deployment_uri: String,
+    /// Always `ONNX` for the local engine (output only on create).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub framework: String,
+    /// Free-form labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Replicas that follow the load (the default: 0 to one per core).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_scaling: Option<AutoScaling>,
+    /// A fixed number of replicas instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual_scaling: Option<ManualScaling>,
+    /// Whether this version serves `…/models/{m}:predict` (output only).
+    #[serde(default)]
+    pub is_default: bool,
+    /// State (output only).
+    #[serde(default)]
+    pub state: VersionState,
+    /// Why it failed (output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// When it was created (output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<DateTime<Utc>>,
+    /// When it last served a prediction (output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_use_time: Option<DateTime<Utc>>,
+    /// The model's inputs (output only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<TensorSpec>,
+    /// The model's outputs (output only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<TensorSpec>,
+    /// Replicas loaded right now (output only).
+    #[serde(default)]
+    pub replicas: u32,
+}
+
+impl Version {
+    /// The short name: the last part of `name`.
+    pub fn short_name(&self) -> &str {
+        self.name.rsplit('/').next().unwrap_or(&self.name)
+    }
+
+    /// Fewest and most replicas this version asks for, given the machine's default maximum.
+    pub fn replica_bounds(&self, default_max: u32) -> (u32, u32) {
+        if let Some(manual) = self.manual_scaling {
+            return (manual.nodes, manual.nodes);
+        }
+        let auto = self.auto_scaling.unwrap_or_default();
+        let max = auto
+            .max_nodes
+            .unwrap_or(default_max)
+            .max(auto.min_nodes)
+            .max(1);
+        (auto.min_nodes, max)
+    }
+
+    /// Checks a version to create; the message names the field.
+    pub fn validate_creation(&self) -> Result<(), String> {
+        validate_resource_name("version name", short(&self.name))?;
+        if self.deployment_uri.trim().is_empty() {
+            return Err(
+                "deploymentUri is required: a model.onnx file or a folder holding one".into(),
+            );
+        }
+        if !self.framework.is_empty() && !self.framework.eq_ignore_ascii_case("ONNX") {
+            return Err(format!(
+                "framework {:?} is not served by the local engine; it serves ONNX models",
+                self.framework
+            ));
+        }
+        if self.auto_scaling.is_some() && self.manual_scaling.is_some() {
+            return Err("give autoScaling or manualScaling, not both".into());
+        }
+        if let Some(manual) = self.manual_scaling
+            && manual.nodes == 0
+        {
+            return Err("manualScaling.nodes must be at least 1".into());
+        }
+        if let Some(AutoScaling {
+            min_nodes,
+            max_nodes: Some(max),
+        }) = self.auto_scaling
+            && (max == 0 || max < min_nodes)
+        {
+            return Err(format!(
+                "autoScaling.maxNodes ({max}) must be at least 1 and at least minNodes ({min_nodes})"
+            ));
+        }
+        for (key, value) in &self.labels {
+            validate_label(key, value)?;
+        }
+        Ok(())
+    }
+}
+
+/// When a version became the default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DefaultChange {
+    /// The version's short name.
+    pub version: String,
+    /// When it became the default.
+    pub time: DateTime<Utc>,
+}
+
+/// A model: a named group of versions, one of which is the default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Model {
+    /// `projects/local/models/{model}`; on create, the short name.
+    pub name: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Free-form labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// The version that serves `…/models/{m}:predict` (output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_version: Option<Version>,
+    /// When it was created (output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<DateTime<Utc>>,
+    /// Which version was default when, oldest first (output only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_history: Vec<DefaultChange>,
+}
+
+impl Model {
+    /// The short name: the last part of `name`.
+    pub fn short_name(&self) -> &str {
+        short(&self.name)
+    }
+
+    /// Checks a model to create; the message names the field.
+    pub fn validate_creation(&self) -> Result<(), String> {
+        validate_resource_name("model name", short(&self.name))?;
+        for (key, value) in &self.labels {
+            validate_label(key, value)?;
+        }
+        Ok(())
+    }
+}
+
+/// A page of models.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelPage {
+    /// The models, by name.
+    #[serde(default)]
+    pub models: Vec<Model>,
+    /// Absent: the local engine lists every model at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// A page of versions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionPage {
+    /// The versions, oldest first.
+    #[serde(default)]
+    pub versions: Vec<Version>,
+    /// Absent: the local engine lists every version at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// One second of a version's serving.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServingSample {
+    /// End of the second.
+    pub time: DateTime<Utc>,
+    /// Predict requests answered in that second.
+    pub requests: u64,
+    /// Of those, answered with an error.
+    pub errors: u64,
+    /// Median latency in milliseconds (0 without requests).
+    pub latency_p50_ms: f64,
+    /// 99th percentile latency in milliseconds.
+    pub latency_p99_ms: f64,
+    /// Replicas loaded.
+    pub replicas: u32,
+}
+
+/// A version's serving over time: one sample a second, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServingMetrics {
+    /// Requests answered since the engine started.
+    pub total_requests: u64,
+    /// Errors since the engine started.
+    pub total_errors: u64,
+    /// Samples, oldest first (the last hour).
+    pub samples: Vec<ServingSample>,
+}
+
+/// Longest model or version name accepted.
+pub const MAX_NAME_LEN: usize = 128;
+
+fn short(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// Checks a model or version name: a letter first, then letters, digits or underscores.
+pub fn validate_resource_name(what: &str, name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("{what} is required"));
+    }
+    let mut chars = name.chars();
+    let ok = name.len() <= MAX_NAME_LEN
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {name:?} is not valid: start with a letter, then use only letters, digits and underscores (at most {MAX_NAME_LEN})"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_googles_rules() {
+        assert!(validate_resource_name("model name", "iris_v2").is_ok());
+        assert!(validate_resource_name("model name", "2iris").is_err());
+        assert!(validate_resource_name("model name", "iris-v2").is_err());
+        assert!(validate_resource_name("model name", "").is_err());
+    }
+
+    #[test]
+    fn replica_bounds_follow_scaling() {
+        let mut v = Version::default();
+        assert_eq!(v.replica_bounds(2), (0, 2));
+        v.auto_scaling = Some(AutoScaling {
+            min_nodes: 1,
+            max_nodes: Some(4),
+        });
+        assert_eq!(v.replica_bounds(2), (1, 4));
+        v.auto_scaling = None;
+        v.manual_scaling = Some(ManualScaling { nodes: 3 });
+        assert_eq!(v.replica_bounds(2), (3, 3));
+    }
+
+    #[test]
+    fn creation_checks_name_uri_and_scaling() {
+        let mut v = Version {
+            name: "v1".into(),
+            deployment_uri: "/tmp/model.onnx".into(),
+            ..Version::default()
+        };
+        assert!(v.validate_creation().is_ok());
+        v.auto_scaling = Some(AutoScaling {
+            min_nodes: 3,
+            max_nodes: Some(1),
+        });
+        assert!(v.validate_creation().unwrap_err().contains("maxNodes"));
+        v.auto_scaling = None;
+        v.deployment_uri = " ".into();
+        assert!(v.validate_creation().unwrap_err().contains("deploymentUri"));
+    }
+}
