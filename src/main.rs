@@ -77,6 +77,12 @@ struct EngineArgs {
     /// Seconds a cancelled job gets between SIGTERM and SIGKILL
     #[arg(long, default_value_t = 10.0)]
     cancel_grace_secs: f64,
+    /// Seconds a model replica may idle before serving removes it
+    #[arg(long, default_value_t = 300.0)]
+    replica_idle_secs: f64,
+    /// Most replicas a version runs when its autoScaling gives no maxNodes [default: number of cores]
+    #[arg(long)]
+    max_replicas: Option<u32>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -199,6 +205,15 @@ fn run_engine(args: EngineArgs) -> anyhow::Result<()> {
         "--cancel-grace-secs must be a number of seconds ≥ 0"
     );
     config.cancel_grace = Duration::from_secs_f64(args.cancel_grace_secs);
+    anyhow::ensure!(
+        args.replica_idle_secs.is_finite() && args.replica_idle_secs >= 0.0,
+        "--replica-idle-secs must be a number of seconds ≥ 0"
+    );
+    config.replica_idle = Duration::from_secs_f64(args.replica_idle_secs);
+    if let Some(n) = args.max_replicas {
+        anyhow::ensure!(n >= 1, "--max-replicas must be at least 1");
+        config.max_replicas = n;
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(engine::serve(config))
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::models_api as m;
 use super::runner::EngineError;
 use super::{Engine, joblog};
 use crate::domain::filter::parse_time;
@@ -25,6 +26,8 @@ use crate::domain::{Filter, Job, JobPage, LogPage, MetricsPage};
 pub const PROJECT: &str = "local";
 /// Jobs per page when `pageSize` is not given, and the most allowed.
 pub const JOBS_PAGE: (usize, usize) = (100, 1000);
+/// Largest request body: online prediction takes images as base64.
+pub const MAX_BODY: usize = 32 << 20;
 /// Log entries per page when `pageSize` is not given, and the most allowed.
 pub const LOGS_PAGE: (usize, usize) = (1000, 10_000);
 
@@ -55,7 +58,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(code: StatusCode, status: &'static str, message: impl Into<String>) -> ApiError {
+    /// An error with any code and canonical status.
+    pub fn new(code: StatusCode, status: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             code,
             status,
@@ -73,7 +77,8 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
     }
 
-    fn internal(message: impl Into<String>) -> ApiError {
+    /// 500 INTERNAL.
+    pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", message)
     }
 }
@@ -109,7 +114,8 @@ impl From<EngineError> for ApiError {
 }
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
-type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+/// Query parameters as a handler receives them.
+pub type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 /// Serves the API on `listener` until the process ends.
 pub async fn serve(engine: Arc<Engine>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
@@ -123,12 +129,34 @@ pub async fn serve(engine: Arc<Engine>, listener: tokio::net::TcpListener) -> st
 /// Every route of the API.
 pub fn router(engine: Arc<Engine>) -> Router {
     let jobs = "/v1/projects/{project}/jobs";
+    let models = "/v1/projects/{project}/models";
     let authed = Router::new()
         .route("/openapi.json", get(openapi_json))
         .route(jobs, post(create_job).get(list_jobs))
         .route(&format!("{jobs}/{{job}}"), get(get_job).post(job_action))
         .route(&format!("{jobs}/{{job}}/logs"), get(job_logs))
         .route(&format!("{jobs}/{{job}}/metrics"), get(job_metrics))
+        .route(models, post(m::create_model).get(m::list_models))
+        .route(
+            &format!("{models}/{{model}}"),
+            get(m::get_model)
+                .delete(m::delete_model)
+                .post(m::model_action),
+        )
+        .route(
+            &format!("{models}/{{model}}/versions"),
+            post(m::create_version).get(m::list_versions),
+        )
+        .route(
+            &format!("{models}/{{model}}/versions/{{version}}"),
+            get(m::get_version)
+                .delete(m::delete_version)
+                .post(m::version_action),
+        )
+        .route(
+            &format!("{models}/{{model}}/versions/{{version}}/metrics"),
+            get(m::version_metrics),
+        )
         .route_layer(middleware::from_fn_with_state(
             engine.clone(),
             require_token,
@@ -138,6 +166,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(authed)
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(engine)
 }
 
@@ -209,12 +238,14 @@ pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(super::openapi::document())
 }
 
-fn project_path(path: Result<Path<String>, PathRejection>) -> Result<(), ApiError> {
+/// Checks the `{project}` of a path.
+pub fn project_path(path: Result<Path<String>, PathRejection>) -> Result<(), ApiError> {
     let Path(project) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
     check_project(&project)
 }
 
-fn check_project(project: &str) -> Result<(), ApiError> {
+/// Checks that `project` is the one the engine serves.
+pub fn check_project(project: &str) -> Result<(), ApiError> {
     if project == PROJECT {
         Ok(())
     } else {
@@ -230,7 +261,8 @@ fn job_path(path: Result<Path<(String, String)>, PathRejection>) -> Result<Strin
     Ok(job)
 }
 
-fn query(params: Params, allowed: &[&str]) -> Result<HashMap<String, String>, ApiError> {
+/// The query parameters, refusing any not in `allowed`.
+pub fn query(params: Params, allowed: &[&str]) -> Result<HashMap<String, String>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::invalid(e.body_text()))?;
     if let Some(unknown) = params.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(ApiError::invalid(format!(

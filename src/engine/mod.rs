@@ -7,15 +7,21 @@
 //! engine.lock   held while an engine runs on this directory
 //! token         the bearer token clients must send (mode 0600)
 //! engine.json   where the running engine listens
-//! state.db      jobs and resource samples (SQLite, WAL)
+//! state.db      jobs, resource samples, models and versions (SQLite, WAL)
 //! jobs/<id>/    a job's stdout.log, stderr.log, engine.log, log.idx, child.pid, exit.json
+//! models/<m>/<v>/model.onnx   a version's artifact, copied in when it was created
 //! ```
 
 pub mod api;
 pub mod joblog;
+pub mod model_tasks;
+pub mod models_api;
+pub mod onnx_model;
 pub mod openapi;
+pub mod registry;
 pub mod runner;
 pub mod sampler;
+pub mod serving;
 pub mod store;
 pub mod wrapper;
 
@@ -30,6 +36,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use self::joblog::JobLog;
+use self::registry::{ModelError, Registry};
 use self::store::{Store, StoreError};
 
 /// The port the engine listens on unless told otherwise.
@@ -50,19 +57,27 @@ pub struct EngineConfig {
     pub cancel_grace: Duration,
     /// The `mlconsole` binary that provides `job-wrapper`.
     pub wrapper_exe: PathBuf,
+    /// How long a model replica may idle before serving removes it.
+    pub replica_idle: Duration,
+    /// Most replicas of a version whose autoScaling gives no maxNodes.
+    pub max_replicas: u32,
 }
 
 impl EngineConfig {
     /// The defaults for `data_dir`: the default port, one running job per core,
-    /// `python3`, a 10 s cancel grace and this very binary as the wrapper.
+    /// `python3`, a 10 s cancel grace, this very binary as the wrapper, and replicas
+    /// that idle 5 minutes before they go, at most one per core.
     pub fn new(data_dir: PathBuf) -> io::Result<EngineConfig> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(EngineConfig {
             data_dir,
             port: DEFAULT_PORT,
-            max_running: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_running: cores,
             python: "python3".into(),
             cancel_grace: Duration::from_secs(10),
             wrapper_exe: std::env::current_exe()?,
+            replica_idle: Duration::from_secs(300),
+            max_replicas: u32::try_from(cores).unwrap_or(2),
         })
     }
 }
@@ -96,6 +111,9 @@ pub enum StartError {
     /// The state database cannot be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The models in the state database cannot be read.
+    #[error(transparent)]
+    Models(#[from] ModelError),
     /// The port cannot be bound.
     #[error(
         "cannot listen on 127.0.0.1:{port}: {source}; is another program using it? Try --port 0"
@@ -124,6 +142,9 @@ pub struct Engine {
     wake_scheduler: Notify,
     /// Logs of jobs not yet finished, shared by the API, the scheduler and supervisors.
     open_logs: Mutex<HashMap<String, Arc<Mutex<JobLog>>>>,
+    registry: Registry,
+    /// Versions an earlier engine left CREATING, loaded again by [`serve`].
+    unfinished_versions: Mutex<Vec<registry::Unfinished>>,
     /// Kept open for the engine's life: the lock on the data directory.
     _lock: File,
 }
@@ -141,6 +162,11 @@ impl Engine {
         let lock = take_lock(&dir)?;
         let token = load_or_make_token(&dir.join("token")).map_err(data_err)?;
         let store = Store::open(&dir.join("state.db"))?;
+        let (registry, unfinished) = Registry::open(
+            &dir.join("state.db"),
+            dir.join("models"),
+            config.max_replicas,
+        )?;
         Ok(Arc::new(Engine {
             config,
             store,
@@ -148,6 +174,8 @@ impl Engine {
             slots: Mutex::default(),
             wake_scheduler: Notify::new(),
             open_logs: Mutex::default(),
+            registry,
+            unfinished_versions: Mutex::new(unfinished),
             _lock: lock,
         }))
     }
@@ -165,6 +193,11 @@ impl Engine {
     /// The bearer token clients must present.
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// The models and versions.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The directory holding a job's logs and process records.
@@ -191,6 +224,7 @@ pub async fn serve(config: EngineConfig) -> anyhow::Result<()> {
     engine.recover()?;
     tokio::spawn(engine.clone().schedule());
     tokio::spawn(sampler::run(engine.clone()));
+    engine.start_serving();
     println!("listening on http://{addr}");
     io::stdout().flush()?;
     api::serve(engine, listener).await?;

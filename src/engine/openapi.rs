@@ -3,14 +3,14 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::api;
+use super::{api, models_api};
 use crate::domain;
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "mlconsole local engine",
-        description = "Training jobs, logs and resource samples in the Cloud ML Engine v1 dialect. \
+        description = "Training jobs, logs, resource samples, models, versions and online prediction in the Cloud ML Engine v1 dialect. \
             Every call but /healthz needs 'Authorization: Bearer <token>' (the token is in the \
             engine's data directory). Errors use Google's JSON shape."
     ),
@@ -23,6 +23,17 @@ use crate::domain;
         api::job_action,
         api::job_logs,
         api::job_metrics,
+        models_api::create_model,
+        models_api::list_models,
+        models_api::get_model,
+        models_api::delete_model,
+        models_api::model_action,
+        models_api::create_version,
+        models_api::list_versions,
+        models_api::get_version,
+        models_api::delete_version,
+        models_api::version_action,
+        models_api::version_metrics,
     ),
     components(schemas(
         domain::Job,
@@ -36,6 +47,17 @@ use crate::domain;
         domain::LogStream,
         domain::ResourceSample,
         domain::MetricsPage,
+        domain::Model,
+        domain::ModelPage,
+        domain::Version,
+        domain::VersionPage,
+        domain::VersionState,
+        domain::AutoScaling,
+        domain::ManualScaling,
+        domain::TensorSpec,
+        domain::DefaultChange,
+        domain::ServingMetrics,
+        domain::ServingSample,
         api::ErrorBody,
         api::ErrorStatus,
     )),

@@ -1,0 +1,81 @@
+//! The engine's background work for models: loading new versions, and the once-a-second
+//! tick that samples serving metrics and scales replicas down.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Engine;
+use super::registry::ModelError;
+use crate::domain::Version;
+
+/// Time between serving ticks.
+const TICK: Duration = Duration::from_secs(1);
+
+impl Engine {
+    /// Records a new version CREATING and loads it in the background.
+    pub fn create_version(
+        self: &Arc<Self>,
+        model: &str,
+        version: Version,
+    ) -> Result<Version, ModelError> {
+        let (version, source) = self.registry.begin_version(model, version)?;
+        self.load_version(model.to_owned(), version.short_name().to_owned(), source);
+        Ok(version)
+    }
+
+    fn load_version(self: &Arc<Self>, model: String, version: String, source: PathBuf) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let (m, v) = (model.clone(), version.clone());
+            let worker = engine.clone();
+            let loaded = tokio::task::spawn_blocking(move || {
+                worker.registry.import_artifact(&m, &v, &source)
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("loading the model was lost: {e}")));
+            if let Err(e) = &loaded {
+                tracing::warn!("version {version} of model {model} failed: {e}");
+            }
+            match engine.registry.finish_version(&model, &version, loaded) {
+                Ok(Some(serving)) => {
+                    if let Err(e) = serving.warm_up().await {
+                        tracing::warn!("cannot start replicas of {model}/{version}: {e}");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!("cannot record version {model}/{version}: {e}"),
+            }
+        });
+    }
+
+    /// Loads versions an earlier engine left CREATING, warms up the minimum replicas of
+    /// READY ones, and starts the serving tick.
+    pub fn start_serving(self: &Arc<Self>) {
+        let unfinished = std::mem::take(
+            &mut *self
+                .unfinished_versions
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for (model, version, source) in unfinished {
+            self.load_version(model, version, source);
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            for serving in engine.registry.all_serving() {
+                if let Err(e) = serving.warm_up().await {
+                    tracing::warn!("cannot start replicas: {e}");
+                }
+            }
+            let mut ticker = tokio::time::interval(TICK);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                ticker.tick().await;
+                for serving in engine.registry.all_serving() {
+                    serving.tick(engine.config.replica_idle);
+                }
+            }
+        });
+    }
+}

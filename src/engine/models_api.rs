@@ -1,0 +1,288 @@
+//! The API of models, versions and online prediction (`projects.models` of Cloud ML
+//! Engine v1).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use super::Engine;
+use super::api::{ApiError, ErrorBody, Params, check_project, query};
+use super::registry::ModelError;
+use super::serving::PredictError;
+use crate::domain::filter::parse_time;
+use crate::domain::{Model, ModelPage, ServingMetrics, Version, VersionPage};
+
+impl From<ModelError> for ApiError {
+    fn from(e: ModelError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            ModelError::InvalidArgument(_) => ApiError::invalid(message),
+            ModelError::NotFound(_) => ApiError::not_found(message),
+            ModelError::AlreadyExists(_) => {
+                ApiError::new(StatusCode::CONFLICT, "ALREADY_EXISTS", message)
+            }
+            ModelError::FailedPrecondition(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "FAILED_PRECONDITION", message)
+            }
+            ModelError::Storage(_) => ApiError::internal(message),
+        }
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+type ModelPath = Result<Path<(String, String)>, PathRejection>;
+type VersionPath = Result<Path<(String, String, String)>, PathRejection>;
+
+fn model_path(path: ModelPath) -> Result<String, ApiError> {
+    let Path((project, model)) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
+    check_project(&project)?;
+    Ok(model)
+}
+
+fn version_path(path: VersionPath) -> Result<(String, String), ApiError> {
+    let Path((project, model, version)) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
+    check_project(&project)?;
+    Ok((model, version))
+}
+
+fn json_body<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    what: &str,
+) -> Result<T, ApiError> {
+    let body = body.map_err(|e| ApiError::invalid(e.body_text()))?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid(format!(
+            "the request body is empty; send a {what} as JSON"
+        )));
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid(format!("the request body is not a valid {what}: {e}")))
+}
+
+/// Creates a model: a named group of versions.
+#[utoipa::path(post, path = "/v1/projects/{project}/models", tag = "models", security(("bearer" = [])),
+    params(("project" = String, Path, description = "Always `local`")),
+    request_body = Model,
+    responses(
+        (status = 200, description = "The new model", body = Model),
+        (status = 400, description = "Malformed model", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody)))]
+pub async fn create_model(
+    State(engine): State<Arc<Engine>>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Model> {
+    super::api::project_path(path)?;
+    let model: Model = json_body(body, "Model")?;
+    Ok(Json(engine.registry().create_model(model)?))
+}
+
+/// Lists every model, by name, each with its default version.
+#[utoipa::path(get, path = "/v1/projects/{project}/models", tag = "models", security(("bearer" = [])),
+    params(("project" = String, Path, description = "Always `local`")),
+    responses((status = 200, description = "Every model", body = ModelPage)))]
+pub async fn list_models(
+    State(engine): State<Arc<Engine>>,
+    path: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> ApiResult<ModelPage> {
+    super::api::project_path(path)?;
+    query(params, &["pageSize", "pageToken"])?;
+    Ok(Json(ModelPage {
+        models: engine.registry().list_models(),
+        next_page_token: None,
+    }))
+}
+
+/// Gets a model.
+#[utoipa::path(get, path = "/v1/projects/{project}/models/{model}", tag = "models", security(("bearer" = [])),
+    params(("project" = String, Path, description = "Always `local`"), ("model" = String, Path, description = "Model name")),
+    responses((status = 200, description = "The model", body = Model), (status = 404, description = "No such model", body = ErrorBody)))]
+pub async fn get_model(State(engine): State<Arc<Engine>>, path: ModelPath) -> ApiResult<Model> {
+    let model = model_path(path)?;
+    Ok(Json(engine.registry().get_model(&model)?))
+}
+
+/// Deletes a model that has no versions.
+#[utoipa::path(delete, path = "/v1/projects/{project}/models/{model}", tag = "models", security(("bearer" = [])),
+    params(("project" = String, Path, description = "Always `local`"), ("model" = String, Path, description = "Model name")),
+    responses(
+        (status = 200, description = "The deleted model", body = Model),
+        (status = 400, description = "The model still has versions", body = ErrorBody),
+        (status = 404, description = "No such model", body = ErrorBody)))]
+pub async fn delete_model(State(engine): State<Arc<Engine>>, path: ModelPath) -> ApiResult<Model> {
+    let model = model_path(path)?;
+    Ok(Json(engine.registry().delete_model(&model)?))
+}
+
+/// Online prediction with the model's default version: `POST …/models/{model}:predict`.
+#[utoipa::path(post, path = "/v1/projects/{project}/models/{model}:predict", tag = "prediction", security(("bearer" = [])),
+    params(("project" = String, Path, description = "Always `local`"), ("model" = String, Path, description = "Model name")),
+    request_body(content = serde_json::Value, description = "`{\"instances\": [...]}`: number arrays, or objects keyed by input name; `{\"b64\": \"...\"}` for bytes"),
+    responses(
+        (status = 200, description = "`{\"predictions\": [...]}`, one per instance", body = serde_json::Value),
+        (status = 400, description = "A bad instance, named by its index", body = ErrorBody),
+        (status = 404, description = "No such model", body = ErrorBody)))]
+pub async fn model_action(
+    State(engine): State<Arc<Engine>>,
+    path: ModelPath,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let target = match model_path(path) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    match target.rsplit_once(':') {
+        Some((model, "predict")) => predict(&engine, model, None, body).await,
+        _ => ApiError::not_found(format!(
+            "no such model action: POST …/models/{target}; the action is POST …/models/{{model}}:predict"
+        ))
+        .into_response(),
+    }
+}
+
+async fn predict(
+    engine: &Engine,
+    model: &str,
+    version: Option<&str>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let serving = match engine.registry().serving(model, version) {
+        Ok(s) => s,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return ApiError::invalid(e.body_text()).into_response(),
+    };
+    match serving.predict(&body).await {
+        Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
+        Err(PredictError::BadRequest(m)) => ApiError::invalid(m).into_response(),
+        Err(PredictError::Failed(m)) => ApiError::internal(m).into_response(),
+    }
+}
+
+/// Creates a version from `deploymentUri` (a `model.onnx` file or a folder holding one).
+/// Answers the version CREATING; it turns READY or FAILED once loaded.
+#[utoipa::path(post, path = "/v1/projects/{project}/models/{model}/versions", tag = "models", security(("bearer" = [])),
+    params(("project" = String, Path, description = "Always `local`"), ("model" = String, Path, description = "Model name")),
+    request_body = Version,
+    responses(
+        (status = 200, description = "The version, CREATING", body = Version),
+        (status = 400, description = "Malformed version or missing artifact", body = ErrorBody),
+        (status = 404, description = "No such model", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody)))]
+pub async fn create_version(
+    State(engine): State<Arc<Engine>>,
+    path: ModelPath,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Version> {
+    let model = model_path(path)?;
+    let version: Version = json_body(body, "Version")?;
+    Ok(Json(engine.create_version(&model, version)?))
+}
+
+/// Lists a model's versions.
+#[utoipa::path(get, path = "/v1/projects/{project}/models/{model}/versions", tag = "models", security(("bearer" = [])),
+    params(("project" = String, Path, description = "Always `local`"), ("model" = String, Path, description = "Model name")),
+    responses((status = 200, description = "The versions", body = VersionPage), (status = 404, description = "No such model", body = ErrorBody)))]
+pub async fn list_versions(
+    State(engine): State<Arc<Engine>>,
+    path: ModelPath,
+    params: Params,
+) -> ApiResult<VersionPage> {
+    let model = model_path(path)?;
+    query(params, &["pageSize", "pageToken"])?;
+    Ok(Json(VersionPage {
+        versions: engine.registry().list_versions(&model)?,
+        next_page_token: None,
+    }))
+}
+
+/// Gets a version.
+#[utoipa::path(get, path = "/v1/projects/{project}/models/{model}/versions/{version}", tag = "models", security(("bearer" = [])),
+    params(("project" = String, Path, description = "Always `local`"), ("model" = String, Path, description = "Model name"), ("version" = String, Path, description = "Version name")),
+    responses((status = 200, description = "The version", body = Version), (status = 404, description = "No such version", body = ErrorBody)))]
+pub async fn get_version(
+    State(engine): State<Arc<Engine>>,
+    path: VersionPath,
+) -> ApiResult<Version> {
+    let (model, version) = version_path(path)?;
+    Ok(Json(engine.registry().get_version(&model, &version)?))
+}
+
+/// Deletes a version; the default one only when it is the model's last.
+#[utoipa::path(delete, path = "/v1/projects/{project}/models/{model}/versions/{version}", tag = "models", security(("bearer" = [])),
+    params(("project" = String, Path, description = "Always `local`"), ("model" = String, Path, description = "Model name"), ("version" = String, Path, description = "Version name")),
+    responses(
+        (status = 200, description = "The deleted version", body = Version),
+        (status = 400, description = "It is the default and the model has others", body = ErrorBody),
+        (status = 404, description = "No such version", body = ErrorBody)))]
+pub async fn delete_version(
+    State(engine): State<Arc<Engine>>,
+    path: VersionPath,
+) -> ApiResult<Version> {
+    let (model, version) = version_path(path)?;
+    Ok(Json(engine.registry().delete_version(&model, &version)?))
+}
+
+/// `…/versions/{version}:setDefault` makes a READY version the default, at once;
+/// `…/versions/{version}:predict` predicts with that very version.
+#[utoipa::path(post, path = "/v1/projects/{project}/models/{model}/versions/{version}:setDefault", tag = "models", security(("bearer" = [])),
+    params(("project" = String, Path, description = "Always `local`"), ("model" = String, Path, description = "Model name"), ("version" = String, Path, description = "Version name, then `:setDefault` or `:predict`")),
+    responses(
+        (status = 200, description = "The version, now the default (or predictions, for `:predict`)", body = Version),
+        (status = 400, description = "The version is not READY, or a bad instance", body = ErrorBody),
+        (status = 404, description = "No such version", body = ErrorBody)))]
+pub async fn version_action(
+    State(engine): State<Arc<Engine>>,
+    path: VersionPath,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let (model, target) = match version_path(path) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    match target.rsplit_once(':') {
+        Some((version, "predict")) => predict(&engine, &model, Some(version), body).await,
+        Some((version, "setDefault")) => match engine.registry().set_default(&model, version) {
+            Ok(v) => Json(v).into_response(),
+            Err(e) => ApiError::from(e).into_response(),
+        },
+        _ => ApiError::not_found(format!(
+            "no such version action: POST …/versions/{target}; the actions are :setDefault and :predict"
+        ))
+        .into_response(),
+    }
+}
+
+/// A version's serving metrics: totals, and per second requests, errors, latency p50 and
+/// p99, and replicas (the last hour).
+#[utoipa::path(get, path = "/v1/projects/{project}/models/{model}/versions/{version}/metrics", tag = "models", security(("bearer" = [])),
+    params(
+        ("project" = String, Path, description = "Always `local`"), ("model" = String, Path, description = "Model name"), ("version" = String, Path, description = "Version name"),
+        ("since" = Option<String>, Query, description = "Only samples after this time (RFC 3339)")),
+    responses((status = 200, description = "Serving metrics", body = ServingMetrics), (status = 404, description = "No such version", body = ErrorBody)))]
+pub async fn version_metrics(
+    State(engine): State<Arc<Engine>>,
+    path: VersionPath,
+    params: Params,
+) -> ApiResult<ServingMetrics> {
+    let (model, version) = version_path(path)?;
+    let params = query(params, &["since"])?;
+    let since = match params.get("since") {
+        None => None,
+        Some(text) => Some(parse_time(text).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "since must be a time such as 2026-11-24T10:00:00Z, not {text:?}"
+            ))
+        })?),
+    };
+    Ok(Json(engine.registry().metrics(&model, &version, since)?))
+}

@@ -1,0 +1,242 @@
+//! ONNX models run with tract: loading a `model.onnx` into an optimised plan, reading
+//! its signature, and running one batch of a prediction request.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid as _;
+
+use crate::domain::TensorSpec;
+use crate::domain::predict::{Batch, Tensor as DomainTensor, TensorData};
+
+/// An optimised, ready-to-run model.
+pub type Plan = Arc<TypedSimplePlan>;
+/// Per-run scratch state of a plan; a replica holds one.
+pub type Session = TypedSimpleState;
+
+/// A loaded model and its signature.
+pub struct LoadedModel {
+    /// The plan replicas run.
+    pub plan: Plan,
+    /// The model's inputs, in order.
+    pub inputs: Vec<TensorSpec>,
+    /// The model's outputs, in order.
+    pub outputs: Vec<TensorSpec>,
+}
+
+/// Loads and optimises `path`. The error is the loader's message, for the version's
+/// `errorMessage`.
+pub fn load(path: &Path) -> Result<LoadedModel, String> {
+    let mut inference = tract_onnx::onnx()
+        .model_for_path(path)
+        .map_err(|e| format!("the ONNX loader refused {}: {e:#}", path.display()))?;
+    name_unknown_dims(&mut inference)?;
+    let typed = inference
+        .into_typed()
+        .map_err(|e| format!("the model's types and shapes could not be worked out: {e:#}"))?;
+    let inputs = typed
+        .input_outlets()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .enumerate()
+        .map(|(ix, outlet)| {
+            let fact = typed.input_fact(ix).map_err(|e| e.to_string())?;
+            spec(typed.node(outlet.node).name.clone(), fact)
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let outputs = typed
+        .output_outlets()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .enumerate()
+        .map(|(ix, outlet)| {
+            let fact = typed.output_fact(ix).map_err(|e| e.to_string())?;
+            let name = typed
+                .outlet_label(*outlet)
+                .map_or_else(|| format!("output_{ix}"), str::to_owned);
+            spec(name, fact)
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    if let Some(bad) = inputs
+        .iter()
+        .find(|s| TensorData::empty(&s.dtype).is_none())
+    {
+        return Err(format!(
+            "input {:?} has element type {}, which online prediction does not take",
+            bad.name, bad.dtype
+        ));
+    }
+    let plan = typed
+        .into_optimized()
+        .and_then(|m| m.into_runnable())
+        .map_err(|e| format!("the model could not be prepared to run: {e:#}"))?;
+    Ok(LoadedModel {
+        plan,
+        inputs,
+        outputs,
+    })
+}
+
+/// Gives dimensions the file leaves unnamed (as scikit-learn exports do for the batch)
+/// a symbol each, so that the model types; the first is the batch, `N`.
+fn name_unknown_dims(model: &mut InferenceModel) -> Result<(), String> {
+    let batch = model.sym("N");
+    for ix in 0..model.inputs.len() {
+        let fact = model.input_fact(ix).map_err(|e| e.to_string())?.clone();
+        let Some(dt) = fact.datum_type.concretize() else {
+            return Err(format!("input {ix} of the model has no element type"));
+        };
+        if fact.shape.is_open() {
+            return Err(format!("input {ix} of the model has no fixed rank"));
+        }
+        let dims: Vec<TDim> = fact
+            .shape
+            .dims()
+            .enumerate()
+            .map(|(d, dim)| {
+                dim.concretize().unwrap_or_else(|| {
+                    if d == 0 {
+                        batch.to_dim()
+                    } else {
+                        model.sym(&format!("d{ix}_{d}")).to_dim()
+                    }
+                })
+            })
+            .collect();
+        model
+            .set_input_fact(ix, InferenceFact::dt_shape(dt, dims))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn spec(name: String, fact: &TypedFact) -> Result<TensorSpec, String> {
+    Ok(TensorSpec {
+        name,
+        dtype: dtype_name(fact.datum_type).to_owned(),
+        shape: fact
+            .shape
+            .iter()
+            .map(|d| d.to_i64().ok().and_then(|n| u64::try_from(n).ok()))
+            .collect(),
+    })
+}
+
+fn dtype_name(t: DatumType) -> &'static str {
+    match t {
+        DatumType::F32 => "float32",
+        DatumType::F64 => "float64",
+        DatumType::F16 => "float16",
+        DatumType::I64 => "int64",
+        DatumType::I32 => "int32",
+        DatumType::I16 => "int16",
+        DatumType::I8 => "int8",
+        DatumType::U8 => "uint8",
+        DatumType::U16 => "uint16",
+        DatumType::U32 => "uint32",
+        DatumType::U64 => "uint64",
+        DatumType::Bool => "bool",
+        DatumType::String => "string",
+        _ => "other",
+    }
+}
+
+/// A new session for `plan`.
+pub fn session(plan: &Plan) -> Result<Session, String> {
+    TypedSimpleState::new(plan).map_err(|e| format!("the model could not start a session: {e:#}"))
+}
+
+/// Runs one batch, answering the output tensors in the model's order.
+pub fn run(session: &mut Session, batch: &Batch) -> Result<Vec<DomainTensor>, String> {
+    let inputs = batch
+        .inputs
+        .iter()
+        .map(|t| to_tract(t).map(TValue::from))
+        .collect::<Result<TVec<_>, String>>()?;
+    let outputs = session
+        .run(inputs)
+        .map_err(|e| format!("the model failed on these inputs: {e:#}"))?;
+    outputs.iter().map(|t| from_tract(t)).collect()
+}
+
+fn to_tract(t: &DomainTensor) -> Result<Tensor, String> {
+    let shape = &t.shape;
+    let made = match &t.data {
+        TensorData::F32(d) => Tensor::from_shape(shape, d),
+        TensorData::F64(d) => Tensor::from_shape(shape, d),
+        TensorData::I64(d) => Tensor::from_shape(shape, d),
+        TensorData::I32(d) => Tensor::from_shape(shape, d),
+        TensorData::I8(d) => Tensor::from_shape(shape, d),
+        TensorData::U8(d) => Tensor::from_shape(shape, d),
+        TensorData::Bool(d) => Tensor::from_shape(shape, d),
+    };
+    made.map_err(|e| format!("the inputs do not form a tensor of shape {shape:?}: {e}"))
+}
+
+fn from_tract(t: &Tensor) -> Result<DomainTensor, String> {
+    fn copy<T: Datum + Copy>(t: &Tensor) -> Result<Vec<T>, String> {
+        t.to_plain_array_view::<T>()
+            .map(|a| a.iter().copied().collect())
+            .map_err(|e| e.to_string())
+    }
+    let data = match t.datum_type() {
+        DatumType::F32 => TensorData::F32(copy(t)?),
+        DatumType::F64 => TensorData::F64(copy(t)?),
+        DatumType::I64 => TensorData::I64(copy(t)?),
+        DatumType::I32 => TensorData::I32(copy(t)?),
+        DatumType::I8 => TensorData::I8(copy(t)?),
+        DatumType::U8 => TensorData::U8(copy(t)?),
+        DatumType::Bool => TensorData::Bool(copy(t)?),
+        other => {
+            return Err(format!(
+                "the model answered a {} tensor, which online prediction cannot return",
+                dtype_name(other)
+            ));
+        }
+    };
+    Ok(DomainTensor {
+        shape: t.shape().to_vec(),
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/models")
+            .join(name)
+    }
+
+    #[test]
+    fn reads_the_signature_and_predicts() {
+        let model = load(&fixture("iris_logreg.onnx")).unwrap();
+        assert_eq!(model.inputs.len(), 1);
+        assert_eq!(model.inputs[0].name, "X");
+        assert_eq!(model.inputs[0].dtype, "float32");
+        assert_eq!(model.inputs[0].shape, vec![None, Some(4)]);
+        let names: Vec<_> = model.outputs.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["label", "probabilities"]);
+        let batch = crate::domain::predict::parse_request(
+            br#"{"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}"#,
+            &model.inputs,
+        )
+        .unwrap();
+        let mut session = session(&model.plan).unwrap();
+        let out = run(&mut session, &batch[0]).unwrap();
+        assert_eq!(out[0].data, TensorData::I64(vec![0, 2]));
+        assert_eq!(out[1].shape, vec![2, 3]);
+    }
+
+    #[test]
+    fn a_file_that_is_not_onnx_fails_with_the_loaders_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.onnx");
+        std::fs::write(&path, b"not a model").unwrap();
+        let err = load(&path).err().unwrap();
+        assert!(err.contains("ONNX loader refused"), "{err}");
+    }
+}

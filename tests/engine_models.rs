@@ -1,0 +1,570 @@
+//! Models, versions and online prediction against a real engine: scikit-learn's own
+//! outputs, bad instances, delete rules, default switches under load, scaling.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a broken expectation panics
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::TestEngine;
+use serde_json::{Value, json};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/models")
+        .join(name)
+}
+
+fn expected() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap()
+}
+
+const MODELS: &str = "/v1/projects/local/models";
+
+async fn create_model(engine: &TestEngine, name: &str) {
+    let (code, body) = engine
+        .post_raw(MODELS, &json!({ "name": name }).to_string())
+        .await;
+    assert_eq!(code, 200, "{body:#}");
+    assert_eq!(body["name"], format!("projects/local/models/{name}"));
+}
+
+/// Creates a version and waits until it leaves CREATING; returns it.
+async fn create_version(engine: &TestEngine, model: &str, version: Value) -> Value {
+    let path = format!("{MODELS}/{model}/versions");
+    let (code, body) = engine.post_raw(&path, &version.to_string()).await;
+    assert_eq!(code, 200, "{body:#}");
+    assert_eq!(body["state"], "CREATING", "{body:#}");
+    let name = version["name"].as_str().unwrap();
+    wait_version(engine, model, name, |v| v["state"] != "CREATING").await
+}
+
+async fn wait_version(
+    engine: &TestEngine,
+    model: &str,
+    version: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, body) = engine
+            .get(&format!("{MODELS}/{model}/versions/{version}"))
+            .await;
+        assert_eq!(code, 200, "{body:#}");
+        if done(&body) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "version stuck: {body:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn version_of(name: &str, file: &str) -> Value {
+    json!({ "name": name, "deploymentUri": fixture(file) })
+}
+
+async fn predict(engine: &TestEngine, path: &str, instances: Value) -> (u16, Value) {
+    engine
+        .post_raw(path, &json!({ "instances": instances }).to_string())
+        .await
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * (1.0 + b.abs())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn versions_predict_like_scikit_learn() {
+    let engine = TestEngine::start(&[]);
+    let expected = expected();
+    create_model(&engine, "iris").await;
+    create_model(&engine, "diabetes").await;
+    let logreg = create_version(&engine, "iris", version_of("logreg", "iris_logreg.onnx")).await;
+    assert_eq!(logreg["state"], "READY", "{logreg:#}");
+    assert_eq!(logreg["framework"], "ONNX");
+    assert_eq!(
+        logreg["isDefault"], true,
+        "the first version becomes the default"
+    );
+    assert_eq!(
+        logreg["inputs"],
+        json!([{ "name": "X", "dtype": "float32", "shape": [null, 4] }])
+    );
+    assert_eq!(logreg["outputs"][0]["name"], "label");
+    assert_eq!(logreg["outputs"][1]["name"], "probabilities");
+    // The artifact was copied into the engine's store.
+    assert!(
+        engine
+            .data_dir
+            .join("models/iris/logreg/model.onnx")
+            .is_file()
+    );
+
+    // A folder holding model.onnx works as well as the file.
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("iris_forest.onnx"),
+        folder.path().join("model.onnx"),
+    )
+    .unwrap();
+    let forest = create_version(
+        &engine,
+        "iris",
+        json!({ "name": "forest", "deploymentUri": format!("file://{}", folder.path().display()) }),
+    )
+    .await;
+    assert_eq!(forest["state"], "READY", "{forest:#}");
+    assert_eq!(forest["isDefault"], false);
+    let linreg = create_version(
+        &engine,
+        "diabetes",
+        version_of("linreg", "diabetes_linreg.onnx"),
+    )
+    .await;
+    assert_eq!(linreg["state"], "READY", "{linreg:#}");
+
+    for (path, key) in [
+        (format!("{MODELS}/iris:predict"), "iris_logreg"),
+        (
+            format!("{MODELS}/iris/versions/logreg:predict"),
+            "iris_logreg",
+        ),
+        (
+            format!("{MODELS}/iris/versions/forest:predict"),
+            "iris_forest",
+        ),
+    ] {
+        let want = &expected[key];
+        let (code, body) = predict(&engine, &path, want["instances"].clone()).await;
+        assert_eq!(code, 200, "{path}: {body:#}");
+        let predictions = body["predictions"].as_array().unwrap();
+        assert_eq!(predictions.len(), want["label"].as_array().unwrap().len());
+        for (i, p) in predictions.iter().enumerate() {
+            assert_eq!(p["label"], want["label"][i], "{key} instance {i}");
+            for (got, exp) in p["probabilities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(want["probabilities"][i].as_array().unwrap())
+            {
+                let (got, exp) = (got.as_f64().unwrap(), exp.as_f64().unwrap());
+                assert!(close(got, exp, 1e-4), "{key} instance {i}: {got} vs {exp}");
+            }
+        }
+    }
+
+    let want = &expected["diabetes_linreg"];
+    let (code, body) = predict(
+        &engine,
+        &format!("{MODELS}/diabetes:predict"),
+        want["instances"].clone(),
+    )
+    .await;
+    assert_eq!(code, 200, "{body:#}");
+    for (i, p) in body["predictions"].as_array().unwrap().iter().enumerate() {
+        // A single output answers its value: here [y] per instance.
+        let got = p[0].as_f64().unwrap();
+        let exp = want["variable"][i].as_f64().unwrap();
+        assert!(close(got, exp, 1e-4), "instance {i}: {got} vs {exp}");
+    }
+
+    // Objects keyed by input name work too.
+    let (code, body) = predict(
+        &engine,
+        &format!("{MODELS}/iris:predict"),
+        json!([{ "X": [5.1, 3.5, 1.4, 0.2] }]),
+    )
+    .await;
+    assert_eq!(code, 200, "{body:#}");
+    assert_eq!(body["predictions"][0]["label"], 0);
+
+    let (code, metrics) = wait_metrics(&engine, "iris", "logreg", 2).await;
+    assert_eq!(code, 200);
+    assert!(metrics["samples"].as_array().unwrap().iter().any(|s| {
+        s["requests"].as_u64().unwrap() > 0 && s["latencyP50Ms"].as_f64().unwrap() > 0.0
+    }));
+}
+
+/// Waits until a version's metrics count `requests` requests.
+async fn wait_metrics(
+    engine: &TestEngine,
+    model: &str,
+    version: &str,
+    requests: u64,
+) -> (u16, Value) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = engine
+            .get(&format!("{MODELS}/{model}/versions/{version}/metrics"))
+            .await;
+        if got.0 != 200 || got.1["totalRequests"].as_u64().unwrap_or(0) >= requests {
+            return got;
+        }
+        assert!(Instant::now() < deadline, "metrics stuck: {:#}", got.1);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn delete(engine: &TestEngine, path: String) -> (u16, Value) {
+    let r = engine
+        .http
+        .delete(engine.url(&path))
+        .bearer_auth(&engine.token)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json::<Value>().await.unwrap())
+}
+
+fn assert_error(answer: &(u16, Value), code: u16, needle: &str) {
+    let (got, body) = answer;
+    assert_eq!(*got, code, "{body:#}");
+    assert_eq!(body["error"]["code"], code, "{body:#}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(needle),
+        "{message:?} should mention {needle:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_instances_and_bad_versions_get_clear_errors() {
+    let engine = TestEngine::start(&[]);
+    create_model(&engine, "iris").await;
+    create_version(&engine, "iris", version_of("v1", "iris_logreg.onnx")).await;
+    let path = format!("{MODELS}/iris:predict");
+    let good = [5.1, 3.5, 1.4, 0.2];
+
+    let cases: Vec<(String, &str)> = vec![
+        (
+            json!({ "instances": [good, [1.0, 2.0, 3.0]] }).to_string(),
+            "instance 1",
+        ),
+        (
+            json!({ "instances": [good, good, ["a", 1, 2, 3]] }).to_string(),
+            "instance 2",
+        ),
+        (
+            json!({ "instances": [{ "Y": good }] }).to_string(),
+            "unknown input \"Y\"",
+        ),
+        (json!({ "instances": [] }).to_string(), "empty"),
+        ("{\"instances\": [[1,2,3,4]".into(), "not valid JSON"),
+        (json!({ "rows": [good] }).to_string(), "\"instances\""),
+        (
+            json!({ "instances": vec![good; 10_001] }).to_string(),
+            "too many instances",
+        ),
+    ];
+    for (body, needle) in cases {
+        let answer = engine.post_raw(&path, &body).await;
+        assert_error(&answer, 400, needle);
+    }
+    // Still serving after all that.
+    let (code, body) = predict(&engine, &path, json!([good])).await;
+    assert_eq!(code, 200, "{body:#}");
+
+    assert_error(
+        &predict(&engine, &format!("{MODELS}/nope:predict"), json!([good])).await,
+        404,
+        "no model named \"nope\"",
+    );
+    assert_error(
+        &predict(
+            &engine,
+            &format!("{MODELS}/iris/versions/v9:predict"),
+            json!([good]),
+        )
+        .await,
+        404,
+        "no version named \"v9\"",
+    );
+
+    let versions = format!("{MODELS}/iris/versions");
+    assert_error(
+        &engine
+            .post_raw(
+                &versions,
+                &json!({ "name": "v2", "deploymentUri": "/no/such/model.onnx" }).to_string(),
+            )
+            .await,
+        400,
+        "does not exist",
+    );
+    assert_error(
+        &engine
+            .post_raw(&versions, &version_of("v1", "iris_logreg.onnx").to_string())
+            .await,
+        409,
+        "already has a version named \"v1\"",
+    );
+    assert_error(
+        &engine
+            .post_raw(
+                &versions,
+                &version_of("bad-name", "iris_logreg.onnx").to_string(),
+            )
+            .await,
+        400,
+        "not valid",
+    );
+    assert_error(
+        &engine
+            .post_raw(
+                &format!("{MODELS}/nope/versions"),
+                &version_of("v1", "iris_logreg.onnx").to_string(),
+            )
+            .await,
+        404,
+        "no model named",
+    );
+
+    // A file that is not a model: the version FAILS with the loader's message.
+    let junk = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(junk.path(), b"this is not an ONNX model").unwrap();
+    let failed = create_version(
+        &engine,
+        "iris",
+        json!({ "name": "junk", "deploymentUri": junk.path() }),
+    )
+    .await;
+    assert_eq!(failed["state"], "FAILED", "{failed:#}");
+    assert!(
+        failed["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("ONNX loader refused"),
+        "{failed:#}"
+    );
+    assert_error(
+        &engine
+            .post_raw(&format!("{MODELS}/iris/versions/junk:setDefault"), "")
+            .await,
+        400,
+        "only a READY version",
+    );
+    assert_error(
+        &predict(
+            &engine,
+            &format!("{MODELS}/iris/versions/junk:predict"),
+            json!([good]),
+        )
+        .await,
+        400,
+        "FAILED",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_rules_default_history_and_restart() {
+    let mut engine = TestEngine::start(&[]);
+    create_model(&engine, "iris").await;
+    create_version(&engine, "iris", version_of("v1", "iris_logreg.onnx")).await;
+    create_version(&engine, "iris", version_of("v2", "iris_forest.onnx")).await;
+    assert_error(
+        &delete(&engine, format!("{MODELS}/iris")).await,
+        400,
+        "still has 2 version(s) (v1, v2)",
+    );
+    assert_error(
+        &delete(&engine, format!("{MODELS}/iris/versions/v1")).await,
+        400,
+        "is the default",
+    );
+    let (code, v2) = engine
+        .post_raw(&format!("{MODELS}/iris/versions/v2:setDefault"), "")
+        .await;
+    assert_eq!(code, 200, "{v2:#}");
+    assert_eq!(v2["isDefault"], true);
+    let (_, model) = engine.get(&format!("{MODELS}/iris")).await;
+    assert_eq!(
+        model["defaultVersion"]["name"],
+        "projects/local/models/iris/versions/v2"
+    );
+    let history: Vec<&str> = model["defaultHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["v1", "v2"]);
+
+    // Everything survives a restart, and the default serves again (loaded on demand).
+    engine.kill_engine();
+    engine.restart();
+    let (_, versions) = engine.get(&format!("{MODELS}/iris/versions")).await;
+    let states: Vec<(&str, &str, bool)> = versions["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["name"].as_str().unwrap().rsplit('/').next().unwrap(),
+                v["state"].as_str().unwrap(),
+                v["isDefault"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(states, [("v1", "READY", false), ("v2", "READY", true)]);
+    let (code, body) = predict(
+        &engine,
+        &format!("{MODELS}/iris:predict"),
+        json!([[5.1, 3.5, 1.4, 0.2]]),
+    )
+    .await;
+    assert_eq!(code, 200, "{body:#}");
+
+    let (code, _) = delete(&engine, format!("{MODELS}/iris/versions/v1")).await;
+    assert_eq!(code, 200);
+    assert!(!engine.data_dir.join("models/iris/v1").exists());
+    // The last version may go even though it is the default.
+    let (code, _) = delete(&engine, format!("{MODELS}/iris/versions/v2")).await;
+    assert_eq!(code, 200);
+    let (code, body) = delete(&engine, format!("{MODELS}/iris")).await;
+    assert_eq!(code, 200, "{body:#}");
+    assert_error(
+        &engine.get(&format!("{MODELS}/iris")).await,
+        404,
+        "no model",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn default_switches_under_concurrent_load_lose_no_request() {
+    let engine = TestEngine::start(&[]);
+    create_model(&engine, "iris").await;
+    create_version(&engine, "iris", version_of("v1", "iris_logreg.onnx")).await;
+    create_version(&engine, "iris", version_of("v2", "iris_forest.onnx")).await;
+    let stop = Instant::now() + Duration::from_millis(2000);
+    let url = engine.url(&format!("{MODELS}/iris:predict"));
+    let body = json!({ "instances": [[5.1, 3.5, 1.4, 0.2]] }).to_string();
+    let mut clients = Vec::new();
+    for _ in 0..16 {
+        let (http, url, token, body) = (
+            engine.http.clone(),
+            url.clone(),
+            engine.token.clone(),
+            body.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            let (mut ok, mut failed) = (0u32, Vec::new());
+            while Instant::now() < stop {
+                let r = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                let text = r.text().await.unwrap();
+                if status == 200 && text.contains("\"label\":0") {
+                    ok += 1;
+                } else {
+                    failed.push(format!("{status} {text}"));
+                }
+            }
+            (ok, failed)
+        }));
+    }
+    let mut switches = 0;
+    while Instant::now() < stop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let target = if switches % 2 == 0 { "v2" } else { "v1" };
+        let (code, body) = engine
+            .post_raw(&format!("{MODELS}/iris/versions/{target}:setDefault"), "")
+            .await;
+        assert_eq!(code, 200, "{body:#}");
+        switches += 1;
+    }
+    let mut total = 0;
+    for client in clients {
+        let (ok, failed) = client.await.unwrap();
+        assert!(failed.is_empty(), "lost requests: {failed:?}");
+        total += ok;
+    }
+    assert!(
+        switches >= 10 && total > 100,
+        "{switches} switches, {total} requests"
+    );
+    // Both versions took traffic.
+    let (_, m1) = wait_metrics(&engine, "iris", "v1", 1).await;
+    let (_, m2) = wait_metrics(&engine, "iris", "v2", 1).await;
+    let served = m1["totalRequests"].as_u64().unwrap() + m2["totalRequests"].as_u64().unwrap();
+    assert!(m1["totalRequests"].as_u64().unwrap() > 0 && m2["totalRequests"].as_u64().unwrap() > 0);
+    assert!(served <= u64::from(total));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replicas_grow_under_load_shrink_to_zero_and_come_back() {
+    let engine = TestEngine::start(&["--replica-idle-secs", "1", "--max-replicas", "4"]);
+    create_model(&engine, "iris").await;
+    let v = create_version(&engine, "iris", version_of("v1", "iris_logreg.onnx")).await;
+    assert_eq!(v["state"], "READY");
+    // minNodes 2 keeps two replicas however idle.
+    let warm = create_version(
+        &engine,
+        "iris",
+        json!({ "name": "warm", "deploymentUri": fixture("iris_logreg.onnx"),
+                "autoScaling": { "minNodes": 2 } }),
+    )
+    .await;
+    assert_eq!(warm["state"], "READY");
+    wait_version(&engine, "iris", "warm", |v| v["replicas"] == 2).await;
+
+    // Concurrent load adds replicas.
+    let url = engine.url(&format!("{MODELS}/iris:predict"));
+    let body = json!({ "instances": vec![[5.1, 3.5, 1.4, 0.2]; 200] }).to_string();
+    let stop = Instant::now() + Duration::from_millis(1500);
+    let mut clients = Vec::new();
+    for _ in 0..16 {
+        let (http, url, token, body) = (
+            engine.http.clone(),
+            url.clone(),
+            engine.token.clone(),
+            body.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            while Instant::now() < stop {
+                let r = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+            }
+        }));
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+    let (_, metrics) = wait_metrics(&engine, "iris", "v1", 1).await;
+    let peak = metrics["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["replicas"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert!(peak >= 2, "replicas never grew: {metrics:#}");
+
+    // Idle: down to zero (minNodes 0), one replica at a time.
+    let idle = wait_version(&engine, "iris", "v1", |v| v["replicas"] == 0).await;
+    assert!(idle["lastUseTime"].is_string());
+    // The next request starts it again.
+    let (code, body) = predict(
+        &engine,
+        &format!("{MODELS}/iris:predict"),
+        json!([[5.1, 3.5, 1.4, 0.2]]),
+    )
+    .await;
+    assert_eq!(code, 200, "{body:#}");
+    let (_, v1) = engine.get(&format!("{MODELS}/iris/versions/v1")).await;
+    assert_eq!(v1["replicas"], 1);
+    let (_, warm) = engine.get(&format!("{MODELS}/iris/versions/warm")).await;
+    assert_eq!(warm["replicas"], 2, "minNodes holds");
+}
