@@ -48,6 +48,19 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         epochs: usize,
     },
+    /// Predict every line of JSONL files with an ONNX model (what a batch prediction job
+    /// runs): writes prediction.results-* and prediction.errors_stats-* into OUTPUT_PATH.
+    BatchPredict {
+        /// The model.onnx to predict with.
+        #[arg(long)]
+        model_file: PathBuf,
+        /// The folder the results go to.
+        #[arg(long)]
+        output_path: PathBuf,
+        /// JSONL files or globs, one instance a line.
+        #[arg(required = true)]
+        inputs: Vec<String>,
+    },
     /// Run one job and record how it ended (started by the engine; not for direct use).
     #[command(hide = true)]
     JobWrapper {
@@ -107,6 +120,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut stdout = std::io::stdout();
             mlconsole::sample_train::train(&job_dir, epochs, &mut stdout)
                 .with_context(|| format!("sample training into {} failed", job_dir.display()))?;
+            Ok(())
+        }
+        Some(Command::BatchPredict {
+            model_file,
+            output_path,
+            inputs,
+        }) => {
+            mlconsole::engine::batch_predict::run(&model_file, &inputs, &output_path)?;
             Ok(())
         }
         None => run_console(cli.data_dir, !cli.no_start_engine),

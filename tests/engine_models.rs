@@ -568,3 +568,106 @@ async fn replicas_grow_under_load_shrink_to_zero_and_come_back() {
     let (_, warm) = engine.get(&format!("{MODELS}/iris/versions/warm")).await;
     assert_eq!(warm["replicas"], 2, "minNodes holds");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_prediction_jobs_write_results_and_count_bad_lines() {
+    let engine = TestEngine::start(&[]);
+    create_model(&engine, "iris").await;
+    create_version(&engine, "iris", version_of("v1", "iris_logreg.onnx")).await;
+    let data = tempfile::tempdir().unwrap();
+    let expected = expected();
+    let instances = expected["iris_logreg"]["instances"].as_array().unwrap();
+    // Two files: 600 good lines, then 300 good lines with two bad ones among them.
+    let mut first = String::new();
+    for i in 0..600 {
+        first.push_str(&format!("{}\n", instances[i % instances.len()]));
+    }
+    std::fs::write(data.path().join("part-a.jsonl"), first).unwrap();
+    let mut second = String::new();
+    for i in 0..300 {
+        second.push_str(&format!("{}\n", instances[i % instances.len()]));
+        if i == 10 {
+            second.push_str("[1.0, 2.0]\n");
+        }
+        if i == 20 {
+            second.push_str("{not json\n");
+        }
+    }
+    std::fs::write(data.path().join("part-b.jsonl"), second).unwrap();
+    let out = data.path().join("out");
+    let job = json!({
+        "jobId": "batch_1",
+        "predictionInput": {
+            "modelName": "projects/local/models/iris",
+            "inputPaths": [format!("{}/*.jsonl", data.path().display())],
+            "outputPath": out,
+            "dataFormat": "JSON",
+        }
+    });
+    let (code, body) = engine
+        .post_raw("/v1/projects/local/jobs", &job.to_string())
+        .await;
+    assert_eq!(code, 200, "{body:#}");
+    assert_eq!(
+        body["predictionInput"]["versionName"], "projects/local/models/iris/versions/v1",
+        "the version is pinned at submission"
+    );
+    let done = engine.wait_finished("batch_1").await;
+    assert_eq!(
+        done.state,
+        mlconsole::domain::JobState::Succeeded,
+        "{:?}",
+        done.error_message
+    );
+    let argv = done.invocation.unwrap().argv;
+    assert_eq!(argv[1], "batch-predict", "{argv:?}");
+
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+    let a = read("prediction.results-00000-of-00002");
+    let b = read("prediction.results-00001-of-00002");
+    assert_eq!(a.lines().count(), 600);
+    assert_eq!(b.lines().count(), 300);
+    let labels = &expected["iris_logreg"]["label"];
+    for (i, line) in a.lines().take(instances.len()).enumerate() {
+        let p: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(p["label"], labels[i], "line {i}");
+    }
+    let errors = read("prediction.errors_stats-00000-of-00001");
+    let mut errors: Vec<Value> = errors
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    errors.sort_by_key(|e| e["line"].as_u64());
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors[0]["line"], 12);
+    assert!(
+        errors[0]["error"].as_str().unwrap().contains("X"),
+        "{errors:?}"
+    );
+    assert_eq!(errors[1]["line"], 23);
+    assert!(
+        errors[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
+    let logs = engine.all_logs("batch_1").await;
+    assert!(
+        logs.iter()
+            .any(|e| e.text.contains("Done: 900 predictions, 2 errors")),
+        "{logs:?}"
+    );
+
+    // A job naming a model that does not exist is refused at once.
+    let bad = json!({
+        "jobId": "batch_2",
+        "predictionInput": { "modelName": "nope", "inputPaths": ["/tmp/x.jsonl"], "outputPath": "/tmp/out" }
+    });
+    assert_error(
+        &engine
+            .post_raw("/v1/projects/local/jobs", &bad.to_string())
+            .await,
+        400,
+        "no model named \"nope\"",
+    );
+}

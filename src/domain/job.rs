@@ -116,6 +116,72 @@ pub struct TrainingInput {
     pub job_dir: Option<String>,
 }
 
+/// What to predict for a batch prediction job: a model's default version (or a pinned
+/// version) over JSONL files, one instance a line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PredictionInput {
+    /// The model, whose default version predicts: `m` or `projects/local/models/m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
+    /// A pinned version instead: `m/versions/v` or `projects/local/models/m/versions/v`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_name: Option<String>,
+    /// Absolute paths or globs of JSONL files.
+    #[serde(default)]
+    pub input_paths: Vec<String>,
+    /// The folder the results and errors files go to.
+    #[serde(default)]
+    pub output_path: String,
+    /// `JSON` (one JSON instance a line); the only format the local engine reads.
+    #[serde(default = "json_format")]
+    pub data_format: String,
+}
+
+fn json_format() -> String {
+    "JSON".into()
+}
+
+impl PredictionInput {
+    /// Checks the fields; the message names the one that is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        match (&self.model_name, &self.version_name) {
+            (None, None) => {
+                return Err("predictionInput: give modelName or versionName".into());
+            }
+            (Some(_), Some(_)) => {
+                return Err("predictionInput: give modelName or versionName, not both".into());
+            }
+            _ => {}
+        }
+        if self.input_paths.is_empty() {
+            return Err("predictionInput.inputPaths: give at least one JSONL file or glob".into());
+        }
+        if let Some(p) = self
+            .input_paths
+            .iter()
+            .find(|p| !std::path::Path::new(p).is_absolute())
+        {
+            return Err(format!(
+                "predictionInput.inputPaths: {p:?} must be an absolute path"
+            ));
+        }
+        if !std::path::Path::new(&self.output_path).is_absolute() {
+            return Err(format!(
+                "predictionInput.outputPath {:?} must be an absolute folder path",
+                self.output_path
+            ));
+        }
+        if !self.data_format.eq_ignore_ascii_case("JSON") {
+            return Err(format!(
+                "predictionInput.dataFormat {:?}: the local engine reads JSON (one instance a line)",
+                self.data_format
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Exactly how the engine started a job (output only).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -138,9 +204,12 @@ pub struct Job {
     /// Free-form labels for filtering, e.g. `{"team": "vision"}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    /// What to run.
+    /// What to run, for a training job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training_input: Option<TrainingInput>,
+    /// What to predict, for a batch prediction job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction_input: Option<PredictionInput>,
     /// When the job was accepted (output only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_time: Option<DateTime<Utc>>,
@@ -188,8 +257,17 @@ impl Job {
         for (key, value) in &self.labels {
             validate_label(key, value)?;
         }
-        let Some(input) = &self.training_input else {
-            return Err("trainingInput is required: give pythonModule or command".into());
+        let input = match (&self.training_input, &self.prediction_input) {
+            (Some(_), Some(_)) => {
+                return Err("give trainingInput or predictionInput, not both".into());
+            }
+            (None, Some(prediction)) => return prediction.validate(),
+            (Some(input), None) => input,
+            (None, None) => {
+                return Err(
+                    "trainingInput is required (pythonModule or command), or predictionInput for batch prediction".into(),
+                );
+            }
         };
         match (&input.python_module, input.command.is_empty()) {
             (Some(_), false) => {

@@ -1,6 +1,7 @@
 //! Plain data types shared by every part of mlconsole. Depends on nothing else in the crate.
 
 pub mod filter;
+pub mod instances;
 pub mod job;
 pub mod logs;
 pub mod metrics;
@@ -8,7 +9,7 @@ pub mod model;
 pub mod predict;
 
 pub use filter::{FieldKind, FieldValue, Filter, FilterError, Filterable};
-pub use job::{Invocation, Job, JobPage, JobState, TrainingInput};
+pub use job::{Invocation, Job, JobPage, JobState, PredictionInput, TrainingInput};
 pub use logs::{LogEntry, LogPage, LogStream, Severity};
 pub use metrics::{MetricsPage, ResourceSample};
 pub use model::{

@@ -26,7 +26,7 @@ use crate::domain::{Filter, Job, JobPage, LogPage, MetricsPage};
 pub const PROJECT: &str = "local";
 /// Jobs per page when `pageSize` is not given, and the most allowed.
 pub const JOBS_PAGE: (usize, usize) = (100, 1000);
-/// Largest request body: online prediction takes images as base64.
+/// Largest prediction request body (images come as base64); other calls take 2 MB.
 pub const MAX_BODY: usize = 32 << 20;
 /// Log entries per page when `pageSize` is not given, and the most allowed.
 pub const LOGS_PAGE: (usize, usize) = (1000, 10_000);
@@ -141,7 +141,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
             &format!("{models}/{{model}}"),
             get(m::get_model)
                 .delete(m::delete_model)
-                .post(m::model_action),
+                .post(m::model_action)
+                .layer(DefaultBodyLimit::max(MAX_BODY)),
         )
         .route(
             &format!("{models}/{{model}}/versions"),
@@ -151,7 +152,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
             &format!("{models}/{{model}}/versions/{{version}}"),
             get(m::get_version)
                 .delete(m::delete_version)
-                .post(m::version_action),
+                .post(m::version_action)
+                .layer(DefaultBodyLimit::max(MAX_BODY)),
         )
         .route(
             &format!("{models}/{{model}}/versions/{{version}}/metrics"),
@@ -166,7 +168,6 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(authed)
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(engine)
 }
 

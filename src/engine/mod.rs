@@ -13,6 +13,7 @@
 //! ```
 
 pub mod api;
+pub mod batch_predict;
 pub mod joblog;
 pub mod model_tasks;
 pub mod models_api;

@@ -516,6 +516,57 @@ impl Registry {
             .unwrap_or_default())
     }
 
+    /// The READY version a batch prediction names: `model` (its default) or
+    /// `model/versions/v`, either optionally under `projects/local/models/`.
+    pub fn resolve_batch(
+        &self,
+        model_name: Option<&str>,
+        version_name: Option<&str>,
+    ) -> Result<(String, String), ModelError> {
+        let strip = |n: &str| {
+            n.trim_start_matches(PROJECT)
+                .trim_start_matches('/')
+                .trim_start_matches("models/")
+                .to_owned()
+        };
+        let (model, version) = match (model_name, version_name) {
+            (_, Some(v)) => {
+                let v = strip(v);
+                let (m, v) = v.split_once("/versions/").ok_or_else(|| {
+                    ModelError::InvalidArgument(format!(
+                        "predictionInput.versionName {v:?} should look like model/versions/version"
+                    ))
+                })?;
+                (m.to_owned(), Some(v.to_owned()))
+            }
+            (Some(m), None) => (strip(m), None),
+            (None, None) => {
+                return Err(ModelError::InvalidArgument(
+                    "predictionInput: give modelName or versionName".into(),
+                ));
+            }
+        };
+        let models = self.read();
+        let entry = models.get(&model).ok_or_else(|| no_model(&model))?;
+        let version = match version {
+            Some(v) => v,
+            None => entry.default.clone().ok_or_else(|| {
+                ModelError::FailedPrecondition(format!("model {model:?} has no default version"))
+            })?,
+        };
+        let v = entry
+            .versions
+            .get(&version)
+            .ok_or_else(|| no_version(&model, &version))?;
+        if v.version.state != VersionState::Ready {
+            return Err(ModelError::FailedPrecondition(format!(
+                "version {version:?} of model {model:?} is {}; batch prediction needs a READY version",
+                v.version.state.as_str()
+            )));
+        }
+        Ok((model, version))
+    }
+
     /// Every serving pool, for the once-a-second tick.
     pub fn all_serving(&self) -> Vec<Arc<Serving>> {
         self.read()

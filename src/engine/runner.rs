@@ -63,6 +63,17 @@ impl Engine {
         job.validate_submission()
             .map_err(EngineError::InvalidArgument)?;
         check_paths(&job)?;
+        if let Some(input) = &mut job.prediction_input {
+            // Pin the version now, so that a later default switch does not change the job.
+            let (model, version) = self
+                .registry
+                .resolve_batch(input.model_name.as_deref(), input.version_name.as_deref())
+                .map_err(|e| match e {
+                    super::registry::ModelError::NotFound(m) => EngineError::InvalidArgument(m),
+                    other => EngineError::FailedPrecondition(other.to_string()),
+                })?;
+            input.version_name = Some(format!("projects/local/models/{model}/versions/{version}"));
+        }
         job.state = JobState::Queued;
         job.create_time = Some(Utc::now());
         job.start_time = None;
@@ -228,6 +239,9 @@ impl Engine {
 
     /// The exact command line, directory and environment a job runs with.
     fn invocation(&self, job: &Job, state_dir: &Path) -> Invocation {
+        if let Some(prediction) = &job.prediction_input {
+            return self.batch_invocation(job, prediction, state_dir);
+        }
         let input = job.training_input.clone().unwrap_or_default();
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         env.insert("PYTHONUNBUFFERED".into(), "1".into());
@@ -258,6 +272,40 @@ impl Engine {
         Invocation {
             argv,
             working_dir,
+            env,
+        }
+    }
+
+    /// `mlconsole batch-predict` over the job's files with its pinned version's model.
+    fn batch_invocation(
+        &self,
+        job: &Job,
+        prediction: &crate::domain::PredictionInput,
+        state_dir: &Path,
+    ) -> Invocation {
+        let pinned = prediction.version_name.as_deref().unwrap_or_default();
+        let mut parts = pinned.rsplit('/');
+        let (version, model) = (
+            parts.next().unwrap_or_default(),
+            parts.nth(1).unwrap_or_default(),
+        );
+        let mut argv = vec![
+            self.config.wrapper_exe.display().to_string(),
+            "batch-predict".into(),
+            "--model-file".into(),
+            self.registry
+                .artifact_path(model, version)
+                .display()
+                .to_string(),
+            "--output-path".into(),
+            prediction.output_path.clone(),
+        ];
+        argv.extend(prediction.input_paths.iter().cloned());
+        let mut env = BTreeMap::new();
+        env.insert("MLCONSOLE_JOB_ID".into(), job.job_id.clone());
+        Invocation {
+            argv,
+            working_dir: state_dir.display().to_string(),
             env,
         }
     }
