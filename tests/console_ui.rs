@@ -4,117 +4,18 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::console::{
+    DroppedPath, click, console_harness, has_label, has_label_containing, open_form, replace_in,
+    step_until, type_into,
+};
 use common::{TestEngine, command_job};
-use egui::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use mlconsole::backend::{Backend, ConnectionSettings, ConnectionStatus};
 use mlconsole::domain::JobState;
 use mlconsole::platform::Platform;
 use mlconsole::ui::{App, Tab};
-
-/// The real console, connected to `engine` (without starting engines of its own).
-fn console_harness(engine: &TestEngine) -> Harness<'static, App> {
-    let settings = ConnectionSettings {
-        data_dir: engine.data_dir.clone(),
-        start_engine_with: None,
-        sample_trainer: Some(env!("CARGO_BIN_EXE_mlconsole").into()),
-    };
-    let backend = Backend::spawn(settings, egui::Context::default()).unwrap();
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .with_max_steps(4)
-        .build_ui_state(
-            |ui, app: &mut App| {
-                app.logic(ui.ctx());
-                app.show(ui);
-            },
-            App::new(backend),
-        );
-    step_until(&mut harness, "connected", Duration::from_secs(15), |h| {
-        matches!(h.state().connection(), ConnectionStatus::Connected { .. })
-    });
-    harness
-}
-
-/// Steps the UI until `done` holds; panics after `timeout`.
-fn step_until(
-    harness: &mut Harness<'static, App>,
-    what: &str,
-    timeout: Duration,
-    done: impl Fn(&Harness<'static, App>) -> bool,
-) {
-    let start = Instant::now();
-    loop {
-        harness.step();
-        if done(harness) {
-            harness.step();
-            return;
-        }
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Types into the text field labelled `label`, as a user who clicked into it would.
-fn type_into(harness: &mut Harness<'static, App>, label: &str, text: &str) {
-    harness
-        .get_by_role_and_label(Role::TextInput, label)
-        .focus();
-    harness.step();
-    harness
-        .get_by_role_and_label(Role::TextInput, label)
-        .type_text(text);
-    harness.step();
-}
-
-/// Replaces the text of the field labelled `label`.
-fn replace_in(harness: &mut Harness<'static, App>, label: &str, text: &str) {
-    harness
-        .get_by_role_and_label(Role::TextInput, label)
-        .focus();
-    harness.step();
-    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    harness.step();
-    harness
-        .get_by_role_and_label(Role::TextInput, label)
-        .type_text(text);
-    harness.step();
-}
-
-/// Clicks the widget labelled `label` and lets the UI settle.
-fn click(harness: &mut Harness<'static, App>, label: &str) {
-    harness
-        .query_all_by_label(label)
-        .next()
-        .unwrap_or_else(|| panic!("no {label:?}"))
-        .click();
-    for _ in 0..3 {
-        harness.step();
-    }
-}
-
-/// Opens the New job form.
-fn open_form(harness: &mut Harness<'static, App>) {
-    harness
-        .query_all_by_label("➕ New job")
-        .next()
-        .unwrap()
-        .click();
-    for _ in 0..3 {
-        harness.step();
-    }
-}
-
-fn has_label(harness: &Harness<'static, App>, label: &str) -> bool {
-    harness.query_all_by_label(label).next().is_some()
-}
-
-fn has_label_containing(harness: &Harness<'static, App>, text: &str) -> bool {
-    harness.query_all_by_label_contains(text).next().is_some()
-}
 
 fn job_state(harness: &Harness<'static, App>, id: &str) -> Option<JobState> {
     harness.state().jobs().get(id).map(|j| j.state)
@@ -298,20 +199,6 @@ fn the_status_bar_shows_a_lost_engine_and_the_recovery() {
     );
 }
 
-/// A folder dropped on the window, as winit reports it.
-#[derive(Debug)]
-struct DroppedFolder(std::path::PathBuf);
-
-impl egui::DroppedFile for DroppedFolder {
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        Err("a folder has no bytes".into())
-    }
-}
-
 #[test]
 fn drop_a_log_dir_and_see_its_scalars_as_charts() {
     let engine = TestEngine::start(&[]);
@@ -320,7 +207,7 @@ fn drop_a_log_dir_and_see_its_scalars_as_charts() {
     harness
         .input_mut()
         .dropped_files
-        .push(std::sync::Arc::new(DroppedFolder(logdir)));
+        .push(std::sync::Arc::new(DroppedPath(logdir)));
     step_until(
         &mut harness,
         "the runs of the dropped log dir",

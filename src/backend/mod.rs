@@ -2,6 +2,7 @@
 //! [`Request`]s with [`Update`]s over channels, asking egui to repaint after each.
 
 mod connection;
+mod models;
 mod tasks;
 
 use std::path::PathBuf;
@@ -9,9 +10,19 @@ use std::sync::mpsc;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use crate::domain::{Job, LogEntry, ResourceSample};
+use crate::domain::{Job, LogEntry, Model, ResourceSample, ServingMetrics, Version};
 
 pub use connection::ConnectionSettings;
+pub use models::ModelChange;
+
+/// A model and its versions, as the Models and Predict tabs show them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelView {
+    /// The model.
+    pub model: Model,
+    /// Its versions, by name.
+    pub versions: Vec<Version>,
+}
 
 /// What the UI asks of the backend.
 #[derive(Debug, Clone)]
@@ -47,6 +58,38 @@ pub enum Request {
     WatchLogDir(Option<PathBuf>),
     /// Start TensorBoard on a log dir and open it in the browser.
     OpenTensorBoard(PathBuf),
+    /// Keep models, versions and serving metrics coming (while a model tab is shown).
+    WatchModels(bool),
+    /// Change models or versions.
+    ChangeModels(ModelChange),
+    /// Send an online prediction request.
+    Predict {
+        /// The model.
+        model: String,
+        /// A pinned version, or `None` for the default.
+        version: Option<String>,
+        /// The request body, `{"instances": [...]}`.
+        body: String,
+    },
+    /// Read a file dropped on the Predict tab into a request; `inputs` are the chosen
+    /// version's input names.
+    LoadPredictFile {
+        /// The file.
+        path: PathBuf,
+        /// The model's input names.
+        inputs: Vec<String>,
+    },
+    /// Put a snippet that sends a prediction request on the clipboard.
+    CopySnippet {
+        /// curl or Python.
+        kind: SnippetKind,
+        /// The model.
+        model: String,
+        /// A pinned version or `None` for the default.
+        version: Option<String>,
+        /// The request body.
+        body: String,
+    },
     /// Let the user pick a file or folder for a form field.
     PickPath {
         /// The field the path is for.
@@ -56,8 +99,17 @@ pub enum Request {
     },
 }
 
-/// Which form field a picked path goes into.
+/// Languages the Predict tab writes a request in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnippetKind {
+    /// A curl command line.
+    Curl,
+    /// A Python script using `requests`.
+    Python,
+}
+
+/// Which form field a picked path goes into.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PickTarget {
     /// The script or program of a command job.
     Program,
@@ -69,6 +121,8 @@ pub enum PickTarget {
     JobDir,
     /// The Scalars tab's log dir.
     LogDir,
+    /// A model file for a new version of the named model.
+    ModelFile(String),
 }
 
 /// The state of the connection to the platform.
@@ -167,6 +221,40 @@ pub enum Update {
         target: PickTarget,
         /// The path.
         path: PathBuf,
+    },
+    /// Every model with its versions.
+    Models(Vec<ModelView>),
+    /// Syncing models failed.
+    ModelsFailed(String),
+    /// New serving samples of a version.
+    ServingMetrics {
+        /// The model.
+        model: String,
+        /// The version.
+        version: String,
+        /// Totals and the samples after the previous ones.
+        metrics: ServingMetrics,
+    },
+    /// The answer to a prediction request.
+    Predicted {
+        /// The response body, or the error.
+        result: Result<String, String>,
+        /// The round trip.
+        took: std::time::Duration,
+    },
+    /// A dropped file read into a request body and its instance count, or why not.
+    PredictFile {
+        /// The file.
+        path: PathBuf,
+        /// Body and instance count.
+        result: Result<(String, usize), String>,
+    },
+    /// Text to put on the clipboard, and what it is.
+    CopyText {
+        /// The text.
+        text: String,
+        /// E.g. "curl command".
+        what: String,
     },
     /// Something to tell the user, e.g. that a file was saved.
     Notice {

@@ -2,7 +2,7 @@
 //! log, watching resource samples, and one-off requests.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::connection::{self, ConnectionSettings};
-use super::{ConnectionStatus, PickTarget, Request, RequestReceiver, Update, Updates};
+use super::models;
+use super::{ConnectionStatus, PickTarget, Request, RequestReceiver, SnippetKind, Update, Updates};
 use crate::domain::Job;
 use crate::platform::{Platform, PlatformError};
 
@@ -26,14 +27,14 @@ const LOG_PAGE: usize = 10_000;
 
 /// The platform in use, if connected, and a counter that changes with each connection.
 #[derive(Default)]
-struct Current {
+pub(super) struct Current {
     platform: RwLock<Option<Arc<dyn Platform>>>,
     generation: AtomicU64,
     lost: Notify,
 }
 
 impl Current {
-    fn get(&self) -> Option<Arc<dyn Platform>> {
+    pub(super) fn get(&self) -> Option<Arc<dyn Platform>> {
         self.platform.read().ok()?.clone()
     }
 
@@ -45,7 +46,7 @@ impl Current {
     }
 
     /// Reports a failed call: an unreachable platform makes the connection task retry.
-    fn failed(&self, error: &PlatformError) {
+    pub(super) fn failed(&self, error: &PlatformError) {
         if matches!(error, PlatformError::Unreachable { .. }) {
             self.lost.notify_one();
         }
@@ -71,6 +72,14 @@ pub(super) async fn run(
     tokio::spawn(sync_jobs(
         current.clone(),
         refresh_jobs.clone(),
+        updates.clone(),
+    ));
+    let watching_models = Arc::new(AtomicBool::new(false));
+    let refresh_models = Arc::new(Notify::new());
+    tokio::spawn(models::sync_models(
+        current.clone(),
+        watching_models.clone(),
+        refresh_models.clone(),
         updates.clone(),
     ));
     let mut log_follower: Option<JoinHandle<()>> = None;
@@ -134,6 +143,60 @@ pub(super) async fn run(
             }
             Request::OpenTensorBoard(dir) => {
                 tokio::spawn(open_tensorboard(dir, updates.clone()));
+            }
+            Request::WatchModels(on) => {
+                watching_models.store(on, Ordering::Relaxed);
+                if on {
+                    refresh_models.notify_one();
+                }
+            }
+            Request::ChangeModels(change) => {
+                tokio::spawn(models::change(
+                    current.clone(),
+                    change,
+                    refresh_models.clone(),
+                    updates.clone(),
+                ));
+            }
+            Request::Predict {
+                model,
+                version,
+                body,
+            } => {
+                tokio::spawn(models::predict(
+                    current.clone(),
+                    model,
+                    version,
+                    body,
+                    updates.clone(),
+                ));
+            }
+            Request::LoadPredictFile { path, inputs } => {
+                tokio::spawn(models::load_predict_file(path, inputs, updates.clone()));
+            }
+            Request::CopySnippet {
+                kind,
+                model,
+                version,
+                body,
+            } => {
+                let text = current.get().map(|p| {
+                    let url = p.predict_url(&model, version.as_deref());
+                    models::snippet(kind, &url, &data_dir.join("token"), &body)
+                });
+                match text {
+                    Some(text) => updates.send(Update::CopyText {
+                        text,
+                        what: match kind {
+                            SnippetKind::Curl => "curl command".into(),
+                            SnippetKind::Python => "Python snippet".into(),
+                        },
+                    }),
+                    None => updates.send(Update::Notice {
+                        text: "Not connected to the engine.".into(),
+                        error: true,
+                    }),
+                }
             }
             Request::PickPath { target, folder } => {
                 tokio::spawn(pick_path(target, folder, updates.clone()));

@@ -10,7 +10,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{Platform, PlatformError};
-use crate::domain::{Job, JobPage, LogPage, MetricsPage, ResourceSample};
+use crate::domain::{
+    Job, JobPage, LogPage, MetricsPage, Model, ModelPage, ResourceSample, ServingMetrics, Version,
+    VersionPage,
+};
 use crate::engine::api::{ErrorBody, PROJECT};
 
 /// Talks to a local engine over HTTP with its bearer token.
@@ -43,6 +46,10 @@ impl LocalPlatform {
         Ok(LocalPlatform::new(base, token.trim()))
     }
 
+    fn models_url(&self) -> String {
+        format!("{}/v1/projects/{PROJECT}/models", self.base)
+    }
+
     fn jobs_url(&self) -> String {
         format!("{}/v1/projects/{PROJECT}/jobs", self.base)
     }
@@ -52,6 +59,11 @@ impl LocalPlatform {
     }
 
     async fn call<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, PlatformError> {
+        let bytes = self.call_raw(request).await?;
+        serde_json::from_slice(&bytes).map_err(|e| PlatformError::Protocol(e.to_string()))
+    }
+
+    async fn call_raw(&self, request: RequestBuilder) -> Result<bytes::Bytes, PlatformError> {
         let response = request
             .send()
             .await
@@ -65,8 +77,7 @@ impl LocalPlatform {
             .await
             .map_err(|e| PlatformError::Protocol(e.to_string()))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| PlatformError::Protocol(e.to_string()));
+            return Ok(bytes);
         }
         let (code_name, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => (body.error.status, body.error.message),
@@ -102,6 +113,10 @@ impl LocalPlatform {
         body: &B,
     ) -> Result<T, PlatformError> {
         self.call(self.request(Method::POST, url).json(body)).await
+    }
+
+    async fn delete<T: DeserializeOwned>(&self, url: &str) -> Result<T, PlatformError> {
+        self.call(self.request(Method::DELETE, url)).await
     }
 }
 
@@ -177,5 +192,85 @@ impl Platform for LocalPlatform {
             .get(&format!("{}/{id}/metrics", self.jobs_url()), &query)
             .await?;
         Ok(page.samples)
+    }
+
+    async fn list_models(&self) -> Result<Vec<Model>, PlatformError> {
+        let page: ModelPage = self.get(&self.models_url(), &[]).await?;
+        Ok(page.models)
+    }
+
+    async fn list_versions(&self, model: &str) -> Result<Vec<Version>, PlatformError> {
+        let url = format!("{}/{model}/versions", self.models_url());
+        let page: VersionPage = self.get(&url, &[]).await?;
+        Ok(page.versions)
+    }
+
+    async fn create_model(&self, model: &Model) -> Result<Model, PlatformError> {
+        self.post(&self.models_url(), model).await
+    }
+
+    async fn delete_model(&self, model: &str) -> Result<Model, PlatformError> {
+        self.delete(&format!("{}/{model}", self.models_url())).await
+    }
+
+    async fn create_version(
+        &self,
+        model: &str,
+        version: &Version,
+    ) -> Result<Version, PlatformError> {
+        self.post(&format!("{}/{model}/versions", self.models_url()), version)
+            .await
+    }
+
+    async fn delete_version(&self, model: &str, version: &str) -> Result<Version, PlatformError> {
+        self.delete(&format!("{}/{model}/versions/{version}", self.models_url()))
+            .await
+    }
+
+    async fn set_default_version(
+        &self,
+        model: &str,
+        version: &str,
+    ) -> Result<Version, PlatformError> {
+        let url = format!(
+            "{}/{model}/versions/{version}:setDefault",
+            self.models_url()
+        );
+        self.post(&url, &serde_json::json!({})).await
+    }
+
+    fn predict_url(&self, model: &str, version: Option<&str>) -> String {
+        match version {
+            Some(v) => format!("{}/{model}/versions/{v}:predict", self.models_url()),
+            None => format!("{}/{model}:predict", self.models_url()),
+        }
+    }
+
+    async fn predict(
+        &self,
+        model: &str,
+        version: Option<&str>,
+        body: String,
+    ) -> Result<String, PlatformError> {
+        let request = self
+            .request(Method::POST, &self.predict_url(model, version))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let bytes = self.call_raw(request).await?;
+        String::from_utf8(bytes.to_vec()).map_err(|e| PlatformError::Protocol(e.to_string()))
+    }
+
+    async fn version_metrics(
+        &self,
+        model: &str,
+        version: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<ServingMetrics, PlatformError> {
+        let query: Vec<(&str, String)> = since
+            .map(|t| ("since", t.to_rfc3339_opts(SecondsFormat::Micros, true)))
+            .into_iter()
+            .collect();
+        let url = format!("{}/{model}/versions/{version}/metrics", self.models_url());
+        self.get(&url, &query).await
     }
 }

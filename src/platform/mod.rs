@@ -7,7 +7,7 @@ pub mod local;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Job, JobPage, LogPage, ResourceSample};
+use crate::domain::{Job, JobPage, LogPage, Model, ResourceSample, ServingMetrics, Version};
 
 pub use local::LocalPlatform;
 
@@ -77,4 +77,42 @@ pub trait Platform: Send + Sync {
         id: &str,
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<ResourceSample>, PlatformError>;
+    /// Every model, each with its default version.
+    async fn list_models(&self) -> Result<Vec<Model>, PlatformError>;
+    /// A model's versions.
+    async fn list_versions(&self, model: &str) -> Result<Vec<Version>, PlatformError>;
+    /// Creates a model (its `name` is the short name).
+    async fn create_model(&self, model: &Model) -> Result<Model, PlatformError>;
+    /// Deletes a model without versions.
+    async fn delete_model(&self, model: &str) -> Result<Model, PlatformError>;
+    /// Creates a version from its `deploymentUri`; it is CREATING until loaded.
+    async fn create_version(
+        &self,
+        model: &str,
+        version: &Version,
+    ) -> Result<Version, PlatformError>;
+    /// Deletes a version.
+    async fn delete_version(&self, model: &str, version: &str) -> Result<Version, PlatformError>;
+    /// Makes a version the model's default.
+    async fn set_default_version(
+        &self,
+        model: &str,
+        version: &str,
+    ) -> Result<Version, PlatformError>;
+    /// The URL online predictions go to (the default version when `version` is `None`).
+    fn predict_url(&self, model: &str, version: Option<&str>) -> String;
+    /// Sends a prediction request body; answers the response body.
+    async fn predict(
+        &self,
+        model: &str,
+        version: Option<&str>,
+        body: String,
+    ) -> Result<String, PlatformError>;
+    /// A version's serving metrics after `since`.
+    async fn version_metrics(
+        &self,
+        model: &str,
+        version: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<ServingMetrics, PlatformError>;
 }

@@ -116,7 +116,7 @@ impl JobForm {
     }
 
     /// Puts a picked path into its field.
-    pub fn set_picked(&mut self, target: PickTarget, path: &std::path::Path) {
+    pub fn set_picked(&mut self, target: &PickTarget, path: &std::path::Path) {
         let path = path.display().to_string();
         match target {
             PickTarget::Program => {
@@ -134,7 +134,7 @@ impl JobForm {
             }
             PickTarget::WorkingDir => self.working_dir = path,
             PickTarget::JobDir => self.job_dir = path,
-            PickTarget::LogDir => {} // the Scalars tab's, not the form's
+            PickTarget::LogDir | PickTarget::ModelFile(_) => {} // other tabs' picks, not the form's
         }
     }
 

@@ -7,6 +7,8 @@ pub mod job_list;
 pub mod jobs;
 pub mod log_buffer;
 pub mod logs;
+pub mod models;
+pub mod predict;
 pub mod resources;
 pub mod scalars;
 pub mod theme;
@@ -21,6 +23,8 @@ use job_form::{FormAction, JobForm};
 use job_list::JobList;
 use jobs::{JobsAction, JobsTab};
 use logs::{LogsAction, LogsTab};
+use models::{ModelsAction, ModelsTab};
+use predict::{PredictAction, PredictTab};
 use resources::ResourcesTab;
 use scalars::{ScalarsAction, ScalarsTab};
 
@@ -35,10 +39,21 @@ pub enum Tab {
     Resources,
     /// TensorBoard scalars of a log dir.
     Scalars,
+    /// Models, versions and their traffic.
+    Models,
+    /// The online prediction playground.
+    Predict,
 }
 
 impl Tab {
-    const ALL: [Tab; 4] = [Tab::Jobs, Tab::Logs, Tab::Resources, Tab::Scalars];
+    const ALL: [Tab; 6] = [
+        Tab::Jobs,
+        Tab::Logs,
+        Tab::Resources,
+        Tab::Scalars,
+        Tab::Models,
+        Tab::Predict,
+    ];
 
     fn title(self) -> &'static str {
         match self {
@@ -46,6 +61,8 @@ impl Tab {
             Tab::Logs => "Logs",
             Tab::Resources => "Resources",
             Tab::Scalars => "Scalars",
+            Tab::Models => "Models",
+            Tab::Predict => "Predict",
         }
     }
 }
@@ -72,6 +89,12 @@ pub struct App {
     logs: LogsTab,
     resources: ResourcesTab,
     scalars: ScalarsTab,
+    models: ModelsTab,
+    predict: PredictTab,
+    /// Whether the backend is syncing models (while a model tab is shown).
+    watching_models: bool,
+    /// Text to put on the clipboard on the next frame.
+    copy: Option<String>,
     form: Option<JobForm>,
     /// A page to open in the browser on the next frame.
     open_url: Option<String>,
@@ -96,6 +119,10 @@ impl App {
             logs: LogsTab::default(),
             resources: ResourcesTab::default(),
             scalars: ScalarsTab::default(),
+            models: ModelsTab::default(),
+            predict: PredictTab::default(),
+            watching_models: false,
+            copy: None,
             form: None,
             open_url: None,
             selected: None,
@@ -195,9 +222,18 @@ impl App {
                 target: PickTarget::LogDir,
                 path,
             } => self.watch_logdir(path),
+            Update::Picked {
+                target: PickTarget::ModelFile(model),
+                path,
+            } => {
+                self.models.select(&model);
+                if let Some(action) = self.models.dropped_file(path) {
+                    self.on_models_action(action);
+                }
+            }
             Update::Picked { target, path } => {
                 if let Some(form) = &mut self.form {
-                    form.set_picked(target, &path);
+                    form.set_picked(&target, &path);
                 }
             }
             Update::Scalars {
@@ -210,8 +246,31 @@ impl App {
                 self.toast(format!("TensorBoard serves at {url}"), false);
                 self.open_url = Some(url);
             }
+            Update::Models(models) => self.models.set_models(models),
+            Update::ModelsFailed(message) => self.models.error = Some(message),
+            Update::ServingMetrics {
+                model,
+                version,
+                metrics,
+            } => self.models.add_metrics(model, version, metrics),
+            Update::Predicted { result, took } => self.predict.answered(result, took),
+            Update::PredictFile { path, result } => self.predict.file_loaded(path, result),
+            Update::CopyText { text, what } => {
+                self.copy = Some(text);
+                self.toast(format!("Copied the {what}."), false);
+            }
             Update::Notice { text, error } => self.toast(text, error),
         }
+    }
+
+    /// The Models tab (for tests).
+    pub fn models(&self) -> &ModelsTab {
+        &self.models
+    }
+
+    /// The Predict tab (for tests).
+    pub fn predict(&self) -> &PredictTab {
+        &self.predict
     }
 
     /// The selected job's id.
@@ -445,11 +504,33 @@ impl App {
                     }
                 }
             }
+            Tab::Models => {
+                for action in self.models.ui(ui) {
+                    self.on_models_action(action);
+                }
+            }
+            Tab::Predict => {
+                for action in self.predict.ui(ui, &self.models.models) {
+                    self.on_predict_action(action);
+                }
+            }
         });
         if let Some(url) = self.open_url.take() {
             ui.ctx().open_url(egui::OpenUrl::new_tab(url));
         }
-        // A folder dropped on the window opens in the Scalars tab.
+        if let Some(text) = self.copy.take() {
+            ui.ctx().copy_text(text);
+        }
+        let watch = matches!(self.tab, Tab::Models | Tab::Predict);
+        if watch != self.watching_models {
+            self.watching_models = watch;
+            self.backend.send(Request::WatchModels(watch));
+        }
+        if watch {
+            // Live traffic and replicas: the backend syncs once a second.
+            ui.ctx().request_repaint_after(Duration::from_secs(1));
+        }
+        // Dropped files: model files on Models, requests on Predict, log dirs elsewhere.
         let dropped: Vec<std::path::PathBuf> = ui.input(|i| {
             i.raw
                 .dropped_files
@@ -458,8 +539,21 @@ impl App {
                 .filter(|p| !p.as_os_str().is_empty())
                 .collect()
         });
-        if let Some(dir) = dropped.into_iter().next() {
-            self.watch_logdir(dir);
+        if let Some(path) = dropped.into_iter().next() {
+            match self.tab {
+                Tab::Models => match self.models.dropped_file(path) {
+                    Some(action) => self.on_models_action(action),
+                    None => self.toast(
+                        "Create a model first, then drop its model file on it.".into(),
+                        true,
+                    ),
+                },
+                Tab::Predict => {
+                    let inputs = self.predict.input_names(&self.models.models);
+                    self.backend.send(Request::LoadPredictFile { path, inputs });
+                }
+                _ => self.watch_logdir(path),
+            }
         }
         if let Some(form) = &mut self.form {
             for action in form.show(ui.ctx()) {
@@ -496,6 +590,53 @@ impl App {
         }
     }
 
+    fn on_models_action(&mut self, action: ModelsAction) {
+        match action {
+            ModelsAction::Change(change) => self.backend.send(Request::ChangeModels(change)),
+            ModelsAction::PickVersionFile(model) => self.backend.send(Request::PickPath {
+                target: PickTarget::ModelFile(model),
+                folder: false,
+            }),
+            ModelsAction::Try { model, version } => {
+                self.predict.target(&model, version);
+                self.tab = Tab::Predict;
+            }
+        }
+    }
+
+    fn on_predict_action(&mut self, action: PredictAction) {
+        match action {
+            PredictAction::Send {
+                model,
+                version,
+                body,
+            } => self.backend.send(Request::Predict {
+                model,
+                version,
+                body,
+            }),
+            PredictAction::Copy {
+                kind,
+                model,
+                version,
+                body,
+            } => self.backend.send(Request::CopySnippet {
+                kind,
+                model,
+                version,
+                body,
+            }),
+            PredictAction::BatchJob {
+                model,
+                version,
+                file,
+            } => {
+                let job = batch_prediction_job(&model, version.as_deref(), &file);
+                self.backend.send(Request::SubmitJob(Box::new(job)));
+            }
+        }
+    }
+
     fn top_bar(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
             ui.label(RichText::new("mlconsole").strong().size(16.0));
@@ -506,6 +647,8 @@ impl App {
                     Tab::Logs => "The selected job's log (Ctrl+F searches, End follows)",
                     Tab::Resources => "CPU and memory of the selected job",
                     Tab::Scalars => "TensorBoard scalars of a log dir (drop a folder)",
+                    Tab::Models => "Models, versions and their traffic (drop a model.onnx)",
+                    Tab::Predict => "Try online prediction (drop a JSON, JSONL, CSV or image)",
                 };
                 if ui
                     .selectable_label(self.tab == tab, tab.title())
@@ -586,6 +729,28 @@ impl App {
                     ui.add_space(4.0);
                 }
             });
+    }
+}
+
+/// A batch prediction job over one JSONL file, writing next to it.
+fn batch_prediction_job(model: &str, version: Option<&str>, file: &std::path::Path) -> Job {
+    let stamp = chrono::Utc::now().format("%Y%m%d_%H%M%S");
+    let output = file.with_file_name(format!(
+        "{}_predictions_{stamp}",
+        file.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    Job {
+        job_id: format!("predict_{model}_{stamp}"),
+        prediction_input: Some(crate::domain::PredictionInput {
+            model_name: version.is_none().then(|| model.to_owned()),
+            version_name: version.map(|v| format!("{model}/versions/{v}")),
+            input_paths: vec![file.display().to_string()],
+            output_path: output.display().to_string(),
+            data_format: "JSON".into(),
+        }),
+        ..Job::default()
     }
 }
 

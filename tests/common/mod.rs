@@ -3,6 +3,8 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a broken expectation panics
 
+pub mod console;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,278 @@
+//! The backend's model work: syncing models, versions and their serving metrics while a
+//! model tab is shown, model and version changes, and online predictions.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use super::tasks::Current;
+use super::{ModelView, SnippetKind, Update, Updates};
+use crate::domain::{Model, Version};
+use crate::platform::{Platform, PlatformError};
+
+/// How often models and serving metrics are synced while a model tab is shown.
+const MODEL_SYNC_EVERY: Duration = Duration::from_secs(1);
+
+/// A change to models or versions the UI asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelChange {
+    /// Create a model.
+    CreateModel(String),
+    /// Delete a model without versions.
+    DeleteModel(String),
+    /// Create a version of `model` from a model file or folder.
+    CreateVersion {
+        /// The model.
+        model: String,
+        /// The new version's name.
+        version: String,
+        /// A `model.onnx` or a folder holding one.
+        path: PathBuf,
+    },
+    /// Delete a version.
+    DeleteVersion {
+        /// The model.
+        model: String,
+        /// The version.
+        version: String,
+    },
+    /// Make a version the default.
+    SetDefault {
+        /// The model.
+        model: String,
+        /// The version.
+        version: String,
+    },
+}
+
+/// Keeps models, versions and serving metrics coming while `watching` is set.
+pub(super) async fn sync_models(
+    current: Arc<Current>,
+    watching: Arc<AtomicBool>,
+    refresh: Arc<Notify>,
+    updates: Updates,
+) {
+    let mut since: HashMap<(String, String), DateTime<Utc>> = HashMap::new();
+    loop {
+        tokio::select! {
+            () = refresh.notified() => {}
+            () = tokio::time::sleep(MODEL_SYNC_EVERY) => {}
+        }
+        if !watching.load(Ordering::Relaxed) {
+            continue;
+        }
+        let Some(platform) = current.get() else {
+            continue;
+        };
+        match list_models(platform.as_ref()).await {
+            Ok(models) => {
+                for view in &models {
+                    for version in &view.versions {
+                        let key = (
+                            view.model.short_name().to_owned(),
+                            version.short_name().to_owned(),
+                        );
+                        let from = since.get(&key).copied();
+                        let Ok(metrics) = platform.version_metrics(&key.0, &key.1, from).await
+                        else {
+                            continue;
+                        };
+                        if let Some(last) = metrics.samples.last() {
+                            since.insert(key.clone(), last.time);
+                        }
+                        updates.send(Update::ServingMetrics {
+                            model: key.0,
+                            version: key.1,
+                            metrics,
+                        });
+                    }
+                }
+                updates.send(Update::Models(models));
+            }
+            Err(e) => {
+                current.failed(&e);
+                updates.send(Update::ModelsFailed(e.to_string()));
+            }
+        }
+    }
+}
+
+async fn list_models(platform: &dyn Platform) -> Result<Vec<ModelView>, PlatformError> {
+    let mut views = Vec::new();
+    for model in platform.list_models().await? {
+        let versions = platform.list_versions(model.short_name()).await?;
+        views.push(ModelView { model, versions });
+    }
+    Ok(views)
+}
+
+/// Applies a change, tells the user how it went and syncs models right after.
+pub(super) async fn change(
+    current: Arc<Current>,
+    change: ModelChange,
+    refresh: Arc<Notify>,
+    updates: Updates,
+) {
+    let Some(platform) = current.get() else {
+        updates.send(Update::Notice {
+            text: "Not connected to the engine; nothing was changed.".into(),
+            error: true,
+        });
+        return;
+    };
+    let result = match &change {
+        ModelChange::CreateModel(name) => {
+            let model = Model {
+                name: name.clone(),
+                ..Model::default()
+            };
+            platform
+                .create_model(&model)
+                .await
+                .map(|_| format!("Created model {name}."))
+        }
+        ModelChange::DeleteModel(name) => platform
+            .delete_model(name)
+            .await
+            .map(|_| format!("Deleted model {name}.")),
+        ModelChange::CreateVersion {
+            model,
+            version,
+            path,
+        } => {
+            let v = Version {
+                name: version.clone(),
+                deployment_uri: path.display().to_string(),
+                ..Version::default()
+            };
+            platform
+                .create_version(model, &v)
+                .await
+                .map(|_| format!("Creating version {version} of {model}…"))
+        }
+        ModelChange::DeleteVersion { model, version } => platform
+            .delete_version(model, version)
+            .await
+            .map(|_| format!("Deleted version {version} of {model}.")),
+        ModelChange::SetDefault { model, version } => platform
+            .set_default_version(model, version)
+            .await
+            .map(|_| format!("{version} is now the default of {model}.")),
+    };
+    match result {
+        Ok(text) => updates.send(Update::Notice { text, error: false }),
+        Err(e) => {
+            current.failed(&e);
+            updates.send(Update::Notice {
+                text: e.to_string(),
+                error: true,
+            });
+        }
+    }
+    refresh.notify_one();
+}
+
+/// Sends one prediction request and reports the answer and its round trip.
+pub(super) async fn predict(
+    current: Arc<Current>,
+    model: String,
+    version: Option<String>,
+    body: String,
+    updates: Updates,
+) {
+    let started = Instant::now();
+    let result = match current.get() {
+        None => Err("not connected to the engine".to_owned()),
+        Some(platform) => platform
+            .predict(&model, version.as_deref(), body)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    updates.send(Update::Predicted {
+        result,
+        took: started.elapsed(),
+    });
+}
+
+/// Reads a dropped file into a request body (off the UI thread).
+pub(super) async fn load_predict_file(path: PathBuf, inputs: Vec<String>, updates: Updates) {
+    let file = path.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let bytes =
+            std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        crate::domain::instances::request_from_file(&name, &bytes, &inputs)
+            .map(|r| (r.body, r.instances))
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    updates.send(Update::PredictFile { path, result });
+}
+
+/// A command or script that sends `body` to `url`, reading the token from `token_file`
+/// when it runs, so the secret itself is never copied.
+pub fn snippet(kind: SnippetKind, url: &str, token_file: &std::path::Path, body: &str) -> String {
+    let compact = serde_json::from_str::<serde_json::Value>(body)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| body.to_owned());
+    let token_file = token_file.display().to_string();
+    match kind {
+        SnippetKind::Curl => format!(
+            "curl -X POST {} \\\n  -H \"Authorization: Bearer $(cat {})\" \\\n  -H 'Content-Type: application/json' \\\n  -d {}\n",
+            shell_quote(url),
+            shell_quote(&token_file),
+            shell_quote(&compact)
+        ),
+        SnippetKind::Python => format!(
+            "import json, pathlib\n\nimport requests\n\ntoken = pathlib.Path({token_file:?}).read_text().strip()\nbody = json.loads(r\"\"\"{compact}\"\"\")\nresponse = requests.post(\n    {url:?},\n    headers={{\"Authorization\": f\"Bearer {{token}}\"}},\n    json=body,\n)\nresponse.raise_for_status()\nprint(response.json()[\"predictions\"])\n"
+        ),
+    }
+}
+
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_read_the_token_file_instead_of_holding_the_secret() {
+        let token = std::path::Path::new("/home/me/.local/share/mlconsole/token");
+        let body = r#"{"instances": [[1, 2]], "note": "it's"}"#;
+        let curl = snippet(
+            SnippetKind::Curl,
+            "http://127.0.0.1:8471/x:predict",
+            token,
+            body,
+        );
+        assert!(
+            curl.contains("$(cat '/home/me/.local/share/mlconsole/token')"),
+            "{curl}"
+        );
+        assert!(
+            curl.contains(r#"-d '{"instances":[[1,2]],"note":"it'\''s"}'"#),
+            "{curl}"
+        );
+        let python = snippet(
+            SnippetKind::Python,
+            "http://127.0.0.1:8471/x:predict",
+            token,
+            body,
+        );
+        assert!(python.contains("read_text()"), "{python}");
+        assert!(
+            python.contains(r#""http://127.0.0.1:8471/x:predict""#),
+            "{python}"
+        );
+    }
+}

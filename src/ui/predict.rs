@@ -1,0 +1,590 @@
+//! The Predict tab, a playground for online prediction: pick a model and version, edit a
+//! request (validated as you type against the model's inputs, or made from a template or
+//! a dropped file), send it, and read the answer as JSON and as a table.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use egui::{RichText, Ui};
+use serde_json::Value;
+
+use super::format;
+use super::theme;
+use crate::backend::{ModelView, SnippetKind};
+use crate::domain::predict::parse_request;
+use crate::domain::{TensorSpec, Version, VersionState};
+
+/// Requests kept in the history.
+const HISTORY: usize = 50;
+/// Rows the answer table shows.
+const TABLE_ROWS: usize = 200;
+
+/// What the user asked for in the Predict tab.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PredictAction {
+    /// Send the request.
+    Send {
+        /// The model.
+        model: String,
+        /// A pinned version or `None` for the default.
+        version: Option<String>,
+        /// The body.
+        body: String,
+    },
+    /// Put a snippet that sends this request on the clipboard.
+    Copy {
+        /// curl or Python.
+        kind: SnippetKind,
+        /// The model.
+        model: String,
+        /// A pinned version or `None` for the default.
+        version: Option<String>,
+        /// The body.
+        body: String,
+    },
+    /// Run a dropped JSONL file as a batch prediction job.
+    BatchJob {
+        /// The model.
+        model: String,
+        /// A pinned version or `None` for the default.
+        version: Option<String>,
+        /// The JSONL file.
+        file: PathBuf,
+    },
+}
+
+/// One request sent, kept for the history.
+#[derive(Debug, Clone)]
+struct Sent {
+    time: DateTime<Utc>,
+    target: String,
+    body: String,
+    outcome: String,
+    ok: bool,
+}
+
+/// The Predict tab's state.
+#[derive(Default)]
+pub struct PredictTab {
+    model: Option<String>,
+    /// `None`: the model's default version.
+    version: Option<String>,
+    /// The request being edited.
+    pub body: String,
+    validated: Option<(String, Option<String>, Result<usize, String>)>,
+    in_flight: Option<Sent>,
+    /// The last answer, pretty-printed, or the error.
+    response: Option<Result<String, String>>,
+    table: Option<Table>,
+    took: Option<Duration>,
+    history: Vec<Sent>,
+    /// A JSONL file dropped last, which can run as a batch job.
+    jsonl: Option<PathBuf>,
+    /// What a dropped file turned into, or why it could not.
+    file_note: Option<Result<String, String>>,
+}
+
+#[derive(Debug, Clone)]
+struct Table {
+    columns: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl PredictTab {
+    /// Points the playground at a model and version.
+    pub fn target(&mut self, model: &str, version: Option<String>) {
+        self.model = Some(model.to_owned());
+        self.version = version;
+    }
+
+    /// The answer shown, if any.
+    pub fn response(&self) -> Option<&Result<String, String>> {
+        self.response.as_ref()
+    }
+
+    /// Records the answer to the request in flight.
+    pub fn answered(&mut self, result: Result<String, String>, took: Duration) {
+        self.took = Some(took);
+        let mut sent = self.in_flight.take();
+        match result {
+            Ok(text) => {
+                let parsed: Option<Value> = serde_json::from_str(&text).ok();
+                self.table = parsed.as_ref().and_then(table);
+                let pretty = parsed
+                    .as_ref()
+                    .and_then(|v| serde_json::to_string_pretty(v).ok())
+                    .unwrap_or(text);
+                if let Some(s) = &mut sent {
+                    s.ok = true;
+                    s.outcome = format!("OK in {:.1} ms", took.as_secs_f64() * 1000.0);
+                }
+                self.response = Some(Ok(pretty));
+            }
+            Err(message) => {
+                self.table = None;
+                if let Some(s) = &mut sent {
+                    s.outcome = message.clone();
+                }
+                self.response = Some(Err(message));
+            }
+        }
+        if let Some(s) = sent {
+            self.history.insert(0, s);
+            self.history.truncate(HISTORY);
+        }
+    }
+
+    /// Loads a request made from a dropped file.
+    pub fn file_loaded(&mut self, file: PathBuf, result: Result<(String, usize), String>) {
+        match result {
+            Ok((body, count)) => {
+                let name = file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                self.file_note = Some(Ok(format!("{count} instances from {name}")));
+                self.body = body;
+                let jsonl = file
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("jsonl"));
+                self.jsonl = jsonl.then_some(file);
+            }
+            Err(message) => self.file_note = Some(Err(message)),
+        }
+    }
+
+    /// Input names of the chosen version, for turning dropped CSV headers into objects.
+    pub fn input_names(&self, models: &[ModelView]) -> Vec<String> {
+        self.chosen(models)
+            .map(|v| v.inputs.iter().map(|s| s.name.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn chosen<'a>(&self, models: &'a [ModelView]) -> Option<&'a Version> {
+        let view = models
+            .iter()
+            .find(|m| Some(m.model.short_name()) == self.model.as_deref())?;
+        match &self.version {
+            Some(v) => view.versions.iter().find(|x| x.short_name() == v),
+            None => view.versions.iter().find(|x| x.is_default),
+        }
+    }
+
+    /// Draws the tab.
+    pub fn ui(&mut self, ui: &mut Ui, models: &[ModelView]) -> Vec<PredictAction> {
+        let mut actions = Vec::new();
+        if self.model.is_none()
+            || !models
+                .iter()
+                .any(|m| Some(m.model.short_name()) == self.model.as_deref())
+        {
+            self.model = models.first().map(|m| m.model.short_name().to_owned());
+            self.version = None;
+        }
+        let Some(model) = self.model.clone() else {
+            ui.add_space(40.0);
+            ui.vertical_centered(|ui| {
+                ui.heading("No models to try yet");
+                ui.label("Create a model and a version in the Models tab first.");
+            });
+            return actions;
+        };
+        let chosen = self.chosen(models).cloned();
+        self.target_bar(ui, models, &model, chosen.as_ref(), &mut actions);
+        ui.separator();
+        self.validate(chosen.as_ref());
+        let dark = ui.visuals().dark_mode;
+        egui::Panel::bottom("predict_history")
+            .resizable(true)
+            .default_size(140.0)
+            .show(ui, |ui| self.history_ui(ui));
+        ui.columns(2, |cols| {
+            self.editor(&mut cols[0], dark);
+            self.answer(&mut cols[1], dark);
+        });
+        actions
+    }
+
+    fn target_bar(
+        &mut self,
+        ui: &mut Ui,
+        models: &[ModelView],
+        model: &str,
+        chosen: Option<&Version>,
+        actions: &mut Vec<PredictAction>,
+    ) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Model");
+            egui::ComboBox::from_id_salt("predict_model")
+                .selected_text(model)
+                .show_ui(ui, |ui| {
+                    for m in models {
+                        let name = m.model.short_name();
+                        if ui.selectable_label(name == model, name).clicked() {
+                            self.model = Some(name.to_owned());
+                            self.version = None;
+                        }
+                    }
+                });
+            ui.label("Version");
+            let view = models.iter().find(|m| m.model.short_name() == model);
+            let default_name = view
+                .and_then(|m| m.model.default_version.as_ref())
+                .map_or("none".to_owned(), |v| v.short_name().to_owned());
+            let shown = match &self.version {
+                Some(v) => v.clone(),
+                None => format!("default ({default_name})"),
+            };
+            egui::ComboBox::from_id_salt("predict_version")
+                .selected_text(shown)
+                .show_ui(ui, |ui| {
+                    if ui
+                        .selectable_label(
+                            self.version.is_none(),
+                            format!("default ({default_name})"),
+                        )
+                        .clicked()
+                    {
+                        self.version = None;
+                    }
+                    for v in view.map(|m| m.versions.as_slice()).unwrap_or_default() {
+                        let name = v.short_name();
+                        let label = format!("{name} ({})", v.state.as_str());
+                        if ui
+                            .selectable_label(self.version.as_deref() == Some(name), label)
+                            .clicked()
+                        {
+                            self.version = Some(name.to_owned());
+                        }
+                    }
+                });
+            let inputs = chosen.map(|v| v.inputs.as_slice()).unwrap_or_default();
+            if ui
+                .add_enabled(!inputs.is_empty(), egui::Button::new("Template"))
+                .on_hover_text("A request made from the model's inputs")
+                .clicked()
+            {
+                self.body = template(inputs);
+            }
+            let ready = chosen.is_some_and(|v| v.state == VersionState::Ready);
+            let valid = matches!(self.validated, Some((_, _, Ok(_))));
+            let send = ui
+                .add_enabled(
+                    ready && valid && self.in_flight.is_none(),
+                    egui::Button::new("Send"),
+                )
+                .on_hover_text("Ctrl+Enter");
+            let shortcut = ui.input(|i| i.modifiers.command && i.key_pressed(egui::Key::Enter));
+            if (send.clicked() || (shortcut && ready && valid)) && self.in_flight.is_none() {
+                let target = match &self.version {
+                    Some(v) => format!("{model}/{v}"),
+                    None => format!("{model} (default)"),
+                };
+                self.in_flight = Some(Sent {
+                    time: Utc::now(),
+                    target,
+                    body: self.body.clone(),
+                    outcome: String::new(),
+                    ok: false,
+                });
+                actions.push(PredictAction::Send {
+                    model: model.to_owned(),
+                    version: self.version.clone(),
+                    body: self.body.clone(),
+                });
+            }
+            if self.in_flight.is_some() {
+                ui.spinner();
+            }
+            for (kind, label) in [
+                (SnippetKind::Curl, "Copy as curl"),
+                (SnippetKind::Python, "Copy as Python"),
+            ] {
+                if ui
+                    .button(label)
+                    .on_hover_text(
+                        "Reads the token from the engine's token file; the secret is not copied",
+                    )
+                    .clicked()
+                {
+                    actions.push(PredictAction::Copy {
+                        kind,
+                        model: model.to_owned(),
+                        version: self.version.clone(),
+                        body: self.body.clone(),
+                    });
+                }
+            }
+            if let Some(file) = &self.jsonl {
+                let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+                if ui
+                    .button("Run as batch job")
+                    .on_hover_text(format!(
+                        "Predict every line of {} in a batch prediction job",
+                        name.unwrap_or_default()
+                    ))
+                    .clicked()
+                {
+                    actions.push(PredictAction::BatchJob {
+                        model: model.to_owned(),
+                        version: self.version.clone(),
+                        file: file.clone(),
+                    });
+                }
+            }
+        });
+        if let Some(v) = chosen {
+            ui.label(
+                RichText::new(format!(
+                    "Inputs: {}   Outputs: {}",
+                    specs_text(&v.inputs),
+                    specs_text(&v.outputs)
+                ))
+                .weak(),
+            );
+        }
+    }
+
+    /// Checks the request against the chosen version's inputs, when either changed.
+    fn validate(&mut self, chosen: Option<&Version>) {
+        let version = chosen.map(|v| v.name.clone());
+        if self
+            .validated
+            .as_ref()
+            .is_some_and(|(body, v, _)| *body == self.body && *v == version)
+        {
+            return;
+        }
+        let result = match chosen {
+            None => Err("this model has no default version yet".to_owned()),
+            Some(v) if v.state != VersionState::Ready => Err(format!(
+                "version {} is {}",
+                v.short_name(),
+                v.state.as_str()
+            )),
+            Some(v) => parse_request(self.body.as_bytes(), &v.inputs)
+                .map(|batches| batches.iter().map(|b| b.instances).sum()),
+        };
+        self.validated = Some((self.body.clone(), version, result));
+    }
+
+    fn editor(&mut self, ui: &mut Ui, dark: bool) {
+        let label = ui.label(RichText::new("Request").strong());
+        match &self.validated {
+            Some((_, _, Ok(n))) => {
+                ui.colored_label(
+                    theme::state_color(crate::domain::JobState::Succeeded, dark),
+                    format!("Valid: {n} instance{}", if *n == 1 { "" } else { "s" }),
+                );
+            }
+            Some((_, _, Err(e))) => {
+                ui.colored_label(theme::error_color(dark), e);
+            }
+            None => {}
+        }
+        if let Some(note) = &self.file_note {
+            match note {
+                Ok(text) => ui.label(RichText::new(text).weak()),
+                Err(text) => ui.colored_label(theme::error_color(dark), text),
+            };
+        }
+        egui::ScrollArea::vertical()
+            .id_salt("request_editor")
+            .show(ui, |ui| {
+                ui.add(
+                    egui::TextEdit::multiline(&mut self.body)
+                        .code_editor()
+                        .desired_width(f32::INFINITY)
+                        .desired_rows(18)
+                        .hint_text(
+                            "{\"instances\": [...]}\nor drop a JSON, JSONL, CSV or image file here",
+                        ),
+                )
+                .labelled_by(label.id);
+            });
+    }
+
+    fn answer(&mut self, ui: &mut Ui, dark: bool) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Response").strong());
+            if let Some(took) = self.took {
+                ui.label(format!("{:.1} ms", took.as_secs_f64() * 1000.0));
+            }
+        });
+        match &self.response {
+            None => {
+                ui.label(RichText::new("Send a request to see the answer here.").weak());
+            }
+            Some(Err(message)) => {
+                ui.colored_label(theme::error_color(dark), message);
+            }
+            Some(Ok(pretty)) => {
+                egui::ScrollArea::vertical()
+                    .id_salt("response")
+                    .show(ui, |ui| {
+                        if let Some(table) = &self.table {
+                            table_ui(ui, table);
+                            ui.separator();
+                        }
+                        let mut text = pretty.as_str();
+                        ui.add(
+                            egui::TextEdit::multiline(&mut text)
+                                .code_editor()
+                                .desired_width(f32::INFINITY),
+                        );
+                    });
+            }
+        }
+    }
+
+    fn history_ui(&mut self, ui: &mut Ui) {
+        ui.label(RichText::new("History").strong());
+        let dark = ui.visuals().dark_mode;
+        let mut restore = None;
+        egui::ScrollArea::vertical()
+            .id_salt("predict_history_list")
+            .show(ui, |ui| {
+                for (index, sent) in self.history.iter().enumerate() {
+                    ui.horizontal(|ui| {
+                        ui.label(format::local_time(sent.time));
+                        ui.label(RichText::new(&sent.target).monospace());
+                        let color = if sent.ok {
+                            ui.visuals().text_color()
+                        } else {
+                            theme::error_color(dark)
+                        };
+                        ui.colored_label(color, &sent.outcome);
+                        if ui.small_button("Edit again").clicked() {
+                            restore = Some(index);
+                        }
+                    });
+                }
+            });
+        if let Some(index) = restore {
+            self.body = self.history[index].body.clone();
+        }
+    }
+}
+
+fn specs_text(specs: &[TensorSpec]) -> String {
+    specs
+        .iter()
+        .map(|s| format!("{} {} {}", s.name, s.dtype, s.shape_text()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A request with one instance of zeros (or `false`) shaped like the model's inputs.
+pub fn template(inputs: &[TensorSpec]) -> String {
+    fn value(spec: &TensorSpec) -> Value {
+        let batched = spec
+            .shape
+            .first()
+            .is_some_and(|d| d.is_none() || *d == Some(1));
+        let dims = if batched {
+            &spec.shape[1..]
+        } else {
+            &spec.shape[..]
+        };
+        let leaf = match spec.dtype.as_str() {
+            "bool" => Value::Bool(false),
+            "float32" | "float64" => serde_json::json!(0.0),
+            _ => serde_json::json!(0),
+        };
+        dims.iter().rev().fold(leaf, |inner, d| {
+            Value::Array(vec![inner; d.unwrap_or(1).min(64) as usize])
+        })
+    }
+    let instance = match inputs {
+        [one] => value(one),
+        many => Value::Object(many.iter().map(|s| (s.name.clone(), value(s))).collect()),
+    };
+    serde_json::to_string_pretty(&serde_json::json!({ "instances": [instance] }))
+        .unwrap_or_default()
+}
+
+/// The predictions as a table, when they are objects, numbers or number lists.
+fn table(answer: &Value) -> Option<Table> {
+    let predictions = answer.get("predictions")?.as_array()?;
+    let first = predictions.first()?;
+    let columns: Vec<String> = match first {
+        Value::Object(map) => map.keys().cloned().collect(),
+        Value::Array(items) => (0..items.len()).map(|i| i.to_string()).collect(),
+        Value::Number(_) | Value::Bool(_) | Value::String(_) => vec!["prediction".into()],
+        Value::Null => return None,
+    };
+    let rows = predictions
+        .iter()
+        .take(TABLE_ROWS)
+        .map(|p| match p {
+            Value::Object(map) => columns
+                .iter()
+                .map(|c| map.get(c).map(cell_text).unwrap_or_default())
+                .collect(),
+            Value::Array(items) => items.iter().map(cell_text).collect(),
+            other => vec![cell_text(other)],
+        })
+        .collect();
+    Some(Table { columns, rows })
+}
+
+fn cell_text(v: &Value) -> String {
+    match v {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => format!("{f:.4}"),
+            _ => n.to_string(),
+        },
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(cell_text).collect::<Vec<_>>().join(", ")
+        ),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn table_ui(ui: &mut Ui, table: &Table) {
+    egui::Grid::new("prediction_table")
+        .striped(true)
+        .show(ui, |ui| {
+            ui.label(RichText::new("#").strong());
+            for c in &table.columns {
+                ui.label(RichText::new(c).strong());
+            }
+            ui.end_row();
+            for (i, row) in table.rows.iter().enumerate() {
+                ui.label(i.to_string());
+                for c in row {
+                    ui.label(RichText::new(c).monospace());
+                }
+                ui.end_row();
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_follow_the_inputs_shapes() {
+        let spec = TensorSpec {
+            name: "X".into(),
+            dtype: "float32".into(),
+            shape: vec![None, Some(3)],
+        };
+        let body = template(std::slice::from_ref(&spec));
+        assert!(parse_request(body.as_bytes(), &[spec]).is_ok(), "{body}");
+    }
+
+    #[test]
+    fn tables_come_from_object_and_list_predictions() {
+        let t =
+            table(&serde_json::json!({"predictions": [{"label": 1, "p": [0.25, 0.75]}]})).unwrap();
+        assert_eq!(t.columns, ["label", "p"]);
+        assert_eq!(t.rows[0], ["1", "[0.2500, 0.7500]"]);
+        let t = table(&serde_json::json!({"predictions": [[1.5], [2.5]]})).unwrap();
+        assert_eq!(t.rows.len(), 2);
+    }
+}

@@ -1,0 +1,127 @@
+//! The real console `App` in egui_kittest, connected to a test engine, and helpers to
+//! drive it as a user would.
+
+use std::time::{Duration, Instant};
+
+use egui::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use mlconsole::backend::{Backend, ConnectionSettings, ConnectionStatus};
+use mlconsole::ui::App;
+
+use super::TestEngine;
+
+/// The real console, connected to `engine` (without starting engines of its own).
+pub fn console_harness(engine: &TestEngine) -> Harness<'static, App> {
+    let settings = ConnectionSettings {
+        data_dir: engine.data_dir.clone(),
+        start_engine_with: None,
+        sample_trainer: Some(env!("CARGO_BIN_EXE_mlconsole").into()),
+    };
+    let backend = Backend::spawn(settings, egui::Context::default()).unwrap();
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .with_max_steps(4)
+        .build_ui_state(
+            |ui, app: &mut App| {
+                app.logic(ui.ctx());
+                app.show(ui);
+            },
+            App::new(backend),
+        );
+    step_until(&mut harness, "connected", Duration::from_secs(15), |h| {
+        matches!(h.state().connection(), ConnectionStatus::Connected { .. })
+    });
+    harness
+}
+
+/// Steps the UI until `done` holds; panics after `timeout`.
+pub fn step_until(
+    harness: &mut Harness<'static, App>,
+    what: &str,
+    timeout: Duration,
+    done: impl Fn(&Harness<'static, App>) -> bool,
+) {
+    let start = Instant::now();
+    loop {
+        harness.step();
+        if done(harness) {
+            harness.step();
+            return;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Types into the text field labelled `label`, as a user who clicked into it would.
+pub fn type_into(harness: &mut Harness<'static, App>, label: &str, text: &str) {
+    harness
+        .get_by_role_and_label(Role::TextInput, label)
+        .focus();
+    harness.step();
+    harness
+        .get_by_role_and_label(Role::TextInput, label)
+        .type_text(text);
+    harness.step();
+}
+
+/// Replaces the text of the field labelled `label`.
+pub fn replace_in(harness: &mut Harness<'static, App>, label: &str, text: &str) {
+    harness
+        .get_by_role_and_label(Role::TextInput, label)
+        .focus();
+    harness.step();
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.step();
+    harness
+        .get_by_role_and_label(Role::TextInput, label)
+        .type_text(text);
+    harness.step();
+}
+
+/// Clicks the widget labelled `label` and lets the UI settle.
+pub fn click(harness: &mut Harness<'static, App>, label: &str) {
+    harness
+        .query_all_by_label(label)
+        .next()
+        .unwrap_or_else(|| panic!("no {label:?}"))
+        .click();
+    for _ in 0..3 {
+        harness.step();
+    }
+}
+
+/// Opens the New job form.
+pub fn open_form(harness: &mut Harness<'static, App>) {
+    harness
+        .query_all_by_label("➕ New job")
+        .next()
+        .unwrap()
+        .click();
+    for _ in 0..3 {
+        harness.step();
+    }
+}
+
+pub fn has_label(harness: &Harness<'static, App>, label: &str) -> bool {
+    harness.query_all_by_label(label).next().is_some()
+}
+
+pub fn has_label_containing(harness: &Harness<'static, App>, text: &str) -> bool {
+    harness.query_all_by_label_contains(text).next().is_some()
+}
+
+/// A file or folder dropped on the window.
+#[derive(Debug)]
+pub struct DroppedPath(pub std::path::PathBuf);
+
+impl egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,200 @@
+//! User stories of the Models and Predict tabs on the real console `App`, driven with
+//! egui_kittest against a real engine serving real ONNX models.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a broken expectation panics
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::TestEngine;
+use common::console::{DroppedPath, click, console_harness, has_label, step_until, type_into};
+use egui_kittest::Harness;
+use mlconsole::domain::{JobState, VersionState};
+use mlconsole::ui::{App, Tab};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/models")
+        .join(name)
+}
+
+fn drop_file(harness: &mut Harness<'static, App>, path: PathBuf) {
+    harness
+        .input_mut()
+        .dropped_files
+        .push(Arc::new(DroppedPath(path)));
+}
+
+/// The named version's state and whether it is the default, as the console has it.
+fn version(
+    harness: &Harness<'static, App>,
+    model: &str,
+    name: &str,
+) -> Option<(VersionState, bool)> {
+    let view = harness
+        .state()
+        .models()
+        .models
+        .iter()
+        .find(|m| m.model.short_name() == model)?;
+    let v = view.versions.iter().find(|v| v.short_name() == name)?;
+    Some((v.state, v.is_default))
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[test]
+fn create_a_model_drop_versions_on_it_and_move_the_default() {
+    let engine = TestEngine::start(&[]);
+    let mut harness = console_harness(&engine);
+    click(&mut harness, "Models");
+    assert_eq!(harness.state().tab(), Tab::Models);
+    assert!(has_label(&harness, "No models yet"));
+
+    type_into(&mut harness, "New model", "iris");
+    click(&mut harness, "Create model");
+    step_until(&mut harness, "the new model", WAIT, |h| {
+        h.state().models().models.len() == 1
+    });
+
+    // Drop two model files on the tab: each becomes a version of the shown model.
+    drop_file(&mut harness, fixture("iris_logreg.onnx"));
+    step_until(&mut harness, "v1 ready and default", WAIT, |h| {
+        version(h, "iris", "v1") == Some((VersionState::Ready, true))
+    });
+    drop_file(&mut harness, fixture("iris_forest.onnx"));
+    step_until(&mut harness, "v2 ready", WAIT, |h| {
+        version(h, "iris", "v2") == Some((VersionState::Ready, false))
+    });
+    assert!(has_label(&harness, "v1") && has_label(&harness, "v2"));
+    assert!(has_label(&harness, "default"), "the default badge is shown");
+
+    // One click moves the default (and with it the model's traffic).
+    click(&mut harness, "Make default");
+    step_until(&mut harness, "v2 to become the default", WAIT, |h| {
+        version(h, "iris", "v2") == Some((VersionState::Ready, true))
+    });
+    assert_eq!(
+        version(&harness, "iris", "v1"),
+        Some((VersionState::Ready, false))
+    );
+    // And one click rolls it back.
+    click(&mut harness, "Roll back to v1");
+    step_until(&mut harness, "v1 to be the default again", WAIT, |h| {
+        version(h, "iris", "v1") == Some((VersionState::Ready, true))
+    });
+
+    // Deleting asks first; deleting the default of a model with others is refused.
+    click(&mut harness, "Delete model");
+    assert!(has_label(&harness, "Delete model iris?"));
+    click(&mut harness, "Delete model iris");
+    step_until(&mut harness, "the refusal", WAIT, |h| {
+        common::console::has_label_containing(h, "still has 2 version(s)")
+    });
+    assert_eq!(harness.state().models().models.len(), 1, "nothing was lost");
+}
+
+#[test]
+fn drop_a_file_on_the_predict_tab_and_see_the_prediction() {
+    let engine = TestEngine::start(&[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (code, body) = engine
+            .post_raw("/v1/projects/local/models", r#"{"name": "iris"}"#)
+            .await;
+        assert_eq!(code, 200, "{body}");
+        let version =
+            serde_json::json!({ "name": "v1", "deploymentUri": fixture("iris_logreg.onnx") });
+        let (code, body) = engine
+            .post_raw(
+                "/v1/projects/local/models/iris/versions",
+                &version.to_string(),
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+    });
+    let mut harness = console_harness(&engine);
+    click(&mut harness, "Predict");
+    step_until(&mut harness, "the model to be ready", WAIT, |h| {
+        version(h, "iris", "v1") == Some((VersionState::Ready, true))
+    });
+
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("flowers.jsonl");
+    std::fs::write(&file, "[5.1, 3.5, 1.4, 0.2]\n[6.7, 3.0, 5.2, 2.3]\n").unwrap();
+    drop_file(&mut harness, file.clone());
+    step_until(
+        &mut harness,
+        "the file to load into the editor",
+        WAIT,
+        |h| h.state().predict().body.contains("6.7"),
+    );
+    step_until(&mut harness, "the request to validate", WAIT, |h| {
+        has_label(h, "Valid: 2 instances")
+    });
+    click(&mut harness, "Send");
+    step_until(&mut harness, "the answer", WAIT, |h| {
+        h.state().predict().response().is_some()
+    });
+    let answer = harness
+        .state()
+        .predict()
+        .response()
+        .unwrap()
+        .clone()
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["predictions"][0]["label"], 0);
+    assert_eq!(answer["predictions"][1]["label"], 2);
+    // The table shows one row per instance, with the outputs as columns.
+    assert!(has_label(&harness, "label") && has_label(&harness, "probabilities"));
+
+    // A bad request is flagged as you type, naming the instance, and cannot be sent.
+    drop_file(
+        &mut harness,
+        write(&data, "bad.json", "[[1, 2, 3, 4], [1, 2]]"),
+    );
+    step_until(&mut harness, "the validation error", WAIT, |h| {
+        common::console::has_label_containing(h, "instance 1")
+    });
+
+    // The dropped JSONL file also runs as a batch prediction job.
+    drop_file(&mut harness, file);
+    step_until(&mut harness, "the JSONL to load again", WAIT, |h| {
+        has_label(h, "Valid: 2 instances")
+    });
+    click(&mut harness, "Run as batch job");
+    step_until(
+        &mut harness,
+        "the batch job to succeed",
+        Duration::from_secs(60),
+        |h| {
+            h.state()
+                .jobs()
+                .all()
+                .iter()
+                .any(|j| j.prediction_input.is_some() && j.state == JobState::Succeeded)
+        },
+    );
+    let out = std::fs::read_dir(data.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("flowers_predictions_")
+        })
+        .expect("an output folder next to the input");
+    let results =
+        std::fs::read_to_string(out.path().join("prediction.results-00000-of-00001")).unwrap();
+    assert_eq!(results.lines().count(), 2);
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
