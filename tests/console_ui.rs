@@ -311,4 +311,37 @@ fn a_first_run_trains_the_sample_and_shows_its_curves() {
     for run in ["train", "eval"] {
         assert!(has_label(&harness, run), "run {run} listed");
     }
+
+    // Its model.onnx deploys as a version, ready for the Predict tab.
+    click(&mut harness, "Jobs");
+    click(&mut harness, "🚀 Deploy as version");
+    assert_eq!(harness.state().tab(), Tab::Models);
+    step_until(
+        &mut harness,
+        "the deployed version to be ready and default",
+        Duration::from_secs(20),
+        |h| {
+            h.state().models().models.iter().any(|m| {
+                m.model.short_name() == "iris"
+                    && m.versions
+                        .iter()
+                        .any(|v| v.is_default && v.state == mlconsole::domain::VersionState::Ready)
+            })
+        },
+    );
+    click(&mut harness, "Predict");
+    click(&mut harness, "Template");
+    step_until(
+        &mut harness,
+        "the template to validate",
+        Duration::from_secs(10),
+        |h| has_label(h, "Valid: 1 instance"),
+    );
+    click(&mut harness, "Send");
+    step_until(
+        &mut harness,
+        "the prediction",
+        Duration::from_secs(10),
+        |h| h.state().predict().response().is_some_and(Result::is_ok),
+    );
 }

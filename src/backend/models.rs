@@ -41,6 +41,15 @@ pub enum ModelChange {
         /// The version.
         version: String,
     },
+    /// Create a version from a job's job dir, creating the model first if need be.
+    DeployJob {
+        /// The model.
+        model: String,
+        /// The new version's name.
+        version: String,
+        /// The job dir holding `model.onnx`.
+        job_dir: PathBuf,
+    },
     /// Make a version the default.
     SetDefault {
         /// The model.
@@ -155,6 +164,11 @@ pub(super) async fn change(
                 .await
                 .map(|_| format!("Creating version {version} of {model}…"))
         }
+        ModelChange::DeployJob {
+            model,
+            version,
+            job_dir,
+        } => deploy_job(platform.as_ref(), model, version, job_dir).await,
         ModelChange::DeleteVersion { model, version } => platform
             .delete_version(model, version)
             .await
@@ -175,6 +189,30 @@ pub(super) async fn change(
         }
     }
     refresh.notify_one();
+}
+
+async fn deploy_job(
+    platform: &dyn Platform,
+    model: &str,
+    version: &str,
+    job_dir: &std::path::Path,
+) -> Result<String, PlatformError> {
+    let new_model = Model {
+        name: model.to_owned(),
+        ..Model::default()
+    };
+    match platform.create_model(&new_model).await {
+        Ok(_) => {}
+        Err(PlatformError::Rejected { status, .. }) if status == "ALREADY_EXISTS" => {}
+        Err(e) => return Err(e),
+    }
+    let v = Version {
+        name: version.to_owned(),
+        deployment_uri: job_dir.display().to_string(),
+        ..Version::default()
+    };
+    platform.create_version(model, &v).await?;
+    Ok(format!("Deploying {version} as a version of {model}…"))
 }
 
 /// Sends one prediction request and reports the answer and its round trip.

@@ -88,6 +88,8 @@ pub enum JobsAction {
     OpenJobDir(String),
     /// Run the bundled sample training job.
     RunSample,
+    /// Create a model version from the `model.onnx` a job left in its job dir.
+    Deploy(Box<Job>),
 }
 
 /// The Jobs tab's state.
@@ -511,7 +513,17 @@ impl JobsTab {
                     .on_hover_text(format!("Open {dir}"))
                     .clicked()
                 {
-                    actions.push(JobsAction::OpenJobDir(dir));
+                    actions.push(JobsAction::OpenJobDir(dir.clone()));
+                }
+                if job.state == JobState::Succeeded
+                    && ui
+                        .button("🚀 Deploy as version")
+                        .on_hover_text(format!(
+                            "Serve {dir}/model.onnx as a new version (see the Models tab)"
+                        ))
+                        .clicked()
+                {
+                    actions.push(JobsAction::Deploy(Box::new(job.clone())));
                 }
             }
         });

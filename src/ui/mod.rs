@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use egui::{Key, RichText, Ui};
 
-use crate::backend::{Backend, ConnectionStatus, PickTarget, Request, Update};
+use crate::backend::{Backend, ConnectionStatus, ModelChange, PickTarget, Request, Update};
 use crate::domain::{Job, JobState};
 use job_form::{FormAction, JobForm};
 use job_list::JobList;
@@ -587,6 +587,27 @@ impl App {
             JobsAction::ShowScalars(dir) => self.watch_logdir(dir.into()),
             JobsAction::OpenJobDir(dir) => self.open_url = Some(format!("file://{dir}")),
             JobsAction::RunSample => self.backend.send(Request::RunSampleJob),
+            JobsAction::Deploy(job) => {
+                let Some(dir) = job.training_input.as_ref().and_then(|i| i.job_dir.clone()) else {
+                    return;
+                };
+                // The model is named by the job's `model` label; sample jobs serve "iris".
+                let model = match job.labels.get("model") {
+                    Some(name) => name.clone(),
+                    None if job.labels.get("kind").is_some_and(|k| k == "sample") => {
+                        "iris".to_owned()
+                    }
+                    None => job.job_id.clone(),
+                };
+                self.backend
+                    .send(Request::ChangeModels(ModelChange::DeployJob {
+                        model: model.clone(),
+                        version: job.job_id.clone(),
+                        job_dir: dir.into(),
+                    }));
+                self.models.select(&model);
+                self.tab = Tab::Models;
+            }
         }
     }
 
