@@ -38,7 +38,7 @@ pub fn run(model_file: &Path, inputs: &[String], output: &Path) -> anyhow::Resul
         model_file.display()
     );
     let model = onnx_model::load(model_file).map_err(anyhow::Error::msg)?;
-    let mut session = onnx_model::session(&model.plan).map_err(anyhow::Error::msg)?;
+    let mut session = onnx_model::session(&model).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(output)
         .with_context(|| format!("cannot create the output folder {}", output.display()))?;
     let errors_path = output.join("prediction.errors_stats-00000-of-00001");

@@ -12,13 +12,24 @@ use crate::domain::predict::{Batch, Tensor as DomainTensor, TensorData};
 
 /// An optimised, ready-to-run model.
 pub type Plan = Arc<TypedSimplePlan>;
-/// Per-run scratch state of a plan; a replica holds one.
-pub type Session = TypedSimpleState;
+
+/// Model files up to this size also get a plan specialised for one instance, which runs
+/// single-instance requests (the usual online case) faster; bigger models are bound by
+/// their arithmetic, and would pay twice the memory.
+const SINGLE_PLAN_MAX_BYTES: u64 = 16 << 20;
+/// Per-run scratch state of a model's plans; a replica holds one.
+pub struct Session {
+    general: TypedSimpleState,
+    single: Option<TypedSimpleState>,
+}
 
 /// A loaded model and its signature.
+#[derive(Clone)]
 pub struct LoadedModel {
     /// The plan replicas run.
     pub plan: Plan,
+    /// A plan with the batch dimension fixed at 1, for small batched models.
+    pub single: Option<Plan>,
     /// The model's inputs, in order.
     pub inputs: Vec<TensorSpec>,
     /// The model's outputs, in order.
@@ -28,10 +39,30 @@ pub struct LoadedModel {
 /// Loads and optimises `path`. The error is the loader's message, for the version's
 /// `errorMessage`.
 pub fn load(path: &Path) -> Result<LoadedModel, String> {
+    let (plan, inputs, outputs) = load_plan(path, None)?;
+    let batched = !inputs.is_empty() && inputs.iter().all(|s| s.shape.first() == Some(&None));
+    let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= SINGLE_PLAN_MAX_BYTES);
+    let single = if batched && small {
+        load_plan(path, Some(1)).ok().map(|(plan, _, _)| plan)
+    } else {
+        None
+    };
+    Ok(LoadedModel {
+        plan,
+        single,
+        inputs,
+        outputs,
+    })
+}
+
+type Signature = (Plan, Vec<TensorSpec>, Vec<TensorSpec>);
+
+/// Loads a plan, with the unnamed batch dimension fixed at `batch` when given.
+fn load_plan(path: &Path, batch: Option<i64>) -> Result<Signature, String> {
     let mut inference = tract_onnx::onnx()
         .model_for_path(path)
         .map_err(|e| format!("the ONNX loader refused {}: {e:#}", path.display()))?;
-    name_unknown_dims(&mut inference)?;
+    name_unknown_dims(&mut inference, batch)?;
     let typed = inference
         .into_typed()
         .map_err(|e| format!("the model's types and shapes could not be worked out: {e:#}"))?;
@@ -71,16 +102,12 @@ pub fn load(path: &Path) -> Result<LoadedModel, String> {
         .into_optimized()
         .and_then(|m| m.into_runnable())
         .map_err(|e| format!("the model could not be prepared to run: {e:#}"))?;
-    Ok(LoadedModel {
-        plan,
-        inputs,
-        outputs,
-    })
+    Ok((plan, inputs, outputs))
 }
 
 /// Gives dimensions the file leaves unnamed (as scikit-learn exports do for the batch)
-/// a symbol each, so that the model types; the first is the batch, `N`.
-fn name_unknown_dims(model: &mut InferenceModel) -> Result<(), String> {
+/// a symbol each, so that the model types; the first is the batch, `N`, or `batch`.
+fn name_unknown_dims(model: &mut InferenceModel, batch_size: Option<i64>) -> Result<(), String> {
     let batch = model.sym("N");
     for ix in 0..model.inputs.len() {
         let fact = model.input_fact(ix).map_err(|e| e.to_string())?.clone();
@@ -97,7 +124,7 @@ fn name_unknown_dims(model: &mut InferenceModel) -> Result<(), String> {
             .map(|(d, dim)| {
                 dim.concretize().unwrap_or_else(|| {
                     if d == 0 {
-                        batch.to_dim()
+                        batch_size.map_or_else(|| batch.to_dim(), TDim::from)
                     } else {
                         model.sym(&format!("d{ix}_{d}")).to_dim()
                     }
@@ -142,9 +169,16 @@ fn dtype_name(t: DatumType) -> &'static str {
     }
 }
 
-/// A new session for `plan`.
-pub fn session(plan: &Plan) -> Result<Session, String> {
-    TypedSimpleState::new(plan).map_err(|e| format!("the model could not start a session: {e:#}"))
+/// A new session for `model`.
+pub fn session(model: &LoadedModel) -> Result<Session, String> {
+    let start = |plan: &Plan| {
+        TypedSimpleState::new(plan)
+            .map_err(|e| format!("the model could not start a session: {e:#}"))
+    };
+    Ok(Session {
+        general: start(&model.plan)?,
+        single: model.single.as_ref().map(start).transpose()?,
+    })
 }
 
 /// Runs one batch, answering the output tensors in the model's order.
@@ -154,7 +188,11 @@ pub fn run(session: &mut Session, batch: &Batch) -> Result<Vec<DomainTensor>, St
         .iter()
         .map(|t| to_tract(t).map(TValue::from))
         .collect::<Result<TVec<_>, String>>()?;
-    let outputs = session
+    let state = match &mut session.single {
+        Some(single) if batch.instances == 1 => single,
+        _ => &mut session.general,
+    };
+    let outputs = state
         .run(inputs)
         .map_err(|e| format!("the model failed on these inputs: {e:#}"))?;
     outputs.iter().map(|t| from_tract(t)).collect()
@@ -225,7 +263,7 @@ mod tests {
             &model.inputs,
         )
         .unwrap();
-        let mut session = session(&model.plan).unwrap();
+        let mut session = session(&model).unwrap();
         let out = run(&mut session, &batch[0]).unwrap();
         assert_eq!(out[0].data, TensorData::I64(vec![0, 2]));
         assert_eq!(out[1].shape, vec![2, 3]);

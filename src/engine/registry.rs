@@ -364,10 +364,10 @@ impl Registry {
                 v.version.outputs = loaded.outputs.clone();
                 let serving = Arc::new(Serving::new(
                     artifact(&self.dir, model, version),
-                    loaded.inputs,
-                    loaded.outputs,
+                    loaded.inputs.clone(),
+                    loaded.outputs.clone(),
                     v.version.replica_bounds(self.default_max_replicas),
-                    Some(loaded.plan),
+                    Some(loaded),
                 ));
                 v.serving = Some(serving.clone());
                 Some(serving)

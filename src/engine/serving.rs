@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 
-use super::onnx_model::{self, Plan, Session};
+use super::onnx_model::{self, LoadedModel, Session};
 use crate::domain::predict::{self, Batch};
 use crate::domain::{ServingMetrics, ServingSample, TensorSpec};
 
@@ -42,7 +42,7 @@ pub struct Serving {
     inputs: Vec<TensorSpec>,
     outputs: Vec<TensorSpec>,
     min: u32,
-    plan: Mutex<Option<Plan>>,
+    model: Mutex<Option<LoadedModel>>,
     cold_start: tokio::sync::Mutex<()>,
     free: Mutex<Vec<Replica>>,
     permits: Semaphore,
@@ -59,21 +59,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Serving {
-    /// Serves the model at `path` with `(min, max)` replicas. `plan`, when given, is the
-    /// already loaded model (saves a load right after the version is created).
+    /// Serves the model at `path` with `(min, max)` replicas. `model`, when given, is
+    /// already loaded (saves a load right after the version is created).
     pub fn new(
         path: PathBuf,
         inputs: Vec<TensorSpec>,
         outputs: Vec<TensorSpec>,
         (min, max): (u32, u32),
-        plan: Option<Plan>,
+        model: Option<LoadedModel>,
     ) -> Serving {
         Serving {
             path,
             inputs,
             outputs,
             min,
-            plan: Mutex::new(plan),
+            model: Mutex::new(model),
             cold_start: tokio::sync::Mutex::new(()),
             free: Mutex::new(Vec::new()),
             permits: Semaphore::new(max.max(1) as usize),
@@ -102,8 +102,8 @@ impl Serving {
     pub async fn warm_up(&self) -> Result<(), String> {
         let mut started = Vec::new();
         while self.replicas() < self.min {
-            let plan = self.plan().await?;
-            started.push(self.new_replica(&plan)?);
+            let model = self.model().await?;
+            started.push(self.new_replica(&model)?);
         }
         lock(&self.free).extend(started);
         Ok(())
@@ -132,11 +132,10 @@ impl Serving {
         let replica = match popped {
             Some(r) => r,
             None => {
-                let plan = self.plan().await.map_err(PredictError::Failed)?;
-                self.new_replica(&plan).map_err(PredictError::Failed)?
+                let model = self.model().await.map_err(PredictError::Failed)?;
+                self.new_replica(&model).map_err(PredictError::Failed)?
             }
         };
-        let ran = Instant::now();
         let (mut replica, outputs) = if self.slow.load(Ordering::Relaxed) {
             tokio::task::spawn_blocking(move || {
                 let mut replica = replica;
@@ -153,7 +152,10 @@ impl Serving {
             let out = run_all(&mut replica.session, batches);
             (replica, out)
         };
-        self.note_run_time(ran.elapsed());
+        let outputs = outputs.map(|(out, took)| {
+            self.note_run_time(took);
+            out
+        });
         replica.idle_since = Instant::now();
         lock(&self.free).push(replica);
         drop(permit);
@@ -166,30 +168,31 @@ impl Serving {
     fn note_run_time(&self, took: Duration) {
         let us = took.as_micros() as u64;
         let old = self.run_us.load(Ordering::Relaxed);
-        let avg = if old == 0 { us } else { (old * 7 + us) / 8 };
+        // Start from 0 rather than the first run: a first run pays for cold caches.
+        let avg = (old * 7 + us) / 8;
         self.run_us.store(avg, Ordering::Relaxed);
         self.slow.store(avg > INLINE_LIMIT_US, Ordering::Relaxed);
     }
 
-    async fn plan(&self) -> Result<Plan, String> {
-        if let Some(plan) = lock(&self.plan).clone() {
-            return Ok(plan);
+    async fn model(&self) -> Result<LoadedModel, String> {
+        if let Some(model) = lock(&self.model).clone() {
+            return Ok(model);
         }
         // One request loads the model; the others wait for it.
         let _loading = self.cold_start.lock().await;
-        if let Some(plan) = lock(&self.plan).clone() {
-            return Ok(plan);
+        if let Some(model) = lock(&self.model).clone() {
+            return Ok(model);
         }
         let path = self.path.clone();
         let loaded = tokio::task::spawn_blocking(move || onnx_model::load(&path))
             .await
             .map_err(|e| format!("loading the model was lost: {e}"))??;
-        *lock(&self.plan) = Some(loaded.plan.clone());
-        Ok(loaded.plan)
+        *lock(&self.model) = Some(loaded.clone());
+        Ok(loaded)
     }
 
-    fn new_replica(&self, plan: &Plan) -> Result<Replica, String> {
-        let session = onnx_model::session(plan)?;
+    fn new_replica(&self, model: &LoadedModel) -> Result<Replica, String> {
+        let session = onnx_model::session(model)?;
         self.replicas.fetch_add(1, Ordering::Relaxed);
         Ok(Replica {
             session,
@@ -214,7 +217,7 @@ impl Serving {
                 self.replicas.fetch_sub(1, Ordering::Relaxed);
             }
             if self.replicas() == 0 && self.min == 0 {
-                *lock(&self.plan) = None;
+                *lock(&self.model) = None;
             }
         }
         self.metrics.sample(self.replicas());
@@ -226,17 +229,19 @@ impl Serving {
     }
 }
 
-fn run_all(
-    session: &mut Session,
-    batches: Vec<Batch>,
-) -> Result<Vec<(Batch, Vec<predict::Tensor>)>, String> {
-    batches
+/// Outputs of every batch, and how long the model took.
+type RunOutput = (Vec<(Batch, Vec<predict::Tensor>)>, Duration);
+
+fn run_all(session: &mut Session, batches: Vec<Batch>) -> Result<RunOutput, String> {
+    let started = Instant::now();
+    let outputs = batches
         .into_iter()
         .map(|batch| {
             let out = onnx_model::run(session, &batch)?;
             Ok((batch, out))
         })
-        .collect()
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok((outputs, started.elapsed()))
 }
 
 /// Latency histogram buckets: exact below 16 µs, then 8 per power of two.
