@@ -188,7 +188,9 @@ impl ModelsTab {
                     .default_version
                     .as_ref()
                     .map_or("no default".to_owned(), |v| v.short_name().to_owned());
-                let text = format!("{name}   ({} versions, {default})", view.versions.len());
+                let count = view.versions.len();
+                let plural = if count == 1 { "" } else { "s" };
+                let text = format!("{name}   ({count} version{plural}, {default})");
                 if ui
                     .selectable_label(self.selected.as_deref() == Some(name), text)
                     .clicked()
@@ -343,7 +345,19 @@ impl ModelsTab {
         ui.label(RichText::new("Traffic (requests per second)").strong());
         let model = view.model.short_name();
         let now = Utc::now();
+        let peak = view
+            .versions
+            .iter()
+            .filter_map(|v| {
+                self.traffic
+                    .get(&(model.to_owned(), v.short_name().to_owned()))
+            })
+            .flatten()
+            .map(|s| s.requests)
+            .max()
+            .unwrap_or(0);
         Plot::new(("traffic", model))
+            .include_y(peak.max(1) as f64 * 1.1)
             .height(180.0)
             .legend(Legend::default())
             .allow_scroll(false)

@@ -72,6 +72,8 @@ pub struct PredictTab {
     version: Option<String>,
     /// The request being edited.
     pub body: String,
+    /// The template last written into the editor by itself.
+    auto_body: String,
     validated: Option<(String, Option<String>, Result<usize, String>)>,
     in_flight: Option<Sent>,
     /// The last answer, pretty-printed, or the error.
@@ -191,6 +193,13 @@ impl PredictTab {
             return actions;
         };
         let chosen = self.chosen(models).cloned();
+        // An empty editor, or one still holding another model's template, starts from
+        // the chosen model's template.
+        let untouched = self.body.trim().is_empty() || self.auto_body == self.body;
+        if untouched && let Some(v) = chosen.as_ref().filter(|v| !v.inputs.is_empty()) {
+            self.body = template(&v.inputs);
+            self.auto_body.clone_from(&self.body);
+        }
         self.target_bar(ui, models, &model, chosen.as_ref(), &mut actions);
         ui.separator();
         self.validate(chosen.as_ref());
