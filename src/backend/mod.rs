@@ -58,8 +58,8 @@ pub enum Request {
     WatchLogDir(Option<PathBuf>),
     /// Start TensorBoard on a log dir and open it in the browser.
     OpenTensorBoard(PathBuf),
-    /// Keep models, versions and serving metrics coming (while a model tab is shown).
-    WatchModels(bool),
+    /// Keep models and versions (and their traffic) coming, while a model tab is shown.
+    WatchModels(ModelWatch),
     /// Change models or versions.
     ChangeModels(ModelChange),
     /// Send an online prediction request.
@@ -97,6 +97,17 @@ pub enum Request {
         /// Pick a folder rather than a file.
         folder: bool,
     },
+}
+
+/// How much of the models the UI is showing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelWatch {
+    /// Nothing: no model tab is shown.
+    Off = 0,
+    /// Models and versions (the Predict tab).
+    Models = 1,
+    /// Models, versions and per-second serving metrics (the Models tab).
+    WithTraffic = 2,
 }
 
 /// Languages the Predict tab writes a request in.

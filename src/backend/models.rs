@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use super::tasks::Current;
-use super::{ModelView, SnippetKind, Update, Updates};
+use super::{ModelView, ModelWatch, SnippetKind, Update, Updates};
 use crate::domain::{Model, Version};
 use crate::platform::{Platform, PlatformError};
 
@@ -59,20 +59,25 @@ pub enum ModelChange {
     },
 }
 
-/// Keeps models, versions and serving metrics coming while `watching` is set.
+/// Keeps models and versions coming while `watching` says so, with serving metrics
+/// when it says [`ModelWatch::WithTraffic`]. Sends only what changed, so that an idle
+/// console does not repaint.
 pub(super) async fn sync_models(
     current: Arc<Current>,
-    watching: Arc<AtomicBool>,
+    watching: Arc<AtomicU8>,
     refresh: Arc<Notify>,
     updates: Updates,
 ) {
     let mut since: HashMap<(String, String), DateTime<Utc>> = HashMap::new();
+    let mut last_sent: Option<Vec<ModelView>> = None;
     loop {
         tokio::select! {
             () = refresh.notified() => {}
             () = tokio::time::sleep(MODEL_SYNC_EVERY) => {}
         }
-        if !watching.load(Ordering::Relaxed) {
+        let watch = watching.load(Ordering::Relaxed);
+        if watch == ModelWatch::Off as u8 {
+            last_sent = None;
             continue;
         }
         let Some(platform) = current.get() else {
@@ -80,7 +85,8 @@ pub(super) async fn sync_models(
         };
         match list_models(platform.as_ref()).await {
             Ok(models) => {
-                for view in &models {
+                let traffic = watch == ModelWatch::WithTraffic as u8;
+                for view in models.iter().filter(|_| traffic) {
                     for version in &view.versions {
                         let key = (
                             view.model.short_name().to_owned(),
@@ -91,9 +97,10 @@ pub(super) async fn sync_models(
                         else {
                             continue;
                         };
-                        if let Some(last) = metrics.samples.last() {
-                            since.insert(key.clone(), last.time);
-                        }
+                        let Some(last) = metrics.samples.last() else {
+                            continue;
+                        };
+                        since.insert(key.clone(), last.time);
                         updates.send(Update::ServingMetrics {
                             model: key.0,
                             version: key.1,
@@ -101,10 +108,14 @@ pub(super) async fn sync_models(
                         });
                     }
                 }
-                updates.send(Update::Models(models));
+                if last_sent.as_ref() != Some(&models) {
+                    last_sent = Some(models.clone());
+                    updates.send(Update::Models(models));
+                }
             }
             Err(e) => {
                 current.failed(&e);
+                last_sent = None;
                 updates.send(Update::ModelsFailed(e.to_string()));
             }
         }

@@ -2,7 +2,7 @@
 //! log, watching resource samples, and one-off requests.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,10 @@ use tokio::task::JoinHandle;
 
 use super::connection::{self, ConnectionSettings};
 use super::models;
-use super::{ConnectionStatus, PickTarget, Request, RequestReceiver, SnippetKind, Update, Updates};
+use super::{
+    ConnectionStatus, ModelWatch, PickTarget, Request, RequestReceiver, SnippetKind, Update,
+    Updates,
+};
 use crate::domain::Job;
 use crate::platform::{Platform, PlatformError};
 
@@ -74,7 +77,7 @@ pub(super) async fn run(
         refresh_jobs.clone(),
         updates.clone(),
     ));
-    let watching_models = Arc::new(AtomicBool::new(false));
+    let watching_models = Arc::new(AtomicU8::new(ModelWatch::Off as u8));
     let refresh_models = Arc::new(Notify::new());
     tokio::spawn(models::sync_models(
         current.clone(),
@@ -144,9 +147,9 @@ pub(super) async fn run(
             Request::OpenTensorBoard(dir) => {
                 tokio::spawn(open_tensorboard(dir, updates.clone()));
             }
-            Request::WatchModels(on) => {
-                watching_models.store(on, Ordering::Relaxed);
-                if on {
+            Request::WatchModels(watch) => {
+                watching_models.store(watch as u8, Ordering::Relaxed);
+                if watch != ModelWatch::Off {
                     refresh_models.notify_one();
                 }
             }

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use egui::{Key, RichText, Ui};
 
-use crate::backend::{Backend, ConnectionStatus, ModelChange, PickTarget, Request, Update};
+use crate::backend::{
+    Backend, ConnectionStatus, ModelChange, ModelWatch, PickTarget, Request, Update,
+};
 use crate::domain::{Job, JobState};
 use job_form::{FormAction, JobForm};
 use job_list::JobList;
@@ -91,8 +93,8 @@ pub struct App {
     scalars: ScalarsTab,
     models: ModelsTab,
     predict: PredictTab,
-    /// Whether the backend is syncing models (while a model tab is shown).
-    watching_models: bool,
+    /// What of the models the backend is syncing (while a model tab is shown).
+    watching_models: ModelWatch,
     /// Text to put on the clipboard on the next frame.
     copy: Option<String>,
     form: Option<JobForm>,
@@ -121,7 +123,7 @@ impl App {
             scalars: ScalarsTab::default(),
             models: ModelsTab::default(),
             predict: PredictTab::default(),
-            watching_models: false,
+            watching_models: ModelWatch::Off,
             copy: None,
             form: None,
             open_url: None,
@@ -521,14 +523,14 @@ impl App {
         if let Some(text) = self.copy.take() {
             ui.ctx().copy_text(text);
         }
-        let watch = matches!(self.tab, Tab::Models | Tab::Predict);
+        let watch = match self.tab {
+            Tab::Models => ModelWatch::WithTraffic,
+            Tab::Predict => ModelWatch::Models,
+            _ => ModelWatch::Off,
+        };
         if watch != self.watching_models {
             self.watching_models = watch;
             self.backend.send(Request::WatchModels(watch));
-        }
-        if watch {
-            // Live traffic and replicas: the backend syncs once a second.
-            ui.ctx().request_repaint_after(Duration::from_secs(1));
         }
         // Dropped files: model files on Models, requests on Predict, log dirs elsewhere.
         let dropped: Vec<std::path::PathBuf> = ui.input(|i| {
