@@ -31,8 +31,19 @@ async fn a_command_job_succeeds_and_records_how_it_ran() {
     assert!(job.start_time.is_some() && job.end_time >= job.start_time);
     assert_eq!(job.error_message, None);
     let invocation = job.invocation.unwrap();
+    // A command gets its default job dir in the environment, not as an argument.
     assert_eq!(invocation.argv, ["sh", "-c", "echo hello from the job"]);
     assert!(invocation.working_dir.ends_with("jobs/hello"));
+    let default_dir = engine.data_dir.join("job-dirs/hello");
+    assert_eq!(
+        job.training_input.unwrap().job_dir.as_deref(),
+        Some(default_dir.to_str().unwrap())
+    );
+    assert_eq!(
+        invocation.env.get("MLCONSOLE_JOB_DIR").map(String::as_str),
+        default_dir.to_str()
+    );
+    assert!(default_dir.is_dir());
 
     let logs = engine.all_logs("hello").await;
     let texts: Vec<_> = logs.iter().map(|e| e.text.as_str()).collect();
@@ -85,8 +96,28 @@ async fn a_python_module_runs_from_its_package_with_the_job_dir() {
     assert!(texts.contains(&expected_args), "{texts:#?}");
     assert!(texts.contains(&format!("CWD {}", work.path().display())));
     assert!(texts.contains(&"LR 0.01".to_owned()));
-    let argv = job.invocation.unwrap().argv;
+    let argv = job.invocation.clone().unwrap().argv;
     assert_eq!(argv[..3], ["python3", "-m", "trainer.task"]);
+
+    // Without a jobDir, the trainer gets a default one under the engine's data dir.
+    let mut job = job.clone();
+    job.job_id = "module_default".into();
+    if let Some(input) = &mut job.training_input {
+        input.job_dir = None;
+    }
+    engine.platform.submit_job(&job).await.unwrap();
+    let done = engine.wait_finished("module_default").await;
+    assert_eq!(done.state, JobState::Succeeded, "{done:#?}");
+    let default_dir = engine.data_dir.join("job-dirs/module_default");
+    let texts: Vec<String> = engine
+        .all_logs("module_default")
+        .await
+        .into_iter()
+        .map(|e| e.text)
+        .collect();
+    let expected_args = format!("ARGS --epochs 3 --job-dir {}", default_dir.display());
+    assert!(texts.contains(&expected_args), "{texts:#?}");
+    assert!(default_dir.is_dir());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -74,6 +74,11 @@ impl Engine {
                 })?;
             input.version_name = Some(format!("projects/local/models/{model}/versions/{version}"));
         }
+        if let Some(input) = &mut job.training_input
+            && input.job_dir.is_none()
+        {
+            input.job_dir = Some(self.default_job_dir(&job.job_id).display().to_string());
+        }
         job.state = JobState::Queued;
         job.create_time = Some(Utc::now());
         job.start_time = None;
@@ -261,8 +266,15 @@ impl Engine {
         };
         argv.extend(input.args.iter().cloned());
         if let Some(job_dir) = &input.job_dir {
-            argv.push("--job-dir".into());
-            argv.push(job_dir.clone());
+            env.insert("MLCONSOLE_JOB_DIR".into(), job_dir.clone());
+            // A default job dir goes to Python trainers as --job-dir, as Cloud ML Engine
+            // passes it; a command gets it in MLCONSOLE_JOB_DIR only, since appending an
+            // argument it does not expect would break it.
+            let default = Path::new(job_dir) == self.default_job_dir(&job.job_id);
+            if input.python_module.is_some() || !default {
+                argv.push("--job-dir".into());
+                argv.push(job_dir.clone());
+            }
         }
         env.extend(input.env.clone());
         let working_dir = input
@@ -274,6 +286,11 @@ impl Engine {
             working_dir,
             env,
         }
+    }
+
+    /// Where a job that names no `jobDir` writes its outputs.
+    pub fn default_job_dir(&self, job_id: &str) -> PathBuf {
+        self.config.data_dir.join("job-dirs").join(job_id)
     }
 
     /// `mlconsole batch-predict` over the job's files with its pinned version's model.
