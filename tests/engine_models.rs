@@ -218,6 +218,46 @@ async fn delete(engine: &TestEngine, path: String) -> (u16, Value) {
     (r.status().as_u16(), r.json::<Value>().await.unwrap())
 }
 
+/// 16 clients sending `body` to `url` until `stop`; each answers how many requests
+/// succeeded with a prediction of label 0, and what the others got.
+fn load(
+    engine: &TestEngine,
+    url: &str,
+    body: &str,
+    stop: Instant,
+) -> Vec<tokio::task::JoinHandle<(u32, Vec<String>)>> {
+    (0..16)
+        .map(|_| {
+            let (http, url, token, body) = (
+                engine.http.clone(),
+                url.to_owned(),
+                engine.token.clone(),
+                body.to_owned(),
+            );
+            tokio::spawn(async move {
+                let (mut ok, mut failed) = (0u32, Vec::new());
+                while Instant::now() < stop {
+                    let r = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = r.status().as_u16();
+                    let text = r.text().await.unwrap();
+                    if status == 200 && text.contains("\"label\":0") {
+                        ok += 1;
+                    } else {
+                        failed.push(format!("{status} {text}"));
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect()
+}
+
 fn assert_error(answer: &(u16, Value), code: u16, needle: &str) {
     let (got, body) = answer;
     assert_eq!(*got, code, "{body:#}");
@@ -440,35 +480,7 @@ async fn default_switches_under_concurrent_load_lose_no_request() {
     let stop = Instant::now() + Duration::from_millis(2000);
     let url = engine.url(&format!("{MODELS}/iris:predict"));
     let body = json!({ "instances": [[5.1, 3.5, 1.4, 0.2]] }).to_string();
-    let mut clients = Vec::new();
-    for _ in 0..16 {
-        let (http, url, token, body) = (
-            engine.http.clone(),
-            url.clone(),
-            engine.token.clone(),
-            body.clone(),
-        );
-        clients.push(tokio::spawn(async move {
-            let (mut ok, mut failed) = (0u32, Vec::new());
-            while Instant::now() < stop {
-                let r = http
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .unwrap();
-                let status = r.status().as_u16();
-                let text = r.text().await.unwrap();
-                if status == 200 && text.contains("\"label\":0") {
-                    ok += 1;
-                } else {
-                    failed.push(format!("{status} {text}"));
-                }
-            }
-            (ok, failed)
-        }));
-    }
+    let clients = load(&engine, &url, &body, stop);
     let mut switches = 0;
     while Instant::now() < stop {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -518,29 +530,9 @@ async fn replicas_grow_under_load_shrink_to_zero_and_come_back() {
     let url = engine.url(&format!("{MODELS}/iris:predict"));
     let body = json!({ "instances": vec![[5.1, 3.5, 1.4, 0.2]; 200] }).to_string();
     let stop = Instant::now() + Duration::from_millis(1500);
-    let mut clients = Vec::new();
-    for _ in 0..16 {
-        let (http, url, token, body) = (
-            engine.http.clone(),
-            url.clone(),
-            engine.token.clone(),
-            body.clone(),
-        );
-        clients.push(tokio::spawn(async move {
-            while Instant::now() < stop {
-                let r = http
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 200);
-            }
-        }));
-    }
-    for client in clients {
-        client.await.unwrap();
+    for client in load(&engine, &url, &body, stop) {
+        let (_, failed) = client.await.unwrap();
+        assert!(failed.is_empty(), "failed requests: {failed:?}");
     }
     let (_, metrics) = wait_metrics(&engine, "iris", "v1", 1).await;
     let peak = metrics["samples"]

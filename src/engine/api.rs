@@ -274,6 +274,37 @@ pub fn query(params: Params, allowed: &[&str]) -> Result<HashMap<String, String>
     Ok(params)
 }
 
+/// A JSON request body of type `what`, with errors that say what was expected.
+pub fn json_body<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    what: &str,
+) -> Result<T, ApiError> {
+    let body = body.map_err(|e| ApiError::invalid(e.body_text()))?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid(format!(
+            "the request body is empty; send a {what} as JSON"
+        )));
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid(format!("the request body is not a valid {what}: {e}")))
+}
+
+/// The `since` query parameter: only samples after this time.
+pub fn since_param(
+    params: &HashMap<String, String>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    params
+        .get("since")
+        .map(|text| {
+            parse_time(text).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "since must be a time such as 2026-11-24T10:00:00Z, not {text:?}"
+                ))
+            })
+        })
+        .transpose()
+}
+
 fn page_size(
     params: &HashMap<String, String>,
     (default, max): (usize, usize),
@@ -312,14 +343,7 @@ pub async fn create_job(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Job> {
     project_path(path)?;
-    let body = body.map_err(|e| ApiError::invalid(e.body_text()))?;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid(
-            "the request body is empty; send a Job as JSON",
-        ));
-    }
-    let job: Job = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::invalid(format!("the request body is not a valid Job: {e}")))?;
+    let job: Job = json_body(body, "Job")?;
     Ok(Json(engine.submit(job)?))
 }
 
@@ -459,14 +483,7 @@ pub async fn job_metrics(
     let id = job_path(path)?;
     let params = query(params, &["since"])?;
     existing_job(&engine, &id)?;
-    let since = match params.get("since") {
-        None => None,
-        Some(text) => Some(parse_time(text).ok_or_else(|| {
-            ApiError::invalid(format!(
-                "since must be a time such as 2026-11-24T10:00:00Z, not {text:?}"
-            ))
-        })?),
-    };
+    let since = since_param(&params)?;
     let samples = engine
         .store()
         .samples(&id, since)

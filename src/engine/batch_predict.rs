@@ -38,16 +38,22 @@ pub fn run(model_file: &Path, inputs: &[String], output: &Path) -> anyhow::Resul
         model_file.display()
     );
     let model = onnx_model::load(model_file).map_err(anyhow::Error::msg)?;
-    let mut session = onnx_model::session(&model).map_err(anyhow::Error::msg)?;
+    let session = onnx_model::session(&model).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(output)
         .with_context(|| format!("cannot create the output folder {}", output.display()))?;
     let errors_path = output.join("prediction.errors_stats-00000-of-00001");
-    let mut errors = BufWriter::new(
+    let errors = BufWriter::new(
         File::create(&errors_path)
             .with_context(|| format!("cannot create {}", errors_path.display()))?,
     );
-    let started = Instant::now();
-    let mut summary = Summary::default();
+    let mut batch = Predictor {
+        model,
+        session,
+        errors,
+        summary: Summary::default(),
+        started: Instant::now(),
+        next_report: PROGRESS_EVERY,
+    };
     for (index, file) in files.iter().enumerate() {
         let name = format!("prediction.results-{index:05}-of-{:05}", files.len());
         let results_path = output.join(name);
@@ -67,51 +73,23 @@ pub fn run(model_file: &Path, inputs: &[String], output: &Path) -> anyhow::Resul
             }
             match serde_json::from_str::<Value>(&line) {
                 Ok(instance) => pending.push((number, instance)),
-                Err(e) => {
-                    summary.errors += 1;
-                    write_error(&mut errors, file, number, &format!("not valid JSON: {e}"))?;
-                }
+                Err(e) => batch.error(file, number, &format!("not valid JSON: {e}"))?,
             }
             if pending.len() == BATCH {
-                flush(
-                    &model,
-                    &mut session,
-                    file,
-                    &mut pending,
-                    &mut results,
-                    &mut errors,
-                    &mut summary,
-                )?;
-            }
-            if (summary.predictions + summary.errors) % PROGRESS_EVERY == 0
-                && summary.predictions > 0
-            {
-                println!(
-                    "Predicted {} lines ({} errors) in {:.1} s",
-                    summary.predictions,
-                    summary.errors,
-                    started.elapsed().as_secs_f64()
-                );
+                batch.flush(file, &mut pending, &mut results)?;
             }
         }
-        flush(
-            &model,
-            &mut session,
-            file,
-            &mut pending,
-            &mut results,
-            &mut errors,
-            &mut summary,
-        )?;
+        batch.flush(file, &mut pending, &mut results)?;
         results.flush()?;
         println!("Finished {} → {}", file.display(), results_path.display());
     }
-    errors.flush()?;
+    batch.errors.flush()?;
+    let summary = batch.summary;
     println!(
         "Done: {} predictions, {} errors, in {:.1} s; results in {}",
         summary.predictions,
         summary.errors,
-        started.elapsed().as_secs_f64(),
+        batch.started.elapsed().as_secs_f64(),
         output.display()
     );
     if summary.errors > 0 {
@@ -122,6 +100,80 @@ pub fn run(model_file: &Path, inputs: &[String], output: &Path) -> anyhow::Resul
         );
     }
     Ok(summary)
+}
+
+/// A model at work on a batch job: its session, the errors file and the counts.
+struct Predictor {
+    model: LoadedModel,
+    session: Session,
+    errors: BufWriter<File>,
+    summary: Summary,
+    started: Instant,
+    /// Lines done after which the next progress message is printed.
+    next_report: u64,
+}
+
+impl Predictor {
+    /// Predicts the pending lines: all in one run, or line by line when the run fails so
+    /// that one bad line does not take its neighbours with it.
+    fn flush(
+        &mut self,
+        file: &Path,
+        pending: &mut Vec<(u64, Value)>,
+        results: &mut impl Write,
+    ) -> anyhow::Result<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let instances: Vec<Value> = pending.iter().map(|(_, v)| v.clone()).collect();
+        match predict_lines(&self.model, &mut self.session, &instances) {
+            Ok(lines) => self.write(results, &lines)?,
+            Err(_) if pending.len() > 1 => {
+                for (number, instance) in pending.iter() {
+                    let one = std::slice::from_ref(instance);
+                    match predict_lines(&self.model, &mut self.session, one) {
+                        Ok(lines) => self.write(results, &lines)?,
+                        Err(e) => self.error(file, *number, &e)?,
+                    }
+                }
+            }
+            Err(e) => self.error(file, pending[0].0, &e)?,
+        }
+        pending.clear();
+        let done = self.summary.predictions + self.summary.errors;
+        if done >= self.next_report {
+            self.next_report = done + PROGRESS_EVERY;
+            println!(
+                "Predicted {} lines ({} errors) in {:.1} s",
+                self.summary.predictions,
+                self.summary.errors,
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, results: &mut impl Write, lines: &[String]) -> anyhow::Result<()> {
+        for line in lines {
+            writeln!(results, "{line}")?;
+        }
+        self.summary.predictions += lines.len() as u64;
+        Ok(())
+    }
+
+    /// Records a line that could not be predicted.
+    fn error(&mut self, file: &Path, line: u64, message: &str) -> anyhow::Result<()> {
+        self.summary.errors += 1;
+        // `assemble` names "instance 0"; the line number is what helps here.
+        let message = message.strip_prefix("instance 0: ").unwrap_or(message);
+        let record = serde_json::json!({
+            "inputFile": file.display().to_string(),
+            "line": line,
+            "error": message,
+        });
+        writeln!(self.errors, "{record}")?;
+        Ok(())
+    }
 }
 
 /// The files `patterns` name, in order, each once.
@@ -143,60 +195,13 @@ fn expand(patterns: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Predicts the pending lines: all in one run, or line by line when the run fails so
-/// that one bad line does not take its neighbours with it.
-fn flush(
-    model: &LoadedModel,
-    session: &mut Session,
-    file: &Path,
-    pending: &mut Vec<(u64, Value)>,
-    results: &mut impl Write,
-    errors: &mut impl Write,
-    summary: &mut Summary,
-) -> anyhow::Result<()> {
-    if pending.is_empty() {
-        return Ok(());
-    }
-    let instances: Vec<Value> = pending.iter().map(|(_, v)| v.clone()).collect();
-    match predict_lines(model, session, &instances) {
-        Ok(lines) => {
-            for line in lines {
-                writeln!(results, "{line}")?;
-                summary.predictions += 1;
-            }
-        }
-        Err(_) if pending.len() > 1 => {
-            for (number, instance) in pending.iter() {
-                match predict_lines(model, session, std::slice::from_ref(instance)) {
-                    Ok(lines) => {
-                        for line in lines {
-                            writeln!(results, "{line}")?;
-                            summary.predictions += 1;
-                        }
-                    }
-                    Err(e) => {
-                        summary.errors += 1;
-                        write_error(errors, file, *number, &e)?;
-                    }
-                }
-            }
-        }
-        Err(e) => {
-            summary.errors += 1;
-            write_error(errors, file, pending[0].0, &e)?;
-        }
-    }
-    pending.clear();
-    Ok(())
-}
-
 /// One prediction (JSON text) per instance.
 fn predict_lines(
     model: &LoadedModel,
     session: &mut Session,
     instances: &[Value],
 ) -> Result<Vec<String>, String> {
-    let batches = assemble(instances, &model.inputs).map(|b| b.into_iter().collect::<Vec<_>>())?;
+    let batches = assemble(instances, &model.inputs)?;
     let mut runs = Vec::with_capacity(batches.len());
     for batch in &batches {
         runs.push((batch, onnx_model::run(session, batch)?));
@@ -208,16 +213,4 @@ fn predict_lines(
         .and_then(Value::as_array)
         .map(|p| p.iter().map(Value::to_string).collect())
         .unwrap_or_default())
-}
-
-fn write_error(out: &mut impl Write, file: &Path, line: u64, message: &str) -> anyhow::Result<()> {
-    // The message from `assemble` names "instance 0"; the line number is what helps here.
-    let message = message.strip_prefix("instance 0: ").unwrap_or(message);
-    let record = serde_json::json!({
-        "inputFile": file.display().to_string(),
-        "line": line,
-        "error": message,
-    });
-    writeln!(out, "{record}")?;
-    Ok(())
 }

@@ -9,13 +9,11 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
 
 use super::Engine;
-use super::api::{ApiError, ErrorBody, Params, check_project, query};
+use super::api::{ApiError, ErrorBody, Params, check_project, json_body, query, since_param};
 use super::registry::ModelError;
 use super::serving::PredictError;
-use crate::domain::filter::parse_time;
 use crate::domain::{Model, ModelPage, ServingMetrics, Version, VersionPage};
 
 impl From<ModelError> for ApiError {
@@ -49,20 +47,6 @@ fn version_path(path: VersionPath) -> Result<(String, String), ApiError> {
     let Path((project, model, version)) = path.map_err(|e| ApiError::invalid(e.body_text()))?;
     check_project(&project)?;
     Ok((model, version))
-}
-
-fn json_body<T: DeserializeOwned>(
-    body: Result<Bytes, BytesRejection>,
-    what: &str,
-) -> Result<T, ApiError> {
-    let body = body.map_err(|e| ApiError::invalid(e.body_text()))?;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid(format!(
-            "the request body is empty; send a {what} as JSON"
-        )));
-    }
-    serde_json::from_slice(&body)
-        .map_err(|e| ApiError::invalid(format!("the request body is not a valid {what}: {e}")))
 }
 
 /// Creates a model: a named group of versions.
@@ -276,13 +260,6 @@ pub async fn version_metrics(
 ) -> ApiResult<ServingMetrics> {
     let (model, version) = version_path(path)?;
     let params = query(params, &["since"])?;
-    let since = match params.get("since") {
-        None => None,
-        Some(text) => Some(parse_time(text).ok_or_else(|| {
-            ApiError::invalid(format!(
-                "since must be a time such as 2026-11-24T10:00:00Z, not {text:?}"
-            ))
-        })?),
-    };
+    let since = since_param(&params)?;
     Ok(Json(engine.registry().metrics(&model, &version, since)?))
 }

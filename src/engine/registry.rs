@@ -61,6 +61,14 @@ struct ModelEntry {
     versions: BTreeMap<String, VersionEntry>,
 }
 
+impl ModelEntry {
+    fn version(&self, name: &str) -> Result<&VersionEntry, ModelError> {
+        self.versions
+            .get(name)
+            .ok_or_else(|| no_version(self.model.short_name(), name))
+    }
+}
+
 /// A version left CREATING: model, version and the file to load it from.
 pub type Unfinished = (String, String, PathBuf);
 
@@ -402,10 +410,7 @@ impl Registry {
     pub fn get_version(&self, model: &str, version: &str) -> Result<Version, ModelError> {
         let models = self.read();
         let entry = models.get(model).ok_or_else(|| no_model(model))?;
-        let v = entry
-            .versions
-            .get(version)
-            .ok_or_else(|| no_version(model, version))?;
+        let v = entry.version(version)?;
         Ok(show_version(entry, v))
     }
 
@@ -442,10 +447,7 @@ impl Registry {
     pub fn set_default(&self, model: &str, version: &str) -> Result<Version, ModelError> {
         let mut models = self.write();
         let entry = models.get_mut(model).ok_or_else(|| no_model(model))?;
-        let v = entry
-            .versions
-            .get(version)
-            .ok_or_else(|| no_version(model, version))?;
+        let v = entry.version(version)?;
         if v.version.state != VersionState::Ready {
             return Err(ModelError::FailedPrecondition(format!(
                 "version {version:?} is {}; only a READY version can be the default",
@@ -461,10 +463,7 @@ impl Registry {
                 return Err(e);
             }
         }
-        let v = entry
-            .versions
-            .get(version)
-            .ok_or_else(|| no_version(model, version))?;
+        let v = entry.version(version)?;
         Ok(show_version(entry, v))
     }
 
@@ -480,10 +479,7 @@ impl Registry {
                 ))
             })?,
         };
-        let v = entry
-            .versions
-            .get(name)
-            .ok_or_else(|| no_version(model, name))?;
+        let v = entry.version(name)?;
         v.serving.clone().ok_or_else(|| {
             ModelError::FailedPrecondition(format!(
                 "version {name:?} of model {model:?} is {}{}; it cannot serve predictions",
@@ -506,10 +502,7 @@ impl Registry {
     ) -> Result<ServingMetrics, ModelError> {
         let models = self.read();
         let entry = models.get(model).ok_or_else(|| no_model(model))?;
-        let v = entry
-            .versions
-            .get(version)
-            .ok_or_else(|| no_version(model, version))?;
+        let v = entry.version(version)?;
         Ok(v.serving
             .as_ref()
             .map(|s| s.metrics(since))
@@ -554,10 +547,7 @@ impl Registry {
                 ModelError::FailedPrecondition(format!("model {model:?} has no default version"))
             })?,
         };
-        let v = entry
-            .versions
-            .get(&version)
-            .ok_or_else(|| no_version(&model, &version))?;
+        let v = entry.version(&version)?;
         if v.version.state != VersionState::Ready {
             return Err(ModelError::FailedPrecondition(format!(
                 "version {version:?} of model {model:?} is {}; batch prediction needs a READY version",
