@@ -166,14 +166,7 @@ fn main() {
         memory_kib("VmHWM") as f64 / 1024.0
     );
 
-    for tab in [
-        Tab::Jobs,
-        Tab::Logs,
-        Tab::Resources,
-        Tab::Scalars,
-        Tab::Models,
-        Tab::Predict,
-    ] {
+    for tab in Tab::ALL {
         app.show_tab(tab);
         frame.settle(&mut app);
         // Let the pointer come to rest, as it does when the user stops moving it.

@@ -48,7 +48,8 @@ pub enum Tab {
 }
 
 impl Tab {
-    const ALL: [Tab; 6] = [
+    /// Every tab, in the order the top bar shows them.
+    pub const ALL: [Tab; 6] = [
         Tab::Jobs,
         Tab::Logs,
         Tab::Resources,

@@ -50,6 +50,8 @@ pub struct ModelsTab {
     traffic: HashMap<(String, String), VecDeque<ServingSample>>,
     totals: HashMap<(String, String), (u64, u64)>,
     selected: Option<String>,
+    /// A model selected before it exists (just created or deployed to).
+    awaited: Option<String>,
     new_model: String,
     new_model_error: Option<String>,
     pending_delete: Option<PendingDelete>,
@@ -60,11 +62,14 @@ impl ModelsTab {
     pub fn set_models(&mut self, models: Vec<ModelView>) {
         self.error = None;
         self.models = models;
-        if self
-            .selected
-            .as_ref()
-            .is_none_or(|s| !self.models.iter().any(|m| m.model.short_name() == s))
-        {
+        let listed = |name: &String| self.models.iter().any(|m| m.model.short_name() == name);
+        if self.awaited.as_ref().is_some_and(listed) {
+            self.awaited = None;
+        }
+        // A model just asked for stays shown until a sync brings it.
+        let keep = self.selected.as_ref().is_some_and(listed)
+            || (self.awaited.is_some() && self.awaited == self.selected);
+        if !keep {
             self.selected = self.models.first().map(|m| m.model.short_name().to_owned());
         }
     }
@@ -91,9 +96,12 @@ impl ModelsTab {
         self.selected.as_deref()
     }
 
-    /// Shows a model.
+    /// Shows a model, also one being created that the next syncs may not list yet.
     pub fn select(&mut self, model: &str) {
         self.selected = Some(model.to_owned());
+        if !self.models.iter().any(|m| m.model.short_name() == model) {
+            self.awaited = Some(model.to_owned());
+        }
     }
 
     /// Requests per second of a version in its latest sample.
@@ -169,7 +177,7 @@ impl ModelsTab {
                     Ok(()) => {
                         self.new_model_error = None;
                         self.new_model.clear();
-                        self.selected = Some(name.clone());
+                        self.select(&name);
                         actions.push(ModelsAction::Change(ModelChange::CreateModel(name)));
                     }
                     Err(e) => self.new_model_error = Some(e),

@@ -72,8 +72,8 @@ pub struct PredictTab {
     version: Option<String>,
     /// The request being edited.
     pub body: String,
-    /// The template last written into the editor by itself.
-    auto_body: String,
+    /// The template last written into the editor by itself, and the version it is for.
+    auto_body: (String, String),
     validated: Option<(String, Option<String>, Result<usize, String>)>,
     in_flight: Option<Sent>,
     /// The last answer, pretty-printed, or the error.
@@ -195,10 +195,13 @@ impl PredictTab {
         let chosen = self.chosen(models).cloned();
         // An empty editor, or one still holding another model's template, starts from
         // the chosen model's template.
-        let untouched = self.body.trim().is_empty() || self.auto_body == self.body;
-        if untouched && let Some(v) = chosen.as_ref().filter(|v| !v.inputs.is_empty()) {
+        let empty = self.body.trim().is_empty();
+        if (empty || self.auto_body.0 == self.body)
+            && let Some(v) = chosen.as_ref().filter(|v| !v.inputs.is_empty())
+            && (empty || self.auto_body.1 != v.name)
+        {
             self.body = template(&v.inputs);
-            self.auto_body.clone_from(&self.body);
+            self.auto_body = (self.body.clone(), v.name.clone());
         }
         self.target_bar(ui, models, &model, chosen.as_ref(), &mut actions);
         ui.separator();
