@@ -54,6 +54,26 @@ async fn every_route_but_healthz_needs_the_token() {
             .unwrap();
         assert_eq!(wrong.status(), 401, "{path}");
     }
+    // Predictions too, on the fast path and through the router (an escaped name).
+    for path in [
+        "/v1/projects/local/models/iris:predict",
+        "/v1/projects/local/models/iris/versions/v1:predict",
+        "/v1/projects/local/models/ir%69s:predict",
+    ] {
+        for token in [None, Some("0".repeat(64))] {
+            let mut request = engine
+                .http
+                .post(engine.url(path))
+                .body(r#"{"instances": [[1, 2, 3, 4]]}"#);
+            if let Some(token) = &token {
+                request = request.bearer_auth(token);
+            }
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), 401, "{path}");
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"]["status"], "UNAUTHENTICATED", "{path}");
+        }
+    }
     let r = engine
         .http
         .post(engine.jobs_url())

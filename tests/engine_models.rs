@@ -305,6 +305,19 @@ async fn bad_instances_and_bad_versions_get_clear_errors() {
     // Still serving after all that.
     let (code, body) = predict(&engine, &path, json!([good])).await;
     assert_eq!(code, 200, "{body:#}");
+    // A path spelled with escapes skips the fast path and gets the same answer.
+    let escaped = predict(&engine, &format!("{MODELS}/ir%69s:predict"), json!([good])).await;
+    assert_eq!(escaped, (code, body));
+    assert_error(
+        &predict(
+            &engine,
+            "/v1/projects/other/models/iris:predict",
+            json!([good]),
+        )
+        .await,
+        404,
+        "project \"other\" not found",
+    );
 
     assert_error(
         &predict(&engine, &format!("{MODELS}/nope:predict"), json!([good])).await,

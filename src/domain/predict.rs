@@ -63,6 +63,34 @@ impl TensorData {
         self.len() == 0
     }
 
+    /// Appends `other`'s elements; false (and nothing appended) when the types differ.
+    pub fn append(&mut self, other: &TensorData) -> bool {
+        match (self, other) {
+            (TensorData::F32(a), TensorData::F32(b)) => a.extend_from_slice(b),
+            (TensorData::F64(a), TensorData::F64(b)) => a.extend_from_slice(b),
+            (TensorData::I64(a), TensorData::I64(b)) => a.extend_from_slice(b),
+            (TensorData::I32(a), TensorData::I32(b)) => a.extend_from_slice(b),
+            (TensorData::I8(a), TensorData::I8(b)) => a.extend_from_slice(b),
+            (TensorData::U8(a), TensorData::U8(b)) => a.extend_from_slice(b),
+            (TensorData::Bool(a), TensorData::Bool(b)) => a.extend_from_slice(b),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The elements in `range`, which must lie within the data.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> TensorData {
+        match self {
+            TensorData::F32(d) => TensorData::F32(d[range].to_vec()),
+            TensorData::F64(d) => TensorData::F64(d[range].to_vec()),
+            TensorData::I64(d) => TensorData::I64(d[range].to_vec()),
+            TensorData::I32(d) => TensorData::I32(d[range].to_vec()),
+            TensorData::I8(d) => TensorData::I8(d[range].to_vec()),
+            TensorData::U8(d) => TensorData::U8(d[range].to_vec()),
+            TensorData::Bool(d) => TensorData::Bool(d[range].to_vec()),
+        }
+    }
+
     fn push_json(&mut self, v: &Value) -> Result<(), &'static str> {
         fn int<T: TryFrom<i64>>(v: &Value) -> Result<T, &'static str> {
             let i = v.as_i64().ok_or(if v.is_number() {
@@ -131,6 +159,48 @@ pub struct Batch {
     pub instances: usize,
     /// One tensor per model input, in the model's order.
     pub inputs: Vec<Tensor>,
+}
+
+impl Tensor {
+    /// Rows `start..start + count` along the first axis, or `None` when the tensor has
+    /// fewer rows.
+    pub fn rows(&self, start: usize, count: usize) -> Option<Tensor> {
+        let (&total, inner) = self.shape.split_first()?;
+        if start + count > total {
+            return None;
+        }
+        let row: usize = inner.iter().product();
+        let mut shape = self.shape.clone();
+        shape[0] = count;
+        Some(Tensor {
+            shape,
+            data: self.data.slice(start * row..(start + count) * row),
+        })
+    }
+}
+
+impl Batch {
+    /// True when `other` can run in one batch with this one: the same inputs, with the
+    /// same element types and the same shape past the batch axis.
+    pub fn fits_with(&self, other: &Batch) -> bool {
+        self.inputs.len() == other.inputs.len()
+            && self.inputs.iter().zip(&other.inputs).all(|(a, b)| {
+                a.shape.get(1..) == b.shape.get(1..)
+                    && std::mem::discriminant(&a.data) == std::mem::discriminant(&b.data)
+            })
+    }
+
+    /// Appends `other`'s instances (which must fit with these) along the batch axis.
+    pub fn append(&mut self, other: &Batch) {
+        self.instances += other.instances;
+        for (a, b) in self.inputs.iter_mut().zip(&other.inputs) {
+            if a.data.append(&b.data)
+                && let Some(rows) = a.shape.first_mut()
+            {
+                *rows += b.shape.first().copied().unwrap_or(0);
+            }
+        }
+    }
 }
 
 /// How instances map onto a model's inputs.
@@ -416,21 +486,21 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-/// Writes `{"predictions": [...]}` for the outputs of every batch: one prediction per
-/// instance, the output's value for a single-output model, else an object keyed by
-/// output name.
-pub fn write_predictions(runs: &[(&Batch, Vec<Tensor>)], outputs: &[TensorSpec]) -> String {
+/// Writes `{"predictions": [...]}` for the outputs of every run (given with how many
+/// instances it covered): one prediction per instance, the output's value for a
+/// single-output model, else an object keyed by output name.
+pub fn write_predictions(runs: &[(usize, Vec<Tensor>)], outputs: &[TensorSpec]) -> String {
     let mut out = String::with_capacity(64);
     out.push_str("{\"predictions\":[");
     let mut first_instance = true;
-    for (batch, tensors) in runs {
-        for i in 0..batch.instances {
+    for &(instances, ref tensors) in runs {
+        for i in 0..instances {
             if !first_instance {
                 out.push(',');
             }
             first_instance = false;
             if tensors.len() == 1 {
-                write_instance(&tensors[0], i, batch.instances, &mut out);
+                write_instance(&tensors[0], i, instances, &mut out);
             } else {
                 out.push('{');
                 for (k, tensor) in tensors.iter().enumerate() {
@@ -439,7 +509,7 @@ pub fn write_predictions(runs: &[(&Batch, Vec<Tensor>)], outputs: &[TensorSpec])
                     }
                     let name = outputs.get(k).map_or("output", |s| s.name.as_str());
                     let _ = write!(out, "{}:", Value::String(name.to_owned()));
-                    write_instance(tensor, i, batch.instances, &mut out);
+                    write_instance(tensor, i, instances, &mut out);
                 }
                 out.push('}');
             }
@@ -488,6 +558,32 @@ mod tests {
             dtype: dtype.into(),
             shape: shape.to_vec(),
         }
+    }
+
+    #[test]
+    fn batches_that_fit_run_together_and_split_back_into_their_rows() {
+        let inputs = [spec("x", "float32", &[None, Some(2)])];
+        let a = parse_request(br#"{"instances": [[1, 2]]}"#, &inputs).unwrap();
+        let b = parse_request(br#"{"instances": [[3, 4], [5, 6]]}"#, &inputs).unwrap();
+        assert!(a[0].fits_with(&b[0]));
+        let mut merged = a[0].clone();
+        merged.append(&b[0]);
+        assert_eq!(merged.instances, 3);
+        assert_eq!(merged.inputs[0].shape, vec![3, 2]);
+        assert_eq!(
+            merged.inputs[0].data,
+            TensorData::F32(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+        );
+        let rows = merged.inputs[0].rows(1, 2).unwrap();
+        assert_eq!(rows, b[0].inputs[0]);
+        assert_eq!(merged.inputs[0].rows(2, 2), None);
+
+        let wider = [spec("x", "float32", &[None, None])];
+        let c = parse_request(br#"{"instances": [[1, 2, 3]]}"#, &wider).unwrap();
+        assert!(!a[0].fits_with(&c[0]), "another shape past the batch axis");
+        let ints = [spec("x", "int64", &[None, Some(2)])];
+        let d = parse_request(br#"{"instances": [[1, 2]]}"#, &ints).unwrap();
+        assert!(!a[0].fits_with(&d[0]), "another element type");
     }
 
     #[test]
@@ -565,12 +661,12 @@ mod tests {
             spec("label", "int64", &[None]),
             spec("p", "float32", &[None, Some(2)]),
         ];
-        let text = write_predictions(&[(&batch, vec![label.clone(), probs])], &outputs);
+        let text = write_predictions(&[(batch.instances, vec![label.clone(), probs])], &outputs);
         assert_eq!(
             text,
             r#"{"predictions":[{"label":0,"p":[0.25,0.75]},{"label":2,"p":[1,null]}]}"#
         );
-        let single = write_predictions(&[(&batch, vec![label])], &outputs[..1]);
+        let single = write_predictions(&[(batch.instances, vec![label])], &outputs[..1]);
         assert_eq!(single, r#"{"predictions":[0,2]}"#);
     }
 }

@@ -123,7 +123,8 @@ pub async fn serve(engine: Arc<Engine>, listener: tokio::net::TcpListener) -> st
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(engine)).await
+    let api = super::fast_predict::Api::new(engine.clone(), router(engine));
+    axum::serve(listener, axum::ServiceExt::into_make_service(api)).await
 }
 
 /// Every route of the API.
@@ -176,26 +177,30 @@ async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
-    let presented = request
-        .headers()
+    match authorize(&engine, request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Checks the request's bearer token against the engine's.
+pub fn authorize(engine: &Engine, headers: &header::HeaderMap) -> Result<(), ApiError> {
+    let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match presented {
-        Some(token) if same_secret(token.trim().as_bytes(), engine.token().as_bytes()) => {
-            next.run(request).await
-        }
+        Some(token) if same_secret(token.trim().as_bytes(), engine.token().as_bytes()) => Ok(()),
         _ => {
             let token_file = engine.config().data_dir.join("token");
-            ApiError::new(
+            Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "UNAUTHENTICATED",
                 format!(
                     "missing or wrong bearer token: send 'Authorization: Bearer <token>' with the token in {}",
                     token_file.display()
                 ),
-            )
-            .into_response()
+            ))
         }
     }
 }

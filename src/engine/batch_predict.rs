@@ -204,7 +204,7 @@ fn predict_lines(
     let batches = assemble(instances, &model.inputs)?;
     let mut runs = Vec::with_capacity(batches.len());
     for batch in &batches {
-        runs.push((batch, onnx_model::run(session, batch)?));
+        runs.push((batch.instances, onnx_model::run(session, batch)?));
     }
     let text = predict::write_predictions(&runs, &model.outputs);
     let answer: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;

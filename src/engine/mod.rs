@@ -14,6 +14,8 @@
 
 pub mod api;
 pub mod batch_predict;
+pub mod combine;
+pub mod fast_predict;
 pub mod joblog;
 pub mod model_tasks;
 pub mod models_api;

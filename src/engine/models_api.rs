@@ -137,15 +137,30 @@ async fn predict(
     version: Option<&str>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    match body {
+        Ok(body) => answer_prediction(engine, model, version, &body).await,
+        Err(e) => {
+            let known = engine.registry().serving(model, version);
+            match known {
+                Ok(_) => ApiError::invalid(e.body_text()).into_response(),
+                Err(e) => ApiError::from(e).into_response(),
+            }
+        }
+    }
+}
+
+/// Answers a prediction request for `model` (its default version, or `version`).
+pub async fn answer_prediction(
+    engine: &Engine,
+    model: &str,
+    version: Option<&str>,
+    body: &[u8],
+) -> Response {
     let serving = match engine.registry().serving(model, version) {
         Ok(s) => s,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => return ApiError::invalid(e.body_text()).into_response(),
-    };
-    match serving.predict(&body).await {
+    match serving.predict(body).await {
         Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
         Err(PredictError::BadRequest(m)) => ApiError::invalid(m).into_response(),
         Err(PredictError::Failed(m)) => ApiError::internal(m).into_response(),

@@ -9,16 +9,19 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
+use super::combine::{Answer, Combiner, Gathering, Joined, Member};
 use super::onnx_model::{self, LoadedModel, Session};
-use crate::domain::predict::{self, Batch};
+use crate::domain::predict::{self, Batch, Tensor};
 use crate::domain::{ServingMetrics, ServingSample, TensorSpec};
 
 /// Seconds of per-second samples a version keeps.
 pub const SAMPLES_KEPT: usize = 3600;
 /// Runs slower than this (moving average) leave the async workers for the blocking pool.
 const INLINE_LIMIT_US: u64 = 1000;
+/// Most instances one combined run takes; more run in further runs.
+const MAX_COMBINED: usize = 1024;
 
 /// Why a prediction failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,8 @@ pub struct Serving {
     slow: AtomicBool,
     last_use_ms: AtomicI64,
     metrics: Metrics,
+    /// Set when every input and output has a batch axis, so requests can run together.
+    combiner: Option<Combiner>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -68,6 +73,10 @@ impl Serving {
         (min, max): (u32, u32),
         model: Option<LoadedModel>,
     ) -> Serving {
+        let batched = |specs: &[TensorSpec]| {
+            !specs.is_empty() && specs.iter().all(|s| s.shape.first() == Some(&None))
+        };
+        let combiner = (batched(&inputs) && batched(&outputs)).then(|| Combiner::new(max as usize));
         Serving {
             path,
             inputs,
@@ -82,6 +91,7 @@ impl Serving {
             slow: AtomicBool::new(false),
             last_use_ms: AtomicI64::new(0),
             metrics: Metrics::default(),
+            combiner,
         }
     }
 
@@ -121,8 +131,134 @@ impl Serving {
     }
 
     async fn predict_inner(&self, body: &[u8]) -> Result<String, PredictError> {
-        let batches =
+        let mut batches =
             predict::parse_request(body, &self.inputs).map_err(PredictError::BadRequest)?;
+        let combiner = self
+            .combiner
+            .as_ref()
+            .filter(|_| !self.slow.load(Ordering::Relaxed));
+        if let (Some(combiner), 1) = (combiner, batches.len())
+            && let Some(batch) = batches.pop()
+        {
+            let instances = batch.instances;
+            let outputs = match combiner.join(batch) {
+                Joined::Lead(gathering, batch) => self.lead(gathering, batch).await?,
+                Joined::Member(answer) => match answer.await {
+                    Ok(Answer::Done(outputs)) => outputs,
+                    Ok(Answer::Yours(batch)) => self.lead_alone(batch).await?,
+                    Err(_) => Err("the combined run was lost".to_owned()),
+                },
+            };
+            let outputs = outputs.map_err(PredictError::Failed)?;
+            return Ok(predict::write_predictions(
+                &[(instances, outputs)],
+                &self.outputs,
+            ));
+        }
+        let (permit, mut replica) = self.replica().await?;
+        let (replica, outputs) = if self.slow.load(Ordering::Relaxed) {
+            tokio::task::spawn_blocking(move || {
+                let out = run_all(&mut replica.session, &batches);
+                (replica, out)
+            })
+            .await
+            .map_err(|e| {
+                self.replicas.fetch_sub(1, Ordering::Relaxed);
+                PredictError::Failed(format!("the model run was lost: {e}"))
+            })?
+        } else {
+            let out = run_all(&mut replica.session, &batches);
+            (replica, out)
+        };
+        self.put_back(replica);
+        drop(permit);
+        let (outputs, took) = outputs.map_err(PredictError::Failed)?;
+        self.note_run_time(took);
+        Ok(predict::write_predictions(&outputs, &self.outputs))
+    }
+
+    /// Leads a combined run: gathers the requests this thread has in hand, runs them
+    /// with `own`, answers each, and returns the outputs for `own`.
+    async fn lead(
+        &self,
+        mut gathering: Gathering<'_>,
+        own: Batch,
+    ) -> Result<Result<Vec<Tensor>, String>, PredictError> {
+        gathering.gather().await;
+        let (permit, mut replica) = self.replica().await?;
+        // No await from here on: every member is answered.
+        let members = std::mem::take(&mut gathering.members);
+        let outputs = self.run_together(&mut replica.session, &own, members);
+        self.put_back(replica);
+        drop(permit);
+        Ok(outputs)
+    }
+
+    /// Runs a request handed back by a run that was abandoned.
+    async fn lead_alone(&self, batch: Batch) -> Result<Result<Vec<Tensor>, String>, PredictError> {
+        let (permit, mut replica) = self.replica().await?;
+        let outputs = self.run_timed(&mut replica.session, &batch);
+        self.put_back(replica);
+        drop(permit);
+        Ok(outputs)
+    }
+
+    /// Runs `own` and the members that fit with it in one run (up to [`MAX_COMBINED`]
+    /// instances) and the rest one by one, answering every member.
+    fn run_together(
+        &self,
+        session: &mut Session,
+        own: &Batch,
+        members: Vec<Member>,
+    ) -> Result<Vec<Tensor>, String> {
+        let mut total = own.instances;
+        let (group, rest): (Vec<Member>, Vec<Member>) = members.into_iter().partition(|m| {
+            let fits = own.fits_with(&m.batch) && total + m.batch.instances <= MAX_COMBINED;
+            if fits {
+                total += m.batch.instances;
+            }
+            fits
+        });
+        for member in rest {
+            let outputs = self.run_timed(session, &member.batch);
+            member.answer(outputs);
+        }
+        if group.is_empty() {
+            return self.run_timed(session, own);
+        }
+        let mut merged = own.clone();
+        for member in &group {
+            merged.append(&member.batch);
+        }
+        let parts = self
+            .run_timed(session, &merged)
+            .ok()
+            .and_then(|outputs| split_rows(&outputs, own, &group));
+        let Some(mut parts) = parts else {
+            // One member's instances may have failed the run, or the outputs don't keep
+            // the batch axis: every request runs by itself and gets its own answer.
+            for member in group {
+                let outputs = self.run_timed(session, &member.batch);
+                member.answer(outputs);
+            }
+            return self.run_timed(session, own);
+        };
+        for (member, outputs) in group.into_iter().zip(parts.drain(1..)) {
+            member.answer(Ok(outputs));
+        }
+        Ok(parts.swap_remove(0))
+    }
+
+    fn run_timed(&self, session: &mut Session, batch: &Batch) -> Result<Vec<Tensor>, String> {
+        let started = Instant::now();
+        let outputs = onnx_model::run(session, batch)?;
+        self.note_run_time(started.elapsed());
+        Ok(outputs)
+    }
+
+    /// Takes a free replica, waiting for a permit, or starts one. The permit is to be
+    /// dropped after the replica is put back.
+    async fn replica(&self) -> Result<(SemaphorePermit<'_>, Replica), PredictError> {
         let permit = self
             .permits
             .acquire()
@@ -136,33 +272,12 @@ impl Serving {
                 self.new_replica(&model).map_err(PredictError::Failed)?
             }
         };
-        let (mut replica, outputs) = if self.slow.load(Ordering::Relaxed) {
-            tokio::task::spawn_blocking(move || {
-                let mut replica = replica;
-                let out = run_all(&mut replica.session, batches);
-                (replica, out)
-            })
-            .await
-            .map_err(|e| {
-                self.replicas.fetch_sub(1, Ordering::Relaxed);
-                PredictError::Failed(format!("the model run was lost: {e}"))
-            })?
-        } else {
-            let mut replica = replica;
-            let out = run_all(&mut replica.session, batches);
-            (replica, out)
-        };
-        let outputs = outputs.map(|(out, took)| {
-            self.note_run_time(took);
-            out
-        });
+        Ok((permit, replica))
+    }
+
+    fn put_back(&self, mut replica: Replica) {
         replica.idle_since = Instant::now();
         lock(&self.free).push(replica);
-        drop(permit);
-        let outputs = outputs.map_err(PredictError::Failed)?;
-        let (batches, tensors): (Vec<Batch>, Vec<_>) = outputs.into_iter().unzip();
-        let pairs: Vec<_> = batches.iter().zip(tensors).collect();
-        Ok(predict::write_predictions(&pairs, &self.outputs))
     }
 
     fn note_run_time(&self, took: Duration) {
@@ -229,19 +344,34 @@ impl Serving {
     }
 }
 
-/// Outputs of every batch, and how long the model took.
-type RunOutput = (Vec<(Batch, Vec<predict::Tensor>)>, Duration);
+/// Outputs of every batch (with its number of instances), and how long the model took.
+type RunOutput = (Vec<(usize, Vec<Tensor>)>, Duration);
 
-fn run_all(session: &mut Session, batches: Vec<Batch>) -> Result<RunOutput, String> {
+fn run_all(session: &mut Session, batches: &[Batch]) -> Result<RunOutput, String> {
     let started = Instant::now();
     let outputs = batches
-        .into_iter()
-        .map(|batch| {
-            let out = onnx_model::run(session, &batch)?;
-            Ok((batch, out))
-        })
+        .iter()
+        .map(|batch| Ok((batch.instances, onnx_model::run(session, batch)?)))
         .collect::<Result<Vec<_>, String>>()?;
     Ok((outputs, started.elapsed()))
+}
+
+/// Cuts a combined run's outputs into `own`'s and each member's rows, in order; `None`
+/// when an output lacks the combined batch axis.
+fn split_rows(outputs: &[Tensor], own: &Batch, members: &[Member]) -> Option<Vec<Vec<Tensor>>> {
+    let sizes = std::iter::once(own.instances).chain(members.iter().map(|m| m.batch.instances));
+    let total: usize = sizes.clone().sum();
+    if outputs.iter().any(|t| t.shape.first() != Some(&total)) {
+        return None;
+    }
+    let mut start = 0;
+    sizes
+        .map(|n| {
+            let part = outputs.iter().map(|t| t.rows(start, n)).collect();
+            start += n;
+            part
+        })
+        .collect()
 }
 
 /// Latency histogram buckets: exact below 16 µs, then 8 per power of two.
@@ -356,6 +486,86 @@ fn percentile(counts: &[u64], total: u64, q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::predict::TensorData;
+
+    /// Labels equal, probabilities within float rounding (a batch may sum in another order).
+    fn assert_close(outputs: &[Tensor], expected: &[Tensor]) {
+        assert_eq!(outputs[0], expected[0], "labels");
+        assert_eq!(outputs[1].shape, expected[1].shape);
+        let (TensorData::F32(got), TensorData::F32(want)) = (&outputs[1].data, &expected[1].data)
+        else {
+            panic!("probabilities are float32")
+        };
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-6, "{g} vs {w}");
+        }
+    }
+
+    fn iris() -> (Serving, LoadedModel) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/models/iris_logreg.onnx");
+        let model = onnx_model::load(&path).unwrap();
+        let serving = Serving::new(
+            path,
+            model.inputs.clone(),
+            model.outputs.clone(),
+            (1, 1),
+            Some(model.clone()),
+        );
+        (serving, model)
+    }
+
+    #[tokio::test]
+    async fn requests_run_together_get_what_they_would_get_alone() {
+        let (serving, model) = iris();
+        assert!(
+            serving.combiner.is_some(),
+            "iris has a batch axis in and out"
+        );
+        let bodies = [
+            r#"{"instances": [[5.1, 3.5, 1.4, 0.2]]}"#,
+            r#"{"instances": [[6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]}"#,
+            r#"{"instances": [[4.9, 3.0, 1.4, 0.2]]}"#,
+        ];
+        let mut session = onnx_model::session(&model).unwrap();
+        let batches: Vec<Batch> = bodies
+            .iter()
+            .map(|b| {
+                predict::parse_request(b.as_bytes(), &model.inputs)
+                    .unwrap()
+                    .remove(0)
+            })
+            .collect();
+        let alone: Vec<_> = batches
+            .iter()
+            .map(|b| onnx_model::run(&mut session, b).unwrap())
+            .collect();
+        let (members, answers): (Vec<_>, Vec<_>) =
+            batches[1..].iter().cloned().map(Member::new).unzip();
+        let own = serving.run_together(&mut session, &batches[0], members);
+        assert_close(&own.unwrap(), &alone[0]);
+        for (answer, expected) in answers.into_iter().zip(&alone[1..]) {
+            match answer.await {
+                Ok(Answer::Done(Ok(outputs))) => assert_close(&outputs, expected),
+                _ => panic!("every member is answered with its outputs"),
+            }
+        }
+    }
+
+    #[test]
+    fn outputs_without_the_combined_batch_axis_are_not_split() {
+        let own = Batch {
+            first: 0,
+            instances: 1,
+            inputs: Vec::new(),
+        };
+        let (member, _answer) = Member::new(own.clone());
+        let whole = Tensor {
+            shape: vec![3],
+            data: TensorData::F32(vec![0.0; 3]),
+        };
+        assert!(split_rows(std::slice::from_ref(&whole), &own, &[member]).is_none());
+    }
 
     #[test]
     fn buckets_are_within_an_eighth() {
