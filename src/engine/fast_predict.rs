@@ -61,14 +61,13 @@ async fn predict(engine: &Engine, target: PredictTarget, request: Request) -> Re
     if let Err(e) = authorize(engine, request.headers()) {
         return e.into_response();
     }
-    let path = request.uri().path();
-    let (project, model, version) = target.parts(path);
+    let (head, body) = request.into_parts();
+    let (project, model, version) = target.parts(head.uri.path());
     if let Err(e) = check_project(project) {
         return e.into_response();
     }
-    let (model, version) = (model.to_owned(), version.map(str::to_owned));
-    match axum::body::to_bytes(request.into_body(), MAX_BODY).await {
-        Ok(body) => answer_prediction(engine, &model, version.as_deref(), &body).await,
+    match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(body) => answer_prediction(engine, model, version, &body).await,
         Err(e) => ApiError::invalid(format!(
             "the request body could not be read (at most {} MiB): {e}",
             MAX_BODY >> 20
