@@ -52,6 +52,7 @@ pub struct Serving {
     replicas: AtomicU32,
     /// Moving average of run time, µs.
     run_us: AtomicU64,
+    runs: AtomicU64,
     slow: AtomicBool,
     last_use_ms: AtomicI64,
     metrics: Metrics,
@@ -88,6 +89,7 @@ impl Serving {
             permits: Semaphore::new(max.max(1) as usize),
             replicas: AtomicU32::new(0),
             run_us: AtomicU64::new(0),
+            runs: AtomicU64::new(0),
             slow: AtomicBool::new(false),
             last_use_ms: AtomicI64::new(0),
             metrics: Metrics::default(),
@@ -98,6 +100,11 @@ impl Serving {
     /// Live replicas.
     pub fn replicas(&self) -> u32 {
         self.replicas.load(Ordering::Relaxed)
+    }
+
+    /// Model runs so far; fewer than requests when requests ran together.
+    pub fn model_runs(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
     }
 
     /// When the version last answered a prediction.
@@ -133,11 +140,7 @@ impl Serving {
     async fn predict_inner(&self, body: &[u8]) -> Result<String, PredictError> {
         let mut batches =
             predict::parse_request(body, &self.inputs).map_err(PredictError::BadRequest)?;
-        let combiner = self
-            .combiner
-            .as_ref()
-            .filter(|_| !self.slow.load(Ordering::Relaxed));
-        if let (Some(combiner), 1) = (combiner, batches.len())
+        if let (Some(combiner), 1) = (&self.combiner, batches.len())
             && let Some(batch) = batches.pop()
         {
             let instances = batch.instances;
@@ -145,7 +148,7 @@ impl Serving {
                 Joined::Lead(gathering, batch) => self.lead(gathering, batch).await?,
                 Joined::Member(answer) => match answer.await {
                     Ok(Answer::Done(outputs)) => outputs,
-                    Ok(Answer::Yours(batch)) => self.lead_alone(batch).await?,
+                    Ok(Answer::Yours(batch)) => self.run_combined(batch, Vec::new()).await?,
                     Err(_) => Err("the combined run was lost".to_owned()),
                 },
             };
@@ -173,6 +176,7 @@ impl Serving {
         self.put_back(replica);
         drop(permit);
         let (outputs, took) = outputs.map_err(PredictError::Failed)?;
+        self.runs.fetch_add(outputs.len() as u64, Ordering::Relaxed);
         self.note_run_time(took);
         Ok(predict::write_predictions(&outputs, &self.outputs))
     }
@@ -185,74 +189,48 @@ impl Serving {
         own: Batch,
     ) -> Result<Result<Vec<Tensor>, String>, PredictError> {
         gathering.gather().await;
-        let (permit, mut replica) = self.replica().await?;
-        // No await from here on: every member is answered.
-        let members = std::mem::take(&mut gathering.members);
-        let outputs = self.run_together(&mut replica.session, &own, members);
-        self.put_back(replica);
-        drop(permit);
-        Ok(outputs)
+        self.run_combined(own, std::mem::take(&mut gathering.members))
+            .await
     }
 
-    /// Runs a request handed back by a run that was abandoned.
-    async fn lead_alone(&self, batch: Batch) -> Result<Result<Vec<Tensor>, String>, PredictError> {
-        let (permit, mut replica) = self.replica().await?;
-        let outputs = self.run_timed(&mut replica.session, &batch);
-        self.put_back(replica);
-        drop(permit);
-        Ok(outputs)
-    }
-
-    /// Runs `own` and the members that fit with it in one run (up to [`MAX_COMBINED`]
-    /// instances) and the rest one by one, answering every member.
-    fn run_together(
+    /// Runs `own` with `members` on a replica: inline for a fast model, on the blocking
+    /// pool for a slow one. Every member is answered, even if this request is dropped
+    /// while the run goes on.
+    async fn run_combined(
         &self,
-        session: &mut Session,
-        own: &Batch,
+        own: Batch,
         members: Vec<Member>,
-    ) -> Result<Vec<Tensor>, String> {
-        let mut total = own.instances;
-        let (group, rest): (Vec<Member>, Vec<Member>) = members.into_iter().partition(|m| {
-            let fits = own.fits_with(&m.batch) && total + m.batch.instances <= MAX_COMBINED;
-            if fits {
-                total += m.batch.instances;
+    ) -> Result<Result<Vec<Tensor>, String>, PredictError> {
+        let (permit, mut replica) = match self.replica().await {
+            Ok(held) => held,
+            Err(e) => {
+                for member in members {
+                    member.answer(Err(e.to_string()));
+                }
+                return Err(e);
             }
-            fits
-        });
-        for member in rest {
-            let outputs = self.run_timed(session, &member.batch);
-            member.answer(outputs);
-        }
-        if group.is_empty() {
-            return self.run_timed(session, own);
-        }
-        let mut merged = own.clone();
-        for member in &group {
-            merged.append(&member.batch);
-        }
-        let parts = self
-            .run_timed(session, &merged)
-            .ok()
-            .and_then(|outputs| split_rows(&outputs, own, &group));
-        let Some(mut parts) = parts else {
-            // One member's instances may have failed the run, or the outputs don't keep
-            // the batch axis: every request runs by itself and gets its own answer.
-            for member in group {
-                let outputs = self.run_timed(session, &member.batch);
-                member.answer(outputs);
-            }
-            return self.run_timed(session, own);
         };
-        for (member, outputs) in group.into_iter().zip(parts.drain(1..)) {
-            member.answer(Ok(outputs));
+        let mut times = Vec::new();
+        let (replica, outputs, times) = if self.slow.load(Ordering::Relaxed) {
+            tokio::task::spawn_blocking(move || {
+                let out = run_together(&mut replica.session, &own, members, &mut times);
+                (replica, out, times)
+            })
+            .await
+            .map_err(|e| {
+                self.replicas.fetch_sub(1, Ordering::Relaxed);
+                PredictError::Failed(format!("the model run was lost: {e}"))
+            })?
+        } else {
+            let out = run_together(&mut replica.session, &own, members, &mut times);
+            (replica, out, times)
+        };
+        self.put_back(replica);
+        drop(permit);
+        self.runs.fetch_add(times.len() as u64, Ordering::Relaxed);
+        for took in times {
+            self.note_run_time(took);
         }
-        Ok(parts.swap_remove(0))
-    }
-
-    fn run_timed(&self, session: &mut Session, batch: &Batch) -> Result<Vec<Tensor>, String> {
-        let started = Instant::now();
-        let outputs = onnx_model::run(session, batch)?;
-        self.note_run_time(started.elapsed());
         Ok(outputs)
     }
 
@@ -354,6 +332,58 @@ fn run_all(session: &mut Session, batches: &[Batch]) -> Result<RunOutput, String
         .map(|batch| Ok((batch.instances, onnx_model::run(session, batch)?)))
         .collect::<Result<Vec<_>, String>>()?;
     Ok((outputs, started.elapsed()))
+}
+
+/// Runs `own` and the members that fit with it in one run (up to [`MAX_COMBINED`]
+/// instances) and the rest one by one, answering every member; `times` gets how long
+/// each run took.
+fn run_together(
+    session: &mut Session,
+    own: &Batch,
+    members: Vec<Member>,
+    times: &mut Vec<Duration>,
+) -> Result<Vec<Tensor>, String> {
+    let mut run = |batch: &Batch| {
+        let started = Instant::now();
+        let outputs = onnx_model::run(session, batch);
+        times.push(started.elapsed());
+        outputs
+    };
+    let mut total = own.instances;
+    let (group, rest): (Vec<Member>, Vec<Member>) = members.into_iter().partition(|m| {
+        let fits = own.fits_with(&m.batch) && total + m.batch.instances <= MAX_COMBINED;
+        if fits {
+            total += m.batch.instances;
+        }
+        fits
+    });
+    for member in rest {
+        let outputs = run(&member.batch);
+        member.answer(outputs);
+    }
+    if group.is_empty() {
+        return run(own);
+    }
+    let mut merged = own.clone();
+    for member in &group {
+        merged.append(&member.batch);
+    }
+    let parts = run(&merged)
+        .ok()
+        .and_then(|outputs| split_rows(&outputs, own, &group));
+    let Some(mut parts) = parts else {
+        // One member's instances may have failed the run, or the outputs don't keep
+        // the batch axis: every request runs by itself and gets its own answer.
+        for member in group {
+            let outputs = run(&member.batch);
+            member.answer(outputs);
+        }
+        return run(own);
+    };
+    for (member, outputs) in group.into_iter().zip(parts.drain(1..)) {
+        member.answer(Ok(outputs));
+    }
+    Ok(parts.swap_remove(0))
 }
 
 /// Cuts a combined run's outputs into `own`'s and each member's rows, in order; `None`
@@ -542,7 +572,7 @@ mod tests {
             .collect();
         let (members, answers): (Vec<_>, Vec<_>) =
             batches[1..].iter().cloned().map(Member::new).unzip();
-        let own = serving.run_together(&mut session, &batches[0], members);
+        let own = run_together(&mut session, &batches[0], members, &mut Vec::new());
         assert_close(&own.unwrap(), &alone[0]);
         for (answer, expected) in answers.into_iter().zip(&alone[1..]) {
             match answer.await {
@@ -550,6 +580,34 @@ mod tests {
                 _ => panic!("every member is answered with its outputs"),
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_slow_model_runs_concurrent_requests_together_on_the_blocking_pool() {
+        let (serving, _) = iris();
+        serving.slow.store(true, Ordering::Relaxed);
+        let serving = std::sync::Arc::new(serving);
+        let flowers = [
+            ([5.1, 3.5, 1.4, 0.2], 0),
+            ([6.7, 3.0, 5.2, 2.3], 2),
+            ([5.9, 3.0, 4.2, 1.5], 1),
+        ];
+        // On this one-thread runtime every request is read before the first one's
+        // yield returns, so they all run in one model run.
+        let mut requests = tokio::task::JoinSet::new();
+        for (flower, label) in flowers.into_iter().cycle().take(12) {
+            let serving = serving.clone();
+            requests.spawn(async move {
+                let body = serde_json::json!({ "instances": [flower] }).to_string();
+                (serving.predict(body.as_bytes()).await, label)
+            });
+        }
+        while let Some(done) = requests.join_next().await {
+            let (answer, label) = done.unwrap();
+            let answer: serde_json::Value = serde_json::from_str(&answer.unwrap()).unwrap();
+            assert_eq!(answer["predictions"][0]["label"], label, "{answer}");
+        }
+        assert_eq!(serving.model_runs(), 1, "one run answered all twelve");
     }
 
     #[test]
