@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -47,7 +47,9 @@ pub struct Serving {
     min: u32,
     model: Mutex<Option<LoadedModel>>,
     cold_start: tokio::sync::Mutex<()>,
-    free: Mutex<Vec<Replica>>,
+    /// Idle replicas. Shared with runs on the blocking pool, which put their replica
+    /// back themselves: a request dropped mid-run loses none.
+    free: Arc<Mutex<Vec<Replica>>>,
     permits: Semaphore,
     replicas: AtomicU32,
     /// Moving average of run time, µs.
@@ -85,7 +87,7 @@ impl Serving {
             min,
             model: Mutex::new(model),
             cold_start: tokio::sync::Mutex::new(()),
-            free: Mutex::new(Vec::new()),
+            free: Arc::default(),
             permits: Semaphore::new(max.max(1) as usize),
             replicas: AtomicU32::new(0),
             run_us: AtomicU64::new(0),
@@ -159,21 +161,20 @@ impl Serving {
             ));
         }
         let (permit, mut replica) = self.replica().await?;
-        let (replica, outputs) = if self.slow.load(Ordering::Relaxed) {
+        let outputs = if self.slow.load(Ordering::Relaxed) {
+            let free = self.free.clone();
             tokio::task::spawn_blocking(move || {
                 let out = run_all(&mut replica.session, &batches);
-                (replica, out)
+                put_back(&free, replica);
+                out
             })
             .await
-            .map_err(|e| {
-                self.replicas.fetch_sub(1, Ordering::Relaxed);
-                PredictError::Failed(format!("the model run was lost: {e}"))
-            })?
+            .map_err(|e| self.lost(&e))?
         } else {
             let out = run_all(&mut replica.session, &batches);
-            (replica, out)
+            put_back(&self.free, replica);
+            out
         };
-        self.put_back(replica);
         drop(permit);
         let (outputs, took) = outputs.map_err(PredictError::Failed)?;
         self.runs.fetch_add(outputs.len() as u64, Ordering::Relaxed);
@@ -211,21 +212,20 @@ impl Serving {
             }
         };
         let mut times = Vec::new();
-        let (replica, outputs, times) = if self.slow.load(Ordering::Relaxed) {
+        let (outputs, times) = if self.slow.load(Ordering::Relaxed) {
+            let free = self.free.clone();
             tokio::task::spawn_blocking(move || {
                 let out = run_together(&mut replica.session, &own, members, &mut times);
-                (replica, out, times)
+                put_back(&free, replica);
+                (out, times)
             })
             .await
-            .map_err(|e| {
-                self.replicas.fetch_sub(1, Ordering::Relaxed);
-                PredictError::Failed(format!("the model run was lost: {e}"))
-            })?
+            .map_err(|e| self.lost(&e))?
         } else {
             let out = run_together(&mut replica.session, &own, members, &mut times);
-            (replica, out, times)
+            put_back(&self.free, replica);
+            (out, times)
         };
-        self.put_back(replica);
         drop(permit);
         self.runs.fetch_add(times.len() as u64, Ordering::Relaxed);
         for took in times {
@@ -253,9 +253,10 @@ impl Serving {
         Ok((permit, replica))
     }
 
-    fn put_back(&self, mut replica: Replica) {
-        replica.idle_since = Instant::now();
-        lock(&self.free).push(replica);
+    /// A run on the blocking pool panicked: its replica is gone.
+    fn lost(&self, e: &tokio::task::JoinError) -> PredictError {
+        self.replicas.fetch_sub(1, Ordering::Relaxed);
+        PredictError::Failed(format!("the model run was lost: {e}"))
     }
 
     fn note_run_time(&self, took: Duration) {
@@ -320,6 +321,12 @@ impl Serving {
     pub fn metrics(&self, since: Option<DateTime<Utc>>) -> ServingMetrics {
         self.metrics.read(since)
     }
+}
+
+/// Returns a replica to the idle ones.
+fn put_back(free: &Mutex<Vec<Replica>>, mut replica: Replica) {
+    replica.idle_since = Instant::now();
+    lock(free).push(replica);
 }
 
 /// Outputs of every batch (with its number of instances), and how long the model took.
@@ -608,6 +615,29 @@ mod tests {
             assert_eq!(answer["predictions"][0]["label"], label, "{answer}");
         }
         assert_eq!(serving.model_runs(), 1, "one run answered all twelve");
+    }
+
+    #[tokio::test]
+    async fn a_request_dropped_while_its_slow_run_goes_on_loses_no_replica() {
+        let (serving, _) = iris();
+        serving.slow.store(true, Ordering::Relaxed);
+        let body = br#"{"instances": [[5.1, 3.5, 1.4, 0.2]]}"#;
+        let mut request = Box::pin(serving.predict(body));
+        // The first poll gathers (yields), the second hands the run to the blocking pool.
+        for _ in 0..2 {
+            let polled =
+                std::future::poll_fn(|cx| std::task::Poll::Ready(request.as_mut().poll(cx))).await;
+            assert!(polled.is_pending());
+        }
+        drop(request);
+        for _ in 0..100 {
+            if !lock(&serving.free).is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(lock(&serving.free).len(), 1, "the replica came back");
+        assert_eq!(serving.replicas(), 1);
     }
 
     #[test]
