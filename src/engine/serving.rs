@@ -160,25 +160,13 @@ impl Serving {
                 &self.outputs,
             ));
         }
-        let (permit, mut replica) = self.replica().await?;
-        let outputs = if self.slow.load(Ordering::Relaxed) {
-            let free = self.free.clone();
-            tokio::task::spawn_blocking(move || {
-                let out = run_all(&mut replica.session, &batches);
-                put_back(&free, replica);
-                out
+        let held = self.replica().await?;
+        let outputs = self
+            .run_on(held, move |session, times| {
+                run_all(session, &batches, times)
             })
-            .await
-            .map_err(|e| self.lost(&e))?
-        } else {
-            let out = run_all(&mut replica.session, &batches);
-            put_back(&self.free, replica);
-            out
-        };
-        drop(permit);
-        let (outputs, took) = outputs.map_err(PredictError::Failed)?;
-        self.runs.fetch_add(outputs.len() as u64, Ordering::Relaxed);
-        self.note_run_time(took);
+            .await?
+            .map_err(PredictError::Failed)?;
         Ok(predict::write_predictions(&outputs, &self.outputs))
     }
 
@@ -202,7 +190,7 @@ impl Serving {
         own: Batch,
         members: Vec<Member>,
     ) -> Result<Result<Vec<Tensor>, String>, PredictError> {
-        let (permit, mut replica) = match self.replica().await {
+        let held = match self.replica().await {
             Ok(held) => held,
             Err(e) => {
                 for member in members {
@@ -211,18 +199,33 @@ impl Serving {
                 return Err(e);
             }
         };
-        let mut times = Vec::new();
-        let (outputs, times) = if self.slow.load(Ordering::Relaxed) {
+        self.run_on(held, move |session, times| {
+            run_together(session, &own, members, times)
+        })
+        .await
+    }
+
+    /// Runs `work` on a held replica: inline for a fast model, on the blocking pool for
+    /// a slow one (where the run puts the replica back itself, so a request dropped
+    /// mid-run loses none). Notes how long each of its model runs took.
+    async fn run_on<T: Send + 'static>(
+        &self,
+        (permit, mut replica): (SemaphorePermit<'_>, Replica),
+        work: impl FnOnce(&mut Session, &mut Vec<Duration>) -> T + Send + 'static,
+    ) -> Result<T, PredictError> {
+        let (out, times) = if self.slow.load(Ordering::Relaxed) {
             let free = self.free.clone();
             tokio::task::spawn_blocking(move || {
-                let out = run_together(&mut replica.session, &own, members, &mut times);
+                let mut times = Vec::new();
+                let out = work(&mut replica.session, &mut times);
                 put_back(&free, replica);
                 (out, times)
             })
             .await
             .map_err(|e| self.lost(&e))?
         } else {
-            let out = run_together(&mut replica.session, &own, members, &mut times);
+            let mut times = Vec::new();
+            let out = work(&mut replica.session, &mut times);
             put_back(&self.free, replica);
             (out, times)
         };
@@ -231,7 +234,7 @@ impl Serving {
         for took in times {
             self.note_run_time(took);
         }
-        Ok(outputs)
+        Ok(out)
     }
 
     /// Takes a free replica, waiting for a permit, or starts one. The permit is to be
@@ -329,16 +332,22 @@ fn put_back(free: &Mutex<Vec<Replica>>, mut replica: Replica) {
     lock(free).push(replica);
 }
 
-/// Outputs of every batch (with its number of instances), and how long the model took.
-type RunOutput = (Vec<(usize, Vec<Tensor>)>, Duration);
-
-fn run_all(session: &mut Session, batches: &[Batch]) -> Result<RunOutput, String> {
-    let started = Instant::now();
-    let outputs = batches
+/// Runs every batch, answering each one's outputs with its number of instances; `times`
+/// gets how long each run took.
+fn run_all(
+    session: &mut Session,
+    batches: &[Batch],
+    times: &mut Vec<Duration>,
+) -> Result<Vec<(usize, Vec<Tensor>)>, String> {
+    batches
         .iter()
-        .map(|batch| Ok((batch.instances, onnx_model::run(session, batch)?)))
-        .collect::<Result<Vec<_>, String>>()?;
-    Ok((outputs, started.elapsed()))
+        .map(|batch| {
+            let started = Instant::now();
+            let outputs = onnx_model::run(session, batch)?;
+            times.push(started.elapsed());
+            Ok((batch.instances, outputs))
+        })
+        .collect()
 }
 
 /// Runs `own` and the members that fit with it in one run (up to [`MAX_COMBINED`]
