@@ -1,7 +1,8 @@
 //! Online prediction's parts, timed one at a time on the tiny Iris model (one instance a
 //! request): parsing the request, running the model (alone, and with others as combined
-//! requests run), writing the answer, and the whole `Serving::predict`. `cargo bench --bench predict`. The HTTP comparison with the
-//! Python peer and a bare axum server is `benches/compare_predict.sh`.
+//! requests run), writing the answer, and the whole `Serving::predict`.
+//! `cargo bench --bench predict`. The HTTP comparison with the Python peer and a bare
+//! axum server is `benches/compare_predict.sh`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop on a broken assumption
 

@@ -305,6 +305,26 @@ async fn bad_instances_and_bad_versions_get_clear_errors() {
     // Still serving after all that.
     let (code, body) = predict(&engine, &path, json!([good])).await;
     assert_eq!(code, 200, "{body:#}");
+    // Past 32 MiB the body is refused the same way on the fast path and the router's.
+    let huge = format!("{{\"instances\": [{}]}}", "0,".repeat(17 << 20));
+    for path in [path.clone(), format!("{MODELS}/ir%69s:predict")] {
+        let oversized = engine
+            .http
+            .post(engine.url(&path))
+            .bearer_auth(&engine.token)
+            .body(huge.clone())
+            .send()
+            .await;
+        // It may answer before the upload ends and close the connection, which a client
+        // sees as a send error instead.
+        if let Ok(r) = oversized {
+            let code = r.status().as_u16();
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(code, 400, "{path}: {body}");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.contains("at most 32 MiB"), "{path}: {message}");
+        }
+    }
     // A path spelled with escapes skips the fast path and gets the same answer.
     let escaped = predict(&engine, &format!("{MODELS}/ir%69s:predict"), json!([good])).await;
     assert_eq!(escaped, (code, body));

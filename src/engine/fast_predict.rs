@@ -18,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use tower_service::Service;
 
 use super::Engine;
-use super::api::{ApiError, MAX_BODY, authorize, check_project};
-use super::models_api::answer_prediction;
+use super::api::{MAX_BODY, authorize, check_project};
+use super::models_api::{answer_prediction, unreadable_body};
 
 /// The engine's HTTP service: the predict fast path in front of the router.
 #[derive(Clone)]
@@ -68,11 +68,7 @@ async fn predict(engine: &Engine, target: PredictTarget, request: Request) -> Re
     }
     match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(body) => answer_prediction(engine, model, version, &body).await,
-        Err(e) => ApiError::invalid(format!(
-            "the request body could not be read (at most {} MiB): {e}",
-            MAX_BODY >> 20
-        ))
-        .into_response(),
+        Err(e) => unreadable_body(e).into_response(),
     }
 }
 

@@ -11,7 +11,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Engine;
-use super::api::{ApiError, ErrorBody, Params, check_project, json_body, query, since_param};
+use super::api::{
+    ApiError, ErrorBody, MAX_BODY, Params, check_project, json_body, query, since_param,
+};
 use super::registry::ModelError;
 use super::serving::PredictError;
 use crate::domain::{Model, ModelPage, ServingMetrics, Version, VersionPage};
@@ -139,14 +141,16 @@ async fn predict(
 ) -> Response {
     match body {
         Ok(body) => answer_prediction(engine, model, version, &body).await,
-        Err(e) => {
-            let known = engine.registry().serving(model, version);
-            match known {
-                Ok(_) => ApiError::invalid(e.body_text()).into_response(),
-                Err(e) => ApiError::from(e).into_response(),
-            }
-        }
+        Err(e) => unreadable_body(e.body_text()).into_response(),
     }
+}
+
+/// The answer when a prediction body could not be read (too large, or cut off).
+pub fn unreadable_body(e: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid(format!(
+        "the request body could not be read (at most {} MiB): {e}",
+        MAX_BODY >> 20
+    ))
 }
 
 /// Answers a prediction request for `model` (its default version, or `version`).
