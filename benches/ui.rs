@@ -2,8 +2,8 @@
 //!
 //! CPU time per frame (layout + tessellation, as eframe does before the GPU) of the real
 //! console `App` with 100k jobs in the Jobs table and 1M lines in the Logs tab, idle and
-//! while scrolling or following; peak memory with that data; and whether an idle
-//! console asks for any repaint at all.
+//! while scrolling or following; 3 connections × 30k jobs; peak memory with that data;
+//! and whether an idle console asks for any repaint at all.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop on a broken assumption
 
@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use egui::{Event, RawInput, Rect, ViewportId, pos2, vec2};
 use mlconsole::backend::{Backend, ConnectionStatus, Update};
-use mlconsole::domain::{Job, JobState, LogEntry, LogStream, Severity, TrainingInput};
+use mlconsole::domain::{
+    Capabilities, ConnectionConfig, ConnectionId, ConnectionKind, Job, JobKey, JobState, LogEntry,
+    LogStream, Severity, TrainingInput,
+};
 use mlconsole::tensorboard::ScalarPoint;
 use mlconsole::ui::{App, Tab};
 
@@ -23,23 +26,24 @@ fn main() {
     let before = memory_kib("VmRSS");
     let ctx = egui::Context::default();
     let mut app = App::new(Backend::disconnected());
-    app.apply(Update::Connection(ConnectionStatus::Connected {
-        description: "benchmark data".into(),
-        note: None,
-    }));
+    let local = ConnectionId::local();
+    connect(&mut app, &[ConnectionConfig::local_default()]);
     let started = Instant::now();
-    app.apply(Update::JobsReplaced((0..JOBS).map(job).collect()));
+    app.apply(Update::JobsReplaced {
+        connection: local.clone(),
+        jobs: (0..JOBS).map(job).collect(),
+    });
     println!(
         "applied {JOBS} jobs in {:.0} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
-    let target = job(JOBS / 2).job_id;
+    let target = JobKey::new(&local, &job(JOBS / 2).job_id);
     app.select(Some(target.clone()));
     let started = Instant::now();
     for chunk in 0..LINES / 10_000 {
         let entries = (chunk * 10_000..(chunk + 1) * 10_000).map(line).collect();
         app.apply(Update::Logs {
-            job_id: target.clone(),
+            job: target.clone(),
             entries,
             complete: false,
         });
@@ -79,6 +83,7 @@ fn main() {
         }),
     );
     app.jobs_tab_mut().set_filter("");
+    several_connections();
     app.show_tab(Tab::Logs);
     frame.settle(&mut app);
     report(
@@ -98,7 +103,7 @@ fn main() {
             let entries = (next..next + 200).map(line).collect();
             next += 200;
             app.apply(Update::Logs {
-                job_id: target.clone(),
+                job: target.clone(),
                 entries,
                 complete: false,
             });
@@ -185,6 +190,91 @@ fn main() {
         println!(
             "{tab:?} tab idle: next repaint asked for in {delay:?} → {frames_in_5s} frames in 5 s with nothing changing"
         );
+    }
+}
+
+/// The Jobs tab with 3 connections of 30k jobs each, in a console of its own.
+fn several_connections() {
+    const PER: usize = 30_000;
+    let mut app = App::new(Backend::disconnected());
+    let mut list = vec![ConnectionConfig::local_default()];
+    for (i, name) in ["ray-lab", "vertex-prod"].into_iter().enumerate() {
+        list.push(ConnectionConfig {
+            id: ConnectionId::new(name),
+            name: name.into(),
+            color: [200, 100 + 50 * i as u8, 30],
+            read_only: i == 1,
+            enabled: true,
+            kind: ConnectionKind::Ray {
+                dashboard_url: format!("http://10.0.0.{i}:8265"),
+                serve_url: None,
+            },
+        });
+    }
+    connect(&mut app, &list);
+    let started = Instant::now();
+    for config in &list {
+        app.apply(Update::JobsReplaced {
+            connection: config.id.clone(),
+            jobs: (0..PER).map(job).collect(),
+        });
+    }
+    println!(
+        "applied 3 connections x {PER} jobs in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    let mut frame = Frame::new(egui::Context::default());
+    frame.settle(&mut app);
+    report(
+        "Jobs tab, 3 connections x 30k jobs, idle",
+        frame.measure(&mut app, 300, |_, _| Vec::new()),
+    );
+    report(
+        "Jobs tab, 3 connections x 30k jobs, scrolling",
+        frame.measure(&mut app, 300, |_, i| {
+            vec![scroll(if i % 100 < 50 { -60.0 } else { 60.0 })]
+        }),
+    );
+    report(
+        "Jobs tab, 3 x 30k, connection=ray-lab typed",
+        frame.measure(&mut app, 5, |app, i| {
+            app.jobs_tab_mut().set_filter(if i % 2 == 0 {
+                "connection=ray-lab"
+            } else {
+                "connection=ray-lab AND state=FAILED"
+            });
+            Vec::new()
+        }),
+    );
+    let mut n = PER;
+    report(
+        "Jobs tab, 3 x 30k, one connection's sync a frame",
+        frame.measure(&mut app, 100, |app, _| {
+            n += 1;
+            app.apply(Update::JobsChanged {
+                connection: ConnectionId::new("ray-lab"),
+                jobs: vec![job(n)],
+            });
+            Vec::new()
+        }),
+    );
+}
+
+/// Tells the console about `list`, every one connected.
+fn connect(app: &mut App, list: &[ConnectionConfig]) {
+    app.apply(Update::Connections {
+        list: list.to_vec(),
+        secrets_in: "benchmark".into(),
+    });
+    for config in list {
+        app.apply(Update::Connection {
+            connection: config.id.clone(),
+            status: ConnectionStatus::Connected {
+                description: "benchmark data".into(),
+                note: None,
+                capabilities: Capabilities::ALL,
+            },
+        });
     }
 }
 

@@ -4,10 +4,12 @@
 //! engine in [`engine`], and clients for the platforms the console can drive in
 //! [`platform`].
 
+pub mod atomic_file;
 pub mod backend;
 pub mod domain;
 pub mod engine;
 pub mod platform;
 pub mod sample_train;
+pub mod secrets;
 pub mod tensorboard;
 pub mod ui;

@@ -24,6 +24,12 @@ struct Cli {
     /// Do not start the local engine when none answers
     #[arg(long)]
     no_start_engine: bool,
+    /// Where the console keeps its connections [default: the platform's config directory]
+    #[arg(long)]
+    config_dir: Option<PathBuf>,
+    /// Keep secrets in a file only you can read instead of the OS keyring
+    #[arg(long)]
+    no_keyring: bool,
 }
 
 #[derive(Subcommand)]
@@ -113,8 +119,8 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+fn run(mut cli: Cli) -> anyhow::Result<()> {
+    match cli.command.take() {
         Some(Command::JobWrapper { state_dir, argv }) => {
             engine::wrapper::run(&state_dir, &argv).context("the job wrapper failed")
         }
@@ -135,21 +141,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             mlconsole::engine::batch_predict::run(&model_file, &inputs, &output_path)?;
             Ok(())
         }
-        None => run_console(cli.data_dir, !cli.no_start_engine),
+        None => run_console(&cli),
     }
 }
 
-fn run_console(data_dir: Option<PathBuf>, start_engine: bool) -> anyhow::Result<()> {
-    let data_dir = match data_dir {
-        Some(dir) => dir,
+fn run_console(cli: &Cli) -> anyhow::Result<()> {
+    let data_dir = match &cli.data_dir {
+        Some(dir) => dir.clone(),
         None => engine::default_data_dir()
             .context("cannot find a data directory for this user; pass --data-dir")?,
     };
+    let config_dir = match &cli.config_dir {
+        Some(dir) => dir.clone(),
+        None => mlconsole::backend::settings::default_config_dir()
+            .context("cannot find a config directory for this user; pass --config-dir")?,
+    };
     let exe = std::env::current_exe().context("cannot find the mlconsole binary")?;
-    mlconsole::ui::run(mlconsole::backend::ConnectionSettings {
+    mlconsole::ui::run(mlconsole::backend::BackendSettings {
+        config_dir,
         data_dir,
-        start_engine_with: start_engine.then(|| exe.clone()),
+        start_engine_with: (!cli.no_start_engine).then(|| exe.clone()),
         sample_trainer: Some(exe),
+        use_os_keyring: !cli.no_keyring,
     })
 }
 

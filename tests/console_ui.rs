@@ -13,12 +13,17 @@ use common::console::{
 use common::{TestEngine, command_job};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use mlconsole::domain::JobState;
+use mlconsole::backend::ConnectionStatus;
+use mlconsole::domain::{ConnectionId, JobState};
 use mlconsole::platform::Platform;
 use mlconsole::ui::{App, Tab};
 
 fn job_state(harness: &Harness<'static, App>, id: &str) -> Option<JobState> {
-    harness.state().jobs().get(id).map(|j| j.state)
+    harness
+        .state()
+        .jobs()
+        .get(&ConnectionId::local(), id)
+        .map(|j| j.state)
 }
 
 #[test]
@@ -49,7 +54,7 @@ fn submit_a_job_through_the_form_and_watch_it_succeed_then_read_its_log() {
         |h| job_state(h, "console_job") == Some(JobState::Succeeded) && has_label(h, "✔ SUCCEEDED"),
     );
     assert_eq!(
-        harness.state().selected(),
+        harness.state().selected().map(|k| k.job_id.as_str()),
         Some("console_job"),
         "a submitted job is selected"
     );
@@ -182,20 +187,26 @@ fn filter_jobs_by_state_chip_and_by_label() {
 fn the_status_bar_shows_a_lost_engine_and_the_recovery() {
     let mut engine = TestEngine::start(&[]);
     let mut harness = console_harness(&engine);
-    assert!(has_label_containing(&harness, "Connected: local engine at"));
+    assert!(has_label(&harness, "local connected"));
     engine.kill_engine();
     step_until(
         &mut harness,
         "the connection error",
         Duration::from_secs(20),
-        |h| has_label_containing(h, "Not connected") || has_label_containing(h, "Reconnecting"),
+        |h| has_label(h, "local error") || has_label(h, "local reconnecting…"),
     );
     engine.restart();
+    let connected_to_the_new_engine = |h: &Harness<'static, App>| {
+        matches!(
+            h.state().connection(&ConnectionId::local()),
+            Some(ConnectionStatus::Connected { description, .. }) if description.ends_with(&engine.base)
+        )
+    };
     step_until(
         &mut harness,
         "the reconnection",
         Duration::from_secs(20),
-        |h| has_label_containing(h, &format!("Connected: local engine at {}", engine.base)),
+        |h| connected_to_the_new_engine(h) && has_label(h, "local connected"),
     );
 }
 
@@ -297,7 +308,7 @@ fn a_first_run_trains_the_sample_and_shows_its_curves() {
         harness
             .state()
             .selected()
-            .is_some_and(|id| id.starts_with("sample_"))
+            .is_some_and(|k| k.job_id.starts_with("sample_"))
     );
     click(&mut harness, "📉 Scalars");
     step_until(

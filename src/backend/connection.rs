@@ -1,25 +1,17 @@
-//! Finding the local engine, starting it when none answers, and keeping connected.
+//! Turning a connection's settings into a working platform client: finding a local
+//! engine (and starting the built-in one when none answers), and saying what to do when
+//! connecting fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::BackendSettings;
+use super::live::Shared;
+use crate::domain::{ConnectionConfig, ConnectionKind};
 use crate::engine::DEFAULT_PORT;
 use crate::platform::{LocalPlatform, Platform, PlatformError};
-
-/// Where the console finds its local engine.
-#[derive(Debug, Clone)]
-pub struct ConnectionSettings {
-    /// The engine's data directory: `engine.json` says where it listens, `token` holds
-    /// the bearer token.
-    pub data_dir: PathBuf,
-    /// The `mlconsole` binary to start `engine` with when none answers; `None` never
-    /// starts one.
-    pub start_engine_with: Option<PathBuf>,
-    /// The `mlconsole` binary whose `sample-train` the "Run sample job" button runs.
-    pub sample_trainer: Option<PathBuf>,
-}
 
 /// A working connection and, once, what was done to get it.
 pub(super) struct Connected {
@@ -28,9 +20,50 @@ pub(super) struct Connected {
 }
 
 /// Why connecting failed, and what the user can do.
-pub(super) struct ConnectError {
-    pub error: String,
-    pub hint: String,
+pub(super) enum ConnectFailure {
+    /// The platform refused the credentials.
+    SignedOut { error: String, hint: String },
+    /// Anything else.
+    Failed { error: String, hint: String },
+}
+
+/// The data dir of a local engine connection.
+pub(super) fn local_data_dir(config: &ConnectionConfig, settings: &BackendSettings) -> PathBuf {
+    match &config.kind {
+        ConnectionKind::Local {
+            data_dir: Some(dir),
+        } => dir.clone(),
+        _ => settings.data_dir.clone(),
+    }
+}
+
+/// Connects `config`; for the built-in local engine, starts the engine when none answers
+/// and the settings allow (at most once every 30 s).
+pub(super) async fn connect(
+    config: &ConnectionConfig,
+    shared: &Shared,
+    last_start: &mut Option<Instant>,
+) -> Result<Connected, ConnectFailure> {
+    match &config.kind {
+        ConnectionKind::Local { .. } => {
+            let data_dir = local_data_dir(config, &shared.settings);
+            let starter = config
+                .is_builtin()
+                .then_some(shared.settings.start_engine_with.as_deref())
+                .flatten();
+            connect_local(&data_dir, starter, last_start)
+                .await
+                .map_err(|e| explain(config, &shared.settings, &e))
+        }
+        ConnectionKind::Ray { .. } => Err(ConnectFailure::Failed {
+            error: "Ray clusters cannot be driven by this version of mlconsole yet".into(),
+            hint: "the connection is kept; it connects once Ray support is installed".into(),
+        }),
+        ConnectionKind::Vertex { .. } => Err(ConnectFailure::Failed {
+            error: "Vertex AI cannot be driven by this version of mlconsole yet".into(),
+            hint: "the connection is kept; it connects once Vertex AI support is installed".into(),
+        }),
+    }
 }
 
 /// Where the engine of `data_dir` says it listens, or the default address.
@@ -42,26 +75,24 @@ fn engine_address(data_dir: &Path) -> String {
         .unwrap_or_else(|| format!("http://127.0.0.1:{DEFAULT_PORT}"))
 }
 
-async fn try_connect(data_dir: &Path) -> Result<Arc<dyn Platform>, PlatformError> {
+async fn try_local(data_dir: &Path) -> Result<Arc<dyn Platform>, PlatformError> {
     let address = engine_address(data_dir);
-    let token = std::fs::read_to_string(data_dir.join("token")).map_err(|e| {
-        PlatformError::Unreachable {
-            address: address.clone(),
-            detail: format!("no token in {} ({e})", data_dir.display()),
-        }
+    let token_file = data_dir.join("token");
+    let token = std::fs::read_to_string(&token_file).map_err(|e| PlatformError::Unreachable {
+        address: address.clone(),
+        detail: format!("no token in {} ({e})", data_dir.display()),
     })?;
-    let platform = LocalPlatform::new(address, token.trim());
+    let platform = LocalPlatform::new(address, token.trim()).with_token_file(token_file);
     platform.check_connection().await?;
     Ok(Arc::new(platform))
 }
 
-/// Connects to the engine of `settings.data_dir`, starting one if none answers and
-/// `start_engine_with` allows (at most once per `restart_every`).
-pub(super) async fn connect(
-    settings: &ConnectionSettings,
+async fn connect_local(
+    data_dir: &Path,
+    start_with: Option<&Path>,
     last_start: &mut Option<Instant>,
-) -> Result<Connected, ConnectError> {
-    let first = match try_connect(&settings.data_dir).await {
+) -> Result<Connected, PlatformError> {
+    let first = match try_local(data_dir).await {
         Ok(platform) => {
             return Ok(Connected {
                 platform,
@@ -70,22 +101,19 @@ pub(super) async fn connect(
         }
         Err(e) => e,
     };
-    let Some(exe) = &settings.start_engine_with else {
-        return Err(explain(&first, &settings.data_dir));
+    let Some(exe) = start_with else {
+        return Err(first);
     };
     if !matches!(first, PlatformError::Unreachable { .. }) {
-        return Err(explain(&first, &settings.data_dir));
+        return Err(first);
     }
     let recently = last_start.is_some_and(|t| t.elapsed() < Duration::from_secs(30));
     if !recently {
         *last_start = Some(Instant::now());
-        if let Err(e) = start_engine(exe, &settings.data_dir) {
-            return Err(ConnectError {
-                error: format!("could not start the local engine: {e}"),
-                hint: format!(
-                    "run `mlconsole engine --data-dir {}` in a terminal to see why",
-                    settings.data_dir.display()
-                ),
+        if let Err(e) = start_engine(exe, data_dir) {
+            return Err(PlatformError::Unreachable {
+                address: "the local engine".into(),
+                detail: format!("it could not be started: {e}"),
             });
         }
     }
@@ -93,7 +121,7 @@ pub(super) async fn connect(
     let deadline = Instant::now() + Duration::from_secs(8);
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        match try_connect(&settings.data_dir).await {
+        match try_local(data_dir).await {
             Ok(platform) => {
                 let note = (!recently).then(|| {
                     format!(
@@ -103,7 +131,7 @@ pub(super) async fn connect(
                 });
                 return Ok(Connected { platform, note });
             }
-            Err(e) if Instant::now() > deadline => return Err(explain(&e, &settings.data_dir)),
+            Err(e) if Instant::now() > deadline => return Err(e),
             Err(_) => {}
         }
     }
@@ -131,23 +159,47 @@ fn start_engine(exe: &Path, data_dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn explain(error: &PlatformError, data_dir: &Path) -> ConnectError {
-    let log = data_dir.join("engine.log");
-    let hint = match error {
-        PlatformError::Unreachable { .. } => format!(
-            "start it with `mlconsole engine --data-dir {}`; its last start logged to {}",
-            data_dir.display(),
-            log.display()
-        ),
-        PlatformError::Unauthenticated(_) => format!(
-            "the engine refused the token in {}; restart the engine so both use the same data directory",
-            data_dir.join("token").display()
-        ),
-        _ => "check the engine's log".to_owned(),
-    };
-    ConnectError {
-        error: error.to_string(),
-        hint,
+/// What a failed connection attempt means for the user, and what they can do.
+pub(super) fn explain(
+    config: &ConnectionConfig,
+    settings: &BackendSettings,
+    error: &PlatformError,
+) -> ConnectFailure {
+    match &config.kind {
+        ConnectionKind::Local { .. } => {
+            let data_dir = local_data_dir(config, settings);
+            match error {
+                PlatformError::Unreachable { .. } => ConnectFailure::Failed {
+                    error: error.to_string(),
+                    hint: format!(
+                        "start it with `mlconsole engine --data-dir {}`; its last start logged to {}",
+                        data_dir.display(),
+                        data_dir.join("engine.log").display()
+                    ),
+                },
+                PlatformError::Unauthenticated(_) => ConnectFailure::SignedOut {
+                    error: error.to_string(),
+                    hint: format!(
+                        "the engine refused the token in {}; restart the engine so both use the same data directory",
+                        data_dir.join("token").display()
+                    ),
+                },
+                _ => ConnectFailure::Failed {
+                    error: error.to_string(),
+                    hint: "check the engine's log".into(),
+                },
+            }
+        }
+        _ => match error {
+            PlatformError::Unauthenticated(_) => ConnectFailure::SignedOut {
+                error: error.to_string(),
+                hint: "edit the connection (Ctrl+K) and give a valid token".into(),
+            },
+            _ => ConnectFailure::Failed {
+                error: error.to_string(),
+                hint: "check the address and that the platform is up; retrying by itself".into(),
+            },
+        },
     }
 }
 

@@ -1,8 +1,13 @@
-//! The backend thread: owns a tokio runtime, talks to the platform, and answers the UI's
-//! [`Request`]s with [`Update`]s over channels, asking egui to repaint after each.
+//! The backend thread: owns a tokio runtime, keeps one platform client per connection,
+//! and answers the UI's [`Request`]s with [`Update`]s over channels, asking egui to
+//! repaint after each. Updates name the connection they are about, and each connection
+//! syncs in tasks of its own, so a slow or dead one never stalls another.
 
 mod connection;
+mod hub;
+mod live;
 mod models;
+pub mod settings;
 mod tasks;
 
 use std::path::PathBuf;
@@ -10,42 +15,83 @@ use std::sync::mpsc;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use crate::domain::{Job, LogEntry, Model, ResourceSample, ServingMetrics, Version};
+use crate::domain::{
+    Capabilities, ConnectionConfig, ConnectionId, Job, JobKey, LogEntry, Model, ResourceSample,
+    ServingMetrics, Version,
+};
 
-pub use connection::ConnectionSettings;
 pub use models::ModelChange;
+
+/// What the backend needs to know at start.
+#[derive(Debug, Clone)]
+pub struct BackendSettings {
+    /// Where the connections file (and, without a keyring, the secrets file) is kept.
+    pub config_dir: PathBuf,
+    /// The built-in local engine's data directory: `engine.json` says where it listens,
+    /// `token` holds the bearer token.
+    pub data_dir: PathBuf,
+    /// The `mlconsole` binary to start `engine` with when the built-in local engine does
+    /// not answer; `None` never starts one.
+    pub start_engine_with: Option<PathBuf>,
+    /// The `mlconsole` binary whose `sample-train` the "Run sample job" button runs.
+    pub sample_trainer: Option<PathBuf>,
+    /// Keep secrets in the OS keyring when its self-test passes (else, or when false,
+    /// in a file only the user can read).
+    pub use_os_keyring: bool,
+}
 
 /// A model and its versions, as the Models and Predict tabs show them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelView {
+    /// The connection it is served on.
+    pub connection: ConnectionId,
     /// The model.
     pub model: Model,
     /// Its versions, by name.
     pub versions: Vec<Version>,
 }
 
+/// What to do with a connection's secret when its settings are saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretEdit {
+    /// Leave the stored one (or none) as it is.
+    Keep,
+    /// Store this token.
+    Set(String),
+    /// Read this key file and store its content (the file is not referenced after).
+    FromFile(PathBuf),
+    /// Forget the stored one.
+    Forget,
+}
+
 /// What the UI asks of the backend.
 #[derive(Debug, Clone)]
 pub enum Request {
-    /// Try to connect again now instead of waiting for the next attempt.
-    Reconnect,
-    /// Sync the job list now rather than at the next tick.
+    /// Try to connect this connection again now instead of waiting for the next attempt.
+    Reconnect(ConnectionId),
+    /// Sync every connection's job list now rather than at the next tick.
     RefreshJobs,
     /// Follow one job's log from its first entry (`None` stops following).
-    FollowLogs(Option<String>),
+    FollowLogs(Option<JobKey>),
     /// Keep these jobs' resource samples coming from their first (replaces the previous
     /// set); updates carry `generation` so stale ones can be told apart.
     WatchMetrics {
         /// The jobs.
-        jobs: Vec<String>,
+        jobs: Vec<JobKey>,
         /// Increases with every request.
         generation: u64,
     },
-    /// Submit a new job.
-    SubmitJob(Box<Job>),
+    /// Submit a new job on a connection.
+    SubmitJob {
+        /// Where it runs.
+        connection: ConnectionId,
+        /// The job.
+        job: Box<Job>,
+    },
     /// Cancel a job.
-    CancelJob(String),
-    /// Submit `mlconsole sample-train` as a job, with a job dir in the data dir.
+    CancelJob(JobKey),
+    /// Submit `mlconsole sample-train` as a job on the built-in local engine, with a job
+    /// dir in its data dir.
     RunSampleJob,
     /// Ask where to save `text` (suggesting `file_name`) and write it there.
     SaveText {
@@ -60,10 +106,17 @@ pub enum Request {
     OpenTensorBoard(PathBuf),
     /// Keep models and versions (and their traffic) coming, while a model tab is shown.
     WatchModels(ModelWatch),
-    /// Change models or versions.
-    ChangeModels(ModelChange),
+    /// Change models or versions on a connection.
+    ChangeModels {
+        /// The connection.
+        connection: ConnectionId,
+        /// The change.
+        change: ModelChange,
+    },
     /// Send an online prediction request.
     Predict {
+        /// The connection serving the model.
+        connection: ConnectionId,
         /// The model.
         model: String,
         /// A pinned version, or `None` for the default.
@@ -81,6 +134,8 @@ pub enum Request {
     },
     /// Put a snippet that sends a prediction request on the clipboard.
     CopySnippet {
+        /// The connection serving the model.
+        connection: ConnectionId,
         /// curl or Python.
         kind: SnippetKind,
         /// The model.
@@ -96,6 +151,23 @@ pub enum Request {
         target: PickTarget,
         /// Pick a folder rather than a file.
         folder: bool,
+    },
+    /// Add a connection or change one (matched by id), with what to do with its secret;
+    /// it reconnects with the new settings at once.
+    SaveConnection {
+        /// The settings.
+        config: Box<ConnectionConfig>,
+        /// Its secret.
+        secret: SecretEdit,
+    },
+    /// Remove a connection and forget its secret.
+    RemoveConnection(ConnectionId),
+    /// Connect (`true`) or disconnect a connection, remembering the choice.
+    SetConnectionEnabled {
+        /// The connection.
+        connection: ConnectionId,
+        /// Connect it.
+        enabled: bool,
     },
 }
 
@@ -132,11 +204,13 @@ pub enum PickTarget {
     JobDir,
     /// The Scalars tab's log dir.
     LogDir,
-    /// A model file for a new version of the named model.
-    ModelFile(String),
+    /// A model file for a new version of the named model on a connection.
+    ModelFile(ConnectionId, String),
+    /// A service-account key file for the connection form.
+    KeyFile,
 }
 
-/// The state of the connection to the platform.
+/// The state of one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionStatus {
     /// The first attempt is under way.
@@ -148,11 +222,20 @@ pub enum ConnectionStatus {
         description: String,
         /// E.g. "Started the local engine in the background."
         note: Option<String>,
+        /// What the platform can do.
+        capabilities: Capabilities,
     },
     /// The connection was lost; retrying by itself.
     Reconnecting {
         /// What went wrong.
         error: String,
+    },
+    /// The platform refused the credentials; retrying after the user signs in again.
+    SignedOut {
+        /// What the platform said.
+        error: String,
+        /// How to sign in again.
+        hint: String,
     },
     /// Connecting failed; retrying by itself. `hint` says what the user can do.
     Failed {
@@ -161,23 +244,74 @@ pub enum ConnectionStatus {
         /// What to do about it.
         hint: String,
     },
+    /// Turned off by the user.
+    Disconnected,
+}
+
+impl ConnectionStatus {
+    /// True while connected.
+    pub fn is_connected(&self) -> bool {
+        matches!(self, ConnectionStatus::Connected { .. })
+    }
+
+    /// The capabilities, once connected.
+    pub fn capabilities(&self) -> Option<&Capabilities> {
+        match self {
+            ConnectionStatus::Connected { capabilities, .. } => Some(capabilities),
+            _ => None,
+        }
+    }
 }
 
 /// What the backend tells the UI.
 #[derive(Debug, Clone)]
 pub enum Update {
-    /// The connection changed.
-    Connection(ConnectionStatus),
-    /// Every job, replacing what the UI had (first sync, or after reconnecting).
-    JobsReplaced(Vec<Job>),
-    /// Jobs that changed since the last sync.
-    JobsChanged(Vec<Job>),
-    /// Syncing the job list failed.
-    JobsFailed(String),
+    /// Every connection's settings (at start and after every change), and where secrets
+    /// are kept.
+    Connections {
+        /// The connections, the built-in local engine first.
+        list: Vec<ConnectionConfig>,
+        /// E.g. "the OS keyring (Secret Service store)".
+        secrets_in: String,
+    },
+    /// Something to keep in view about the settings: the connections file was broken, or
+    /// secrets are not in an OS keyring.
+    SettingsWarning(String),
+    /// A connection's settings were saved (its id), or why not (the field and message).
+    ConnectionSaved(Result<ConnectionId, (&'static str, String)>),
+    /// A connection's state changed.
+    Connection {
+        /// The connection.
+        connection: ConnectionId,
+        /// Its state.
+        status: ConnectionStatus,
+    },
+    /// Every job of a connection, replacing what the UI had of it (first sync, or after
+    /// reconnecting).
+    JobsReplaced {
+        /// The connection.
+        connection: ConnectionId,
+        /// Its jobs.
+        jobs: Vec<Job>,
+    },
+    /// A connection's jobs that changed since its last sync.
+    JobsChanged {
+        /// The connection.
+        connection: ConnectionId,
+        /// The jobs.
+        jobs: Vec<Job>,
+    },
+    /// Syncing a connection's job list failed.
+    JobsFailed {
+        /// The connection.
+        connection: ConnectionId,
+        /// What went wrong.
+        message: String,
+    },
     /// New log entries of the followed job.
     Logs {
         /// The job they belong to.
-        job_id: String,
+        job: JobKey,
         /// Entries in order, continuing the previous ones.
         entries: Vec<LogEntry>,
         /// The job has ended and this is the last of its log.
@@ -186,7 +320,7 @@ pub enum Update {
     /// Reading the followed job's log failed.
     LogsFailed {
         /// The job.
-        job_id: String,
+        job: JobKey,
         /// What went wrong.
         message: String,
     },
@@ -195,16 +329,21 @@ pub enum Update {
         /// The `WatchMetrics` request they answer.
         generation: u64,
         /// The job.
-        job_id: String,
+        job: JobKey,
         /// Samples after the previous ones, oldest first.
         samples: Vec<ResourceSample>,
     },
     /// A submission was accepted (the job) or refused (why).
-    Submitted(Result<Job, String>),
+    Submitted {
+        /// Where it was submitted.
+        connection: ConnectionId,
+        /// The job, or why not.
+        result: Result<Job, String>,
+    },
     /// A cancel was accepted or refused.
     CancelResult {
         /// The job.
-        job_id: String,
+        job: JobKey,
         /// The job as it is now, or why the cancel was refused.
         result: Result<Job, String>,
     },
@@ -233,12 +372,24 @@ pub enum Update {
         /// The path.
         path: PathBuf,
     },
-    /// Every model with its versions.
-    Models(Vec<ModelView>),
-    /// Syncing models failed.
-    ModelsFailed(String),
+    /// Every model of a connection with its versions.
+    Models {
+        /// The connection.
+        connection: ConnectionId,
+        /// Its models.
+        models: Vec<ModelView>,
+    },
+    /// Syncing a connection's models failed.
+    ModelsFailed {
+        /// The connection.
+        connection: ConnectionId,
+        /// What went wrong.
+        message: String,
+    },
     /// New serving samples of a version.
     ServingMetrics {
+        /// The connection.
+        connection: ConnectionId,
         /// The model.
         model: String,
         /// The version.
@@ -285,7 +436,7 @@ pub struct Backend {
 impl Backend {
     /// Starts the backend thread for `settings`; it calls `repaint.request_repaint()`
     /// after every update it sends.
-    pub fn spawn(settings: ConnectionSettings, repaint: egui::Context) -> std::io::Result<Backend> {
+    pub fn spawn(settings: BackendSettings, repaint: egui::Context) -> std::io::Result<Backend> {
         let (request_tx, request_rx) = tokio::sync::mpsc::unbounded_channel();
         let (update_tx, update_rx) = mpsc::channel();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -299,7 +450,7 @@ impl Backend {
         };
         std::thread::Builder::new()
             .name("backend".into())
-            .spawn(move || runtime.block_on(tasks::run(settings, request_rx, updates)))?;
+            .spawn(move || runtime.block_on(hub::run(settings, request_rx, updates)))?;
         Ok(Backend {
             requests: request_tx,
             updates: update_rx,

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
-use super::tasks::Current;
+use super::live::Current;
 use super::{ModelView, ModelWatch, SnippetKind, Update, Updates};
-use crate::domain::{Model, Version};
-use crate::platform::{Platform, PlatformError};
+use crate::domain::{ConnectionId, Model, Version};
+use crate::platform::{Platform, PlatformError, SnippetAuth};
 
 /// How often models and serving metrics are synced while a model tab is shown.
 const MODEL_SYNC_EVERY: Duration = Duration::from_secs(1);
@@ -63,6 +63,7 @@ pub enum ModelChange {
 /// when it says [`ModelWatch::WithTraffic`]. Sends only what changed, so that an idle
 /// console does not repaint.
 pub(super) async fn sync_models(
+    connection: ConnectionId,
     current: Arc<Current>,
     watching: Arc<AtomicU8>,
     refresh: Arc<Notify>,
@@ -83,7 +84,7 @@ pub(super) async fn sync_models(
         let Some(platform) = current.get() else {
             continue;
         };
-        match list_models(platform.as_ref()).await {
+        match list_models(&connection, platform.as_ref()).await {
             Ok(models) => {
                 let traffic = watch == ModelWatch::WithTraffic as u8;
                 for view in models.iter().filter(|_| traffic) {
@@ -102,6 +103,7 @@ pub(super) async fn sync_models(
                         };
                         since.insert(key.clone(), last.time);
                         updates.send(Update::ServingMetrics {
+                            connection: connection.clone(),
                             model: key.0,
                             version: key.1,
                             metrics,
@@ -110,23 +112,36 @@ pub(super) async fn sync_models(
                 }
                 if last_sent.as_ref() != Some(&models) {
                     last_sent = Some(models.clone());
-                    updates.send(Update::Models(models));
+                    updates.send(Update::Models {
+                        connection: connection.clone(),
+                        models,
+                    });
                 }
             }
             Err(e) => {
                 current.failed(&e);
                 last_sent = None;
-                updates.send(Update::ModelsFailed(e.to_string()));
+                updates.send(Update::ModelsFailed {
+                    connection: connection.clone(),
+                    message: e.to_string(),
+                });
             }
         }
     }
 }
 
-async fn list_models(platform: &dyn Platform) -> Result<Vec<ModelView>, PlatformError> {
+async fn list_models(
+    connection: &ConnectionId,
+    platform: &dyn Platform,
+) -> Result<Vec<ModelView>, PlatformError> {
     let mut views = Vec::new();
     for model in platform.list_models().await? {
         let versions = platform.list_versions(model.short_name()).await?;
-        views.push(ModelView { model, versions });
+        views.push(ModelView {
+            connection: connection.clone(),
+            model,
+            versions,
+        });
     }
     Ok(views)
 }
@@ -140,7 +155,7 @@ pub(super) async fn change(
 ) {
     let Some(platform) = current.get() else {
         updates.send(Update::Notice {
-            text: "Not connected to the engine; nothing was changed.".into(),
+            text: "Not connected; nothing was changed.".into(),
             error: true,
         });
         return;
@@ -236,7 +251,7 @@ pub(super) async fn predict(
 ) {
     let started = Instant::now();
     let result = match current.get() {
-        None => Err("not connected to the engine".to_owned()),
+        None => Err("not connected".to_owned()),
         Some(platform) => platform
             .predict(&model, version.as_deref(), body)
             .await
@@ -266,23 +281,53 @@ pub(super) async fn load_predict_file(path: PathBuf, inputs: Vec<String>, update
     updates.send(Update::PredictFile { path, result });
 }
 
-/// A command or script that sends `body` to `url`, reading the token from `token_file`
-/// when it runs, so the secret itself is never copied.
-pub fn snippet(kind: SnippetKind, url: &str, token_file: &std::path::Path, body: &str) -> String {
+/// A command or script that sends `body` to `url`, authenticating as `auth` says when it
+/// runs (reading a token file or running a command), so the secret itself is never copied.
+pub fn snippet(kind: SnippetKind, url: &str, auth: &SnippetAuth, body: &str) -> String {
     let compact = serde_json::from_str::<serde_json::Value>(body)
         .map(|v| v.to_string())
         .unwrap_or_else(|_| body.to_owned());
-    let token_file = token_file.display().to_string();
     match kind {
-        SnippetKind::Curl => format!(
-            "curl -X POST {} \\\n  -H \"Authorization: Bearer $(cat {})\" \\\n  -H 'Content-Type: application/json' \\\n  -d {}\n",
-            shell_quote(url),
-            shell_quote(&token_file),
-            shell_quote(&compact)
-        ),
-        SnippetKind::Python => format!(
-            "import json, pathlib\n\nimport requests\n\ntoken = pathlib.Path({token_file:?}).read_text().strip()\nbody = json.loads(r\"\"\"{compact}\"\"\")\nresponse = requests.post(\n    {url:?},\n    headers={{\"Authorization\": f\"Bearer {{token}}\"}},\n    json=body,\n)\nresponse.raise_for_status()\nprint(response.json()[\"predictions\"])\n"
-        ),
+        SnippetKind::Curl => {
+            let header = match auth {
+                SnippetAuth::None => String::new(),
+                SnippetAuth::TokenFile(file) => format!(
+                    "  -H \"Authorization: Bearer $(cat {})\" \\\n",
+                    shell_quote(&file.display().to_string())
+                ),
+                SnippetAuth::TokenCommand(command) => {
+                    format!("  -H \"Authorization: Bearer $({command})\" \\\n")
+                }
+            };
+            format!(
+                "curl -X POST {} \\\n{header}  -H 'Content-Type: application/json' \\\n  -d {}\n",
+                shell_quote(url),
+                shell_quote(&compact)
+            )
+        }
+        SnippetKind::Python => {
+            let (imports, token, headers) = match auth {
+                SnippetAuth::None => ("import json\n", String::new(), "{}".to_owned()),
+                SnippetAuth::TokenFile(file) => (
+                    "import json, pathlib\n",
+                    format!(
+                        "token = pathlib.Path({:?}).read_text().strip()\n",
+                        file.display().to_string()
+                    ),
+                    "{\"Authorization\": f\"Bearer {token}\"}".to_owned(),
+                ),
+                SnippetAuth::TokenCommand(command) => (
+                    "import json, subprocess\n",
+                    format!(
+                        "token = subprocess.run({command:?}, shell=True, check=True, capture_output=True, text=True).stdout.strip()\n"
+                    ),
+                    "{\"Authorization\": f\"Bearer {token}\"}".to_owned(),
+                ),
+            };
+            format!(
+                "{imports}\nimport requests\n\n{token}body = json.loads(r\"\"\"{compact}\"\"\")\nresponse = requests.post(\n    {url:?},\n    headers={headers},\n    json=body,\n)\nresponse.raise_for_status()\nprint(response.json()[\"predictions\"])\n"
+            )
+        }
     }
 }
 
@@ -296,12 +341,12 @@ mod tests {
 
     #[test]
     fn snippets_read_the_token_file_instead_of_holding_the_secret() {
-        let token = std::path::Path::new("/home/me/.local/share/mlconsole/token");
+        let token = SnippetAuth::TokenFile("/home/me/.local/share/mlconsole/token".into());
         let body = r#"{"instances": [[1, 2]], "note": "it's"}"#;
         let curl = snippet(
             SnippetKind::Curl,
             "http://127.0.0.1:8471/x:predict",
-            token,
+            &token,
             body,
         );
         assert!(
@@ -315,7 +360,7 @@ mod tests {
         let python = snippet(
             SnippetKind::Python,
             "http://127.0.0.1:8471/x:predict",
-            token,
+            &token,
             body,
         );
         assert!(python.contains("read_text()"), "{python}");
@@ -323,5 +368,20 @@ mod tests {
             python.contains(r#""http://127.0.0.1:8471/x:predict""#),
             "{python}"
         );
+        let open = snippet(
+            SnippetKind::Curl,
+            "http://h:8000/iris",
+            &SnippetAuth::None,
+            body,
+        );
+        assert!(!open.contains("Authorization"), "{open}");
+        let gcloud = SnippetAuth::TokenCommand("gcloud auth print-access-token".into());
+        let curl = snippet(SnippetKind::Curl, "https://x/y:predict", &gcloud, body);
+        assert!(
+            curl.contains("Bearer $(gcloud auth print-access-token)"),
+            "{curl}"
+        );
+        let python = snippet(SnippetKind::Python, "https://x/y:predict", &gcloud, body);
+        assert!(python.contains("subprocess.run"), "{python}");
     }
 }

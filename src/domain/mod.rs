@@ -1,5 +1,6 @@
 //! Plain data types shared by every part of mlconsole. Depends on nothing else in the crate.
 
+pub mod connection;
 pub mod filter;
 pub mod instances;
 pub mod job;
@@ -8,6 +9,10 @@ pub mod metrics;
 pub mod model;
 pub mod predict;
 
+pub use connection::{
+    Capabilities, ConnectionConfig, ConnectionId, ConnectionKind, JobKey, ListedJob, Support,
+    VertexCredentials,
+};
 pub use filter::{FieldKind, FieldValue, Filter, FilterError, Filterable};
 pub use job::{Invocation, Job, JobPage, JobState, PredictionInput, TrainingInput};
 pub use logs::{LogEntry, LogPage, LogStream, Severity};

@@ -77,9 +77,7 @@ fn spawn_and_wait(state_dir: &Path, argv: &[String]) -> io::Result<std::process:
 
 /// Writes a file so that readers see all of it or nothing.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    crate::atomic_file::write(path, bytes)
 }
 
 /// The job's pid, once the wrapper started it.

@@ -1,6 +1,6 @@
 //! The client of the embedded local engine's REST API.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -9,10 +9,10 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Platform, PlatformError};
+use super::{Platform, PlatformError, SnippetAuth};
 use crate::domain::{
-    Job, JobPage, LogPage, MetricsPage, Model, ModelPage, ResourceSample, ServingMetrics, Version,
-    VersionPage,
+    Capabilities, Job, JobPage, LogPage, MetricsPage, Model, ModelPage, ResourceSample,
+    ServingMetrics, Version, VersionPage,
 };
 use crate::engine::api::{ErrorBody, PROJECT};
 
@@ -21,6 +21,8 @@ use crate::engine::api::{ErrorBody, PROJECT};
 pub struct LocalPlatform {
     base: String,
     token: String,
+    /// Where the token was read from, for snippets that read it when they run.
+    token_file: Option<PathBuf>,
     http: reqwest::Client,
 }
 
@@ -36,14 +38,21 @@ impl LocalPlatform {
         LocalPlatform {
             base: base.into().trim_end_matches('/').to_owned(),
             token: token.into(),
+            token_file: None,
             http,
         }
+    }
+
+    /// Notes the file the token was read from (snippets read it there).
+    pub fn with_token_file(mut self, path: PathBuf) -> LocalPlatform {
+        self.token_file = Some(path);
+        self
     }
 
     /// A client for the engine whose data directory is `dir`, reading its token there.
     pub fn for_data_dir(base: impl Into<String>, dir: &Path) -> std::io::Result<LocalPlatform> {
         let token = std::fs::read_to_string(dir.join("token"))?;
-        Ok(LocalPlatform::new(base, token.trim()))
+        Ok(LocalPlatform::new(base, token.trim()).with_token_file(dir.join("token")))
     }
 
     fn models_url(&self) -> String {
@@ -124,6 +133,10 @@ impl LocalPlatform {
 impl Platform for LocalPlatform {
     fn describe(&self) -> String {
         format!("local engine at {}", self.base)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
     }
 
     async fn check_connection(&self) -> Result<(), PlatformError> {
@@ -243,6 +256,13 @@ impl Platform for LocalPlatform {
         match version {
             Some(v) => format!("{}/{model}/versions/{v}:predict", self.models_url()),
             None => format!("{}/{model}:predict", self.models_url()),
+        }
+    }
+
+    fn snippet_auth(&self) -> SnippetAuth {
+        match &self.token_file {
+            Some(path) => SnippetAuth::TokenFile(path.clone()),
+            None => SnippetAuth::None,
         }
     }
 

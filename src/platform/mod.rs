@@ -1,13 +1,15 @@
-//! The platforms the console can drive, behind one trait: the embedded local engine now;
-//! Google Cloud Vertex AI and Ray clusters later, shaped by what the console needs rather
-//! than by any one server's URLs.
+//! The platforms the console can drive, behind one trait: the embedded local engine,
+//! Ray clusters and Google Cloud Vertex AI, shaped by what the console needs rather than
+//! by any one server's URLs.
 
 pub mod local;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Job, JobPage, LogPage, Model, ResourceSample, ServingMetrics, Version};
+use crate::domain::{
+    Capabilities, Job, JobPage, LogPage, Model, ResourceSample, ServingMetrics, Version,
+};
 
 pub use local::LocalPlatform;
 
@@ -44,11 +46,24 @@ pub enum PlatformError {
     Protocol(String),
 }
 
+/// How a copied prediction snippet authenticates, without holding the secret itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnippetAuth {
+    /// The endpoint takes no credentials.
+    None,
+    /// `Authorization: Bearer` with the content of this file, read when the snippet runs.
+    TokenFile(std::path::PathBuf),
+    /// `Authorization: Bearer` with the output of this shell command.
+    TokenCommand(String),
+}
+
 /// What the console asks of a platform that runs training jobs.
 #[async_trait]
 pub trait Platform: Send + Sync {
     /// A short description for the status bar, e.g. "local engine at http://127.0.0.1:8471".
     fn describe(&self) -> String;
+    /// What this platform can do; tabs explain what it cannot.
+    fn capabilities(&self) -> Capabilities;
     /// Succeeds when the platform answers and accepts the credentials.
     async fn check_connection(&self) -> Result<(), PlatformError>;
     /// Submits a job; returns it as accepted.
@@ -101,6 +116,8 @@ pub trait Platform: Send + Sync {
     ) -> Result<Version, PlatformError>;
     /// The URL online predictions go to (the default version when `version` is `None`).
     fn predict_url(&self, model: &str, version: Option<&str>) -> String;
+    /// How a snippet sending to [`Platform::predict_url`] authenticates.
+    fn snippet_auth(&self) -> SnippetAuth;
     /// Sends a prediction request body; answers the response body.
     async fn predict(
         &self,

@@ -6,7 +6,7 @@ use egui::{RichText, Ui};
 
 use super::theme;
 use crate::backend::PickTarget;
-use crate::domain::{Job, TrainingInput};
+use crate::domain::{ConnectionConfig, ConnectionId, Job, TrainingInput};
 
 /// Whether the job runs a command or a Python module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,8 +20,13 @@ pub enum JobKind {
 /// What the form asks the app to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FormAction {
-    /// Submit this job.
-    Submit(Box<Job>),
+    /// Submit this job on a connection.
+    Submit {
+        /// Where it runs.
+        connection: ConnectionId,
+        /// The job.
+        job: Box<Job>,
+    },
     /// Open a picker for a field.
     Pick {
         /// The field.
@@ -36,6 +41,8 @@ pub enum FormAction {
 /// The form's fields, as typed.
 #[derive(Debug, Clone)]
 pub struct JobForm {
+    /// The connection the job is submitted on.
+    pub connection: ConnectionId,
     /// The job id.
     pub job_id: String,
     /// Command or module.
@@ -67,6 +74,7 @@ impl JobForm {
     /// An empty form with a fresh job id.
     pub fn new() -> JobForm {
         JobForm {
+            connection: ConnectionId::local(),
             job_id: format!("job_{}", chrono::Local::now().format("%Y%m%d_%H%M%S")),
             kind: JobKind::Command,
             command_line: String::new(),
@@ -83,9 +91,10 @@ impl JobForm {
         }
     }
 
-    /// A form filled in from `job`, with a new id, to resubmit it.
-    pub fn cloned_from(job: &Job) -> JobForm {
+    /// A form filled in from `job` of `connection`, with a new id, to resubmit it.
+    pub fn cloned_from(connection: &ConnectionId, job: &Job) -> JobForm {
         let mut form = JobForm::new();
+        form.connection = connection.clone();
         form.job_id = next_id(&job.job_id);
         let input = job.training_input.clone().unwrap_or_default();
         form.kind = if input.python_module.is_some() {
@@ -134,7 +143,7 @@ impl JobForm {
             }
             PickTarget::WorkingDir => self.working_dir = path,
             PickTarget::JobDir => self.job_dir = path,
-            PickTarget::LogDir | PickTarget::ModelFile(_) => {} // other tabs' picks, not the form's
+            PickTarget::LogDir | PickTarget::ModelFile(..) | PickTarget::KeyFile => {} // not the form's
         }
     }
 
@@ -244,16 +253,27 @@ impl JobForm {
         }
     }
 
-    /// Draws the form in a window; returns what the user asked for.
-    pub fn show(&mut self, ctx: &egui::Context) -> Vec<FormAction> {
+    /// Draws the form in a window, offering the `writable` connections to submit on;
+    /// returns what the user asked for.
+    pub fn show(&mut self, ctx: &egui::Context, writable: &[&ConnectionConfig]) -> Vec<FormAction> {
         let mut actions = Vec::new();
         let mut open = true;
+        if !writable.iter().any(|c| c.id == self.connection)
+            && let Some(first) = writable.first()
+        {
+            self.connection = first.id.clone();
+        }
         egui::Window::new("New job")
             .open(&mut open)
             .collapsible(false)
             .resizable(true)
             .default_width(560.0)
-            .show(ctx, |ui| self.fields(ui, &mut actions));
+            .show(ctx, |ui| {
+                if writable.len() > 1 {
+                    connection_picker(ui, &mut self.connection, writable);
+                }
+                self.fields(ui, &mut actions);
+            });
         if !open {
             actions.push(FormAction::Close);
         }
@@ -379,7 +399,7 @@ impl JobForm {
         if let Some(error) = &self.error {
             ui.colored_label(
                 theme::error_color(dark),
-                RichText::new(format!("The engine refused the job: {error}")),
+                RichText::new(format!("The job was refused: {error}")),
             );
         }
         ui.add_space(6.0);
@@ -393,7 +413,10 @@ impl JobForm {
                         self.field_errors.clear();
                         self.error = None;
                         self.submitting = true;
-                        actions.push(FormAction::Submit(Box::new(job)));
+                        actions.push(FormAction::Submit {
+                            connection: self.connection.clone(),
+                            job: Box::new(job),
+                        });
                     }
                     Err(errors) => self.field_errors = errors,
                 }
@@ -433,8 +456,28 @@ fn path_field(
     });
 }
 
+/// A row of the connections a job can be submitted on, each in its colour.
+fn connection_picker(ui: &mut Ui, chosen: &mut ConnectionId, writable: &[&ConnectionConfig]) {
+    ui.horizontal(|ui| {
+        ui.label("Submit on");
+        for config in writable {
+            let [r, g, b] = config.color;
+            let text = RichText::new(&config.name).color(egui::Color32::from_rgb(r, g, b));
+            if ui.selectable_label(*chosen == config.id, text).clicked() {
+                *chosen = config.id.clone();
+            }
+        }
+    });
+    ui.separator();
+}
+
 /// A single-line field whose accessible label is `label`.
-fn labeled_edit(ui: &mut Ui, text: &mut String, label: &str, hint: &str) -> egui::Response {
+pub(super) fn labeled_edit(
+    ui: &mut Ui,
+    text: &mut String,
+    label: &str,
+    hint: &str,
+) -> egui::Response {
     let response = ui.add(
         egui::TextEdit::singleline(text)
             .hint_text(hint)
@@ -475,7 +518,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let form = JobForm::cloned_from(&job);
+        let form = JobForm::cloned_from(&ConnectionId::local(), &job);
         assert_eq!(form.job_id, "train_4");
         let rebuilt = form.build().unwrap();
         assert_eq!(rebuilt.training_input, job.training_input);

@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 use egui::{Color32, RichText, Sense, Ui};
 use egui_extras::{Column, TableBuilder};
 
+use super::connections::ConnectionsPanel;
 use super::format;
 use super::job_list::JobList;
 use super::theme;
-use crate::domain::{Filter, FilterError, Job, JobState};
+use crate::domain::{ConnectionId, Filter, FilterError, Job, JobKey, JobState, ListedJob};
 use crate::engine::runner::shell_words;
 
 /// Quick state filters shown as chips beside the filter box.
@@ -73,11 +74,11 @@ pub enum SortColumn {
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobsAction {
     /// Select this job (or none).
-    Select(Option<String>),
-    /// Open the New job form, filled in from a job when cloning.
-    OpenForm(Option<Box<Job>>),
+    Select(Option<JobKey>),
+    /// Open the New job form, filled in from a job of a connection when cloning.
+    OpenForm(Option<(ConnectionId, Box<Job>)>),
     /// Cancel this job (already confirmed).
-    Cancel(String),
+    Cancel(JobKey),
     /// Show the selected job's logs.
     ShowLogs,
     /// Show the selected job's resources.
@@ -88,8 +89,9 @@ pub enum JobsAction {
     OpenJobDir(String),
     /// Run the bundled sample training job.
     RunSample,
-    /// Create a model version from the `model.onnx` a job left in its job dir.
-    Deploy(Box<Job>),
+    /// Create a model version from the `model.onnx` a job of a connection left in its
+    /// job dir.
+    Deploy(ConnectionId, Box<Job>),
 }
 
 /// The Jobs tab's state.
@@ -97,16 +99,18 @@ pub struct JobsTab {
     filter_text: String,
     filter: Result<Filter, FilterError>,
     chip: StateChip,
+    /// Show only this connection's jobs.
+    connection_chip: Option<ConnectionId>,
     sort: SortColumn,
     descending: bool,
     /// Positions in the job list of the rows shown, in order.
     view: Vec<u32>,
-    /// (list revision, settings revision) the view was built for.
-    view_built_for: Option<(u64, u64)>,
+    /// (list revision, settings revision, connections revision) the view was built for.
+    view_built_for: Option<(u64, u64, u64)>,
     settings_revision: u64,
     /// Show the details panel of the selected job.
     pub details_open: bool,
-    confirm_cancel: Option<String>,
+    confirm_cancel: Option<JobKey>,
     focus_filter: bool,
     scroll_to_selected: bool,
 }
@@ -115,8 +119,9 @@ impl Default for JobsTab {
     fn default() -> Self {
         JobsTab {
             filter_text: String::new(),
-            filter: Filter::parse::<Job>(""),
+            filter: Filter::parse::<ListedJob>(""),
             chip: StateChip::All,
+            connection_chip: None,
             sort: SortColumn::Created,
             descending: true,
             view: Vec::new(),
@@ -145,7 +150,7 @@ impl JobsTab {
     }
 
     fn filter_changed(&mut self) {
-        self.filter = Filter::parse::<Job>(&self.filter_text);
+        self.filter = Filter::parse::<ListedJob>(&self.filter_text);
         self.settings_revision += 1;
     }
 
@@ -161,18 +166,18 @@ impl JobsTab {
         false
     }
 
-    /// The ids of the rows shown, in order (rebuilt only when jobs or settings change).
-    pub fn visible_ids<'a>(&'a mut self, list: &'a JobList) -> impl Iterator<Item = &'a str> + 'a {
-        self.rebuild_view(list);
+    /// The keys of the rows shown, in order (rebuilt only when jobs or settings change).
+    pub fn visible_keys(&mut self, list: &JobList, connections: &ConnectionsPanel) -> Vec<JobKey> {
+        self.rebuild_view(list, connections);
         self.view
             .iter()
-            .filter_map(|&i| list.at(i as usize))
-            .map(|j| j.job_id.as_str())
+            .filter_map(|&i| list.key_at(i as usize))
+            .collect()
     }
 
     /// Number of rows shown.
-    pub fn visible_count(&mut self, list: &JobList) -> usize {
-        self.rebuild_view(list);
+    pub fn visible_count(&mut self, list: &JobList, connections: &ConnectionsPanel) -> usize {
+        self.rebuild_view(list, connections);
         self.view.len()
     }
 
@@ -180,41 +185,52 @@ impl JobsTab {
     pub fn neighbour(
         &mut self,
         list: &JobList,
-        selected: Option<&str>,
+        connections: &ConnectionsPanel,
+        selected: Option<&JobKey>,
         step: isize,
-    ) -> Option<String> {
-        self.rebuild_view(list);
+    ) -> Option<JobKey> {
+        self.rebuild_view(list, connections);
         if self.view.is_empty() {
             return None;
         }
-        let position = selected.and_then(|id| {
-            self.view
-                .iter()
-                .position(|&i| list.at(i as usize).is_some_and(|j| j.job_id == id))
-        });
+        let position = selected
+            .and_then(|key| list.position(key))
+            .and_then(|row| self.view.iter().position(|&i| i as usize == row));
         let target = match position {
             Some(p) => (p as isize + step).clamp(0, self.view.len() as isize - 1) as usize,
             None => 0,
         };
         self.scroll_to_selected = true;
-        list.at(self.view[target] as usize)
-            .map(|j| j.job_id.clone())
+        list.key_at(self.view[target] as usize)
     }
 
-    fn rebuild_view(&mut self, list: &JobList) {
-        let key = (list.revision(), self.settings_revision);
+    fn rebuild_view(&mut self, list: &JobList, connections: &ConnectionsPanel) {
+        let key = (
+            list.revision(),
+            self.settings_revision,
+            connections.revision(),
+        );
         if self.view_built_for == Some(key) {
             return;
         }
         self.view_built_for = Some(key);
-        let filter = self.filter.as_ref().ok();
+        let filter = self.filter.as_ref().ok().filter(|f| !f.is_empty());
         let chip = self.chip;
+        let only = self.connection_chip.as_ref();
         self.view.clear();
         self.view.extend(
             list.all()
                 .iter()
                 .enumerate()
-                .filter(|(_, j)| chip.admits(j.state) && filter.is_none_or(|f| f.matches(*j)))
+                .filter(|(i, j)| {
+                    let owner = list.owner(*i);
+                    chip.admits(j.state)
+                        && only.is_none_or(|c| owner == Some(c))
+                        && filter.is_none_or(|f| {
+                            let connection = owner.map_or("", |o| connections.name(o));
+                            f.matches(&ListedJob { connection, job: j })
+                        })
+                })
                 .map(|(i, _)| i as u32),
         );
         let jobs = list.all();
@@ -249,26 +265,29 @@ impl JobsTab {
         &mut self,
         ui: &mut Ui,
         list: &JobList,
-        selected: Option<&str>,
-        list_error: Option<&str>,
+        connections: &ConnectionsPanel,
+        selected: Option<&JobKey>,
+        list_errors: &[String],
     ) -> Vec<JobsAction> {
         let mut actions = Vec::new();
-        self.toolbar(ui, &mut actions);
-        if let Some(error) = list_error {
+        self.toolbar(ui, connections, &mut actions);
+        for error in list_errors {
             ui.colored_label(
                 theme::error_color(ui.visuals().dark_mode),
                 format!("Could not refresh the job list: {error}"),
             );
         }
-        self.rebuild_view(list);
-        let selected_job = selected.and_then(|id| list.get(id));
+        self.rebuild_view(list, connections);
+        let selected_job = selected.and_then(|key| Some((key, list.find(key)?)));
         if self.details_open
-            && let Some(job) = selected_job
+            && let Some((key, job)) = selected_job
         {
             egui::Panel::right("job_details")
                 .resizable(true)
                 .default_size(420.0)
-                .show(ui, |ui| self.details(ui, job, &mut actions));
+                .show(ui, |ui| {
+                    self.details(ui, key, job, connections, &mut actions);
+                });
         }
         if list.is_empty() {
             ui.add_space(40.0);
@@ -284,15 +303,20 @@ impl JobsTab {
                 }
             });
         } else {
-            self.table(ui, list, selected, &mut actions);
+            self.table(ui, list, connections, selected, &mut actions);
         }
-        if let Some(id) = self.confirm_cancel.clone() {
-            self.confirm_cancel_dialog(ui, &id, &mut actions);
+        if let Some(key) = self.confirm_cancel.clone() {
+            self.confirm_cancel_dialog(ui, &key, &mut actions);
         }
         actions
     }
 
-    fn toolbar(&mut self, ui: &mut Ui, actions: &mut Vec<JobsAction>) {
+    fn toolbar(
+        &mut self,
+        ui: &mut Ui,
+        connections: &ConnectionsPanel,
+        actions: &mut Vec<JobsAction>,
+    ) {
         ui.horizontal(|ui| {
             if ui
                 .button("➕ New job")
@@ -303,7 +327,7 @@ impl JobsTab {
             }
             ui.separator();
             let edit = egui::TextEdit::singleline(&mut self.filter_text)
-                .hint_text("Filter, e.g. state=RUNNING AND labels.team=vision")
+                .hint_text("Filter, e.g. state=RUNNING AND connection=local")
                 .desired_width(360.0)
                 .id_salt("job_filter");
             let response = ui.add(edit).on_hover_text("gcloud filter syntax (Ctrl+F)");
@@ -327,6 +351,34 @@ impl JobsTab {
                     self.settings_revision += 1;
                 }
             }
+            if connections.list().len() > 1 {
+                ui.separator();
+                if ui
+                    .selectable_label(self.connection_chip.is_none(), "Everywhere")
+                    .on_hover_text("Jobs of every connection")
+                    .clicked()
+                    && self.connection_chip.is_some()
+                {
+                    self.connection_chip = None;
+                    self.settings_revision += 1;
+                }
+                for config in connections.list() {
+                    let text = RichText::new(&config.name).color(connections.color(&config.id));
+                    let on = self.connection_chip.as_ref() == Some(&config.id);
+                    if ui
+                        .selectable_label(on, text)
+                        .on_hover_text(format!(
+                            "Only jobs of {} (connection={})",
+                            config.name, config.name
+                        ))
+                        .clicked()
+                        && !on
+                    {
+                        self.connection_chip = Some(config.id.clone());
+                        self.settings_revision += 1;
+                    }
+                }
+            }
         });
         if let Err(error) = &self.filter {
             let dark = ui.visuals().dark_mode;
@@ -346,28 +398,31 @@ impl JobsTab {
         &mut self,
         ui: &mut Ui,
         list: &JobList,
-        selected: Option<&str>,
+        connections: &ConnectionsPanel,
+        selected: Option<&JobKey>,
         actions: &mut Vec<JobsAction>,
     ) {
         let dark = ui.visuals().dark_mode;
         let now = Utc::now();
         let mut any_running = false;
+        let selected_row = selected.and_then(|key| list.position(key));
         let scroll_to = if self.scroll_to_selected {
             self.scroll_to_selected = false;
-            selected.and_then(|id| {
-                self.view
-                    .iter()
-                    .position(|&i| list.at(i as usize).is_some_and(|j| j.job_id == id))
-            })
+            selected_row.and_then(|row| self.view.iter().position(|&i| i as usize == row))
         } else {
             None
         };
+        let several = connections.list().len() > 1;
         let mut builder = TableBuilder::new(ui)
             .id_salt("jobs_table")
             .striped(true)
             .sense(Sense::click())
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-            .column(Column::initial(130.0).at_least(90.0))
+            .column(Column::initial(130.0).at_least(90.0));
+        if several {
+            builder = builder.column(Column::initial(110.0).at_least(60.0).clip(true));
+        }
+        builder = builder
             .column(Column::initial(220.0).at_least(80.0).clip(true))
             .column(Column::initial(150.0).at_least(80.0))
             .column(Column::initial(90.0).at_least(60.0))
@@ -376,15 +431,19 @@ impl JobsTab {
             builder = builder.scroll_to_row(row, None);
         }
         let mut sort_clicked = None;
+        let mut columns = vec![(Some(SortColumn::State), "State")];
+        if several {
+            columns.push((None, "Connection"));
+        }
+        columns.extend([
+            (Some(SortColumn::JobId), "Job ID"),
+            (Some(SortColumn::Created), "Created"),
+            (Some(SortColumn::Duration), "Duration"),
+            (None, "Labels"),
+        ]);
         builder
             .header(24.0, |mut header| {
-                for (column, title) in [
-                    (Some(SortColumn::State), "State"),
-                    (Some(SortColumn::JobId), "Job ID"),
-                    (Some(SortColumn::Created), "Created"),
-                    (Some(SortColumn::Duration), "Duration"),
-                    (None, "Labels"),
-                ] {
+                for (column, title) in columns {
                     header.col(|ui| {
                         let arrow = match column {
                             Some(c) if c == self.sort => {
@@ -416,20 +475,25 @@ impl JobsTab {
             })
             .body(|body| {
                 body.rows(ROW_HEIGHT, self.view.len(), |mut row| {
-                    let Some(job) = self
-                        .view
-                        .get(row.index())
-                        .and_then(|&i| list.at(i as usize))
+                    let Some(&i) = self.view.get(row.index()) else {
+                        return;
+                    };
+                    let (Some(job), Some(owner)) = (list.at(i as usize), list.owner(i as usize))
                     else {
                         return;
                     };
-                    row.set_selected(selected == Some(job.job_id.as_str()));
+                    row.set_selected(selected_row == Some(i as usize));
                     any_running |= job.state == JobState::Running;
                     let color = theme::state_color(job.state, dark);
                     let state =
                         RichText::new(format!("{} {}", theme::state_icon(job.state), job.state))
                             .color(color);
                     row.col(|ui| cell(ui, state));
+                    if several {
+                        let name =
+                            RichText::new(connections.name(owner)).color(connections.color(owner));
+                        row.col(|ui| cell(ui, name));
+                    }
                     row.col(|ui| cell(ui, job.job_id.as_str()));
                     let created = job.create_time.map(format::local_time).unwrap_or_default();
                     let duration = job.duration(now).map(format::duration).unwrap_or_default();
@@ -437,7 +501,7 @@ impl JobsTab {
                     row.col(|ui| cell(ui, duration));
                     row.col(|ui| cell(ui, labels_text(job)));
                     if row.response().clicked() {
-                        actions.push(JobsAction::Select(Some(job.job_id.clone())));
+                        actions.push(JobsAction::Select(Some(JobKey::new(owner, &job.job_id))));
                     }
                     if row.response().double_clicked() {
                         actions.push(JobsAction::ShowLogs);
@@ -460,8 +524,21 @@ impl JobsTab {
         }
     }
 
-    fn details(&mut self, ui: &mut Ui, job: &Job, actions: &mut Vec<JobsAction>) {
+    fn details(
+        &mut self,
+        ui: &mut Ui,
+        key: &JobKey,
+        job: &Job,
+        connections: &ConnectionsPanel,
+        actions: &mut Vec<JobsAction>,
+    ) {
         let dark = ui.visuals().dark_mode;
+        let read_only = connections.read_only(&key.connection);
+        let capabilities = connections.capabilities(&key.connection);
+        let refused = format!(
+            "{} is read-only (change that in Connections, Ctrl+K)",
+            connections.name(&key.connection)
+        );
         ui.horizontal(|ui| {
             ui.heading(&job.job_id);
             if ui
@@ -472,27 +549,38 @@ impl JobsTab {
                 self.details_open = false;
             }
         });
-        ui.label(
-            RichText::new(format!("{} {}", theme::state_icon(job.state), job.state))
-                .color(theme::state_color(job.state, dark))
-                .strong(),
-        );
+        ui.horizontal(|ui| {
+            ui.label(
+                RichText::new(format!("{} {}", theme::state_icon(job.state), job.state))
+                    .color(theme::state_color(job.state, dark))
+                    .strong(),
+            );
+            if connections.list().len() > 1 {
+                ui.label(
+                    RichText::new(format!("on {}", connections.name(&key.connection)))
+                        .color(connections.color(&key.connection)),
+                );
+            }
+        });
         ui.horizontal_wrapped(|ui| {
-            if !job.state.is_finished()
-                && job.state != JobState::Cancelling
-                && ui
-                    .button("⏹ Cancel job")
+            if !job.state.is_finished() && job.state != JobState::Cancelling {
+                let cancel = ui
+                    .add_enabled(!read_only, egui::Button::new("⏹ Cancel job"))
                     .on_hover_text("Stop the job (asks first)")
-                    .clicked()
-            {
-                self.confirm_cancel = Some(job.job_id.clone());
+                    .on_disabled_hover_text(&refused);
+                if cancel.clicked() {
+                    self.confirm_cancel = Some(key.clone());
+                }
             }
             if ui
                 .button("⎘ Clone…")
                 .on_hover_text("Open the New job form filled in from this job")
                 .clicked()
             {
-                actions.push(JobsAction::OpenForm(Some(Box::new(job.clone()))));
+                actions.push(JobsAction::OpenForm(Some((
+                    key.connection.clone(),
+                    Box::new(job.clone()),
+                ))));
             }
             if ui.button("📜 Logs").clicked() {
                 actions.push(JobsAction::ShowLogs);
@@ -500,7 +588,11 @@ impl JobsTab {
             if ui.button("📈 Resources").clicked() {
                 actions.push(JobsAction::ShowResources);
             }
-            if let Some(dir) = job.training_input.as_ref().and_then(|i| i.job_dir.clone()) {
+            let job_dir = job.training_input.as_ref().and_then(|i| i.job_dir.clone());
+            if let (Some(why), Some(_)) = (capabilities.local_job_dirs.why_not(), &job_dir) {
+                ui.label(RichText::new(why).weak().small());
+            }
+            if let Some(dir) = job_dir.filter(|_| capabilities.local_job_dirs.yes()) {
                 if ui
                     .button("📉 Scalars")
                     .on_hover_text("TensorBoard scalars in the job dir")
@@ -517,13 +609,17 @@ impl JobsTab {
                 }
                 if job.state == JobState::Succeeded
                     && ui
-                        .button("🚀 Deploy as version")
+                        .add_enabled(!read_only, egui::Button::new("🚀 Deploy as version"))
                         .on_hover_text(format!(
                             "Serve {dir}/model.onnx as a new version (see the Models tab)"
                         ))
+                        .on_disabled_hover_text(&refused)
                         .clicked()
                 {
-                    actions.push(JobsAction::Deploy(Box::new(job.clone())));
+                    actions.push(JobsAction::Deploy(
+                        key.connection.clone(),
+                        Box::new(job.clone()),
+                    ));
                 }
             }
         });
@@ -621,7 +717,8 @@ impl JobsTab {
             });
     }
 
-    fn confirm_cancel_dialog(&mut self, ui: &mut Ui, id: &str, actions: &mut Vec<JobsAction>) {
+    fn confirm_cancel_dialog(&mut self, ui: &mut Ui, key: &JobKey, actions: &mut Vec<JobsAction>) {
+        let id = &key.job_id;
         let modal = egui::Modal::new(egui::Id::unique("confirm_cancel")).show(ui.ctx(), |ui| {
             ui.heading("Cancel this job?");
             ui.label(format!(
@@ -635,7 +732,7 @@ impl JobsTab {
                     .clicked()
                     || ui.input(|i| i.key_pressed(egui::Key::Enter))
                 {
-                    actions.push(JobsAction::Cancel(id.to_owned()));
+                    actions.push(JobsAction::Cancel(key.clone()));
                     self.confirm_cancel = None;
                 }
                 if ui.button("Keep it running").on_hover_text("Esc").clicked() {

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{LogEntry, LogStream, Severity};
+use crate::domain::{JobKey, LogEntry, LogStream, Severity};
 
 /// One line's place in the buffer.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +27,7 @@ impl LineMeta {
 /// The log of one job, in order.
 #[derive(Default)]
 pub struct LogBuffer {
-    job_id: Option<String>,
+    job: Option<JobKey>,
     text: String,
     lines: Vec<LineMeta>,
     complete: bool,
@@ -36,9 +36,9 @@ pub struct LogBuffer {
 }
 
 impl LogBuffer {
-    /// Empties the buffer for `job_id`.
-    pub fn reset(&mut self, job_id: Option<String>) {
-        self.job_id = job_id;
+    /// Empties the buffer for `job`.
+    pub fn reset(&mut self, job: Option<JobKey>) {
+        self.job = job;
         self.text = String::new();
         self.lines = Vec::new();
         self.complete = false;
@@ -73,7 +73,12 @@ impl LogBuffer {
 
     /// The job whose log this is.
     pub fn job_id(&self) -> Option<&str> {
-        self.job_id.as_deref()
+        self.job.as_ref().map(|k| k.job_id.as_str())
+    }
+
+    /// The job the buffer holds the log of.
+    pub fn job(&self) -> Option<&JobKey> {
+        self.job.as_ref()
     }
 
     /// Number of lines.

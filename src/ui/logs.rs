@@ -9,7 +9,7 @@ use super::format;
 use super::log_buffer::LogBuffer;
 use super::theme;
 use crate::domain::filter::find_ignore_case;
-use crate::domain::{LogStream, Severity};
+use crate::domain::{JobKey, LogStream, Severity, Support};
 
 /// What the Logs tab asks the app to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,8 +82,8 @@ impl Default for LogsTab {
 
 impl LogsTab {
     /// Starts over for another job.
-    pub fn reset(&mut self, job_id: Option<String>) {
-        self.buffer.reset(job_id);
+    pub fn reset(&mut self, job: Option<JobKey>) {
+        self.buffer.reset(job);
         self.error = None;
         self.current_match = None;
         self.paused = false;
@@ -174,10 +174,11 @@ impl LogsTab {
     }
 
     /// Draws the tab.
-    pub fn ui(&mut self, ui: &mut Ui, job_running: bool) -> Vec<LogsAction> {
+    /// `severity` says whether the job's platform reports a level per line.
+    pub fn ui(&mut self, ui: &mut Ui, job_running: bool, severity: Support) -> Vec<LogsAction> {
         let mut actions = Vec::new();
         self.refresh_index();
-        self.toolbar(ui, &mut actions);
+        self.toolbar(ui, severity, &mut actions);
         if let Some(error) = &self.error {
             ui.colored_label(
                 theme::error_color(ui.visuals().dark_mode),
@@ -217,7 +218,7 @@ impl LogsTab {
         actions
     }
 
-    fn toolbar(&mut self, ui: &mut Ui, actions: &mut Vec<LogsAction>) {
+    fn toolbar(&mut self, ui: &mut Ui, severity: Support, actions: &mut Vec<LogsAction>) {
         ui.horizontal(|ui| {
             let edit = egui::TextEdit::singleline(&mut self.search)
                 .hint_text("Search")
@@ -284,6 +285,11 @@ impl LogsTab {
                 .on_hover_text("Show only this level and above");
             if before != self.min_severity {
                 self.current_match = None;
+            }
+            if let Some(why) = severity.why_not() {
+                ui.label(RichText::new("ⓘ").weak()).on_hover_text(format!(
+                    "{why}: levels come from lines that state one (WARNING:, [ERROR], E1124 …); the rest show as unknown."
+                ));
             }
             ui.checkbox(&mut self.wrap, "Wrap");
             ui.checkbox(&mut self.timestamps, "Timestamps");
@@ -545,7 +551,10 @@ mod tests {
     #[test]
     fn filter_and_search_index_grow_with_new_lines() {
         let mut tab = LogsTab::default();
-        tab.reset(Some("j".into()));
+        tab.reset(Some(JobKey::new(
+            &crate::domain::ConnectionId::local(),
+            "j",
+        )));
         tab.buffer.append(&[
             entry(1, Severity::Info, "loss 0.5"),
             entry(2, Severity::Error, "NaN LOSS"),
@@ -570,7 +579,10 @@ mod tests {
         assert_eq!(char_slice("héllo wörld", 6, 5), "wörld");
         assert_eq!(char_slice("abc", 3, 5), "");
         let mut tab = LogsTab::default();
-        tab.reset(Some("j".into()));
+        tab.reset(Some(JobKey::new(
+            &crate::domain::ConnectionId::local(),
+            "j",
+        )));
         tab.buffer.append(&[
             entry(1, Severity::Info, &"x".repeat(45)),
             entry(2, Severity::Info, ""),

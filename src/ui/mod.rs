@@ -1,6 +1,7 @@
 //! The console window: an `eframe::App` with one tab per file. The UI thread never does
 //! I/O: it drains the backend's updates, draws, and sends requests.
 
+pub mod connections;
 pub mod format;
 pub mod job_form;
 pub mod job_list;
@@ -20,7 +21,8 @@ use egui::{Key, RichText, Ui};
 use crate::backend::{
     Backend, ConnectionStatus, ModelChange, ModelWatch, PickTarget, Request, Update,
 };
-use crate::domain::{Job, JobState};
+use crate::domain::{ConnectionId, Job, JobKey, JobState};
+use connections::{ConnectionsAction, ConnectionsPanel};
 use job_form::{FormAction, JobForm};
 use job_list::JobList;
 use jobs::{JobsAction, JobsTab};
@@ -85,9 +87,10 @@ const UPDATE_BUDGET: Duration = Duration::from_millis(8);
 pub struct App {
     backend: Backend,
     tab: Tab,
-    connection: ConnectionStatus,
+    connections: ConnectionsPanel,
     jobs: JobList,
-    jobs_error: Option<String>,
+    /// Why the last job sync of a connection failed.
+    jobs_errors: std::collections::BTreeMap<ConnectionId, String>,
     jobs_tab: JobsTab,
     logs: LogsTab,
     resources: ResourcesTab,
@@ -101,9 +104,9 @@ pub struct App {
     form: Option<JobForm>,
     /// A page to open in the browser on the next frame.
     open_url: Option<String>,
-    selected: Option<String>,
+    selected: Option<JobKey>,
     /// The jobs whose samples the backend is fetching.
-    watched: Vec<String>,
+    watched: Vec<JobKey>,
     watch_generation: u64,
     toasts: Vec<Toast>,
     frames: u64,
@@ -115,9 +118,9 @@ impl App {
         App {
             backend,
             tab: Tab::Jobs,
-            connection: ConnectionStatus::Connecting,
+            connections: ConnectionsPanel::default(),
             jobs: JobList::default(),
-            jobs_error: None,
+            jobs_errors: Default::default(),
             jobs_tab: JobsTab::default(),
             logs: LogsTab::default(),
             resources: ResourcesTab::default(),
@@ -153,87 +156,132 @@ impl App {
     /// Applies one update from the backend.
     pub fn apply(&mut self, update: Update) {
         match update {
-            Update::Connection(status) => {
+            Update::Connections { list, secrets_in } => {
+                self.connections.set_list(list, secrets_in);
+                let known = |id: &ConnectionId| self.connections.config(id).is_some();
+                if self
+                    .selected
+                    .as_ref()
+                    .is_some_and(|k| !known(&k.connection))
+                {
+                    self.select(None);
+                }
+            }
+            Update::SettingsWarning(text) => {
+                self.toast(text.clone(), true);
+                if !self.connections.warnings.contains(&text) {
+                    self.connections.warnings.push(text);
+                }
+            }
+            Update::ConnectionSaved(result) => {
+                if let Ok(id) = &result {
+                    let name = self.connections.name(id).to_owned();
+                    self.toast(format!("Saved the connection {name}."), false);
+                }
+                self.connections.saved(result);
+            }
+            Update::Connection { connection, status } => {
                 if let ConnectionStatus::Connected {
                     note: Some(note), ..
                 } = &status
                 {
                     self.toast(note.clone(), false);
                 }
-                self.connection = status;
+                if status == ConnectionStatus::Disconnected {
+                    self.jobs.replace(&connection, Vec::new());
+                    self.models.set_models(&connection, Vec::new());
+                }
+                self.connections.set_status(connection, status);
             }
-            Update::JobsReplaced(jobs) => {
-                self.jobs_error = None;
-                let finished = self.jobs.replace(jobs);
-                self.announce_finished(&finished);
+            Update::JobsReplaced { connection, jobs } => {
+                self.jobs_errors.remove(&connection);
+                let finished = self.jobs.replace(&connection, jobs);
+                self.announce_finished(&connection, &finished);
                 self.refresh_watches(true);
             }
-            Update::JobsChanged(jobs) => {
-                self.jobs_error = None;
-                let finished = self.jobs.upsert(jobs);
-                self.announce_finished(&finished);
+            Update::JobsChanged { connection, jobs } => {
+                self.jobs_errors.remove(&connection);
+                let finished = self.jobs.upsert(&connection, jobs);
+                self.announce_finished(&connection, &finished);
             }
-            Update::JobsFailed(message) => self.jobs_error = Some(message),
+            Update::JobsFailed {
+                connection,
+                message,
+            } => {
+                self.jobs_errors.insert(connection, message);
+            }
             Update::Logs {
-                job_id,
+                job,
                 entries,
                 complete,
             } => {
-                if self.logs.buffer.job_id() == Some(job_id.as_str()) {
+                if self.logs.buffer.job() == Some(&job) {
                     self.logs.error = None;
                     self.logs.buffer.append(&entries);
                     self.logs.buffer.set_complete(complete);
                 }
             }
-            Update::LogsFailed { job_id, message } => {
-                if self.logs.buffer.job_id() == Some(job_id.as_str()) {
+            Update::LogsFailed { job, message } => {
+                if self.logs.buffer.job() == Some(&job) {
                     self.logs.error = Some(format!("Could not read the log: {message}"));
                 }
             }
             Update::Metrics {
                 generation,
-                job_id,
+                job,
                 samples,
             } => {
                 if generation == self.watch_generation {
-                    self.resources.add_samples(&job_id, &samples);
+                    self.resources.add_samples(&job, &samples);
                 }
             }
-            Update::Submitted(Ok(job)) => {
+            Update::Submitted {
+                connection,
+                result: Ok(job),
+            } => {
                 self.form = None;
                 self.toast(format!("Submitted {}.", job.job_id), false);
-                let id = job.job_id.clone();
-                self.jobs.upsert(vec![job]);
-                self.select(Some(id));
+                let key = JobKey::new(&connection, &job.job_id);
+                self.jobs.upsert(&connection, vec![job]);
+                self.select(Some(key));
                 self.tab = Tab::Jobs;
             }
-            Update::Submitted(Err(message)) => match &mut self.form {
+            Update::Submitted {
+                result: Err(message),
+                ..
+            } => match &mut self.form {
                 Some(form) => {
                     form.submitting = false;
                     form.error = Some(message);
                 }
                 None => self.toast(format!("The job was not submitted: {message}"), true),
             },
-            Update::CancelResult { job_id, result } => match result {
-                Ok(job) => {
-                    self.toast(format!("{job_id} is {}.", job.state), false);
-                    self.jobs.upsert(vec![job]);
+            Update::CancelResult { job, result } => match result {
+                Ok(changed) => {
+                    self.toast(format!("{} is {}.", job.job_id, changed.state), false);
+                    self.jobs.upsert(&job.connection, vec![changed]);
                 }
-                Err(message) => self.toast(format!("Could not cancel {job_id}: {message}"), true),
+                Err(message) => {
+                    self.toast(format!("Could not cancel {}: {message}", job.job_id), true);
+                }
             },
             Update::Picked {
                 target: PickTarget::LogDir,
                 path,
             } => self.watch_logdir(path),
             Update::Picked {
-                target: PickTarget::ModelFile(model),
+                target: PickTarget::ModelFile(connection, model),
                 path,
             } => {
-                self.models.select(&model);
+                self.models.select(&connection, &model);
                 if let Some(action) = self.models.dropped_file(path) {
                     self.on_models_action(action);
                 }
             }
+            Update::Picked {
+                target: PickTarget::KeyFile,
+                path,
+            } => self.connections.key_file_picked(&path),
             Update::Picked { target, path } => {
                 if let Some(form) = &mut self.form {
                     form.set_picked(&target, &path);
@@ -249,13 +297,19 @@ impl App {
                 self.toast(format!("TensorBoard serves at {url}"), false);
                 self.open_url = Some(url);
             }
-            Update::Models(models) => self.models.set_models(models),
-            Update::ModelsFailed(message) => self.models.error = Some(message),
+            Update::Models { connection, models } => self.models.set_models(&connection, models),
+            Update::ModelsFailed {
+                connection,
+                message,
+            } => {
+                self.models.errors.insert(connection, message);
+            }
             Update::ServingMetrics {
+                connection,
                 model,
                 version,
                 metrics,
-            } => self.models.add_metrics(model, version, metrics),
+            } => self.models.add_metrics(connection, model, version, metrics),
             Update::Predicted { result, took } => self.predict.answered(result, took),
             Update::PredictFile { path, result } => self.predict.file_loaded(path, result),
             Update::CopyText { text, what } => {
@@ -276,9 +330,9 @@ impl App {
         &self.predict
     }
 
-    /// The selected job's id.
-    pub fn selected(&self) -> Option<&str> {
-        self.selected.as_deref()
+    /// The selected job.
+    pub fn selected(&self) -> Option<&JobKey> {
+        self.selected.as_ref()
     }
 
     /// The tab shown.
@@ -286,9 +340,14 @@ impl App {
         self.tab
     }
 
-    /// The connection as last reported.
-    pub fn connection(&self) -> &ConnectionStatus {
-        &self.connection
+    /// A connection's state as last reported.
+    pub fn connection(&self, id: &ConnectionId) -> Option<&ConnectionStatus> {
+        self.connections.status(id)
+    }
+
+    /// The connections and their window.
+    pub fn connections(&self) -> &ConnectionsPanel {
+        &self.connections
     }
 
     /// The console's job list.
@@ -329,20 +388,25 @@ impl App {
     }
 
     /// Selects a job (or none): its log is followed and its resources watched.
-    pub fn select(&mut self, id: Option<String>) {
-        if self.selected == id {
+    pub fn select(&mut self, job: Option<JobKey>) {
+        if self.selected == job {
             return;
         }
-        self.selected = id.clone();
-        self.logs.reset(id.clone());
-        self.backend.send(Request::FollowLogs(id));
+        self.selected = job.clone();
+        self.logs.reset(job.clone());
+        self.backend.send(Request::FollowLogs(job));
         self.refresh_watches(false);
+    }
+
+    /// The selected job as the job list has it.
+    fn selected_job(&self) -> Option<&Job> {
+        self.selected.as_ref().and_then(|k| self.jobs.find(k))
     }
 
     /// Tells the backend which jobs' samples to fetch, when that set changed (or always
     /// with `force`, e.g. after reconnecting); samples then start over from the first.
     fn refresh_watches(&mut self, force: bool) {
-        let watched = self.resources.watched(self.selected.as_deref());
+        let watched = self.resources.watched(self.selected.as_ref());
         if !force && watched == self.watched {
             return;
         }
@@ -355,10 +419,13 @@ impl App {
         });
     }
 
-    fn announce_finished(&mut self, finished: &[Job]) {
+    fn announce_finished(&mut self, connection: &ConnectionId, finished: &[Job]) {
         for job in finished {
-            let looking =
-                self.selected.as_deref() == Some(job.job_id.as_str()) && self.tab != Tab::Jobs;
+            let looking = self
+                .selected
+                .as_ref()
+                .is_some_and(|k| &k.connection == connection && k.job_id == job.job_id)
+                && self.tab != Tab::Jobs;
             if looking {
                 continue;
             }
@@ -388,11 +455,12 @@ impl App {
 
     fn keyboard(&mut self, ctx: &egui::Context) {
         let typing = ctx.text_edit_focused();
-        let (find, new_job, escape, enter, end, down, up) = ctx.input(|i| {
+        let (find, new_job, connections, escape, enter, end, down, up) = ctx.input(|i| {
             let plain = |k: Key| i.key_pressed(k) && !i.modifiers.command;
             (
                 i.modifiers.command && i.key_pressed(Key::F),
                 i.modifiers.command && i.key_pressed(Key::N),
+                i.modifiers.command && i.key_pressed(Key::K) && !typing,
                 i.key_pressed(Key::Escape),
                 plain(Key::Enter),
                 plain(Key::End),
@@ -410,16 +478,20 @@ impl App {
             }
         }
         if new_job && self.form.is_none() {
-            self.form = Some(JobForm::new());
+            self.form = Some(self.new_form());
+        }
+        if connections {
+            self.connections.open = !self.connections.open;
         }
         if escape {
             if self.form.is_some() {
                 self.form = None;
+            } else if self.connections.close_one() {
             } else if self.tab == Tab::Jobs {
                 self.jobs_tab.close_one();
             }
         }
-        if typing || self.form.is_some() {
+        if typing || self.form.is_some() || self.connections.open {
             return;
         }
         match self.tab {
@@ -430,9 +502,12 @@ impl App {
                     _ => 0,
                 };
                 if step != 0 {
-                    let next = self
-                        .jobs_tab
-                        .neighbour(&self.jobs, self.selected.as_deref(), step);
+                    let next = self.jobs_tab.neighbour(
+                        &self.jobs,
+                        &self.connections,
+                        self.selected.as_ref(),
+                        step,
+                    );
                     self.select(next);
                 }
                 if enter && self.selected.is_some() {
@@ -451,23 +526,31 @@ impl App {
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
         egui::CentralPanel::default().show(ui, |ui| match self.tab {
             Tab::Jobs => {
+                let errors: Vec<String> = self
+                    .jobs_errors
+                    .iter()
+                    .map(|(id, e)| format!("{}: {e}", self.connections.name(id)))
+                    .collect();
                 let actions = self.jobs_tab.ui(
                     ui,
                     &self.jobs,
-                    self.selected.as_deref(),
-                    self.jobs_error.as_deref(),
+                    &self.connections,
+                    self.selected.as_ref(),
+                    &errors,
                 );
                 for action in actions {
                     self.on_jobs_action(action);
                 }
             }
             Tab::Logs => {
-                let running = self
+                let running = self.selected_job().is_some_and(|j| !j.state.is_finished());
+                let severity = self
                     .selected
-                    .as_deref()
-                    .and_then(|id| self.jobs.get(id))
-                    .is_some_and(|j| !j.state.is_finished());
-                for action in self.logs.ui(ui, running) {
+                    .as_ref()
+                    .map_or(crate::domain::Support::Yes, |k| {
+                        self.connections.capabilities(&k.connection).log_severity
+                    });
+                for action in self.logs.ui(ui, running, severity) {
                     match action {
                         LogsAction::Copy(text) => {
                             let lines = text.lines().count();
@@ -481,15 +564,31 @@ impl App {
                 }
             }
             Tab::Resources => {
-                if self.resources.ui(ui, &self.jobs, self.selected.as_deref()) {
+                let connections = &self.connections;
+                let no_samples = |key: &JobKey| {
+                    connections
+                        .capabilities(&key.connection)
+                        .resource_samples
+                        .why_not()
+                };
+                if self
+                    .resources
+                    .ui(ui, &self.jobs, self.selected.as_ref(), no_samples)
+                {
                     self.refresh_watches(false);
                 }
             }
             Tab::Scalars => {
                 let job_dir = self
                     .selected
-                    .as_deref()
-                    .and_then(|id| self.jobs.get(id))
+                    .as_ref()
+                    .filter(|k| {
+                        self.connections
+                            .capabilities(&k.connection)
+                            .local_job_dirs
+                            .yes()
+                    })
+                    .and_then(|k| self.jobs.find(k))
                     .and_then(|j| j.training_input.as_ref()?.job_dir.clone());
                 for action in self.scalars.ui(ui, job_dir.as_deref()) {
                     match action {
@@ -508,12 +607,12 @@ impl App {
                 }
             }
             Tab::Models => {
-                for action in self.models.ui(ui) {
+                for action in self.models.ui(ui, &self.connections) {
                     self.on_models_action(action);
                 }
             }
             Tab::Predict => {
-                for action in self.predict.ui(ui, &self.models.models) {
+                for action in self.predict.ui(ui, &self.models.models, &self.connections) {
                     self.on_predict_action(action);
                 }
             }
@@ -559,9 +658,11 @@ impl App {
             }
         }
         if let Some(form) = &mut self.form {
-            for action in form.show(ui.ctx()) {
+            for action in form.show(ui.ctx(), &self.connections.writable()) {
                 match action {
-                    FormAction::Submit(job) => self.backend.send(Request::SubmitJob(job)),
+                    FormAction::Submit { connection, job } => {
+                        self.backend.send(Request::SubmitJob { connection, job });
+                    }
                     FormAction::Pick { target, folder } => {
                         self.backend.send(Request::PickPath { target, folder });
                     }
@@ -569,28 +670,63 @@ impl App {
                 }
             }
         }
+        for action in self.connections.show(ui.ctx()) {
+            self.on_connections_action(action);
+        }
         self.show_toasts(ui.ctx());
+    }
+
+    /// A New job form on the selected job's connection, when it takes jobs.
+    fn new_form(&self) -> JobForm {
+        let mut form = JobForm::new();
+        if let Some(key) = &self.selected
+            && !self.connections.read_only(&key.connection)
+        {
+            form.connection = key.connection.clone();
+        }
+        form
+    }
+
+    fn on_connections_action(&mut self, action: ConnectionsAction) {
+        match action {
+            ConnectionsAction::Save(config, secret) => {
+                self.backend
+                    .send(Request::SaveConnection { config, secret });
+            }
+            ConnectionsAction::Remove(id) => self.backend.send(Request::RemoveConnection(id)),
+            ConnectionsAction::SetEnabled(connection, enabled) => {
+                self.backend.send(Request::SetConnectionEnabled {
+                    connection,
+                    enabled,
+                });
+            }
+            ConnectionsAction::Reconnect(id) => self.backend.send(Request::Reconnect(id)),
+            ConnectionsAction::PickKeyFile => self.backend.send(Request::PickPath {
+                target: PickTarget::KeyFile,
+                folder: false,
+            }),
+        }
     }
 
     fn on_jobs_action(&mut self, action: JobsAction) {
         match action {
-            JobsAction::Select(id) => {
-                self.select(id);
+            JobsAction::Select(key) => {
+                self.select(key);
                 self.jobs_tab.details_open = true;
             }
             JobsAction::OpenForm(from) => {
                 self.form = Some(match from {
-                    Some(job) => JobForm::cloned_from(&job),
-                    None => JobForm::new(),
+                    Some((connection, job)) => JobForm::cloned_from(&connection, &job),
+                    None => self.new_form(),
                 });
             }
-            JobsAction::Cancel(id) => self.backend.send(Request::CancelJob(id)),
+            JobsAction::Cancel(key) => self.backend.send(Request::CancelJob(key)),
             JobsAction::ShowLogs => self.tab = Tab::Logs,
             JobsAction::ShowResources => self.tab = Tab::Resources,
             JobsAction::ShowScalars(dir) => self.watch_logdir(dir.into()),
             JobsAction::OpenJobDir(dir) => self.open_url = Some(format!("file://{dir}")),
             JobsAction::RunSample => self.backend.send(Request::RunSampleJob),
-            JobsAction::Deploy(job) => {
+            JobsAction::Deploy(connection, job) => {
                 let Some(dir) = job.training_input.as_ref().and_then(|i| i.job_dir.clone()) else {
                     return;
                 };
@@ -602,13 +738,15 @@ impl App {
                     }
                     None => job.job_id.clone(),
                 };
-                self.backend
-                    .send(Request::ChangeModels(ModelChange::DeployJob {
+                self.backend.send(Request::ChangeModels {
+                    connection: connection.clone(),
+                    change: ModelChange::DeployJob {
                         model: model.clone(),
                         version: job.job_id.clone(),
                         job_dir: dir.into(),
-                    }));
-                self.models.select(&model);
+                    },
+                });
+                self.models.select(&connection, &model);
                 self.tab = Tab::Models;
             }
         }
@@ -616,13 +754,22 @@ impl App {
 
     fn on_models_action(&mut self, action: ModelsAction) {
         match action {
-            ModelsAction::Change(change) => self.backend.send(Request::ChangeModels(change)),
-            ModelsAction::PickVersionFile(model) => self.backend.send(Request::PickPath {
-                target: PickTarget::ModelFile(model),
-                folder: false,
-            }),
-            ModelsAction::Try { model, version } => {
-                self.predict.target(&model, version);
+            ModelsAction::Change(connection, change) => {
+                self.backend
+                    .send(Request::ChangeModels { connection, change });
+            }
+            ModelsAction::PickVersionFile(connection, model) => {
+                self.backend.send(Request::PickPath {
+                    target: PickTarget::ModelFile(connection, model),
+                    folder: false,
+                });
+            }
+            ModelsAction::Try {
+                connection,
+                model,
+                version,
+            } => {
+                self.predict.target(&connection, &model, version);
                 self.tab = Tab::Predict;
             }
         }
@@ -631,32 +778,40 @@ impl App {
     fn on_predict_action(&mut self, action: PredictAction) {
         match action {
             PredictAction::Send {
+                connection,
                 model,
                 version,
                 body,
             } => self.backend.send(Request::Predict {
+                connection,
                 model,
                 version,
                 body,
             }),
             PredictAction::Copy {
                 kind,
+                connection,
                 model,
                 version,
                 body,
             } => self.backend.send(Request::CopySnippet {
+                connection,
                 kind,
                 model,
                 version,
                 body,
             }),
             PredictAction::BatchJob {
+                connection,
                 model,
                 version,
                 file,
             } => {
                 let job = batch_prediction_job(&model, version.as_deref(), &file);
-                self.backend.send(Request::SubmitJob(Box::new(job)));
+                self.backend.send(Request::SubmitJob {
+                    connection,
+                    job: Box::new(job),
+                });
             }
         }
     }
@@ -682,52 +837,37 @@ impl App {
                     self.tab = tab;
                 }
             }
-            if let Some(id) = &self.selected {
+            if let Some(key) = &self.selected {
                 ui.separator();
-                ui.label(RichText::new(format!("Selected: {id}")).weak());
+                ui.label(RichText::new(format!("Selected: {}", key.job_id)).weak());
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 egui::widgets::global_theme_preference_buttons(ui);
+                ui.separator();
+                if ui
+                    .button("🔌 Connections")
+                    .on_hover_text("Add, edit, connect and disconnect platforms (Ctrl+K)")
+                    .clicked()
+                {
+                    self.connections.open = !self.connections.open;
+                }
             });
         });
     }
 
     fn status_bar(&mut self, ui: &mut Ui) {
-        let dark = ui.visuals().dark_mode;
-        ui.horizontal(|ui| {
-            match &self.connection {
-                ConnectionStatus::Connecting => {
-                    ui.spinner();
-                    ui.label("Connecting to the local engine…");
-                }
-                ConnectionStatus::Connected { description, .. } => {
-                    status_dot(ui, theme::state_color(JobState::Succeeded, dark));
-                    ui.label(format!("Connected: {description}"));
-                }
-                ConnectionStatus::Reconnecting { error } => {
-                    ui.spinner();
-                    ui.label(
-                        RichText::new(format!("Reconnecting… ({error})"))
-                            .color(theme::state_color(JobState::Cancelling, dark)),
-                    );
-                }
-                ConnectionStatus::Failed { error, hint } => {
-                    status_dot(ui, theme::error_color(dark));
-                    ui.label(
-                        RichText::new(format!("Not connected: {error}"))
-                            .color(theme::error_color(dark)),
-                    )
-                    .on_hover_text(hint.as_str());
-                    ui.label(RichText::new(hint.as_str()).weak());
-                    if ui.small_button("Retry now").clicked() {
-                        self.backend.send(Request::Reconnect);
-                    }
-                }
-            }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.label(format!("{} jobs", self.jobs.len()));
-            });
-        });
+        let actions = ui
+            .horizontal(|ui| {
+                let actions = self.connections.status_chips(ui);
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    ui.label(format!("{} jobs", self.jobs.len()));
+                });
+                actions
+            })
+            .inner;
+        for action in actions {
+            self.on_connections_action(action);
+        }
     }
 
     fn show_toasts(&mut self, ctx: &egui::Context) {
@@ -778,12 +918,6 @@ fn batch_prediction_job(model: &str, version: Option<&str>, file: &std::path::Pa
     }
 }
 
-/// A small filled circle, e.g. green for "connected".
-fn status_dot(ui: &mut Ui, color: egui::Color32) {
-    let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
-    ui.painter().circle_filled(rect.center(), 4.5, color);
-}
-
 impl eframe::App for App {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         App::logic(self, ctx);
@@ -795,7 +929,7 @@ impl eframe::App for App {
 }
 
 /// Opens the console window on `settings` and runs until it is closed.
-pub fn run(settings: crate::backend::ConnectionSettings) -> anyhow::Result<()> {
+pub fn run(settings: crate::backend::BackendSettings) -> anyhow::Result<()> {
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../icons/mlconsole.png"))?;
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

@@ -8,24 +8,32 @@ use chrono::Utc;
 use egui::{Color32, RichText, Ui};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
+use super::connections::ConnectionsPanel;
 use super::format;
 use super::theme;
 use crate::backend::{ModelChange, ModelView};
 use crate::domain::model::validate_resource_name;
-use crate::domain::{ServingMetrics, ServingSample, TensorSpec, Version, VersionState};
+use crate::domain::{
+    ConnectionId, ServingMetrics, ServingSample, TensorSpec, Version, VersionState,
+};
 
 /// Seconds of traffic the chart shows.
 const TRAFFIC_WINDOW: usize = 300;
 
+/// A model as the console knows it: its connection and its name there.
+pub type ModelKey = (ConnectionId, String);
+
 /// What the user asked for in the Models tab.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelsAction {
-    /// Change models or versions.
-    Change(ModelChange),
+    /// Change models or versions on a connection.
+    Change(ConnectionId, ModelChange),
     /// Pick a model file for a new version of this model.
-    PickVersionFile(String),
+    PickVersionFile(ConnectionId, String),
     /// Open the Predict tab on this model and version.
     Try {
+        /// The connection serving it.
+        connection: ConnectionId,
         /// The model.
         model: String,
         /// The version, `None` for the default.
@@ -36,47 +44,78 @@ pub enum ModelsAction {
 /// Something waiting for the user to confirm a delete.
 #[derive(Debug, Clone, PartialEq)]
 enum PendingDelete {
-    Model(String),
-    Version(String, String),
+    Model(ConnectionId, String),
+    Version(ConnectionId, String, String),
 }
+
+/// Traffic series and totals are kept per connection, model and version.
+type VersionKey = (ConnectionId, String, String);
 
 /// The Models tab's state.
 #[derive(Default)]
 pub struct ModelsTab {
-    /// Every model as last synced.
+    /// Every connection's models as last synced, connection by connection.
     pub models: Vec<ModelView>,
-    /// Why the last sync failed.
-    pub error: Option<String>,
-    traffic: HashMap<(String, String), VecDeque<ServingSample>>,
-    totals: HashMap<(String, String), (u64, u64)>,
-    selected: Option<String>,
+    /// Why the last sync of a connection failed.
+    pub errors: HashMap<ConnectionId, String>,
+    traffic: HashMap<VersionKey, VecDeque<ServingSample>>,
+    totals: HashMap<VersionKey, (u64, u64)>,
+    selected: Option<ModelKey>,
     /// A model selected before it exists (just created or deployed to).
-    awaited: Option<String>,
+    awaited: Option<ModelKey>,
     new_model: String,
+    /// Where a new model is created.
+    new_model_on: Option<ConnectionId>,
     new_model_error: Option<String>,
     pending_delete: Option<PendingDelete>,
 }
 
 impl ModelsTab {
-    /// Replaces the models with a fresh sync.
-    pub fn set_models(&mut self, models: Vec<ModelView>) {
-        self.error = None;
-        self.models = models;
-        let listed = |name: &String| self.models.iter().any(|m| m.model.short_name() == name);
-        if self.awaited.as_ref().is_some_and(listed) {
+    /// Replaces a connection's models with a fresh sync.
+    pub fn set_models(&mut self, connection: &ConnectionId, models: Vec<ModelView>) {
+        self.errors.remove(connection);
+        let at = self
+            .models
+            .iter()
+            .position(|m| &m.connection == connection)
+            .unwrap_or(self.models.len());
+        self.models.retain(|m| &m.connection != connection);
+        let at = at.min(self.models.len());
+        self.models.splice(at..at, models);
+        if self
+            .awaited
+            .as_ref()
+            .is_some_and(|k| self.find(k).is_some())
+        {
             self.awaited = None;
         }
         // A model just asked for stays shown until a sync brings it.
-        let keep = self.selected.as_ref().is_some_and(listed)
+        let keep = self
+            .selected
+            .as_ref()
+            .is_some_and(|k| self.find(k).is_some())
             || (self.awaited.is_some() && self.awaited == self.selected);
         if !keep {
-            self.selected = self.models.first().map(|m| m.model.short_name().to_owned());
+            self.selected = self.models.first().map(key_of);
         }
     }
 
+    /// The model a key names.
+    pub fn find(&self, key: &ModelKey) -> Option<&ModelView> {
+        self.models
+            .iter()
+            .find(|m| m.connection == key.0 && m.model.short_name() == key.1)
+    }
+
     /// Adds serving samples of a version.
-    pub fn add_metrics(&mut self, model: String, version: String, metrics: ServingMetrics) {
-        let key = (model, version);
+    pub fn add_metrics(
+        &mut self,
+        connection: ConnectionId,
+        model: String,
+        version: String,
+        metrics: ServingMetrics,
+    ) {
+        let key = (connection, model, version);
         self.totals
             .insert(key.clone(), (metrics.total_requests, metrics.total_errors));
         let series = self.traffic.entry(key).or_default();
@@ -92,55 +131,59 @@ impl ModelsTab {
     }
 
     /// The model shown.
-    pub fn selected(&self) -> Option<&str> {
-        self.selected.as_deref()
+    pub fn selected(&self) -> Option<&ModelKey> {
+        self.selected.as_ref()
     }
 
     /// Shows a model, also one being created that the next syncs may not list yet.
-    pub fn select(&mut self, model: &str) {
-        self.selected = Some(model.to_owned());
-        if !self.models.iter().any(|m| m.model.short_name() == model) {
-            self.awaited = Some(model.to_owned());
+    pub fn select(&mut self, connection: &ConnectionId, model: &str) {
+        let key = (connection.clone(), model.to_owned());
+        if self.find(&key).is_none() {
+            self.awaited = Some(key.clone());
         }
+        self.selected = Some(key);
     }
 
     /// Requests per second of a version in its latest sample.
-    pub fn latest_rate(&self, model: &str, version: &str) -> u64 {
+    pub fn latest_rate(&self, connection: &ConnectionId, model: &str, version: &str) -> u64 {
         self.traffic
-            .get(&(model.to_owned(), version.to_owned()))
+            .get(&(connection.clone(), model.to_owned(), version.to_owned()))
             .and_then(|s| s.back())
             .map_or(0, |s| s.requests)
     }
 
     /// The action for a model file dropped on the tab: a new version of the shown model.
     pub fn dropped_file(&self, path: PathBuf) -> Option<ModelsAction> {
-        let model = self.selected.as_ref()?;
-        let view = self.models.iter().find(|m| m.model.short_name() == model)?;
-        Some(ModelsAction::Change(ModelChange::CreateVersion {
-            model: model.clone(),
-            version: next_version_name(view),
-            path,
-        }))
+        let key = self.selected.as_ref()?;
+        let view = self.find(key)?;
+        Some(ModelsAction::Change(
+            key.0.clone(),
+            ModelChange::CreateVersion {
+                model: key.1.clone(),
+                version: next_version_name(view),
+                path,
+            },
+        ))
     }
 
     /// Draws the tab.
-    pub fn ui(&mut self, ui: &mut Ui) -> Vec<ModelsAction> {
+    pub fn ui(&mut self, ui: &mut Ui, connections: &ConnectionsPanel) -> Vec<ModelsAction> {
         let mut actions = Vec::new();
         egui::Panel::left("model_list")
             .resizable(true)
-            .default_size(220.0)
-            .show(ui, |ui| self.model_list(ui, &mut actions));
+            .default_size(240.0)
+            .show(ui, |ui| self.model_list(ui, connections, &mut actions));
         egui::CentralPanel::default().show(ui, |ui| {
-            if let Some(error) = &self.error {
-                ui.colored_label(theme::error_color(ui.visuals().dark_mode), error);
+            let dark = ui.visuals().dark_mode;
+            for (id, error) in &self.errors {
+                ui.colored_label(
+                    theme::error_color(dark),
+                    format!("{}: {error}", connections.name(id)),
+                );
             }
-            let shown = self
-                .selected
-                .as_ref()
-                .and_then(|s| self.models.iter().find(|m| m.model.short_name() == s))
-                .cloned();
+            let shown = self.selected.as_ref().and_then(|k| self.find(k)).cloned();
             match shown {
-                Some(view) => self.model_detail(ui, &view, &mut actions),
+                Some(view) => self.model_detail(ui, &view, connections, &mut actions),
                 None => {
                     ui.add_space(40.0);
                     ui.vertical_centered(|ui| {
@@ -156,9 +199,33 @@ impl ModelsTab {
         actions
     }
 
-    fn model_list(&mut self, ui: &mut Ui, actions: &mut Vec<ModelsAction>) {
+    fn model_list(
+        &mut self,
+        ui: &mut Ui,
+        connections: &ConnectionsPanel,
+        actions: &mut Vec<ModelsAction>,
+    ) {
         ui.heading("Models");
+        let writable = connections.writable();
+        if !writable
+            .iter()
+            .any(|c| Some(&c.id) == self.new_model_on.as_ref())
+        {
+            self.new_model_on = writable.first().map(|c| c.id.clone());
+        }
         let label = ui.label("New model");
+        if writable.len() > 1 {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new("on").weak());
+                for config in &writable {
+                    let text = RichText::new(&config.name).color(connections.color(&config.id));
+                    let on = self.new_model_on.as_ref() == Some(&config.id);
+                    if ui.selectable_label(on, text).clicked() {
+                        self.new_model_on = Some(config.id.clone());
+                    }
+                }
+            });
+        }
         ui.horizontal(|ui| {
             let edit = ui
                 .add(
@@ -168,17 +235,26 @@ impl ModelsTab {
                 )
                 .labelled_by(label.id);
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            if ui.button("Create model").clicked() || enter {
+            let create = ui.add_enabled(
+                self.new_model_on.is_some(),
+                egui::Button::new("Create model"),
+            );
+            let create =
+                create.on_disabled_hover_text("Every connection is read-only or disconnected");
+            if create.clicked() || (enter && self.new_model_on.is_some()) {
                 let name = self.new_model.trim().to_owned();
+                let Some(on) = self.new_model_on.clone() else {
+                    return;
+                };
                 match validate_resource_name("model name", &name) {
-                    Ok(()) if self.models.iter().any(|m| m.model.short_name() == name) => {
+                    Ok(()) if self.find(&(on.clone(), name.clone())).is_some() => {
                         self.new_model_error = Some(format!("{name} already exists"));
                     }
                     Ok(()) => {
                         self.new_model_error = None;
                         self.new_model.clear();
-                        self.select(&name);
-                        actions.push(ModelsAction::Change(ModelChange::CreateModel(name)));
+                        self.select(&on, &name);
+                        actions.push(ModelsAction::Change(on, ModelChange::CreateModel(name)));
                     }
                     Err(e) => self.new_model_error = Some(e),
                 }
@@ -188,9 +264,11 @@ impl ModelsTab {
             ui.colored_label(theme::error_color(ui.visuals().dark_mode), error);
         }
         ui.separator();
+        let several = connections.list().len() > 1;
         egui::ScrollArea::vertical().show(ui, |ui| {
             for view in &self.models {
                 let name = view.model.short_name();
+                let key = key_of(view);
                 let default = view
                     .model
                     .default_version
@@ -198,35 +276,80 @@ impl ModelsTab {
                     .map_or("no default".to_owned(), |v| v.short_name().to_owned());
                 let count = view.versions.len();
                 let plural = if count == 1 { "" } else { "s" };
-                let text = format!("{name}   ({count} version{plural}, {default})");
+                let mut text = egui::text::LayoutJob::default();
+                if several {
+                    text.append(
+                        &format!("{}  ", connections.name(&view.connection)),
+                        0.0,
+                        egui::TextFormat::simple(
+                            egui::FontId::proportional(11.0),
+                            connections.color(&view.connection),
+                        ),
+                    );
+                }
+                text.append(
+                    &format!("{name}   ({count} version{plural}, {default})"),
+                    0.0,
+                    egui::TextFormat::simple(
+                        egui::FontId::proportional(14.0),
+                        ui.visuals().text_color(),
+                    ),
+                );
                 if ui
-                    .selectable_label(self.selected.as_deref() == Some(name), text)
+                    .selectable_label(self.selected.as_ref() == Some(&key), text)
                     .clicked()
                 {
-                    self.selected = Some(name.to_owned());
+                    self.selected = Some(key);
                 }
             }
         });
     }
 
-    fn model_detail(&mut self, ui: &mut Ui, view: &ModelView, actions: &mut Vec<ModelsAction>) {
+    fn model_detail(
+        &mut self,
+        ui: &mut Ui,
+        view: &ModelView,
+        connections: &ConnectionsPanel,
+        actions: &mut Vec<ModelsAction>,
+    ) {
         let model = view.model.short_name().to_owned();
+        let connection = view.connection.clone();
         let dark = ui.visuals().dark_mode;
+        let writable = !connections.read_only(&connection);
+        let refused = format!(
+            "{} is read-only (change that in Connections, Ctrl+K)",
+            connections.name(&connection)
+        );
         ui.horizontal(|ui| {
             ui.heading(&model);
+            if connections.list().len() > 1 {
+                ui.label(
+                    RichText::new(format!("on {}", connections.name(&connection)))
+                        .color(connections.color(&connection)),
+                );
+            }
             if let Some(t) = view.model.create_time {
                 ui.label(RichText::new(format!("created {}", format::local_time(t))).weak());
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.button("Delete model").clicked() {
-                    self.pending_delete = Some(PendingDelete::Model(model.clone()));
-                }
                 if ui
-                    .button("Add version from file…")
-                    .on_hover_text("Pick a model.onnx (or drop one on this tab)")
+                    .add_enabled(writable, egui::Button::new("Delete model"))
+                    .on_disabled_hover_text(&refused)
                     .clicked()
                 {
-                    actions.push(ModelsAction::PickVersionFile(model.clone()));
+                    self.pending_delete =
+                        Some(PendingDelete::Model(connection.clone(), model.clone()));
+                }
+                if ui
+                    .add_enabled(writable, egui::Button::new("Add version from file…"))
+                    .on_hover_text("Pick a model.onnx (or drop one on this tab)")
+                    .on_disabled_hover_text(&refused)
+                    .clicked()
+                {
+                    actions.push(ModelsAction::PickVersionFile(
+                        connection.clone(),
+                        model.clone(),
+                    ));
                 }
             });
         });
@@ -236,22 +359,37 @@ impl ModelsTab {
         );
         ui.add_space(6.0);
         egui::ScrollArea::vertical().show(ui, |ui| {
-            self.versions_table(ui, view, actions, dark);
+            let refused = (!writable).then_some(refused.as_str());
+            self.versions_table(ui, view, refused, actions, dark);
             ui.add_space(10.0);
-            self.traffic_chart(ui, view);
+            match connections
+                .capabilities(&connection)
+                .serving_metrics
+                .why_not()
+            {
+                None => self.traffic_chart(ui, view),
+                Some(why) => {
+                    ui.label(RichText::new(why).weak());
+                }
+            }
             ui.add_space(10.0);
-            default_history(ui, view, actions);
+            default_history(ui, view, writable, actions);
         });
     }
 
+    /// `refused` says why changes are refused, on a read-only connection.
     fn versions_table(
         &mut self,
         ui: &mut Ui,
         view: &ModelView,
+        refused: Option<&str>,
         actions: &mut Vec<ModelsAction>,
         dark: bool,
     ) {
         let model = view.model.short_name().to_owned();
+        let connection = view.connection.clone();
+        let writable = refused.is_none();
+        let refused = refused.unwrap_or_default();
         if view.versions.is_empty() {
             ui.label("No versions yet.");
             return;
@@ -294,12 +432,12 @@ impl ModelsTab {
                     ui.label(replicas_text(v));
                     let (total, errors) = self
                         .totals
-                        .get(&(model.clone(), name.clone()))
+                        .get(&(connection.clone(), model.clone(), name.clone()))
                         .copied()
                         .unwrap_or_default();
                     ui.label(format!(
                         "{} req/s · {total} total{}",
-                        self.latest_rate(&model, &name),
+                        self.latest_rate(&connection, &model, &name),
                         if errors > 0 {
                             format!(" · {errors} errors")
                         } else {
@@ -310,24 +448,40 @@ impl ModelsTab {
                         let ready = v.state == VersionState::Ready;
                         if !v.is_default
                             && ui
-                                .add_enabled(ready, egui::Button::new("Make default"))
+                                .add_enabled(ready && writable, egui::Button::new("Make default"))
                                 .on_hover_text("Send the model's traffic to this version")
+                                .on_disabled_hover_text(if writable {
+                                    "Not ready yet"
+                                } else {
+                                    refused
+                                })
                                 .clicked()
                         {
-                            actions.push(ModelsAction::Change(ModelChange::SetDefault {
-                                model: model.clone(),
-                                version: name.clone(),
-                            }));
+                            actions.push(ModelsAction::Change(
+                                connection.clone(),
+                                ModelChange::SetDefault {
+                                    model: model.clone(),
+                                    version: name.clone(),
+                                },
+                            ));
                         }
                         if ui.add_enabled(ready, egui::Button::new("Try")).clicked() {
                             actions.push(ModelsAction::Try {
+                                connection: connection.clone(),
                                 model: model.clone(),
                                 version: Some(name.clone()),
                             });
                         }
-                        if ui.button("Delete").clicked() {
-                            self.pending_delete =
-                                Some(PendingDelete::Version(model.clone(), name.clone()));
+                        if ui
+                            .add_enabled(writable, egui::Button::new("Delete"))
+                            .on_disabled_hover_text(refused)
+                            .clicked()
+                        {
+                            self.pending_delete = Some(PendingDelete::Version(
+                                connection.clone(),
+                                model.clone(),
+                                name.clone(),
+                            ));
                         }
                     });
                     ui.end_row();
@@ -352,19 +506,23 @@ impl ModelsTab {
     fn traffic_chart(&self, ui: &mut Ui, view: &ModelView) {
         ui.label(RichText::new("Traffic (requests per second)").strong());
         let model = view.model.short_name();
+        let key = |v: &Version| {
+            (
+                view.connection.clone(),
+                model.to_owned(),
+                v.short_name().to_owned(),
+            )
+        };
         let now = Utc::now();
         let peak = view
             .versions
             .iter()
-            .filter_map(|v| {
-                self.traffic
-                    .get(&(model.to_owned(), v.short_name().to_owned()))
-            })
+            .filter_map(|v| self.traffic.get(&key(v)))
             .flatten()
             .map(|s| s.requests)
             .max()
             .unwrap_or(0);
-        Plot::new(("traffic", model))
+        Plot::new(("traffic", view.connection.as_str(), model))
             .include_y(peak.max(1) as f64 * 1.1)
             .height(180.0)
             .legend(Legend::default())
@@ -375,10 +533,7 @@ impl ModelsTab {
             .include_x(0.0)
             .show(ui, |plot| {
                 for (index, v) in view.versions.iter().enumerate() {
-                    let Some(series) = self
-                        .traffic
-                        .get(&(model.to_owned(), v.short_name().to_owned()))
-                    else {
+                    let Some(series) = self.traffic.get(&key(v)) else {
                         continue;
                     };
                     let points: PlotPoints = series
@@ -401,20 +556,22 @@ impl ModelsTab {
             return;
         };
         let what = match &pending {
-            PendingDelete::Model(m) => format!("model {m}"),
-            PendingDelete::Version(m, v) => format!("version {v} of model {m}"),
+            PendingDelete::Model(_, m) => format!("model {m}"),
+            PendingDelete::Version(_, m, v) => format!("version {v} of model {m}"),
         };
         egui::Modal::new(egui::Id::unique("confirm_delete_model")).show(ctx, |ui| {
             ui.heading(format!("Delete {what}?"));
-            ui.label("This cannot be undone. Its files in the engine's store are removed.");
+            ui.label("This cannot be undone. Its files on the platform are removed.");
             ui.horizontal(|ui| {
                 if ui.button(format!("Delete {what}")).clicked() {
-                    actions.push(ModelsAction::Change(match pending {
-                        PendingDelete::Model(m) => ModelChange::DeleteModel(m),
-                        PendingDelete::Version(model, version) => {
-                            ModelChange::DeleteVersion { model, version }
+                    actions.push(match pending {
+                        PendingDelete::Model(c, m) => {
+                            ModelsAction::Change(c, ModelChange::DeleteModel(m))
                         }
-                    }));
+                        PendingDelete::Version(c, model, version) => {
+                            ModelsAction::Change(c, ModelChange::DeleteVersion { model, version })
+                        }
+                    });
                     self.pending_delete = None;
                 }
                 if ui.button("Keep it").clicked() {
@@ -425,7 +582,7 @@ impl ModelsTab {
     }
 }
 
-fn default_history(ui: &mut Ui, view: &ModelView, actions: &mut Vec<ModelsAction>) {
+fn default_history(ui: &mut Ui, view: &ModelView, writable: bool, actions: &mut Vec<ModelsAction>) {
     let history = &view.model.default_history;
     if history.is_empty() {
         return;
@@ -441,14 +598,20 @@ fn default_history(ui: &mut Ui, view: &ModelView, actions: &mut Vec<ModelsAction
         .find(|v| Some(*v) != current && view.versions.iter().any(|x| x.short_name() == *v));
     if let Some(previous) = previous
         && ui
-            .button(format!("Roll back to {previous}"))
+            .add_enabled(
+                writable,
+                egui::Button::new(format!("Roll back to {previous}")),
+            )
             .on_hover_text("Make the previous default the default again")
             .clicked()
     {
-        actions.push(ModelsAction::Change(ModelChange::SetDefault {
-            model: model.clone(),
-            version: previous.to_owned(),
-        }));
+        actions.push(ModelsAction::Change(
+            view.connection.clone(),
+            ModelChange::SetDefault {
+                model: model.clone(),
+                version: previous.to_owned(),
+            },
+        ));
     }
     for change in history.iter().rev().take(20) {
         ui.label(format!(
@@ -500,6 +663,10 @@ fn replicas_text(v: &Version) -> String {
         ),
         (None, None) => format!("{} (0–auto)", v.replicas),
     }
+}
+
+fn key_of(view: &ModelView) -> ModelKey {
+    (view.connection.clone(), view.model.short_name().to_owned())
 }
 
 /// `v1`, `v2`, …: the first free name after the model's versions.

@@ -9,11 +9,13 @@ use chrono::{DateTime, Utc};
 use egui::{RichText, Ui};
 use serde_json::Value;
 
+use super::connections::ConnectionsPanel;
 use super::format;
+use super::models::ModelKey;
 use super::theme;
 use crate::backend::{ModelView, SnippetKind};
 use crate::domain::predict::parse_request;
-use crate::domain::{TensorSpec, Version, VersionState};
+use crate::domain::{ConnectionId, TensorSpec, Version, VersionState};
 
 /// Requests kept in the history.
 const HISTORY: usize = 50;
@@ -25,6 +27,8 @@ const TABLE_ROWS: usize = 200;
 pub enum PredictAction {
     /// Send the request.
     Send {
+        /// The connection serving the model.
+        connection: ConnectionId,
         /// The model.
         model: String,
         /// A pinned version or `None` for the default.
@@ -36,6 +40,8 @@ pub enum PredictAction {
     Copy {
         /// curl or Python.
         kind: SnippetKind,
+        /// The connection serving the model.
+        connection: ConnectionId,
         /// The model.
         model: String,
         /// A pinned version or `None` for the default.
@@ -45,6 +51,8 @@ pub enum PredictAction {
     },
     /// Run a dropped JSONL file as a batch prediction job.
     BatchJob {
+        /// The connection serving the model.
+        connection: ConnectionId,
         /// The model.
         model: String,
         /// A pinned version or `None` for the default.
@@ -67,7 +75,7 @@ struct Sent {
 /// The Predict tab's state.
 #[derive(Default)]
 pub struct PredictTab {
-    model: Option<String>,
+    model: Option<ModelKey>,
     /// `None`: the model's default version.
     version: Option<String>,
     /// The request being edited.
@@ -95,8 +103,8 @@ struct Table {
 
 impl PredictTab {
     /// Points the playground at a model and version.
-    pub fn target(&mut self, model: &str, version: Option<String>) {
-        self.model = Some(model.to_owned());
+    pub fn target(&mut self, connection: &ConnectionId, model: &str, version: Option<String>) {
+        self.model = Some((connection.clone(), model.to_owned()));
         self.version = version;
     }
 
@@ -163,10 +171,15 @@ impl PredictTab {
             .unwrap_or_default()
     }
 
-    fn chosen<'a>(&self, models: &'a [ModelView]) -> Option<&'a Version> {
-        let view = models
+    fn view<'a>(&self, models: &'a [ModelView]) -> Option<&'a ModelView> {
+        let (connection, model) = self.model.as_ref()?;
+        models
             .iter()
-            .find(|m| Some(m.model.short_name()) == self.model.as_deref())?;
+            .find(|m| &m.connection == connection && m.model.short_name() == model)
+    }
+
+    fn chosen<'a>(&self, models: &'a [ModelView]) -> Option<&'a Version> {
+        let view = self.view(models)?;
         match &self.version {
             Some(v) => view.versions.iter().find(|x| x.short_name() == v),
             None => view.versions.iter().find(|x| x.is_default),
@@ -174,14 +187,17 @@ impl PredictTab {
     }
 
     /// Draws the tab.
-    pub fn ui(&mut self, ui: &mut Ui, models: &[ModelView]) -> Vec<PredictAction> {
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        models: &[ModelView],
+        connections: &ConnectionsPanel,
+    ) -> Vec<PredictAction> {
         let mut actions = Vec::new();
-        if self.model.is_none()
-            || !models
-                .iter()
-                .any(|m| Some(m.model.short_name()) == self.model.as_deref())
-        {
-            self.model = models.first().map(|m| m.model.short_name().to_owned());
+        if self.view(models).is_none() {
+            self.model = models
+                .first()
+                .map(|m| (m.connection.clone(), m.model.short_name().to_owned()));
             self.version = None;
         }
         let Some(model) = self.model.clone() else {
@@ -203,7 +219,14 @@ impl PredictTab {
             self.body = template(&v.inputs);
             self.auto_body = (self.body.clone(), v.name.clone());
         }
-        self.target_bar(ui, models, &model, chosen.as_ref(), &mut actions);
+        self.target_bar(
+            ui,
+            models,
+            connections,
+            &model,
+            chosen.as_ref(),
+            &mut actions,
+        );
         ui.separator();
         self.validate(chosen.as_ref());
         let dark = ui.visuals().dark_mode;
@@ -222,25 +245,38 @@ impl PredictTab {
         &mut self,
         ui: &mut Ui,
         models: &[ModelView],
-        model: &str,
+        connections: &ConnectionsPanel,
+        (connection, model): &ModelKey,
         chosen: Option<&Version>,
         actions: &mut Vec<PredictAction>,
     ) {
+        let several = connections.list().len() > 1;
+        let title = |c: &ConnectionId, m: &str| {
+            if several {
+                format!("{m} ({})", connections.name(c))
+            } else {
+                m.to_owned()
+            }
+        };
         ui.horizontal_wrapped(|ui| {
             ui.label("Model");
             egui::ComboBox::from_id_salt("predict_model")
-                .selected_text(model)
+                .selected_text(title(connection, model))
                 .show_ui(ui, |ui| {
                     for m in models {
                         let name = m.model.short_name();
-                        if ui.selectable_label(name == model, name).clicked() {
-                            self.model = Some(name.to_owned());
+                        let on = name == model && &m.connection == connection;
+                        if ui
+                            .selectable_label(on, title(&m.connection, name))
+                            .clicked()
+                        {
+                            self.model = Some((m.connection.clone(), name.to_owned()));
                             self.version = None;
                         }
                     }
                 });
             ui.label("Version");
-            let view = models.iter().find(|m| m.model.short_name() == model);
+            let view = self.view(models);
             let default_name = view
                 .and_then(|m| m.model.default_version.as_ref())
                 .map_or("none".to_owned(), |v| v.short_name().to_owned());
@@ -301,6 +337,7 @@ impl PredictTab {
                     ok: false,
                 });
                 actions.push(PredictAction::Send {
+                    connection: connection.clone(),
                     model: model.to_owned(),
                     version: self.version.clone(),
                     body: self.body.clone(),
@@ -315,30 +352,34 @@ impl PredictTab {
             ] {
                 if ui
                     .button(label)
-                    .on_hover_text(
-                        "Reads the token from the engine's token file; the secret is not copied",
-                    )
+                    .on_hover_text("Reads the credentials when it runs; the secret is not copied")
                     .clicked()
                 {
                     actions.push(PredictAction::Copy {
                         kind,
+                        connection: connection.clone(),
                         model: model.to_owned(),
                         version: self.version.clone(),
                         body: self.body.clone(),
                     });
                 }
             }
+            let batch = connections.capabilities(connection).batch_prediction;
             if let Some(file) = &self.jsonl {
                 let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+                let allowed = batch.yes() && !connections.read_only(connection);
+                let why = batch.why_not().unwrap_or("the connection is read-only");
                 if ui
-                    .button("Run as batch job")
+                    .add_enabled(allowed, egui::Button::new("Run as batch job"))
                     .on_hover_text(format!(
                         "Predict every line of {} in a batch prediction job",
                         name.unwrap_or_default()
                     ))
+                    .on_disabled_hover_text(why)
                     .clicked()
                 {
                     actions.push(PredictAction::BatchJob {
+                        connection: connection.clone(),
                         model: model.to_owned(),
                         version: self.version.clone(),
                         file: file.clone(),

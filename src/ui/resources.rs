@@ -10,7 +10,7 @@ use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoint, PlotPoints};
 use super::format;
 use super::job_list::JobList;
 use super::theme;
-use crate::domain::ResourceSample;
+use crate::domain::{JobKey, ResourceSample};
 
 /// A job's samples, ready to plot (x = seconds since its first sample).
 #[derive(Default)]
@@ -23,12 +23,12 @@ struct Series {
 /// The Resources tab's state.
 #[derive(Default)]
 pub struct ResourcesTab {
-    series: HashMap<String, Series>,
+    series: HashMap<JobKey, Series>,
     /// Jobs overlaid besides the selected one.
-    compare: BTreeSet<String>,
+    compare: BTreeSet<JobKey>,
     compare_search: String,
-    /// Ids matching `compare_search`, cached with the (list revision, search) they are for.
-    candidates: Vec<String>,
+    /// Jobs matching `compare_search`, cached with the (list revision, search) they are for.
+    candidates: Vec<JobKey>,
     candidates_for: Option<(u64, String)>,
 }
 
@@ -37,8 +37,8 @@ const MAX_CANDIDATES: usize = 500;
 
 impl ResourcesTab {
     /// Adds samples of a job.
-    pub fn add_samples(&mut self, job_id: &str, samples: &[ResourceSample]) {
-        let series = self.series.entry(job_id.to_owned()).or_default();
+    pub fn add_samples(&mut self, job: &JobKey, samples: &[ResourceSample]) {
+        let series = self.series.entry(job.clone()).or_default();
         for s in samples {
             let origin = *series.origin.get_or_insert(s.time);
             let x = (s.time - origin).num_milliseconds() as f64 / 1000.0;
@@ -48,12 +48,12 @@ impl ResourcesTab {
     }
 
     /// The jobs whose samples are shown: the selected one first, then those compared.
-    pub fn watched(&self, selected: Option<&str>) -> Vec<String> {
-        let mut jobs: Vec<String> = selected.map(str::to_owned).into_iter().collect();
+    pub fn watched(&self, selected: Option<&JobKey>) -> Vec<JobKey> {
+        let mut jobs: Vec<JobKey> = selected.cloned().into_iter().collect();
         jobs.extend(
             self.compare
                 .iter()
-                .filter(|id| Some(id.as_str()) != selected)
+                .filter(|key| Some(*key) != selected)
                 .cloned(),
         );
         jobs
@@ -66,12 +66,19 @@ impl ResourcesTab {
     }
 
     /// Number of samples held for a job.
-    pub fn sample_count(&self, job_id: &str) -> usize {
-        self.series.get(job_id).map_or(0, |s| s.cpu.len())
+    pub fn sample_count(&self, job: &JobKey) -> usize {
+        self.series.get(job).map_or(0, |s| s.cpu.len())
     }
 
-    /// Draws the tab; returns true when the set of watched jobs changed.
-    pub fn ui(&mut self, ui: &mut Ui, list: &JobList, selected: Option<&str>) -> bool {
+    /// Draws the tab; `no_samples` says, for a job whose platform takes none, why.
+    /// Returns true when the set of watched jobs changed.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        list: &JobList,
+        selected: Option<&JobKey>,
+        no_samples: impl Fn(&JobKey) -> Option<&'static str>,
+    ) -> bool {
         let mut changed = false;
         egui::Panel::right("compare_jobs")
             .resizable(true)
@@ -85,24 +92,29 @@ impl ResourcesTab {
             });
             return changed;
         }
-        let missing: Vec<&String> = watched
+        for key in &watched {
+            if let Some(why) = no_samples(key) {
+                ui.label(format!("{}: {why}", key.job_id));
+            }
+        }
+        let missing: Vec<&JobKey> = watched
             .iter()
-            .filter(|id| self.sample_count(id) == 0)
+            .filter(|key| self.sample_count(key) == 0 && no_samples(key).is_none())
             .collect();
         if !missing.is_empty() {
             let names = missing
                 .iter()
-                .map(|s| s.as_str())
+                .map(|k| k.job_id.as_str())
                 .collect::<Vec<_>>()
                 .join(", ");
             let still_running = missing
                 .iter()
-                .any(|id| list.get(id).is_some_and(|j| !j.state.is_finished()));
+                .any(|key| list.find(key).is_some_and(|j| !j.state.is_finished()));
             ui.horizontal(|ui| {
                 if still_running {
                     // A spinner animates (and repaints) only while samples can still come.
                     ui.spinner();
-                    ui.label(format!("Waiting for samples of {names}: the engine samples running jobs once a second."));
+                    ui.label(format!("Waiting for samples of {names}: running jobs are sampled every few seconds."));
                 } else {
                     ui.label(format!("No samples for {names}: it ran for less than a sampling interval, or before sampling began."));
                 }
@@ -130,7 +142,7 @@ impl ResourcesTab {
         ui: &mut Ui,
         id: &str,
         height: f32,
-        watched: &[String],
+        watched: &[JobKey],
         values: impl Fn(&Series) -> &Vec<PlotPoint>,
         unit: fn(f64) -> String,
     ) {
@@ -145,16 +157,18 @@ impl ResourcesTab {
             .label_formatter(move |hover| hover_label(hover, unit))
             .include_y(0.0)
             .show(ui, |plot| {
-                for (i, job_id) in watched.iter().enumerate() {
-                    if let Some(series) = self.series.get(job_id) {
+                for (i, key) in watched.iter().enumerate() {
+                    if let Some(series) = self.series.get(key) {
                         let points = PlotPoints::Borrowed(values(series));
-                        plot.line(Line::new(job_id.clone(), points).color(theme::series_color(i)));
+                        plot.line(
+                            Line::new(key.job_id.clone(), points).color(theme::series_color(i)),
+                        );
                     }
                 }
             });
     }
 
-    fn compare_picker(&mut self, ui: &mut Ui, list: &JobList, selected: Option<&str>) -> bool {
+    fn compare_picker(&mut self, ui: &mut Ui, list: &JobList, selected: Option<&JobKey>) -> bool {
         let mut changed = false;
         ui.strong("Compare with");
         let search =
@@ -164,17 +178,18 @@ impl ResourcesTab {
         });
         let key = (list.revision(), self.compare_search.to_ascii_lowercase());
         if self.candidates_for.as_ref() != Some(&key) {
-            let mut ids: Vec<(Option<DateTime<Utc>>, &str)> = list
+            let mut rows: Vec<(Option<DateTime<Utc>>, &str, usize)> = list
                 .all()
                 .iter()
-                .filter(|j| key.1.is_empty() || j.job_id.to_ascii_lowercase().contains(&key.1))
-                .map(|j| (j.create_time, j.job_id.as_str()))
+                .enumerate()
+                .filter(|(_, j)| key.1.is_empty() || j.job_id.to_ascii_lowercase().contains(&key.1))
+                .map(|(i, j)| (j.create_time, j.job_id.as_str(), i))
                 .collect();
-            ids.sort_unstable_by(|a, b| b.cmp(a));
-            self.candidates = ids
+            rows.sort_unstable_by(|a, b| b.cmp(a));
+            self.candidates = rows
                 .into_iter()
                 .take(MAX_CANDIDATES)
-                .map(|(_, id)| id.to_owned())
+                .filter_map(|(_, _, i)| list.key_at(i))
                 .collect();
             self.candidates_for = Some(key);
         }
@@ -186,17 +201,17 @@ impl ResourcesTab {
             .id_salt("compare_list")
             .auto_shrink([false, false])
             .show_rows(ui, 20.0, self.candidates.len(), |ui, rows| {
-                for id in &self.candidates[rows] {
-                    if Some(id.as_str()) == selected {
-                        ui.label(RichText::new(format!("{id} (selected)")).weak());
+                for key in &self.candidates[rows] {
+                    if Some(key) == selected {
+                        ui.label(RichText::new(format!("{} (selected)", key.job_id)).weak());
                         continue;
                     }
-                    let mut on = self.compare.contains(id);
-                    if ui.checkbox(&mut on, id.as_str()).changed() {
+                    let mut on = self.compare.contains(key);
+                    if ui.checkbox(&mut on, key.job_id.as_str()).changed() {
                         if on {
-                            self.compare.insert(id.clone());
+                            self.compare.insert(key.clone());
                         } else {
-                            self.compare.remove(id);
+                            self.compare.remove(key);
                         }
                         changed = true;
                     }

@@ -6,18 +6,40 @@ use std::time::{Duration, Instant};
 use egui::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use mlconsole::backend::{Backend, ConnectionSettings, ConnectionStatus};
+use mlconsole::backend::{Backend, BackendSettings, ConnectionStatus};
+use mlconsole::domain::ConnectionId;
 use mlconsole::ui::App;
 
 use super::TestEngine;
 
-/// The real console, connected to `engine` (without starting engines of its own).
+/// The real console, connected to `engine` (without starting engines of its own), with
+/// its settings in a config dir of its own inside the engine's data dir.
 pub fn console_harness(engine: &TestEngine) -> Harness<'static, App> {
-    let settings = ConnectionSettings {
+    let harness = console_harness_in(engine, &engine.data_dir.join("console-config"));
+    wait_connected(harness, &ConnectionId::local())
+}
+
+/// Test settings: secrets in a file, never in the developer's own keyring.
+pub fn test_settings(engine: &TestEngine, config_dir: &std::path::Path) -> BackendSettings {
+    BackendSettings {
+        config_dir: config_dir.to_owned(),
         data_dir: engine.data_dir.clone(),
         start_engine_with: None,
         sample_trainer: Some(env!("CARGO_BIN_EXE_mlconsole").into()),
-    };
+        use_os_keyring: false,
+    }
+}
+
+/// The real console on `engine` with its settings in `config_dir`, not yet connected.
+pub fn console_harness_in(
+    engine: &TestEngine,
+    config_dir: &std::path::Path,
+) -> Harness<'static, App> {
+    harness_for(test_settings(engine, config_dir))
+}
+
+/// The real console with `settings`.
+pub fn harness_for(settings: BackendSettings) -> Harness<'static, App> {
     let backend = Backend::spawn(settings, egui::Context::default()).unwrap();
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
@@ -29,8 +51,20 @@ pub fn console_harness(engine: &TestEngine) -> Harness<'static, App> {
             },
             App::new(backend),
         );
+    harness.step();
+    harness
+}
+
+/// Steps until the connection `id` is connected.
+pub fn wait_connected(
+    mut harness: Harness<'static, App>,
+    id: &ConnectionId,
+) -> Harness<'static, App> {
     step_until(&mut harness, "connected", Duration::from_secs(15), |h| {
-        matches!(h.state().connection(), ConnectionStatus::Connected { .. })
+        matches!(
+            h.state().connection(id),
+            Some(ConnectionStatus::Connected { .. })
+        )
     });
     harness
 }
