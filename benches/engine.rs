@@ -344,7 +344,7 @@ fn bench_sampler(runtime: &tokio::runtime::Runtime) {
         let busy_start = cpu_time(&engine);
         tokio::time::sleep(Duration::from_secs(10)).await;
         let busy = cpu_time(&engine) - busy_start;
-        let samples = engine.platform.read_metrics("sleeper_0", None).await.unwrap();
+        let samples = engine.platform.read_metrics("sleeper_0", None).await.unwrap().samples;
         println!(
             "engine CPU: idle {:.2}% of one core; with {JOBS} jobs running {:.2}% (supervisors + sampler); {} samples of one job so far",
             idle.as_secs_f64() * 10.0,

@@ -67,6 +67,7 @@ fn main() {
         model.inputs.clone(),
         model.outputs.clone(),
         (1, 1),
+        None,
         Some(model.clone()),
     );
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -490,7 +490,12 @@ async fn resources_of_the_whole_process_tree_are_sampled() {
         .unwrap();
     let job = engine.wait_finished("busy").await;
     assert_eq!(job.state, JobState::Succeeded);
-    let samples = engine.platform.read_metrics("busy", None).await.unwrap();
+    let samples = engine
+        .platform
+        .read_metrics("busy", None)
+        .await
+        .unwrap()
+        .samples;
     assert!(samples.len() >= 2, "{samples:#?}");
     let peak_cpu = samples.iter().map(|s| s.cpu_percent).fold(0.0, f64::max);
     let peak_memory = samples.iter().map(|s| s.memory_bytes).max().unwrap();
@@ -501,7 +506,8 @@ async fn resources_of_the_whole_process_tree_are_sampled() {
         .platform
         .read_metrics("busy", Some(samples[0].time))
         .await
-        .unwrap();
+        .unwrap()
+        .samples;
     assert_eq!(later.len(), samples.len() - 1);
 }
 

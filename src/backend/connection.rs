@@ -11,7 +11,7 @@ use super::BackendSettings;
 use super::live::Shared;
 use crate::domain::{ConnectionConfig, ConnectionKind};
 use crate::engine::DEFAULT_PORT;
-use crate::platform::{LocalPlatform, Platform, PlatformError};
+use crate::platform::{LocalPlatform, Platform, PlatformError, RayPlatform};
 
 /// A working connection and, once, what was done to get it.
 pub(super) struct Connected {
@@ -55,15 +55,43 @@ pub(super) async fn connect(
                 .await
                 .map_err(|e| explain(config, &shared.settings, &e))
         }
-        ConnectionKind::Ray { .. } => Err(ConnectFailure::Failed {
-            error: "Ray clusters cannot be driven by this version of mlconsole yet".into(),
-            hint: "the connection is kept; it connects once Ray support is installed".into(),
-        }),
+        ConnectionKind::Ray {
+            dashboard_url,
+            serve_url,
+        } => {
+            let token = stored_secret(config, shared).await?;
+            let platform = RayPlatform::new(dashboard_url, serve_url.as_deref(), token);
+            platform
+                .check_connection()
+                .await
+                .map_err(|e| explain(config, &shared.settings, &e))?;
+            Ok(Connected {
+                platform: Arc::new(platform),
+                note: None,
+            })
+        }
         ConnectionKind::Vertex { .. } => Err(ConnectFailure::Failed {
             error: "Vertex AI cannot be driven by this version of mlconsole yet".into(),
             hint: "the connection is kept; it connects once Vertex AI support is installed".into(),
         }),
     }
+}
+
+/// The connection's secret from the keyring, if one is stored.
+async fn stored_secret(
+    config: &ConnectionConfig,
+    shared: &Shared,
+) -> Result<Option<String>, ConnectFailure> {
+    let secrets = shared.secrets().await;
+    let key = crate::secrets::connection_key(config.id.as_str());
+    tokio::task::spawn_blocking(move || secrets.get(&key))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+        .map_err(|error| ConnectFailure::Failed {
+            error: format!("cannot read the connection's secret: {error}"),
+            hint: "unlock your keyring, then retry".into(),
+        })
 }
 
 /// Where the engine of `data_dir` says it listens, or the default address.
@@ -190,7 +218,23 @@ pub(super) fn explain(
                 },
             }
         }
-        _ => match error {
+        ConnectionKind::Ray { dashboard_url, .. } => match error {
+            PlatformError::Unauthenticated(_) => ConnectFailure::SignedOut {
+                error: error.to_string(),
+                hint: "edit the connection (Ctrl+K) and give the cluster's token (`ray get-auth-token` on the head node prints it)".into(),
+            },
+            PlatformError::Unreachable { .. } => ConnectFailure::Failed {
+                error: error.to_string(),
+                hint: format!(
+                    "is the cluster up and its dashboard at {dashboard_url}? (`ray start --head` serves it on port 8265; a remote one needs a port-forward); retrying by itself"
+                ),
+            },
+            _ => ConnectFailure::Failed {
+                error: error.to_string(),
+                hint: "retrying by itself".into(),
+            },
+        },
+        ConnectionKind::Vertex { .. } => match error {
             PlatformError::Unauthenticated(_) => ConnectFailure::SignedOut {
                 error: error.to_string(),
                 hint: "edit the connection (Ctrl+K) and give a valid token".into(),

@@ -154,6 +154,11 @@ impl Live {
             live.refresh_jobs.clone(),
             shared.updates.clone(),
         )));
+        live.tasks.push(tokio::spawn(watch_cluster(
+            id.clone(),
+            live.current.clone(),
+            shared.updates.clone(),
+        )));
         live.tasks.push(tokio::spawn(models::sync_models(
             id,
             live.current.clone(),
@@ -176,6 +181,36 @@ impl Drop for Live {
             task.abort();
         }
         self.current.set(None);
+    }
+}
+
+/// How often a cluster's size and load are read (Ray refreshes them every 5 s).
+const CLUSTER_EVERY: Duration = Duration::from_secs(5);
+
+/// Sends the cluster's size and load when they change (rounded, so that small moves in
+/// memory use do not repaint the console).
+async fn watch_cluster(id: ConnectionId, current: Arc<Current>, updates: Updates) {
+    let mut last = None;
+    loop {
+        if let Some(platform) = current.get() {
+            match platform.cluster_summary().await {
+                Ok(None) => return,
+                Ok(Some(mut summary)) => {
+                    const STEP: u64 = 100 * 1024 * 1024;
+                    summary.memory_used = summary.memory_used / STEP * STEP;
+                    summary.cpu_percent = summary.cpu_percent.round();
+                    if last != Some(summary) {
+                        last = Some(summary);
+                        updates.send(Update::Cluster {
+                            connection: id.clone(),
+                            summary,
+                        });
+                    }
+                }
+                Err(e) => current.failed(&e),
+            }
+        }
+        tokio::time::sleep(CLUSTER_EVERY).await;
     }
 }
 

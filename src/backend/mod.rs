@@ -16,8 +16,8 @@ use std::sync::mpsc;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::domain::{
-    Capabilities, ConnectionConfig, ConnectionId, Job, JobKey, LogEntry, Model, ResourceSample,
-    ServingMetrics, Version,
+    Capabilities, ClusterSummary, ConnectionConfig, ConnectionId, Job, JobKey, LogEntry, Model,
+    ResourceSample, ServingMetrics, Version,
 };
 
 pub use models::ModelChange;
@@ -286,6 +286,13 @@ pub enum Update {
         /// Its state.
         status: ConnectionStatus,
     },
+    /// A cluster connection's size and load changed.
+    Cluster {
+        /// The connection.
+        connection: ConnectionId,
+        /// Nodes, CPUs, memory.
+        summary: ClusterSummary,
+    },
     /// Every job of a connection, replacing what the UI had of it (first sync, or after
     /// reconnecting).
     JobsReplaced {
@@ -332,6 +339,8 @@ pub enum Update {
         job: JobKey,
         /// Samples after the previous ones, oldest first.
         samples: Vec<ResourceSample>,
+        /// Why samples are missing or partial, if the platform says.
+        note: Option<String>,
     },
     /// A submission was accepted (the job) or refused (why).
     Submitted {

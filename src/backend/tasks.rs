@@ -141,6 +141,7 @@ pub(super) async fn watch_metrics(
 ) {
     let mut since: HashMap<JobKey, Option<DateTime<Utc>>> =
         jobs.iter().map(|(j, _)| (j.clone(), None)).collect();
+    let mut notes: HashMap<JobKey, Option<String>> = HashMap::new();
     loop {
         for (job, current) in &jobs {
             let Some(platform) = current.get() else {
@@ -148,15 +149,22 @@ pub(super) async fn watch_metrics(
             };
             let last = since.get(job).copied().flatten();
             match platform.read_metrics(&job.job_id, last).await {
-                Ok(samples) if !samples.is_empty() => {
-                    since.insert(job.clone(), samples.last().map(|s| s.time));
+                Ok(page) => {
+                    let note_changed = notes.get(job) != Some(&page.note);
+                    if page.samples.is_empty() && !note_changed {
+                        continue;
+                    }
+                    if let Some(last) = page.samples.last() {
+                        since.insert(job.clone(), Some(last.time));
+                    }
+                    notes.insert(job.clone(), page.note.clone());
                     updates.send(Update::Metrics {
                         generation,
                         job: job.clone(),
-                        samples,
+                        samples: page.samples,
+                        note: page.note,
                     });
                 }
-                Ok(_) => {}
                 Err(e) => current.failed(&e),
             }
         }

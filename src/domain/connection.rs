@@ -407,6 +407,8 @@ impl Support {
 pub struct Capabilities {
     /// Log lines carry a severity (else every line shows as unknown).
     pub log_severity: Support,
+    /// Log lines carry the time they were written (else the time they were read).
+    pub log_timestamps: Support,
     /// Job dirs are folders this machine can read (Scalars, Open job dir, Deploy).
     pub local_job_dirs: Support,
     /// CPU and memory samples per job.
@@ -423,6 +425,7 @@ impl Capabilities {
     /// Everything: the local engine.
     pub const ALL: Capabilities = Capabilities {
         log_severity: Support::Yes,
+        log_timestamps: Support::Yes,
         local_job_dirs: Support::Yes,
         resource_samples: Support::Yes,
         serving_metrics: Support::Yes,

@@ -114,6 +114,28 @@ pub struct TrainingInput {
     /// Where the trainer writes its outputs; passed to it as `--job-dir DIR`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_dir: Option<String>,
+    /// pip requirements installed for the job before it starts (Ray clusters; the local
+    /// engine runs jobs in its own Python and refuses them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pip_requirements: Vec<String>,
+    /// What the job's entrypoint reserves on a cluster (Ray; the local engine refuses it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<EntrypointResources>,
+}
+
+/// CPUs, GPUs and memory a job's entrypoint reserves on a cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EntrypointResources {
+    /// CPUs, e.g. `1` or `0.5`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// GPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<f64>,
+    /// Memory in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
 }
 
 /// What to predict for a batch prediction job: a model's default version (or a pinned
@@ -305,6 +327,15 @@ impl Job {
             .chain(input.env.values());
         if strings.into_iter().any(|s| s.contains('\0')) {
             return Err("trainingInput: arguments and env values cannot contain NUL bytes".into());
+        }
+        if let Some(r) = &input.resources {
+            let bad = |v: Option<f64>| v.is_some_and(|v| !v.is_finite() || v < 0.0);
+            if bad(r.cpus) || bad(r.gpus) {
+                return Err("trainingInput.resources: CPUs and GPUs are numbers ≥ 0".into());
+            }
+        }
+        if input.pip_requirements.iter().any(|r| r.trim().is_empty()) {
+            return Err("trainingInput.pipRequirements: a requirement is empty".into());
         }
         Ok(())
     }

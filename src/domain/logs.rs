@@ -10,6 +10,9 @@ use utoipa::ToSchema;
 )]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Severity {
+    /// No level known: the platform does not report one and the line states none (Cloud
+    /// Logging's DEFAULT). Sorts below every level.
+    Default,
     /// Debugging detail.
     Debug,
     /// Routine information.
@@ -24,7 +27,8 @@ pub enum Severity {
 
 impl Severity {
     /// Every severity, least serious first.
-    pub const ALL: [Severity; 5] = [
+    pub const ALL: [Severity; 6] = [
+        Severity::Default,
         Severity::Debug,
         Severity::Info,
         Severity::Warning,
@@ -35,6 +39,7 @@ impl Severity {
     /// The wire name, e.g. `WARNING`.
     pub fn as_str(self) -> &'static str {
         match self {
+            Severity::Default => "DEFAULT",
             Severity::Debug => "DEBUG",
             Severity::Info => "INFO",
             Severity::Warning => "WARNING",
@@ -43,16 +48,23 @@ impl Severity {
         }
     }
 
-    /// Compact code for storage.
+    /// Compact code for storage (stable: logs written before DEFAULT existed keep theirs).
     pub fn to_code(self) -> u8 {
-        self as u8
+        match self {
+            Severity::Debug => 0,
+            Severity::Info => 1,
+            Severity::Warning => 2,
+            Severity::Error => 3,
+            Severity::Critical => 4,
+            Severity::Default => 5,
+        }
     }
 
     /// The severity of a storage code; unknown codes read as INFO.
     pub fn from_code(code: u8) -> Severity {
         Severity::ALL
-            .get(usize::from(code))
-            .copied()
+            .into_iter()
+            .find(|s| s.to_code() == code)
             .unwrap_or(Severity::Info)
     }
 }

@@ -22,4 +22,25 @@ pub struct ResourceSample {
 pub struct MetricsPage {
     /// The samples taken after the requested time.
     pub samples: Vec<ResourceSample>,
+    /// Why samples are missing or partial, when the platform knows (e.g. a Ray job that
+    /// runs no Ray workers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A cluster's size and load, for the status bar.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ClusterSummary {
+    /// Live nodes.
+    pub nodes: u32,
+    /// CPUs the cluster schedules.
+    pub cpus: f64,
+    /// GPUs the cluster schedules.
+    pub gpus: f64,
+    /// Mean CPU use of the nodes, in percent.
+    pub cpu_percent: f64,
+    /// Memory in use on the nodes, bytes.
+    pub memory_used: u64,
+    /// Memory of the nodes, bytes.
+    pub memory_total: u64,
 }

@@ -14,9 +14,11 @@ pub use connection::{
     VertexCredentials,
 };
 pub use filter::{FieldKind, FieldValue, Filter, FilterError, Filterable};
-pub use job::{Invocation, Job, JobPage, JobState, PredictionInput, TrainingInput};
+pub use job::{
+    EntrypointResources, Invocation, Job, JobPage, JobState, PredictionInput, TrainingInput,
+};
 pub use logs::{LogEntry, LogPage, LogStream, Severity};
-pub use metrics::{MetricsPage, ResourceSample};
+pub use metrics::{ClusterSummary, MetricsPage, ResourceSample};
 pub use model::{
     AutoScaling, DefaultChange, ManualScaling, Model, ModelPage, ServingMetrics, ServingSample,
     TensorSpec, Version, VersionPage, VersionState,

@@ -45,6 +45,10 @@ pub struct AutoScaling {
     /// Most replicas (default: one per core).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_nodes: Option<u32>,
+    /// Seconds a replica may idle before it is removed (default: the platform's, e.g.
+    /// the engine's `--replica-idle-secs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_seconds: Option<u32>,
 }
 
 /// A fixed number of replicas.
@@ -150,6 +154,13 @@ impl Version {
         (auto.min_nodes, max)
     }
 
+    /// How long a replica may idle before it is removed, when the version says.
+    pub fn idle_override(&self) -> Option<std::time::Duration> {
+        self.auto_scaling
+            .and_then(|a| a.idle_seconds)
+            .map(|s| std::time::Duration::from_secs(u64::from(s)))
+    }
+
     /// Checks a version to create; the message names the field.
     pub fn validate_creation(&self) -> Result<(), String> {
         validate_resource_name("version name", short(&self.name))?;
@@ -175,6 +186,7 @@ impl Version {
         if let Some(AutoScaling {
             min_nodes,
             max_nodes: Some(max),
+            ..
         }) = self.auto_scaling
             && (max == 0 || max < min_nodes)
         {
@@ -336,6 +348,7 @@ mod tests {
         v.auto_scaling = Some(AutoScaling {
             min_nodes: 1,
             max_nodes: Some(4),
+            idle_seconds: None,
         });
         assert_eq!(v.replica_bounds(2), (1, 4));
         v.auto_scaling = None;
@@ -354,6 +367,7 @@ mod tests {
         v.auto_scaling = Some(AutoScaling {
             min_nodes: 3,
             max_nodes: Some(1),
+            idle_seconds: None,
         });
         assert!(v.validate_creation().unwrap_err().contains("maxNodes"));
         v.auto_scaling = None;

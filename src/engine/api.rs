@@ -493,5 +493,8 @@ pub async fn job_metrics(
         .store()
         .samples(&id, since)
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Json(MetricsPage { samples }))
+    Ok(Json(MetricsPage {
+        samples,
+        note: None,
+    }))
 }

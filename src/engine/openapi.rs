@@ -39,6 +39,7 @@ use crate::domain;
         domain::Job,
         domain::JobState,
         domain::TrainingInput,
+        domain::EntrypointResources,
         domain::PredictionInput,
         domain::Invocation,
         domain::JobPage,

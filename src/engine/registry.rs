@@ -159,6 +159,7 @@ impl Registry {
                         version.inputs.clone(),
                         version.outputs.clone(),
                         version.replica_bounds(default_max_replicas),
+                        version.idle_override(),
                         None,
                     ))
                 });
@@ -375,6 +376,7 @@ impl Registry {
                     loaded.inputs.clone(),
                     loaded.outputs.clone(),
                     v.version.replica_bounds(self.default_max_replicas),
+                    v.version.idle_override(),
                     Some(loaded),
                 ));
                 v.serving = Some(serving.clone());

@@ -592,6 +592,16 @@ fn check_paths(job: &Job) -> Result<(), EngineError> {
     let Some(input) = &job.training_input else {
         return Ok(());
     };
+    if !input.pip_requirements.is_empty() {
+        return Err(EngineError::InvalidArgument(
+            "trainingInput.pipRequirements: the local engine runs jobs in its own Python; install the packages there (or submit to a Ray cluster, which installs them per job)".into(),
+        ));
+    }
+    if input.resources.is_some() {
+        return Err(EngineError::InvalidArgument(
+            "trainingInput.resources: the local engine does not reserve CPUs, GPUs or memory per job; leave them out (they apply to Ray clusters)".into(),
+        ));
+    }
     let absolute = |field: &str, path: &str| {
         if Path::new(path).is_absolute() {
             Ok(PathBuf::from(path))

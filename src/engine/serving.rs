@@ -45,6 +45,8 @@ pub struct Serving {
     inputs: Vec<TensorSpec>,
     outputs: Vec<TensorSpec>,
     min: u32,
+    /// How long a replica may idle, when the version says (else the engine's setting).
+    idle: Option<Duration>,
     model: Mutex<Option<LoadedModel>>,
     cold_start: tokio::sync::Mutex<()>,
     /// Idle replicas. Shared with runs on the blocking pool, which put their replica
@@ -74,6 +76,7 @@ impl Serving {
         inputs: Vec<TensorSpec>,
         outputs: Vec<TensorSpec>,
         (min, max): (u32, u32),
+        idle: Option<Duration>,
         model: Option<LoadedModel>,
     ) -> Serving {
         let batched = |specs: &[TensorSpec]| {
@@ -85,6 +88,7 @@ impl Serving {
             inputs,
             outputs,
             min,
+            idle,
             model: Mutex::new(model),
             cold_start: tokio::sync::Mutex::new(()),
             free: Arc::default(),
@@ -300,6 +304,7 @@ impl Serving {
     /// Once a second: takes the second's sample and removes one replica idle for longer
     /// than `idle`, keeping the minimum; without replicas the model is unloaded.
     pub fn tick(&self, idle: Duration) {
+        let idle = self.idle.unwrap_or(idle);
         {
             let mut free = lock(&self.free);
             if self.replicas() > self.min
@@ -556,6 +561,7 @@ mod tests {
             model.inputs.clone(),
             model.outputs.clone(),
             (1, 1),
+            None,
             Some(model.clone()),
         );
         (serving, model)

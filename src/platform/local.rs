@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 
 use super::{Platform, PlatformError, SnippetAuth};
 use crate::domain::{
-    Capabilities, Job, JobPage, LogPage, MetricsPage, Model, ModelPage, ResourceSample,
-    ServingMetrics, Version, VersionPage,
+    Capabilities, Job, JobPage, LogPage, MetricsPage, Model, ModelPage, ServingMetrics, Version,
+    VersionPage,
 };
 use crate::engine::api::{ErrorBody, PROJECT};
 
@@ -196,15 +196,13 @@ impl Platform for LocalPlatform {
         &self,
         id: &str,
         since: Option<DateTime<Utc>>,
-    ) -> Result<Vec<ResourceSample>, PlatformError> {
+    ) -> Result<MetricsPage, PlatformError> {
         let query: Vec<(&str, String)> = since
             .map(|t| ("since", t.to_rfc3339_opts(SecondsFormat::Micros, true)))
             .into_iter()
             .collect();
-        let page: MetricsPage = self
-            .get(&format!("{}/{id}/metrics", self.jobs_url()), &query)
-            .await?;
-        Ok(page.samples)
+        self.get(&format!("{}/{id}/metrics", self.jobs_url()), &query)
+            .await
     }
 
     async fn list_models(&self) -> Result<Vec<Model>, PlatformError> {

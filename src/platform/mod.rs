@@ -3,15 +3,18 @@
 //! by any one server's URLs.
 
 pub mod local;
+pub mod ray;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Capabilities, Job, JobPage, LogPage, Model, ResourceSample, ServingMetrics, Version,
+    Capabilities, ClusterSummary, Job, JobPage, LogPage, MetricsPage, Model, ServingMetrics,
+    Version,
 };
 
 pub use local::LocalPlatform;
+pub use ray::RayPlatform;
 
 /// Why a platform call failed, worded for the person at the console.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,12 +89,16 @@ pub trait Platform: Send + Sync {
         after: u64,
         page_size: usize,
     ) -> Result<LogPage, PlatformError>;
-    /// Resource samples taken after `since`.
+    /// Resource samples taken after `since`, and why some are missing if it knows.
     async fn read_metrics(
         &self,
         id: &str,
         since: Option<DateTime<Utc>>,
-    ) -> Result<Vec<ResourceSample>, PlatformError>;
+    ) -> Result<MetricsPage, PlatformError>;
+    /// The cluster's size and load, for platforms that are clusters.
+    async fn cluster_summary(&self) -> Result<Option<ClusterSummary>, PlatformError> {
+        Ok(None)
+    }
     /// Every model, each with its default version.
     async fn list_models(&self) -> Result<Vec<Model>, PlatformError>;
     /// A model's versions.

@@ -12,7 +12,8 @@ use super::theme;
 use crate::backend::{ConnectionStatus, SecretEdit};
 use crate::domain::connection::{PALETTE, new_id};
 use crate::domain::{
-    Capabilities, ConnectionConfig, ConnectionId, ConnectionKind, JobState, VertexCredentials,
+    Capabilities, ClusterSummary, ConnectionConfig, ConnectionId, ConnectionKind, JobState,
+    VertexCredentials,
 };
 
 /// What the Connections window asks the app to do.
@@ -35,6 +36,7 @@ pub enum ConnectionsAction {
 pub struct ConnectionsPanel {
     list: Vec<ConnectionConfig>,
     status: HashMap<ConnectionId, ConnectionStatus>,
+    clusters: HashMap<ConnectionId, ClusterSummary>,
     secrets_in: String,
     /// Things to keep in view: a broken settings file, secrets outside a keyring.
     pub warnings: Vec<String>,
@@ -60,7 +62,20 @@ impl ConnectionsPanel {
 
     /// Records a connection's state.
     pub fn set_status(&mut self, id: ConnectionId, status: ConnectionStatus) {
+        if !status.is_connected() {
+            self.clusters.remove(&id);
+        }
         self.status.insert(id, status);
+    }
+
+    /// Records a cluster's size and load.
+    pub fn set_cluster(&mut self, id: ConnectionId, summary: ClusterSummary) {
+        self.clusters.insert(id, summary);
+    }
+
+    /// A cluster connection's size and load, once known.
+    pub fn cluster(&self, id: &ConnectionId) -> Option<&ClusterSummary> {
+        self.clusters.get(id)
     }
 
     /// Changes whenever names, colours or the list change.
@@ -176,6 +191,10 @@ impl ConnectionsPanel {
                     .on_hover_text(format!("{hover}\nClick for Connections (Ctrl+K)"));
                 if response.clicked() {
                     self.open = true;
+                }
+                if let Some(cluster) = self.clusters.get(&config.id) {
+                    ui.label(RichText::new(cluster_text(cluster)).weak())
+                        .on_hover_text("Nodes, CPUs (mean use) and memory used of the cluster, refreshed every 5 s");
                 }
                 if let Some(ConnectionStatus::Failed { .. } | ConnectionStatus::SignedOut { .. }) =
                     status
@@ -363,6 +382,25 @@ fn describe(status: Option<&ConnectionStatus>, dark: bool) -> (Color32, String, 
             "Disconnected; connect it in Connections".into(),
         ),
     }
+}
+
+/// `1 node · 2 CPUs (35 %) · 3.1 / 23.5 GiB`.
+pub fn cluster_text(c: &ClusterSummary) -> String {
+    let gib = |b: u64| b as f64 / (1024.0 * 1024.0 * 1024.0);
+    let nodes = if c.nodes == 1 { "node" } else { "nodes" };
+    let gpus = if c.gpus > 0.0 {
+        format!(" · {} GPUs", c.gpus)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} {nodes} · {} CPUs ({:.0} %){gpus} · {:.1} / {:.1} GiB",
+        c.nodes,
+        c.cpus,
+        c.cpu_percent,
+        gib(c.memory_used),
+        gib(c.memory_total)
+    )
 }
 
 /// One line saying what a connection points at.

@@ -60,7 +60,7 @@ impl Default for LogsTab {
         LogsTab {
             buffer: LogBuffer::default(),
             error: None,
-            min_severity: Severity::Debug,
+            min_severity: Severity::Default,
             search: String::new(),
             wrap: false,
             timestamps: true,
@@ -265,14 +265,15 @@ impl LogsTab {
             ui.separator();
             let before = self.min_severity;
             egui::ComboBox::from_id_salt("min_severity")
-                .selected_text(if self.min_severity == Severity::Debug {
+                .selected_text(if self.min_severity == Severity::Default {
                     "All levels".to_owned()
                 } else {
                     format!("{}+", self.min_severity.as_str())
                 })
                 .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.min_severity, Severity::Debug, "All levels");
+                    ui.selectable_value(&mut self.min_severity, Severity::Default, "All levels");
                     for s in [
+                        Severity::Debug,
                         Severity::Info,
                         Severity::Warning,
                         Severity::Error,
@@ -422,6 +423,7 @@ impl LogsTab {
                         job.append(" ", 0.0, plain.clone());
                     }
                     let tag = match meta.severity {
+                        Severity::Default => "     ",
                         Severity::Debug => "DBG  ",
                         Severity::Info => "INFO ",
                         Severity::Warning => "WARN ",
@@ -440,7 +442,9 @@ impl LogsTab {
                     job.append(&" ".repeat(prefix_chars), 0.0, plain.clone());
                 }
                 let mut color = match meta.severity {
-                    Severity::Info | Severity::Debug => theme::severity_color(Severity::Info, dark),
+                    Severity::Info | Severity::Debug | Severity::Default => {
+                        theme::severity_color(Severity::Info, dark)
+                    }
                     s => theme::severity_color(s, dark),
                 };
                 if meta.stream == LogStream::Engine {

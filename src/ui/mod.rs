@@ -193,6 +193,10 @@ impl App {
                 }
                 self.connections.set_status(connection, status);
             }
+            Update::Cluster {
+                connection,
+                summary,
+            } => self.connections.set_cluster(connection, summary),
             Update::JobsReplaced { connection, jobs } => {
                 self.jobs_errors.remove(&connection);
                 let finished = self.jobs.replace(&connection, jobs);
@@ -230,9 +234,11 @@ impl App {
                 generation,
                 job,
                 samples,
+                note,
             } => {
                 if generation == self.watch_generation {
                     self.resources.add_samples(&job, &samples);
+                    self.resources.set_note(&job, note);
                 }
             }
             Update::Submitted {

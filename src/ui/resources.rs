@@ -24,6 +24,8 @@ struct Series {
 #[derive(Default)]
 pub struct ResourcesTab {
     series: HashMap<JobKey, Series>,
+    /// What the platform says about a job's samples (e.g. no Ray workers).
+    notes: HashMap<JobKey, String>,
     /// Jobs overlaid besides the selected one.
     compare: BTreeSet<JobKey>,
     compare_search: String,
@@ -47,6 +49,14 @@ impl ResourcesTab {
         }
     }
 
+    /// Keeps (or clears) what the platform says about a job's samples.
+    pub fn set_note(&mut self, job: &JobKey, note: Option<String>) {
+        match note {
+            Some(text) => self.notes.insert(job.clone(), text),
+            None => self.notes.remove(job),
+        };
+    }
+
     /// The jobs whose samples are shown: the selected one first, then those compared.
     pub fn watched(&self, selected: Option<&JobKey>) -> Vec<JobKey> {
         let mut jobs: Vec<JobKey> = selected.cloned().into_iter().collect();
@@ -63,6 +73,7 @@ impl ResourcesTab {
     /// whenever the watched set is sent again.
     pub fn clear_samples(&mut self) {
         self.series.clear();
+        self.notes.clear();
     }
 
     /// Number of samples held for a job.
@@ -95,6 +106,9 @@ impl ResourcesTab {
         for key in &watched {
             if let Some(why) = no_samples(key) {
                 ui.label(format!("{}: {why}", key.job_id));
+            }
+            if let Some(note) = self.notes.get(key) {
+                ui.label(RichText::new(format!("ⓘ {}: {note}", key.job_id)).weak());
             }
         }
         let missing: Vec<&JobKey> = watched

@@ -54,7 +54,7 @@ pub fn state_icon(state: JobState) -> &'static str {
 /// The colour of a log severity.
 pub fn severity_color(severity: Severity, dark: bool) -> Color32 {
     match severity {
-        Severity::Debug => state_color(JobState::Queued, dark),
+        Severity::Debug | Severity::Default => state_color(JobState::Queued, dark),
         Severity::Info => pick(dark, Color32::from_gray(210), Color32::from_gray(30)),
         Severity::Warning => pick(
             dark,

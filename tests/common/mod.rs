@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a broken expectation panics
 
 pub mod console;
+pub mod ray;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

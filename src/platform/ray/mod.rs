@@ -1,0 +1,639 @@
+//! The client of a Ray cluster, over its REST APIs: the dashboard's Jobs API (jobs,
+//! logs), its node and Serve APIs (resources, models), the Serve HTTP proxy (online
+//! prediction) and the Prometheus text its nodes export (serving traffic).
+
+mod client;
+mod jobs;
+mod logs;
+mod nodes;
+mod package;
+mod prometheus;
+mod serve;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde::Deserialize;
+
+use super::{Platform, PlatformError, SnippetAuth};
+use crate::domain::{
+    Capabilities, ClusterSummary, Job, JobPage, LogPage, MetricsPage, Model, PredictionInput,
+    ServingMetrics, Support, Version, VersionState,
+};
+use client::RayHttp;
+use jobs::RayJob;
+use serve::{AppConfig, Cluster, VersionArgs};
+
+/// Largest model file uploaded as a version.
+const MAX_MODEL: u64 = package::MAX_PACKAGE as u64;
+
+/// Talks to one Ray cluster.
+pub struct RayPlatform {
+    http: Arc<RayHttp>,
+    clock: jobs::ChangeClock,
+    logs: logs::Logs,
+    nodes: nodes::Nodes,
+    traffic: prometheus::Traffic,
+    /// Serve config changes are read-modify-write of the whole config: one at a time.
+    serve_changes: tokio::sync::Mutex<()>,
+}
+
+impl RayPlatform {
+    /// A client for the dashboard at `dashboard_url` and the Serve proxy at `serve_url`
+    /// (default: the dashboard's host, port 8000), sending `token` when given.
+    pub fn new(dashboard_url: &str, serve_url: Option<&str>, token: Option<String>) -> RayPlatform {
+        let serve = serve_url.map_or_else(|| default_serve_url(dashboard_url), str::to_owned);
+        RayPlatform {
+            http: Arc::new(RayHttp::new(dashboard_url, &serve, token)),
+            clock: jobs::ChangeClock::default(),
+            logs: logs::Logs::default(),
+            nodes: nodes::Nodes::default(),
+            traffic: prometheus::Traffic::default(),
+            serve_changes: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    async fn ray_job(&self, id: &str) -> Result<RayJob, PlatformError> {
+        self.http
+            .json(self.http.dashboard(Method::GET, &format!("/api/jobs/{id}")))
+            .await
+            .map_err(|e| match e {
+                PlatformError::NotFound(_) => {
+                    PlatformError::NotFound(format!("there is no job {id} on the Ray cluster"))
+                }
+                e => e,
+            })
+    }
+
+    async fn upload_folder(&self, dir: &str, field: &str) -> Result<String, PlatformError> {
+        let path = PathBuf::from(dir);
+        let package = tokio::task::spawn_blocking(move || package::of_folder(&path))
+            .await
+            .map_err(|e| PlatformError::Protocol(e.to_string()))?
+            .map_err(|e| PlatformError::Rejected {
+                status: "INVALID_ARGUMENT".into(),
+                message: format!("trainingInput.{field}: {e}"),
+            })?;
+        package::ensure_uploaded(&self.http, package).await
+    }
+
+    /// The Serve proxy's host and port for a config that does not say yet.
+    fn default_http_options(&self) -> serde_json::Value {
+        let rest = self
+            .http
+            .serve
+            .split("://")
+            .nth(1)
+            .unwrap_or_default()
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        let (host, port) = rest.rsplit_once(':').unwrap_or((rest, "8000"));
+        let port: u16 = port.parse().unwrap_or(8000);
+        let loopback = host == "127.0.0.1" || host == "localhost";
+        serde_json::json!({"host": if loopback { "127.0.0.1" } else { "0.0.0.0" }, "port": port})
+    }
+
+    async fn write(
+        &self,
+        cluster: &Cluster,
+        changed: Option<&AppConfig>,
+        removed: Option<&str>,
+    ) -> Result<(), PlatformError> {
+        let config = cluster.config_with(changed, removed, self.default_http_options())?;
+        serve::put(&self.http, &config).await
+    }
+
+    /// A batch prediction job: the serving module's batch mode on the version's model.
+    async fn submit_batch(&self, job: &Job, input: &PredictionInput) -> Result<Job, PlatformError> {
+        let cluster = Cluster::read(&self.http).await?;
+        let (model, version) = match (&input.model_name, &input.version_name) {
+            (_, Some(v)) => {
+                let parts: Vec<&str> = v.split('/').collect();
+                match parts.as_slice() {
+                    [.., m, "versions", v] => ((*m).to_owned(), Some((*v).to_owned())),
+                    _ => {
+                        return Err(invalid(format!(
+                            "predictionInput.versionName {v:?} is not MODEL/versions/VERSION"
+                        )));
+                    }
+                }
+            }
+            (Some(m), None) => (m.rsplit('/').next().unwrap_or(m).to_owned(), None),
+            (None, None) => {
+                return Err(invalid(
+                    "predictionInput: give modelName or versionName".into(),
+                ));
+            }
+        };
+        let app = cluster.ours(&model)?;
+        let version = match version {
+            Some(v) => v,
+            None => app
+                .router_config()
+                .default_version
+                .ok_or_else(|| PlatformError::Rejected {
+                    status: "FAILED_PRECONDITION".into(),
+                    message: format!("the model {model} has no default version"),
+                })?,
+        };
+        let args = app.args.versions.get(&version).ok_or_else(|| {
+            PlatformError::NotFound(format!("the model {model} has no version {version}"))
+        })?;
+        let mut argv = vec![
+            "python".to_owned(),
+            "mlconsole_serve.py".into(),
+            "batch".into(),
+            "--module".into(),
+            args.module.clone(),
+            "--output".into(),
+            input.output_path.clone(),
+        ];
+        argv.extend(input.input_paths.iter().cloned());
+        let mut pinned = input.clone();
+        pinned.model_name = None;
+        pinned.version_name = Some(format!("{model}/versions/{version}"));
+        let mut metadata = job.labels.clone();
+        metadata.insert(
+            jobs::META_PREDICTION.into(),
+            serde_json::to_string(&pinned).unwrap_or_default(),
+        );
+        let body = serde_json::json!({
+            "entrypoint": jobs::shell_join(&argv),
+            "submission_id": job.job_id,
+            "runtime_env": {"working_dir": app.runtime_env.working_dir, "py_modules": [args.package]},
+            "metadata": metadata,
+        });
+        self.http
+            .send(self.http.dashboard(Method::POST, "/api/jobs/").json(&body))
+            .await?;
+        self.get_job(&job.job_id).await
+    }
+
+    /// The version `version` of `model` as the cluster has it.
+    async fn version(&self, model: &str, version: &str) -> Result<Version, PlatformError> {
+        self.list_versions(model)
+            .await?
+            .into_iter()
+            .find(|v| v.name == version)
+            .ok_or_else(|| {
+                PlatformError::NotFound(format!("the model {model} has no version {version}"))
+            })
+    }
+}
+
+fn invalid(message: String) -> PlatformError {
+    PlatformError::Rejected {
+        status: "INVALID_ARGUMENT".into(),
+        message,
+    }
+}
+
+/// `http://host:8265` → `http://host:8000`.
+fn default_serve_url(dashboard: &str) -> String {
+    let dashboard = dashboard.trim_end_matches('/');
+    let (scheme, rest) = dashboard.split_once("://").unwrap_or(("http", dashboard));
+    let host = rest.split('/').next().unwrap_or(rest);
+    let host = match host.rsplit_once(':') {
+        Some((h, _)) => h,
+        None => host,
+    };
+    format!("{scheme}://{host}:8000")
+}
+
+/// The bytes of the `model.onnx` a deployment URI names (a file, or a folder holding one).
+fn read_model(uri: &str) -> Result<Vec<u8>, String> {
+    let path = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
+    let file = if path.is_dir() {
+        path.join("model.onnx")
+    } else {
+        path
+    };
+    let size = std::fs::metadata(&file)
+        .map_err(|e| format!("deploymentUri: cannot read {}: {e}", file.display()))?
+        .len();
+    if size > MAX_MODEL {
+        return Err(format!(
+            "deploymentUri: {} is {} MB; a Ray package holds at most {} MB",
+            file.display(),
+            size / 1_000_000,
+            MAX_MODEL / 1_000_000
+        ));
+    }
+    std::fs::read(&file).map_err(|e| format!("deploymentUri: cannot read {}: {e}", file.display()))
+}
+
+#[derive(Deserialize)]
+struct RayVersion {
+    ray_version: String,
+}
+
+#[async_trait]
+impl Platform for RayPlatform {
+    fn describe(&self) -> String {
+        format!("Ray cluster at {}", self.http.dashboard)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            log_severity: Support::No("Ray clusters don't report per-line severity"),
+            log_timestamps: Support::No(
+                "Ray doesn't timestamp log lines; the times shown are when the console received them",
+            ),
+            local_job_dirs: Support::Yes,
+            resource_samples: Support::Yes,
+            serving_metrics: Support::Yes,
+            batch_prediction: Support::Yes,
+            sample_job: Support::No("the sample job runs on the local engine"),
+        }
+    }
+
+    async fn check_connection(&self) -> Result<(), PlatformError> {
+        let version: RayVersion = self
+            .http
+            .json(self.http.dashboard(Method::GET, "/api/version"))
+            .await?;
+        if version.ray_version.is_empty() {
+            return Err(PlatformError::Protocol(
+                "the dashboard did not say its Ray version".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn submit_job(&self, job: &Job) -> Result<Job, PlatformError> {
+        job.validate_submission().map_err(invalid)?;
+        if let Some(prediction) = &job.prediction_input {
+            return self.submit_batch(job, prediction).await;
+        }
+        let input = job.training_input.clone().unwrap_or_default();
+        let working_dir = match &input.working_dir {
+            Some(dir) if dir.contains("://") => Some(dir.clone()),
+            Some(dir) => Some(self.upload_folder(dir, "workingDir").await?),
+            None => None,
+        };
+        let mut py_modules = Vec::new();
+        for uri in &input.package_uris {
+            py_modules.push(if uri.contains("://") {
+                uri.clone()
+            } else {
+                self.upload_folder(uri, "packageUris").await?
+            });
+        }
+        let body = jobs::submission(job, &input, working_dir, &py_modules);
+        self.http
+            .send(self.http.dashboard(Method::POST, "/api/jobs/").json(&body))
+            .await?;
+        self.get_job(&job.job_id).await
+    }
+
+    async fn list_jobs(
+        &self,
+        filter: &str,
+        page_size: usize,
+        page_token: Option<&str>,
+    ) -> Result<JobPage, PlatformError> {
+        let listed: Vec<RayJob> = self
+            .http
+            .json(self.http.dashboard(Method::GET, "/api/jobs/"))
+            .await?;
+        jobs::page(self.clock.jobs(listed), filter, page_size, page_token)
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Job, PlatformError> {
+        let ray = self.ray_job(id).await?;
+        self.clock
+            .jobs(vec![ray])
+            .pop()
+            .ok_or_else(|| PlatformError::NotFound(format!("{id} is not a submitted job")))
+    }
+
+    async fn cancel_job(&self, id: &str) -> Result<Job, PlatformError> {
+        self.http
+            .send(
+                self.http
+                    .dashboard(Method::POST, &format!("/api/jobs/{id}/stop")),
+            )
+            .await?;
+        self.get_job(id).await
+    }
+
+    async fn read_logs(
+        &self,
+        id: &str,
+        after: u64,
+        page_size: usize,
+    ) -> Result<LogPage, PlatformError> {
+        self.logs.read(&self.http, id, after, page_size)
+    }
+
+    async fn read_metrics(
+        &self,
+        id: &str,
+        _since: Option<DateTime<Utc>>,
+    ) -> Result<MetricsPage, PlatformError> {
+        let ray = self.ray_job(id).await?;
+        self.nodes.sample(&self.http, &ray).await
+    }
+
+    async fn cluster_summary(&self) -> Result<Option<ClusterSummary>, PlatformError> {
+        self.nodes.summary(&self.http).await.map(Some)
+    }
+
+    async fn list_models(&self) -> Result<Vec<Model>, PlatformError> {
+        let cluster = Cluster::read(&self.http).await?;
+        Ok(cluster
+            .models()
+            .iter()
+            .map(|(config, status)| serve::to_model(config, status))
+            .collect())
+    }
+
+    async fn list_versions(&self, model: &str) -> Result<Vec<Version>, PlatformError> {
+        let cluster = Cluster::read(&self.http).await?;
+        let app = cluster.ours(model)?;
+        let status = cluster
+            .status
+            .applications
+            .get(model)
+            .ok_or_else(|| PlatformError::NotFound(format!("there is no model {model}")))?;
+        Ok(serve::to_versions(&app, status))
+    }
+
+    async fn create_model(&self, model: &Model) -> Result<Model, PlatformError> {
+        model.validate_creation().map_err(invalid)?;
+        let name = model.short_name().to_owned();
+        let _one_at_a_time = self.serve_changes.lock().await;
+        let cluster = Cluster::read(&self.http).await?;
+        match cluster.exists(&name) {
+            Some(true) => {
+                return Err(PlatformError::Rejected {
+                    status: "ALREADY_EXISTS".into(),
+                    message: format!("the model {name} already exists"),
+                });
+            }
+            Some(false) => {
+                return Err(PlatformError::Rejected {
+                    status: "ALREADY_EXISTS".into(),
+                    message: format!(
+                        "a Serve application called {name} exists that mlconsole did not create; mlconsole leaves it alone, so pick another name"
+                    ),
+                });
+            }
+            None => {}
+        }
+        let code = serve::code_package(&self.http).await?;
+        let app = AppConfig::new(&name, code, model);
+        self.write(&cluster, Some(&app), None).await?;
+        Ok(Model {
+            name,
+            description: model.description.clone(),
+            labels: model.labels.clone(),
+            default_version: None,
+            create_time: app.args.create_time,
+            default_history: Vec::new(),
+        })
+    }
+
+    async fn delete_model(&self, model: &str) -> Result<Model, PlatformError> {
+        let _one_at_a_time = self.serve_changes.lock().await;
+        let cluster = Cluster::read(&self.http).await?;
+        let app = cluster.ours(model)?;
+        if !app.args.versions.is_empty() {
+            return Err(PlatformError::Rejected {
+                status: "FAILED_PRECONDITION".into(),
+                message: format!("the model {model} still has versions; delete them first"),
+            });
+        }
+        self.write(&cluster, None, Some(model)).await?;
+        Ok(Model {
+            name: model.to_owned(),
+            ..Model::default()
+        })
+    }
+
+    async fn create_version(
+        &self,
+        model: &str,
+        version: &Version,
+    ) -> Result<Version, PlatformError> {
+        version.validate_creation().map_err(invalid)?;
+        if version.manual_scaling.is_some() {
+            return Err(invalid(
+                "manualScaling: Ray Serve versions scale with autoScaling (minNodes, maxNodes)"
+                    .into(),
+            ));
+        }
+        let name = version.short_name().to_owned();
+        let uri = version.deployment_uri.clone();
+        let bytes = tokio::task::spawn_blocking(move || read_model(&uri))
+            .await
+            .map_err(|e| PlatformError::Protocol(e.to_string()))?
+            .map_err(invalid)?;
+        let (inputs, outputs) = crate::onnx_signature::read(&bytes)
+            .map_err(|e| invalid(format!("deploymentUri: {e}")))?;
+        let digest: String =
+            sha1::Digest::finalize(<sha1::Sha1 as sha1::Digest>::new_with_prefix(&bytes))
+                .iter()
+                .take(5)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+        let module = format!(
+            "mlc_{}_{}_{digest}",
+            model.to_ascii_lowercase(),
+            name.to_ascii_lowercase()
+        );
+        let init = format!("{module}/__init__.py");
+        let file = format!("{module}/model.onnx");
+        let zipped =
+            package::of_files(&[(&init, b"".as_slice()), (&file, &bytes)]).map_err(invalid)?;
+        let package = package::ensure_uploaded(&self.http, zipped).await?;
+        let _one_at_a_time = self.serve_changes.lock().await;
+        let cluster = Cluster::read(&self.http).await?;
+        let mut app = cluster.ours(model)?;
+        if app.args.versions.contains_key(&name) {
+            return Err(PlatformError::Rejected {
+                status: "ALREADY_EXISTS".into(),
+                message: format!("the model {model} already has a version {name}"),
+            });
+        }
+        let args = VersionArgs {
+            module,
+            package,
+            deployment_uri: version.deployment_uri.clone(),
+            create_time: Some(Utc::now()),
+            inputs,
+            outputs,
+            description: version.description.clone(),
+            labels: version.labels.clone(),
+            auto_scaling: version.auto_scaling,
+        };
+        app.add_version(&name, args);
+        let first = app.router_config().default_version.is_none();
+        if first {
+            app.set_default(&name);
+        }
+        self.write(&cluster, Some(&app), None).await?;
+        let mut created = version.clone();
+        created.name = name;
+        created.framework = "ONNX".into();
+        created.state = VersionState::Creating;
+        created.is_default = first;
+        created.create_time = Some(Utc::now());
+        Ok(created)
+    }
+
+    async fn delete_version(&self, model: &str, version: &str) -> Result<Version, PlatformError> {
+        let _one_at_a_time = self.serve_changes.lock().await;
+        let cluster = Cluster::read(&self.http).await?;
+        let mut app = cluster.ours(model)?;
+        if !app.args.versions.contains_key(version) {
+            return Err(PlatformError::NotFound(format!(
+                "the model {model} has no version {version}"
+            )));
+        }
+        let is_default = app.router_config().default_version.as_deref() == Some(version);
+        if is_default && app.args.versions.len() > 1 {
+            return Err(PlatformError::Rejected {
+                status: "FAILED_PRECONDITION".into(),
+                message: format!(
+                    "{version} is the default of {model}; make another version the default first"
+                ),
+            });
+        }
+        app.remove_version(version);
+        if is_default {
+            let mut router = app.router_config();
+            router.default_version = None;
+            if let Some(d) = app.deployments.iter_mut().find(|d| d.name == "router") {
+                d.other.insert(
+                    "user_config".into(),
+                    serde_json::to_value(router).unwrap_or_default(),
+                );
+            }
+        }
+        self.write(&cluster, Some(&app), None).await?;
+        Ok(Version {
+            name: version.to_owned(),
+            ..Version::default()
+        })
+    }
+
+    async fn set_default_version(
+        &self,
+        model: &str,
+        version: &str,
+    ) -> Result<Version, PlatformError> {
+        {
+            let _one_at_a_time = self.serve_changes.lock().await;
+            let cluster = Cluster::read(&self.http).await?;
+            let mut app = cluster.ours(model)?;
+            if !app.args.versions.contains_key(version) {
+                return Err(PlatformError::NotFound(format!(
+                    "the model {model} has no version {version}"
+                )));
+            }
+            app.set_default(version);
+            self.write(&cluster, Some(&app), None).await?;
+        }
+        self.version(model, version).await
+    }
+
+    fn predict_url(&self, model: &str, version: Option<&str>) -> String {
+        match version {
+            Some(v) => format!("{}/{model}/versions/{v}", self.http.serve),
+            None => format!("{}/{model}", self.http.serve),
+        }
+    }
+
+    fn snippet_auth(&self) -> SnippetAuth {
+        // The Serve proxy takes no credentials (only the dashboard does).
+        SnippetAuth::None
+    }
+
+    async fn predict(
+        &self,
+        model: &str,
+        version: Option<&str>,
+        body: String,
+    ) -> Result<String, PlatformError> {
+        let path = match version {
+            Some(v) => format!("/{model}/versions/{v}"),
+            None => format!("/{model}"),
+        };
+        let request = self
+            .http
+            .serve(Method::POST, &path)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let response = request
+            .send()
+            .await
+            .map_err(|e| PlatformError::Unreachable {
+                address: format!("the Serve proxy at {}", self.http.serve),
+                detail: e.to_string(),
+            })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| PlatformError::Protocol(e.to_string()))?;
+        if status.is_success() {
+            return Ok(text);
+        }
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| client::readable_line(text.as_bytes()));
+        Err(match status.as_u16() {
+            404 => PlatformError::NotFound(message),
+            400 => invalid(message),
+            503 => PlatformError::Rejected {
+                status: "UNAVAILABLE".into(),
+                message,
+            },
+            _ => PlatformError::Server(message),
+        })
+    }
+
+    async fn version_metrics(
+        &self,
+        model: &str,
+        version: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<ServingMetrics, PlatformError> {
+        self.traffic
+            .metrics(&self.http, model, &serve::deployment_name(version), since)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_serve_proxy_defaults_to_the_dashboard_host_on_port_8000() {
+        assert_eq!(
+            default_serve_url("http://10.0.0.5:8265"),
+            "http://10.0.0.5:8000"
+        );
+        assert_eq!(
+            default_serve_url("https://ray.example.com/"),
+            "https://ray.example.com:8000"
+        );
+        let ray = RayPlatform::new("http://127.0.0.1:8265", Some("http://127.0.0.1:8123"), None);
+        assert_eq!(ray.predict_url("iris", None), "http://127.0.0.1:8123/iris");
+        assert_eq!(
+            ray.predict_url("iris", Some("v2")),
+            "http://127.0.0.1:8123/iris/versions/v2"
+        );
+        assert_eq!(
+            ray.default_http_options(),
+            serde_json::json!({"host": "127.0.0.1", "port": 8123})
+        );
+    }
+}
