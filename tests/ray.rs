@@ -545,3 +545,67 @@ async fn a_token_cluster_refuses_without_the_token_and_serves_with_it() {
         "the log tail took the token too"
     );
 }
+
+#[test]
+fn the_console_shows_a_ray_connection_s_jobs_beside_the_local_engine_s() {
+    use common::console::{
+        click, console_harness_in, has_label, has_label_containing, step_until, wait_connected,
+    };
+    use mlconsole::domain::{ConnectionConfig, ConnectionId, ConnectionKind};
+    let cluster = shared();
+    let engine = common::TestEngine::start(&[]);
+    let config = tempfile::tempdir().unwrap();
+    let lab = ConnectionConfig {
+        id: ConnectionId::new("ray-lab"),
+        name: "ray-lab".into(),
+        color: [0xf5, 0x9e, 0x0b],
+        read_only: false,
+        enabled: true,
+        kind: ConnectionKind::Ray {
+            dashboard_url: cluster.dashboard.clone(),
+            serve_url: Some(cluster.serve.clone()),
+        },
+    };
+    mlconsole::backend::settings::save(config.path(), &[ConnectionConfig::local_default(), lab])
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let ray = platform(cluster);
+        ray.submit_job(&command_job(
+            "shown_in_console",
+            &["python", "-c", "import time\nfor i in range(30):\n    print(f'console line {i}', flush=True)\n    time.sleep(0.2)"],
+        ))
+        .await
+        .unwrap();
+        engine.platform.submit_job(&common::command_job("on_local", &["true"])).await.unwrap();
+    });
+    let harness = console_harness_in(&engine, config.path());
+    let harness = wait_connected(harness, &ConnectionId::local());
+    let mut harness = wait_connected(harness, &ConnectionId::new("ray-lab"));
+    step_until(
+        &mut harness,
+        "both connections' jobs",
+        Duration::from_secs(30),
+        |h| {
+            let jobs = h.state().jobs();
+            jobs.get(&ConnectionId::new("ray-lab"), "shown_in_console")
+                .is_some()
+                && jobs.get(&ConnectionId::local(), "on_local").is_some()
+        },
+    );
+    assert!(has_label(&harness, "ray-lab connected"));
+    step_until(
+        &mut harness,
+        "the cluster strip",
+        Duration::from_secs(20),
+        |h| has_label_containing(h, "1 node · 2 CPUs"),
+    );
+    click(&mut harness, "shown_in_console");
+    click(&mut harness, "📜 Logs");
+    step_until(
+        &mut harness,
+        "the Ray job's lines in the Logs tab",
+        Duration::from_secs(60),
+        |h| has_label_containing(h, "console line 29"),
+    );
+}

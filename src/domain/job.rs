@@ -331,7 +331,9 @@ impl Job {
         if let Some(r) = &input.resources {
             let bad = |v: Option<f64>| v.is_some_and(|v| !v.is_finite() || v < 0.0);
             if bad(r.cpus) || bad(r.gpus) {
-                return Err("trainingInput.resources: CPUs and GPUs are numbers ≥ 0".into());
+                return Err(
+                    "trainingInput.resources: CPUs and GPUs are numbers of 0 or more".into(),
+                );
             }
         }
         if input.pip_requirements.iter().any(|r| r.trim().is_empty()) {

@@ -6,7 +6,9 @@ use egui::{RichText, Ui};
 
 use super::theme;
 use crate::backend::PickTarget;
-use crate::domain::{ConnectionConfig, ConnectionId, Job, TrainingInput};
+use crate::domain::{
+    ConnectionConfig, ConnectionId, ConnectionKind, EntrypointResources, Job, TrainingInput,
+};
 
 /// Whether the job runs a command or a Python module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +65,16 @@ pub struct JobForm {
     pub env: String,
     /// `key=value` pairs separated by commas or spaces.
     pub labels: String,
+    /// pip requirements, one a line (cluster connections).
+    pub pip: String,
+    /// CPUs the entrypoint reserves (cluster connections).
+    pub cpus: String,
+    /// GPUs the entrypoint reserves (cluster connections).
+    pub gpus: String,
+    /// Memory the entrypoint reserves, e.g. `2GiB` (cluster connections).
+    pub memory: String,
+    /// The chosen connection is a cluster that takes the fields above.
+    cluster: bool,
     /// Why the last attempt was refused, shown in the form.
     pub error: Option<String>,
     /// A submission is in flight.
@@ -85,6 +97,11 @@ impl JobForm {
             job_dir: String::new(),
             env: String::new(),
             labels: String::new(),
+            pip: String::new(),
+            cpus: String::new(),
+            gpus: String::new(),
+            memory: String::new(),
+            cluster: false,
             error: None,
             submitting: false,
             field_errors: BTreeMap::new(),
@@ -115,6 +132,12 @@ impl JobForm {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("\n");
+        form.pip = input.pip_requirements.join("\n");
+        if let Some(r) = input.resources {
+            form.cpus = r.cpus.map(|v| v.to_string()).unwrap_or_default();
+            form.gpus = r.gpus.map(|v| v.to_string()).unwrap_or_default();
+            form.memory = r.memory_bytes.map(|v| v.to_string()).unwrap_or_default();
+        }
         form.labels = job
             .labels
             .iter()
@@ -210,6 +233,43 @@ impl JobForm {
                 }
             }
         }
+        if self.cluster {
+            input.pip_requirements = self
+                .pip
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let number =
+                |field: &'static str, text: &str, errors: &mut BTreeMap<&'static str, String>| {
+                    let text = text.trim();
+                    if text.is_empty() {
+                        return None;
+                    }
+                    match text.parse::<f64>() {
+                        Ok(v) if v.is_finite() && v >= 0.0 => Some(v),
+                        _ => {
+                            errors.insert(field, format!("{text:?} is not a number of 0 or more"));
+                            None
+                        }
+                    }
+                };
+            let resources = EntrypointResources {
+                cpus: number("cpus", &self.cpus, &mut errors),
+                gpus: number("gpus", &self.gpus, &mut errors),
+                memory_bytes: match parse_bytes(&self.memory) {
+                    Ok(bytes) => bytes,
+                    Err(message) => {
+                        errors.insert("memory", message);
+                        None
+                    }
+                },
+            };
+            if resources != EntrypointResources::default() {
+                input.resources = Some(resources);
+            }
+        }
         let mut labels = BTreeMap::new();
         for pair in self
             .labels
@@ -263,6 +323,9 @@ impl JobForm {
         {
             self.connection = first.id.clone();
         }
+        self.cluster = writable
+            .iter()
+            .any(|c| c.id == self.connection && matches!(c.kind, ConnectionKind::Ray { .. }));
         egui::Window::new("New job")
             .open(&mut open)
             .collapsible(false)
@@ -395,6 +458,36 @@ impl JobForm {
                 labeled_edit(ui, &mut self.labels, "Labels", "team=vision, sweep=lr");
                 ui.end_row();
                 error_row(ui, "labels");
+                if self.cluster {
+                    ui.label("pip");
+                    ui.add(
+                        egui::TextEdit::multiline(&mut self.pip)
+                            .desired_rows(2)
+                            .hint_text("requirements installed for this job, one a line"),
+                    );
+                    ui.end_row();
+                    ui.label("Reserves");
+                    ui.horizontal(|ui| {
+                        let small = |ui: &mut Ui, text: &mut String, label: &str, hint: &str| {
+                            let response = ui.add(
+                                egui::TextEdit::singleline(text)
+                                    .hint_text(hint)
+                                    .desired_width(70.0),
+                            );
+                            let label = label.to_owned();
+                            response.widget_info(move || {
+                                egui::WidgetInfo::labeled(egui::Role::TextInput, true, &label)
+                            });
+                        };
+                        small(ui, &mut self.cpus, "CPUs", "CPUs");
+                        small(ui, &mut self.gpus, "GPUs", "GPUs");
+                        small(ui, &mut self.memory, "Memory", "e.g. 2GiB");
+                    });
+                    ui.end_row();
+                    error_row(ui, "cpus");
+                    error_row(ui, "gpus");
+                    error_row(ui, "memory");
+                }
             });
         if let Some(error) = &self.error {
             ui.colored_label(
@@ -488,6 +581,38 @@ pub(super) fn labeled_edit(
     response
 }
 
+/// Bytes from `2GiB`, `512 MiB`, `1.5GB` or a plain number; `None` when empty.
+fn parse_bytes(text: &str) -> Result<Option<u64>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(format!(
+                "{text:?}: give bytes, or a size such as 512MiB or 2GiB"
+            ));
+        }
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok(Some((n * scale).round() as u64)),
+        _ => Err(format!(
+            "{text:?}: give bytes, or a size such as 512MiB or 2GiB"
+        )),
+    }
+}
+
 /// `train_3` → `train_4`; `train` → `train_2`.
 fn next_id(id: &str) -> String {
     match id.rsplit_once('_') {
@@ -523,6 +648,35 @@ mod tests {
         let rebuilt = form.build().unwrap();
         assert_eq!(rebuilt.training_input, job.training_input);
         assert_eq!(rebuilt.labels, job.labels);
+    }
+
+    #[test]
+    fn cluster_fields_become_pip_and_resources() {
+        let mut form = JobForm::new();
+        form.command_line = "python train.py".into();
+        form.cluster = true;
+        form.pip = "numpy\n\nscikit-learn==1.9.1".into();
+        form.cpus = "0.5".into();
+        form.memory = "2GiB".into();
+        let input = form.build().unwrap().training_input.unwrap();
+        assert_eq!(input.pip_requirements, ["numpy", "scikit-learn==1.9.1"]);
+        let r = input.resources.unwrap();
+        assert_eq!(
+            (r.cpus, r.gpus, r.memory_bytes),
+            (Some(0.5), None, Some(2 << 30))
+        );
+        form.memory = "lots".into();
+        assert!(form.build().unwrap_err()["memory"].contains("2GiB"));
+        form.cluster = false;
+        assert!(
+            form.build()
+                .unwrap()
+                .training_input
+                .unwrap()
+                .resources
+                .is_none(),
+            "local jobs reserve nothing"
+        );
     }
 
     #[test]

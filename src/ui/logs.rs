@@ -9,7 +9,7 @@ use super::format;
 use super::log_buffer::LogBuffer;
 use super::theme;
 use crate::domain::filter::find_ignore_case;
-use crate::domain::{JobKey, LogStream, Severity, Support};
+use crate::domain::{Capabilities, JobKey, LogStream, Severity};
 
 /// What the Logs tab asks the app to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,11 +174,16 @@ impl LogsTab {
     }
 
     /// Draws the tab.
-    /// `severity` says whether the job's platform reports a level per line.
-    pub fn ui(&mut self, ui: &mut Ui, job_running: bool, severity: Support) -> Vec<LogsAction> {
+    /// `capabilities` say whether the job's platform reports a level and a time per line.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        job_running: bool,
+        capabilities: &Capabilities,
+    ) -> Vec<LogsAction> {
         let mut actions = Vec::new();
         self.refresh_index();
-        self.toolbar(ui, severity, &mut actions);
+        self.toolbar(ui, capabilities, &mut actions);
         if let Some(error) = &self.error {
             ui.colored_label(
                 theme::error_color(ui.visuals().dark_mode),
@@ -218,7 +223,7 @@ impl LogsTab {
         actions
     }
 
-    fn toolbar(&mut self, ui: &mut Ui, severity: Support, actions: &mut Vec<LogsAction>) {
+    fn toolbar(&mut self, ui: &mut Ui, capabilities: &Capabilities, actions: &mut Vec<LogsAction>) {
         ui.horizontal(|ui| {
             let edit = egui::TextEdit::singleline(&mut self.search)
                 .hint_text("Search")
@@ -287,13 +292,16 @@ impl LogsTab {
             if before != self.min_severity {
                 self.current_match = None;
             }
-            if let Some(why) = severity.why_not() {
-                ui.label(RichText::new("ⓘ").weak()).on_hover_text(format!(
+            if let Some(why) = capabilities.log_severity.why_not() {
+                ui.label(RichText::new("levels as stated").weak()).on_hover_text(format!(
                     "{why}: levels come from lines that state one (WARNING:, [ERROR], E1124 …); the rest show as unknown."
                 ));
             }
             ui.checkbox(&mut self.wrap, "Wrap");
-            ui.checkbox(&mut self.timestamps, "Timestamps");
+            let stamps = ui.checkbox(&mut self.timestamps, "Timestamps");
+            if let Some(why) = capabilities.log_timestamps.why_not() {
+                stamps.on_hover_text(why);
+            }
             ui.separator();
             if ui
                 .button("📋 Copy")

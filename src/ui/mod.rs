@@ -550,13 +550,13 @@ impl App {
             }
             Tab::Logs => {
                 let running = self.selected_job().is_some_and(|j| !j.state.is_finished());
-                let severity = self
+                let capabilities = self
                     .selected
                     .as_ref()
-                    .map_or(crate::domain::Support::Yes, |k| {
-                        self.connections.capabilities(&k.connection).log_severity
+                    .map_or(crate::domain::Capabilities::ALL, |k| {
+                        self.connections.capabilities(&k.connection)
                     });
-                for action in self.logs.ui(ui, running, severity) {
+                for action in self.logs.ui(ui, running, &capabilities) {
                     match action {
                         LogsAction::Copy(text) => {
                             let lines = text.lines().count();

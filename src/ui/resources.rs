@@ -108,7 +108,7 @@ impl ResourcesTab {
                 ui.label(format!("{}: {why}", key.job_id));
             }
             if let Some(note) = self.notes.get(key) {
-                ui.label(RichText::new(format!("ⓘ {}: {note}", key.job_id)).weak());
+                ui.label(RichText::new(format!("{}: {note}", key.job_id)).weak());
             }
         }
         let missing: Vec<&JobKey> = watched
