@@ -253,28 +253,46 @@ async fn tail(http: &RayHttp, job_id: &str, log: &Mutex<JobLog>) -> Result<(), S
             Err(e) => return Err(format!("the log tail broke off: {e}")),
         };
         // A reconnection replays the file from its start: drop what is already held.
-        let fresh = if skip >= text.len() {
-            skip -= text.len();
+        let Some(fresh) = unseen(&mut skip, &text) else {
             continue;
-        } else {
-            let at = skip;
-            skip = 0;
-            match text.get(at..) {
-                Some(rest) => rest.to_owned(),
-                None => continue,
-            }
         };
         with_log(log, |l| {
             l.error = None;
-            l.push_text(&fresh);
+            l.push_text(fresh);
         });
     }
     Ok(())
 }
 
+/// The part of a replayed frame after the `skip` bytes already held (counting `skip`
+/// down), or `None` when all of it was held.
+fn unseen<'a>(skip: &mut usize, text: &'a str) -> Option<&'a str> {
+    if *skip >= text.len() {
+        *skip -= text.len();
+        return None;
+    }
+    let at = std::mem::take(skip);
+    text.get(at..).filter(|rest| !rest.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replay_after_reconnecting_adds_only_what_is_new() {
+        let mut log = JobLog::default();
+        log.push_text("line 1\nline 2\nli");
+        // The server replays everything in frames of its own choosing.
+        let mut skip = log.received;
+        for frame in ["line 1\n", "line 2\nline 3\n", "line 4\n"] {
+            if let Some(fresh) = unseen(&mut skip, frame) {
+                log.push_text(fresh);
+            }
+        }
+        let texts: Vec<&str> = log.entries.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(texts, ["line 1", "line 2", "line 3", "line 4"]);
+    }
 
     #[test]
     fn text_becomes_numbered_lines_with_the_levels_they_state() {
