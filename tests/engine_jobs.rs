@@ -275,6 +275,43 @@ async fn jobs_queue_beyond_the_running_limit_and_a_queued_job_can_be_cancelled()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn every_log_reads_queued_then_started_then_the_jobs_first_line() {
+    let engine = TestEngine::start(&[]);
+    // Jobs that print at once, and a lot: the start must still come before their output.
+    let ids: Vec<String> = (0..6).map(|i| format!("prints_at_once_{i}")).collect();
+    for id in &ids {
+        let job = python_job(
+            id,
+            "import sys\nfor i in range(2000): sys.stdout.write(f'out {i}\\n')",
+        );
+        engine.platform.submit_job(&job).await.unwrap();
+    }
+    for id in &ids {
+        assert_eq!(engine.wait_finished(id).await.state, JobState::Succeeded);
+        let logs = engine.all_logs(id).await;
+        let first: Vec<(LogStream, &str)> = logs
+            .iter()
+            .take(3)
+            .map(|e| (e.stream, e.text.as_str()))
+            .collect();
+        assert_eq!(
+            first[0],
+            (LogStream::Engine, "Job queued."),
+            "{id}: {first:?}"
+        );
+        assert_eq!(first[1].0, LogStream::Engine, "{id}: {first:?}");
+        assert!(
+            first[1].1.starts_with("Job started (pid "),
+            "{id}: {first:?}"
+        );
+        assert_eq!(first[2], (LogStream::Stdout, "out 0"), "{id}: {first:?}");
+        let last = logs.last().unwrap();
+        assert_eq!(last.stream, LogStream::Engine);
+        assert!(last.text.starts_with("Job exited with code 0"), "{last:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn logs_of_100k_lines_are_complete_and_in_order() {
     let engine = TestEngine::start(&[]);
     let job = python_job(

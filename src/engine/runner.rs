@@ -339,17 +339,24 @@ impl Engine {
         let mut ticker = tokio::time::interval(SUPERVISE_EVERY);
         loop {
             ticker.tick().await;
-            if let Some(log) = &log {
-                ingest(log, false).await;
-            }
-            let Some(record) = self.store.get(&id) else {
+            let Some(mut record) = self.store.get(&id) else {
                 return;
             };
+            // The start is logged before any output is indexed, so that the log reads
+            // queued, started, the job's lines, exited: in the order they happened.
             if record.process.child_pid.is_none()
                 && let Some(pid) = wrapper::read_pid(&dir)
             {
                 self.mark_running(&id, pid);
-                continue;
+                let Some(updated) = self.store.get(&id) else {
+                    return;
+                };
+                record = updated;
+            }
+            if record.process.child_pid.is_some()
+                && let Some(log) = &log
+            {
+                ingest(log, false).await;
             }
             if record.process.cancel_requested
                 && let Some(pid) = record.process.child_pid
