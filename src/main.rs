@@ -44,14 +44,15 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
-    /// Train a small real model (softmax regression on the bundled Iris data), writing
-    /// TensorBoard scalars and model.json into the job dir.
+    /// Train a small real model (a multi-layer perceptron on the bundled handwritten
+    /// digits, about half a minute), writing TensorBoard scalars, model.onnx and
+    /// model.json into the job dir.
     SampleTrain {
         /// Where to write scalars and the model.
         #[arg(long)]
         job_dir: PathBuf,
         /// Epochs of gradient descent.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = mlconsole::sample_train::DEFAULT_EPOCHS)]
         epochs: usize,
     },
     /// Predict every line of JSONL files with an ONNX model (what a batch prediction job
@@ -162,6 +163,7 @@ fn run_console(cli: &Cli) -> anyhow::Result<()> {
         data_dir,
         start_engine_with: (!cli.no_start_engine).then(|| exe.clone()),
         sample_trainer: Some(exe),
+        sample_epochs: None,
         use_os_keyring: !cli.no_keyring,
     })
 }

@@ -219,12 +219,28 @@ fn drop_a_log_dir_and_see_its_scalars_as_charts() {
         .input_mut()
         .dropped_files
         .push(std::sync::Arc::new(DroppedPath(logdir)));
+    // The frame that first has the runs shows a placeholder where each chart is being
+    // drawn (off the UI thread), then the charts.
+    let started = std::time::Instant::now();
+    while harness.state().scalars().run_count() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the runs of the dropped log dir"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        has_label_containing(&harness, "Drawing loss…"),
+        "a placeholder while the chart is drawn"
+    );
     step_until(
         &mut harness,
-        "the runs of the dropped log dir",
+        "the charts drawn",
         Duration::from_secs(20),
-        |h| h.state().scalars().run_count() == 2,
+        |h| h.state().scalars().pending_charts() == 0 && !has_label_containing(h, "Drawing "),
     );
+    assert!(harness.state().scalars().drawn_charts() >= 4);
     assert_eq!(harness.state().tab(), Tab::Scalars);
     for label in ["run_tf1", "run_tf2/train"] {
         assert!(has_label(&harness, label), "run {label} listed");
@@ -288,40 +304,74 @@ fn a_jobs_scalars_open_from_its_details() {
 }
 
 #[test]
-fn a_first_run_trains_the_sample_and_shows_its_curves() {
+fn a_first_run_trains_the_sample_and_shows_it_alive_then_deploys_and_predicts() {
     let engine = TestEngine::start(&[]);
     let mut harness = console_harness(&engine);
     click(&mut harness, "▶ Run sample job");
+    let sample = |h: &Harness<'static, App>| {
+        h.state()
+            .jobs()
+            .all()
+            .first()
+            .filter(|j| j.job_id.starts_with("sample_"))
+            .cloned()
+    };
     step_until(
         &mut harness,
-        "the sample job to succeed",
+        "the sample job RUNNING",
         Duration::from_secs(30),
-        |h| {
-            h.state()
-                .jobs()
-                .all()
-                .first()
-                .is_some_and(|j| j.job_id.starts_with("sample_") && j.state == JobState::Succeeded)
-        },
+        |h| sample(h).is_some_and(|j| j.state == JobState::Running),
+    );
+    let key = harness
+        .state()
+        .selected()
+        .cloned()
+        .expect("the sample is selected");
+
+    // Its log grows while it runs.
+    click(&mut harness, "Logs");
+    step_until(
+        &mut harness,
+        "an epoch logged while running",
+        Duration::from_secs(30),
+        |h| has_label_containing(h, "INFO:sample_train:epoch 1/"),
     );
     assert!(
-        harness
-            .state()
-            .selected()
-            .is_some_and(|k| k.job_id.starts_with("sample_"))
+        sample(&harness).is_some_and(|j| j.state == JobState::Running),
+        "the line came while the job ran"
     );
+
+    // Its CPU curve has samples.
+    click(&mut harness, "Resources");
+    step_until(&mut harness, "CPU samples", Duration::from_secs(30), |h| {
+        h.state().resources().sample_count(&key) > 0
+    });
+
+    // Its scalars chart: train and eval, loss, accuracy and the learning rate.
+    click(&mut harness, "Jobs");
     click(&mut harness, "📉 Scalars");
     step_until(
         &mut harness,
-        "the sample's curves",
-        Duration::from_secs(20),
+        "the sample's charts",
+        Duration::from_secs(30),
         |h| {
-            h.state().scalars().run_count() == 2 && has_label(h, "loss") && has_label(h, "accuracy")
+            h.state().scalars().run_count() == 2
+                && ["loss", "accuracy", "learning_rate"]
+                    .iter()
+                    .all(|t| has_label(h, t))
+                && h.state().scalars().drawn_charts() >= 3
         },
     );
     for run in ["train", "eval"] {
         assert!(has_label(&harness, run), "run {run} listed");
     }
+
+    step_until(
+        &mut harness,
+        "the sample to succeed",
+        Duration::from_secs(60),
+        |h| sample(h).is_some_and(|j| j.state == JobState::Succeeded),
+    );
 
     // Its model.onnx deploys as a version, ready for the Predict tab.
     click(&mut harness, "Jobs");
@@ -333,7 +383,7 @@ fn a_first_run_trains_the_sample_and_shows_its_curves() {
         Duration::from_secs(20),
         |h| {
             h.state().models().models.iter().any(|m| {
-                m.model.short_name() == "iris"
+                m.model.short_name() == "digits"
                     && m.versions
                         .iter()
                         .any(|v| v.is_default && v.state == mlconsole::domain::VersionState::Ready)

@@ -9,8 +9,6 @@ use common::{
 };
 use mlconsole::domain::{JobState, LogStream, Severity, TrainingInput};
 use mlconsole::platform::Platform;
-use mlconsole::sample_train::onnx::{GraphProto, ModelProto};
-use std::collections::HashMap;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_command_job_succeeds_and_records_how_it_ran() {
@@ -555,7 +553,11 @@ async fn the_sample_trainer_runs_as_a_job_and_writes_scalars_and_a_model() {
     let job_dir = out.path().join("sample_1");
     let mut job = command_job(
         "sample_1",
-        &[env!("CARGO_BIN_EXE_mlconsole"), "sample-train"],
+        &[
+            env!("CARGO_BIN_EXE_mlconsole"),
+            "sample-train",
+            "--epochs=4",
+        ],
     );
     if let Some(input) = job.training_input.as_mut() {
         input.job_dir = Some(job_dir.display().to_string());
@@ -568,132 +570,56 @@ async fn the_sample_trainer_runs_as_a_job_and_writes_scalars_and_a_model() {
         logs.iter().any(|e| e.text.contains("held-out accuracy")),
         "{logs:#?}"
     );
-    assert!(logs.iter().any(|e| e.text.contains("epoch 200 loss")));
+    let epochs = logs
+        .iter()
+        .filter(|e| e.text.contains("INFO:sample_train:epoch "))
+        .count();
+    assert_eq!(epochs, 4, "a line every epoch");
 
     let mut logdir = mlconsole::tensorboard::LogDir::new(&job_dir);
     logdir.refresh().unwrap();
-    let loss = &logdir.runs()["train"].tags["loss"];
-    assert_eq!(loss.len(), 200);
+    let train = &logdir.runs()["train"].tags;
+    let loss = &train["loss"];
+    assert_eq!(loss.len(), 4);
     assert!(
-        loss[199].value < loss[0].value / 3.0,
+        loss[3].value < loss[0].value / 1.5,
         "the loss falls: {} -> {}",
         loss[0].value,
-        loss[199].value
+        loss[3].value
     );
-    let eval_accuracy = logdir.runs()["eval"].tags["accuracy"][199].value;
-    assert!(eval_accuracy >= 0.9, "held-out accuracy {eval_accuracy}");
+    let rates = &train["learning_rate"];
+    assert!(rates[3].value < rates[0].value, "the learning rate decays");
+    // Four epochs of a debug build: far from the ~98 % of a full run, well above chance.
+    let eval_accuracy = logdir.runs()["eval"].tags["accuracy"][3].value;
+    assert!(eval_accuracy >= 0.6, "held-out accuracy {eval_accuracy}");
 
-    // The saved model classifies flowers as the trainer's own code does.
-    let model: serde_json::Value =
+    // model.onnx, served by the engine's runtime, gives what the trainer's own maths does.
+    let model: mlconsole::sample_train::Mlp =
         serde_json::from_slice(&std::fs::read(job_dir.join("model.json")).unwrap()).unwrap();
-    let get = |key: &str| {
-        model[key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap())
-            .collect::<Vec<_>>()
-    };
-    let (mean, std, bias) = (get("mean"), get("std"), get("bias"));
-    let weights: Vec<Vec<f64>> = model["weights"]
-        .as_array()
-        .unwrap()
+    let loaded = mlconsole::engine::onnx_model::load(&job_dir.join("model.onnx")).unwrap();
+    assert_eq!(loaded.inputs[0].shape, vec![None, Some(64)]);
+    let mut session = mlconsole::engine::onnx_model::session(&loaded).unwrap();
+    let digits = mlconsole::sample_train::load_digits().unwrap();
+    let instances: Vec<serde_json::Value> = digits
         .iter()
-        .map(|row| {
-            row.as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_f64().unwrap())
-                .collect()
-        })
+        .take(50)
+        .map(|(pixels, _)| serde_json::json!(pixels))
         .collect();
-    let classify = |x: [f64; 4]| {
-        let mut z = bias.clone();
-        for f in 0..4 {
-            for (c, zc) in z.iter_mut().enumerate() {
-                *zc += (x[f] - mean[f]) / std[f] * weights[f][c];
-            }
+    let batches = mlconsole::domain::predict::assemble(&instances, &loaded.inputs).unwrap();
+    let outputs = mlconsole::engine::onnx_model::run(&mut session, &batches[0]).unwrap();
+    let served = match &outputs[0].data {
+        mlconsole::domain::predict::TensorData::F32(v) => v.clone(),
+        other => panic!("probabilities are float32: {other:?}"),
+    };
+    let mut right = 0;
+    for (i, (pixels, digit)) in digits.iter().take(50).enumerate() {
+        let own = model.predict(pixels);
+        let row = &served[i * 10..(i + 1) * 10];
+        for (a, b) in own.iter().zip(row) {
+            assert!((a - b).abs() < 1e-4, "image {i}: {own:?} vs {row:?}");
         }
-        (0..3).max_by(|a, b| z[*a].total_cmp(&z[*b])).unwrap()
-    };
-    assert_eq!(classify([5.1, 3.5, 1.4, 0.2]), 0, "setosa");
-    assert_eq!(classify([6.4, 3.2, 4.5, 1.5]), 1, "versicolor");
-    assert_eq!(classify([6.3, 3.3, 6.0, 2.5]), 2, "virginica");
-
-    // model.onnx holds the same model: run its graph, node by node, on the same flowers.
-    let bytes = std::fs::read(job_dir.join("model.onnx")).unwrap();
-    let onnx = <ModelProto as prost::Message>::decode(bytes.as_slice()).unwrap();
-    assert_eq!(onnx.opset_import[0].version, 13);
-    let graph = onnx.graph.unwrap();
-    assert_eq!(graph.input[0].name, "input");
-    assert_eq!(graph.output[0].name, "probabilities");
-    for (x, class) in [
-        ([5.1, 3.5, 1.4, 0.2], 0),
-        ([6.4, 3.2, 4.5, 1.5], 1),
-        ([6.3, 3.3, 6.0, 2.5], 2),
-    ] {
-        let probabilities = run_graph(&graph, x);
-        let best = (0..3)
-            .max_by(|a, b| probabilities[*a].total_cmp(&probabilities[*b]))
-            .unwrap();
-        assert_eq!(best, class, "{probabilities:?}");
-        assert_eq!(best, classify(x));
-        assert!((probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-5);
+        let best = (0..10).max_by(|a, b| row[*a].total_cmp(&row[*b])).unwrap();
+        right += usize::from(best == *digit);
     }
-}
-
-/// Evaluates the sample's ONNX graph (Sub, Div, MatMul, Add, Softmax) for one input row,
-/// following the node list and the initializers by name, as a runtime would.
-fn run_graph(graph: &GraphProto, x: [f64; 4]) -> Vec<f64> {
-    let mut values: HashMap<String, (Vec<f64>, Vec<i64>)> = graph
-        .initializer
-        .iter()
-        .map(|t| {
-            (
-                t.name.clone(),
-                (
-                    t.float_data.iter().map(|v| f64::from(*v)).collect(),
-                    t.dims.clone(),
-                ),
-            )
-        })
-        .collect();
-    values.insert("input".into(), (x.to_vec(), vec![1, 4]));
-    for node in &graph.node {
-        let (a, a_dims) = values[&node.input[0]].clone();
-        let result = match node.op_type.as_str() {
-            "Sub" | "Div" | "Add" => {
-                let (b, _) = &values[&node.input[1]];
-                let op = |p: f64, q: f64| match node.op_type.as_str() {
-                    "Sub" => p - q,
-                    "Div" => p / q,
-                    _ => p + q,
-                };
-                (
-                    a.iter()
-                        .enumerate()
-                        .map(|(i, p)| op(*p, b[i % b.len()]))
-                        .collect(),
-                    a_dims,
-                )
-            }
-            "MatMul" => {
-                let (w, w_dims) = &values[&node.input[1]];
-                let (k, n) = (w_dims[0] as usize, w_dims[1] as usize);
-                let out = (0..n)
-                    .map(|j| (0..k).map(|i| a[i] * w[i * n + j]).sum())
-                    .collect();
-                (out, vec![1, n as i64])
-            }
-            "Softmax" => {
-                let max = a.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let e: Vec<f64> = a.iter().map(|v| (v - max).exp()).collect();
-                let sum: f64 = e.iter().sum();
-                (e.iter().map(|v| v / sum).collect(), a_dims)
-            }
-            other => panic!("unexpected operator {other}"),
-        };
-        values.insert(node.output[0].clone(), result);
-    }
-    values["probabilities"].0.clone()
+    assert!(right >= 30, "{right}/50 digits read right");
 }

@@ -701,35 +701,34 @@ async fn batch_prediction_jobs_write_results_and_count_bad_lines() {
 async fn the_sample_trainers_model_serves_what_the_trainer_predicts() {
     let engine = TestEngine::start(&[]);
     let job_dir = tempfile::tempdir().unwrap();
-    let (model, _) = mlconsole::sample_train::train(job_dir.path(), 60, &mut Vec::new()).unwrap();
-    create_model(&engine, "flowers").await;
+    let (model, _) = mlconsole::sample_train::train(job_dir.path(), 1, &mut Vec::new()).unwrap();
+    create_model(&engine, "digits").await;
     // The job dir itself is the deploymentUri: it holds model.onnx.
     let v = create_version(
         &engine,
-        "flowers",
+        "digits",
         json!({ "name": "sample", "deploymentUri": job_dir.path() }),
     )
     .await;
     assert_eq!(v["state"], "READY", "{v:#}");
     assert_eq!(v["inputs"][0]["name"], "input");
     assert_eq!(v["outputs"][0]["name"], "probabilities");
-    let flowers = [
-        [5.1, 3.5, 1.4, 0.2],
-        [5.9, 3.0, 4.2, 1.5],
-        [6.9, 3.1, 5.4, 2.1],
-    ];
-    let (code, body) = predict(
-        &engine,
-        &format!("{MODELS}/flowers:predict"),
-        json!(flowers),
-    )
-    .await;
+    let images: Vec<Vec<f32>> = mlconsole::sample_train::load_digits()
+        .unwrap()
+        .into_iter()
+        .take(3)
+        .map(|(pixels, _)| pixels)
+        .collect();
+    let (code, body) = predict(&engine, &format!("{MODELS}/digits:predict"), json!(images)).await;
     assert_eq!(code, 200, "{body:#}");
-    for (i, x) in flowers.iter().enumerate() {
+    for (i, x) in images.iter().enumerate() {
         let want = model.predict(x);
         for (c, w) in want.iter().enumerate() {
             let got = body["predictions"][i][c].as_f64().unwrap();
-            assert!(close(got, *w, 1e-4), "flower {i} class {c}: {got} vs {w}");
+            assert!(
+                close(got, f64::from(*w), 1e-4),
+                "image {i} digit {c}: {got} vs {w}"
+            );
         }
     }
 }

@@ -196,11 +196,11 @@ async fn a_failing_job_says_why_and_a_running_one_stops() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_using_ray_tasks_has_driver_and_worker_samples_and_one_without_says_why() {
     let ray = platform(cluster().await);
-    let busy = "import ray, time\nray.init()\n@ray.remote(num_cpus=0.5)\ndef spin(s):\n    end = time.time() + s\n    x = 0\n    while time.time() < end:\n        x += 1\n    return x\nprint(sum(ray.get([spin.remote(25) for _ in range(2)])))\n";
+    let busy = "import ray, time\nray.init()\n@ray.remote(num_cpus=0.5)\ndef spin(s):\n    end = time.time() + s\n    x = 0\n    while time.time() < end:\n        x += 1\n    return x\nprint(sum(ray.get([spin.remote(60) for _ in range(2)])))\n";
     ray.submit_job(&command_job("uses_tasks", &["python", "-c", busy]))
         .await
         .unwrap();
-    ray.submit_job(&command_job("plain_sleep", &["sleep", "25"]))
+    ray.submit_job(&command_job("plain_sleep", &["sleep", "90"]))
         .await
         .unwrap();
     wait_job(&ray, "uses_tasks", Duration::from_secs(90), |j| {
@@ -210,7 +210,10 @@ async fn a_job_using_ray_tasks_has_driver_and_worker_samples_and_one_without_say
     let started = Instant::now();
     let (mut busy_sample, mut busy_note) = (None, None);
     let mut plain_note = None;
-    while started.elapsed() < Duration::from_secs(40)
+    // Under a loaded CI machine, ray.init(), the workers' start and Ray's 5 s refresh
+    // can take a while before the first busy sample.
+    let mut last_note = None;
+    while started.elapsed() < Duration::from_secs(90)
         && (busy_sample.is_none() || plain_note.is_none())
     {
         let page = ray.read_metrics("uses_tasks", None).await.unwrap();
@@ -222,13 +225,16 @@ async fn a_job_using_ray_tasks_has_driver_and_worker_samples_and_one_without_say
             busy_sample = Some(*s);
             busy_note = page.note.clone();
         }
+        last_note = page.note.clone();
         let page = ray.read_metrics("plain_sleep", None).await.unwrap();
         if page.note.is_some() {
             plain_note = page.note;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let sample = busy_sample.expect("a sample of the busy job's driver and workers");
+    let sample = busy_sample.unwrap_or_else(|| {
+        panic!("no sample of the busy job's driver and workers; Ray said: {last_note:?}")
+    });
     assert!(sample.cpu_percent > 20.0, "{sample:?}");
     assert!(busy_note.unwrap().contains("driver and workers"));
     let note = plain_note.expect("a note on the job without ray.init()");

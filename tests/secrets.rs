@@ -157,6 +157,7 @@ fn child_stores_a_token_in_the_secret_service() {
         data_dir: config.path().join("no-engine"),
         start_engine_with: None,
         sample_trainer: None,
+        sample_epochs: None,
         use_os_keyring: true,
     };
     let backend = Backend::spawn(settings, egui::Context::default()).unwrap();

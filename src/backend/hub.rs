@@ -172,7 +172,11 @@ impl Hub {
             }
             Request::RunSampleJob => {
                 let settings = &self.shared.settings;
-                let job = tasks::sample_job(&settings.data_dir, settings.sample_trainer.as_deref());
+                let job = tasks::sample_job(
+                    &settings.data_dir,
+                    settings.sample_trainer.as_deref(),
+                    settings.sample_epochs,
+                );
                 self.submit(ConnectionId::local(), job);
             }
             Request::SubmitJob { connection, job } => self.submit(connection, Ok(*job)),

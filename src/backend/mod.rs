@@ -35,6 +35,8 @@ pub struct BackendSettings {
     pub start_engine_with: Option<PathBuf>,
     /// The `mlconsole` binary whose `sample-train` the "Run sample job" button runs.
     pub sample_trainer: Option<PathBuf>,
+    /// Epochs the sample job trains (`None`: the trainer's default, about half a minute).
+    pub sample_epochs: Option<usize>,
     /// Keep secrets in the OS keyring when its self-test passes (else, or when false,
     /// in a file only the user can read).
     pub use_os_keyring: bool,

@@ -301,6 +301,7 @@ pub(super) async fn open_tensorboard(dir: std::path::PathBuf, updates: Updates) 
 pub(super) fn sample_job(
     data_dir: &std::path::Path,
     trainer: Option<&std::path::Path>,
+    epochs: Option<usize>,
 ) -> Result<Job, String> {
     let trainer = trainer.ok_or("this console has no sample trainer to run")?;
     let id = format!("sample_{}", chrono::Local::now().format("%Y%m%d_%H%M%S"));
@@ -309,7 +310,10 @@ pub(super) fn sample_job(
         job_id: id,
         labels: [("kind".to_owned(), "sample".to_owned())].into(),
         training_input: Some(crate::domain::TrainingInput {
-            command: vec![trainer.display().to_string(), "sample-train".into()],
+            command: [trainer.display().to_string(), "sample-train".into()]
+                .into_iter()
+                .chain(epochs.map(|n| format!("--epochs={n}")))
+                .collect(),
             job_dir: Some(job_dir.display().to_string()),
             ..Default::default()
         }),

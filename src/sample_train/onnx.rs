@@ -3,7 +3,7 @@
 
 use prost::Message;
 
-use super::SoftmaxModel;
+use super::{CLASSES, INPUTS, Mlp};
 
 /// `onnx.ModelProto`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -161,11 +161,11 @@ pub struct Dimension {
 
 const FLOAT: i32 = 1;
 
-fn float_tensor(name: &str, dims: &[i64], values: impl IntoIterator<Item = f64>) -> TensorProto {
+fn float_tensor(name: &str, dims: &[i64], values: &[f32]) -> TensorProto {
     TensorProto {
         dims: dims.to_vec(),
         data_type: FLOAT,
-        float_data: values.into_iter().map(|v| v as f32).collect(),
+        float_data: values.to_vec(),
         name: name.into(),
     }
 }
@@ -182,7 +182,7 @@ fn float_value(name: &str, dims: [Dimension; 2]) -> ValueInfoProto {
     }
 }
 
-fn node(op: &str, inputs: [&str; 2], output: &str) -> NodeProto {
+fn node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
     NodeProto {
         input: inputs.iter().map(|s| (*s).to_owned()).collect(),
         output: vec![output.into()],
@@ -192,50 +192,56 @@ fn node(op: &str, inputs: [&str; 2], output: &str) -> NodeProto {
     }
 }
 
-/// The model as an ONNX graph: `input` [N, 4] float (raw measurements) →
-/// standardise → MatMul → Add → Softmax → `probabilities` [N, 3].
-pub fn model_proto(model: &SoftmaxModel) -> ModelProto {
+/// The network as an ONNX graph: `input` [N, 64] float (pixel values 0–16) → ÷16 →
+/// (MatMul → Add → Relu) per hidden layer → MatMul → Add → Softmax → `probabilities`
+/// [N, 10].
+pub fn model_proto(model: &Mlp) -> ModelProto {
     let batch = || Dimension {
         dim_value: None,
         dim_param: Some("N".into()),
     };
-    let size = |n: i64| Dimension {
-        dim_value: Some(n),
+    let size = |n: usize| Dimension {
+        dim_value: Some(n as i64),
         dim_param: None,
     };
-    let mut softmax = node("Softmax", ["logits", ""], "probabilities");
-    softmax.input.truncate(1);
-    softmax.attribute.push(AttributeProto {
-        name: "axis".into(),
-        i: 1,
-        r#type: 2,
-    });
+    let mut nodes = vec![node("Div", &["input", "pixel_scale"], "x0")];
+    let mut initializer = vec![float_tensor("pixel_scale", &[], &[16.0])];
+    let last = model.layers.len() - 1;
+    for (l, layer) in model.layers.iter().enumerate() {
+        let (w, b) = (format!("w{l}"), format!("b{l}"));
+        initializer.push(float_tensor(
+            &w,
+            &[layer.inputs as i64, layer.outputs as i64],
+            &layer.weights,
+        ));
+        initializer.push(float_tensor(&b, &[layer.outputs as i64], &layer.bias));
+        let input = format!("x{l}");
+        let (product, sum) = (format!("m{l}"), format!("z{l}"));
+        nodes.push(node("MatMul", &[&input, &w], &product));
+        nodes.push(node("Add", &[&product, &b], &sum));
+        if l < last {
+            nodes.push(node("Relu", &[&sum], &format!("x{}", l + 1)));
+        } else {
+            let mut softmax = node("Softmax", &[&sum], "probabilities");
+            softmax.attribute.push(AttributeProto {
+                name: "axis".into(),
+                i: 1,
+                r#type: 2,
+            });
+            nodes.push(softmax);
+        }
+    }
     ModelProto {
         ir_version: 8,
         producer_name: "mlconsole".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
-        doc_string: format!(
-            "Softmax regression on the Iris measurements ({}); outputs the probabilities of {}.",
-            model.inputs.join(", "),
-            model.classes.join(", ")
-        ),
+        doc_string: "A multi-layer perceptron reading 8x8 handwritten digits (64 pixel values 0-16, row by row); outputs the probabilities of the digits 0-9.".into(),
         graph: Some(GraphProto {
-            name: "iris_softmax_regression".into(),
-            node: vec![
-                node("Sub", ["input", "mean"], "centered"),
-                node("Div", ["centered", "std"], "standardized"),
-                node("MatMul", ["standardized", "weights"], "scores"),
-                node("Add", ["scores", "bias"], "logits"),
-                softmax,
-            ],
-            initializer: vec![
-                float_tensor("mean", &[4], model.mean),
-                float_tensor("std", &[4], model.std),
-                float_tensor("weights", &[4, 3], model.weights.iter().flatten().copied()),
-                float_tensor("bias", &[3], model.bias),
-            ],
-            input: vec![float_value("input", [batch(), size(4)])],
-            output: vec![float_value("probabilities", [batch(), size(3)])],
+            name: "digits_mlp".into(),
+            node: nodes,
+            initializer,
+            input: vec![float_value("input", [batch(), size(INPUTS)])],
+            output: vec![float_value("probabilities", [batch(), size(CLASSES)])],
         }),
         opset_import: vec![OperatorSetIdProto {
             domain: String::new(),
@@ -245,6 +251,6 @@ pub fn model_proto(model: &SoftmaxModel) -> ModelProto {
 }
 
 /// The model as ONNX bytes.
-pub fn to_onnx(model: &SoftmaxModel) -> Vec<u8> {
+pub fn to_onnx(model: &Mlp) -> Vec<u8> {
     model_proto(model).encode_to_vec()
 }

@@ -1,6 +1,7 @@
 //! The console window: an `eframe::App` with one tab per file. The UI thread never does
 //! I/O: it drains the backend's updates, draws, and sends requests.
 
+pub mod chart_render;
 pub mod connections;
 pub mod format;
 pub mod job_form;
@@ -393,6 +394,11 @@ impl App {
         &self.scalars
     }
 
+    /// The Resources tab (for tests).
+    pub fn resources(&self) -> &ResourcesTab {
+        &self.resources
+    }
+
     /// Selects a job (or none): its log is followed and its resources watched.
     pub fn select(&mut self, job: Option<JobKey>) {
         if self.selected == job {
@@ -736,11 +742,11 @@ impl App {
                 let Some(dir) = job.training_input.as_ref().and_then(|i| i.job_dir.clone()) else {
                     return;
                 };
-                // The model is named by the job's `model` label; sample jobs serve "iris".
+                // The model is named by the job's `model` label; sample jobs serve "digits".
                 let model = match job.labels.get("model") {
                     Some(name) => name.clone(),
                     None if job.labels.get("kind").is_some_and(|k| k == "sample") => {
-                        "iris".to_owned()
+                        "digits".to_owned()
                     }
                     None => job.job_id.clone(),
                 };

@@ -7,22 +7,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use egui::{RichText, Ui};
-use egui_plot::{HoverPosition, Line, Plot, PlotPoint, PlotPoints};
+use egui_plot::{Plot, PlotImage, PlotPoint};
 
+pub use super::chart_render::XAxis;
+use super::chart_render::{
+    ChartImage, ChartKey, ChartRequest, ChartWorker, HoverLine, RunPoints, Series,
+};
 use super::format;
 use super::theme;
-use crate::tensorboard::{ScalarPoint, ScalarsByRun};
-
-/// What the x axis shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum XAxis {
-    /// The training step.
-    Step,
-    /// Seconds since the run's first point.
-    Relative,
-    /// The wall clock.
-    Wall,
-}
+use crate::tensorboard::ScalarsByRun;
 
 /// What the Scalars tab asks the app to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,21 +35,20 @@ pub enum ScalarsAction {
     },
 }
 
-/// What a drawn series was built from: points, smoothing bits, x axis, log y, buckets.
-type DrawnKey = (usize, u32, XAxis, bool, usize);
-
 #[derive(Default)]
 struct RunSeries {
     shown: bool,
     color: usize,
-    tags: BTreeMap<String, Vec<ScalarPoint>>,
+    tags: BTreeMap<String, Series>,
 }
 
-/// A series ready to draw, and what it was built from.
-struct Drawn {
-    built_for: DrawnKey,
-    raw: Vec<PlotPoint>,
-    smoothed: Vec<PlotPoint>,
+/// A chart's image as last drawn, and what it was drawn from.
+struct Chart {
+    key: ChartKey,
+    texture: egui::TextureHandle,
+    bounds: [f64; 4],
+    /// Each run's reduced smoothed line, for the hover read-out.
+    hover: Vec<HoverLine>,
 }
 
 /// The Scalars tab's state.
@@ -70,10 +62,18 @@ pub struct ScalarsTab {
     smoothing: f32,
     x_axis: XAxis,
     log_y: bool,
-    /// Drawn series by run, then tag.
-    drawn: HashMap<String, HashMap<String, Drawn>>,
     /// Shown runs and their tags; `None` when they must be worked out again.
     layout: Option<(Vec<String>, Vec<String>)>,
+    /// Changes when the shown runs do (their charts are drawn again).
+    runs_revision: u64,
+    /// Each tag's chart, as last drawn.
+    charts: HashMap<String, Chart>,
+    /// Charts asked of the worker and not yet back.
+    requested: HashMap<String, ChartKey>,
+    /// Charts the user zoomed or panned: the bounds shown.
+    views: HashMap<String, [f64; 4]>,
+    /// Draws charts off the UI thread; started with the tab's first frame.
+    worker: Option<ChartWorker>,
 }
 
 impl Default for ScalarsTab {
@@ -88,8 +88,12 @@ impl Default for ScalarsTab {
             smoothing: 0.6,
             x_axis: XAxis::Step,
             log_y: false,
-            drawn: HashMap::new(),
             layout: None,
+            runs_revision: 0,
+            charts: HashMap::new(),
+            requested: HashMap::new(),
+            views: HashMap::new(),
+            worker: None,
         }
     }
 }
@@ -100,8 +104,10 @@ impl ScalarsTab {
         self.dir_text = dir.display().to_string();
         self.dir = Some(dir);
         self.runs.clear();
-        self.drawn.clear();
-        self.layout = None;
+        self.charts.clear();
+        self.requested.clear();
+        self.views.clear();
+        self.layout_changed();
         self.error = None;
         self.corrupt_records = 0;
     }
@@ -118,7 +124,7 @@ impl ScalarsTab {
         }
         self.error = None;
         self.corrupt_records = corrupt_records;
-        self.layout = None;
+        self.layout_changed();
         for (run, tags) in runs {
             let next_color = self.runs.len();
             let series = self.runs.entry(run).or_insert_with(|| RunSeries {
@@ -144,10 +150,70 @@ impl ScalarsTab {
         self.runs.len()
     }
 
+    /// Charts drawn so far (for tests and benchmarks).
+    pub fn drawn_charts(&self) -> usize {
+        self.charts.len()
+    }
+
+    /// Charts being drawn (for tests and benchmarks).
+    pub fn pending_charts(&self) -> usize {
+        self.requested.len()
+    }
+
+    /// The shown runs or their tags changed: work them out again, draw charts anew.
+    fn layout_changed(&mut self) {
+        self.layout = None;
+        self.runs_revision += 1;
+    }
+
+    /// Takes the charts the worker has drawn.
+    fn receive_charts(&mut self, ctx: &egui::Context) {
+        let Some(worker) = &self.worker else {
+            return;
+        };
+        while let Some(ChartImage {
+            tag,
+            key,
+            image,
+            bounds,
+            hover,
+        }) = worker.try_recv()
+        {
+            if self.requested.get(&tag) == Some(&key) {
+                self.requested.remove(&tag);
+            }
+            let options = egui::TextureOptions::LINEAR;
+            match self.charts.get_mut(&tag) {
+                Some(chart) => {
+                    chart.texture.set(image, options);
+                    chart.key = key;
+                    chart.bounds = bounds;
+                    chart.hover = hover;
+                }
+                None => {
+                    let texture = ctx.load_texture(format!("scalars/{tag}"), image, options);
+                    self.charts.insert(
+                        tag,
+                        Chart {
+                            key,
+                            texture,
+                            bounds,
+                            hover,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
     /// Draws the tab; `job_dir` is the selected job's job dir, if it has one.
     pub fn ui(&mut self, ui: &mut Ui, job_dir: Option<&str>) -> Vec<ScalarsAction> {
         let mut actions = Vec::new();
         let dark = ui.visuals().dark_mode;
+        if self.worker.is_none() {
+            self.worker = Some(ChartWorker::spawn(Some(ui.ctx().clone())));
+        }
+        self.receive_charts(ui.ctx());
         ui.horizontal(|ui| {
             let edit = egui::TextEdit::singleline(&mut self.dir_text)
                 .hint_text("Log dir: a folder holding event files (drop one here)")
@@ -228,7 +294,7 @@ impl ScalarsTab {
         response
             .widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Filter runs"));
         if response.changed() {
-            self.layout = None;
+            self.layout_changed();
         }
         let regex = regex::Regex::new(&self.run_filter);
         if let Err(e) = &regex {
@@ -254,7 +320,7 @@ impl ScalarsTab {
                 }
             });
         if toggled {
-            self.layout = None;
+            self.layout_changed();
         }
     }
 
@@ -284,21 +350,13 @@ impl ScalarsTab {
 
     fn charts(&mut self, ui: &mut Ui) {
         self.refresh_layout();
-        let Some((shown, tags)) = &self.layout else {
+        let Some((shown, tags)) = self.layout.clone() else {
             return;
         };
         // Two charts a row, two rows a screen; the run list on the left is the legend.
         let width = ((ui.available_width() - 24.0) / 2.0).max(280.0);
         let height = ((ui.available_height() - 60.0) / 2.0).max(220.0);
-        // About one bucket per pixel column, fewer when many lines overlap: a chart
-        // draws at most ~40k points however many runs are shown.
-        let lines = shown.len().max(1);
-        let buckets = (width as usize).min(20_000 / lines).clamp(50, 2000);
-        // With many runs the faint raw lines only hide the smoothed ones.
-        let draw_raw = shown.len() <= 20;
-        let settings = (self.smoothing, self.x_axis, self.log_y, buckets);
-        let (x_axis, log_y) = (self.x_axis, self.log_y);
-        let (runs, drawn) = (&self.runs, &mut self.drawn);
+        let pixels = ui.ctx().pixels_per_point();
         egui::ScrollArea::vertical()
             .id_salt("charts_scroll")
             .auto_shrink([false, false])
@@ -306,51 +364,145 @@ impl ScalarsTab {
                 for row in rows {
                     ui.horizontal(|ui| {
                         for tag in tags.iter().skip(row * 2).take(2) {
-                            ensure_drawn(runs, drawn, shown, tag, settings);
+                            // The plot area, inside the axes, in pixels.
+                            let size = [
+                                ((width - 60.0).max(50.0) * pixels) as usize,
+                                ((height - 30.0).max(50.0) * pixels) as usize,
+                            ];
+                            self.request_chart(tag, &shown, size);
                             ui.allocate_ui(egui::vec2(width, height + 30.0), |ui| {
                                 ui.vertical(|ui| {
                                     ui.label(RichText::new(tag).strong());
-                                    Plot::new(("scalar_chart", tag))
-                                        .width(width)
-                                        .height(height)
-                                        .x_axis_formatter(move |mark, _| {
-                                            x_label(mark.value, x_axis)
-                                        })
-                                        .y_axis_formatter(move |mark, _| y_label(mark.value, log_y))
-                                        .label_formatter(move |hover| {
-                                            hover_label(hover, x_axis, log_y)
-                                        })
-                                        .show(ui, |plot| {
-                                            for run in shown {
-                                                let (Some(series), Some(d)) = (
-                                                    runs.get(run),
-                                                    drawn.get(run).and_then(|t| t.get(tag)),
-                                                ) else {
-                                                    continue;
-                                                };
-                                                let color = theme::series_color(series.color);
-                                                if draw_raw {
-                                                    let raw = Line::new(
-                                                        format!("{run} (raw)"),
-                                                        PlotPoints::Borrowed(&d.raw),
-                                                    );
-                                                    plot.line(
-                                                        raw.color(color.gamma_multiply(0.3))
-                                                            .allow_hover(false),
-                                                    );
-                                                }
-                                                let smoothed = PlotPoints::Borrowed(&d.smoothed);
-                                                plot.line(
-                                                    Line::new(run.clone(), smoothed).color(color),
-                                                );
-                                            }
-                                        });
+                                    self.chart(ui, tag, width, height);
                                 });
                             });
                         }
                     });
                 }
             });
+    }
+
+    /// Asks the worker for `tag`'s chart when what it shows has changed and no such
+    /// request is on its way.
+    fn request_chart(&mut self, tag: &str, shown: &[String], size: [usize; 2]) {
+        let points = shown
+            .iter()
+            .filter_map(|r| self.runs.get(r)?.tags.get(tag))
+            .map(Series::len)
+            .sum();
+        let key = ChartKey {
+            points,
+            runs_revision: self.runs_revision,
+            smoothing: self.smoothing.to_bits(),
+            x_axis: self.x_axis,
+            log_y: self.log_y,
+            size,
+            view: self.views.get(tag).copied(),
+        };
+        let drawn = self.charts.get(tag).is_some_and(|c| c.key == key);
+        if drawn || self.requested.get(tag) == Some(&key) {
+            return;
+        }
+        let Some(worker) = &self.worker else {
+            return;
+        };
+        let mut runs = Vec::with_capacity(shown.len());
+        for name in shown {
+            if let Some(run) = self.runs.get_mut(name)
+                && let Some(series) = run.tags.get_mut(tag)
+            {
+                runs.push(RunPoints {
+                    name: name.clone(),
+                    color: run.color,
+                    chunks: series.snapshot(),
+                });
+            }
+        }
+        worker.request(ChartRequest {
+            tag: tag.to_owned(),
+            key: key.clone(),
+            runs,
+            smoothing: self.smoothing,
+            // With many runs the faint raw lines only hide the smoothed ones.
+            draw_raw: shown.len() <= 20,
+        });
+        self.requested.insert(tag.to_owned(), key);
+    }
+
+    /// One chart: its image in a plot (axes, zoom, pan, hover), or a placeholder while
+    /// its first image is drawn.
+    fn chart(&mut self, ui: &mut Ui, tag: &str, width: f32, height: f32) {
+        let Some(chart) = self.charts.get(tag) else {
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(width, height), egui::Sense::hover());
+            ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| {
+                ui.centered_and_justified(|ui| {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(format!("Drawing {tag}…"));
+                    });
+                });
+            });
+            return;
+        };
+        let (x_axis, log_y) = (self.x_axis, self.log_y);
+        let [x0, y0, x1, y1] = chart.bounds;
+        let image = PlotImage::new(
+            tag.to_owned(),
+            chart.texture.id(),
+            PlotPoint::new((x0 + x1) / 2.0, (y0 + y1) / 2.0),
+            egui::vec2((x1 - x0) as f32, (y1 - y0) as f32),
+        );
+        let view = self.views.get(tag).copied();
+        let mut hovered: Option<String> = None;
+        let response = Plot::new(("scalar_chart", tag))
+            .width(width)
+            .height(height)
+            .set_margin_fraction(egui::Vec2::ZERO)
+            .show_x(false)
+            .show_y(false)
+            .x_axis_formatter(move |mark, _| x_label(mark.value, x_axis))
+            .y_axis_formatter(move |mark, _| y_label(mark.value, log_y))
+            .show(ui, |plot| {
+                if let Some([a, b, c, d]) = view {
+                    plot.set_plot_bounds(egui_plot::PlotBounds::from_min_max([a, b], [c, d]));
+                }
+                plot.image(image);
+                if let Some(pointer) = plot.pointer_coordinate() {
+                    let to_screen = |p: &PlotPoint| plot.screen_from_plot(*p);
+                    hovered = nearest(
+                        &chart.hover,
+                        pointer,
+                        to_screen,
+                        plot.screen_from_plot(pointer),
+                    )
+                    .map(|(run, p)| {
+                        format!(
+                            "{run}\n{} {} — {}",
+                            axis_word(x_axis),
+                            x_label(p.x, x_axis),
+                            y_label(p.y, log_y)
+                        )
+                    });
+                }
+            });
+        if let Some(text) = hovered {
+            response.response.clone().on_hover_text_at_pointer(text);
+        }
+        let bounds = response.transform.bounds();
+        let shown = [
+            bounds.min()[0],
+            bounds.min()[1],
+            bounds.max()[0],
+            bounds.max()[1],
+        ];
+        if response.response.double_clicked() {
+            self.views.remove(tag);
+        } else if response.response.dragged()
+            || response.response.hovered()
+                && ui.input(|i| i.smooth_scroll_delta != egui::Vec2::ZERO || i.zoom_delta() != 1.0)
+        {
+            self.views.insert(tag.to_owned(), shown);
+        }
     }
 
     /// Every shown point as CSV: run,tag,step,wall_time,value.
@@ -361,7 +513,7 @@ impl ScalarsTab {
                 continue;
             };
             for (tag, points) in &series.tags {
-                for p in points {
+                for p in points.iter() {
                     text.push_str(&format!(
                         "{run},{tag},{},{},{}\n",
                         p.step, p.wall_time, p.value
@@ -373,185 +525,31 @@ impl ScalarsTab {
     }
 }
 
-/// Builds (or rebuilds, when data or settings changed) the drawn series of `tag` for
-/// every shown run.
-fn ensure_drawn(
-    runs: &BTreeMap<String, RunSeries>,
-    drawn: &mut HashMap<String, HashMap<String, Drawn>>,
-    shown: &[String],
-    tag: &str,
-    (smoothing, x_axis, log_y, buckets): (f32, XAxis, bool, usize),
-) {
-    for run in shown {
-        let Some(points) = runs.get(run).and_then(|r| r.tags.get(tag)) else {
-            continue;
-        };
-        let wanted = (points.len(), smoothing.to_bits(), x_axis, log_y, buckets);
-        let per_run = drawn.entry(run.clone()).or_default();
-        if per_run.get(tag).is_none_or(|d| d.built_for != wanted) {
-            per_run.insert(
-                tag.to_owned(),
-                build(points, smoothing, x_axis, log_y, wanted),
-            );
-        }
-    }
-}
-
-/// TensorBoard's smoothing: a debiased exponential moving average (weight 0 = raw).
-pub fn smooth(values: &[f64], weight: f64) -> Vec<f64> {
-    let mut smoother = Smoother::new(weight);
-    values.iter().map(|&y| smoother.next(y)).collect()
-}
-
-/// The state of TensorBoard's debiased EMA over a series.
-struct Smoother {
-    weight: f64,
-    last: f64,
-    /// weight^n, kept as a running product rather than a power per point.
-    weight_pow: f64,
-}
-
-impl Smoother {
-    fn new(weight: f64) -> Smoother {
-        Smoother {
-            weight,
-            last: 0.0,
-            weight_pow: 1.0,
-        }
-    }
-
-    fn next(&mut self, y: f64) -> f64 {
-        if !y.is_finite() {
-            return y;
-        }
-        self.last = self.last * self.weight + (1.0 - self.weight) * y;
-        // Past ~1e-16 the debias factor is 1; stopping there also keeps the product
-        // out of subnormal floats, which are ~100x slower to multiply.
-        self.weight_pow = if self.weight_pow < f64::EPSILON {
-            0.0
-        } else {
-            self.weight_pow * self.weight
-        };
-        let debias = if self.weight == 1.0 {
-            1.0
-        } else {
-            1.0 - self.weight_pow
-        };
-        self.last / debias
-    }
-}
-
-/// Reduces a stream of points to the min and max of each run of `per` points (plus the
-/// last point), so a line of a million points draws like one of a few thousand.
-struct Reducer {
-    per: usize,
-    count: usize,
-    lo: PlotPoint,
-    hi: PlotPoint,
-    last: Option<PlotPoint>,
-    out: Vec<PlotPoint>,
-}
-
-impl Reducer {
-    /// A reducer for `len` points into at most `buckets` buckets.
-    fn new(len: usize, buckets: usize) -> Reducer {
-        let per = if len <= buckets * 2 {
-            1
-        } else {
-            len.div_ceil(buckets)
-        };
-        let origin = PlotPoint::new(0.0, 0.0);
-        Reducer {
-            per,
-            count: 0,
-            lo: origin,
-            hi: origin,
-            last: None,
-            out: Vec::with_capacity(len.min(buckets * 2 + 1)),
-        }
-    }
-
-    fn push(&mut self, p: PlotPoint) {
-        self.last = Some(p);
-        if self.per == 1 {
-            self.out.push(p);
-            return;
-        }
-        if self.count == 0 {
-            (self.lo, self.hi) = (p, p);
-        } else if p.y < self.lo.y {
-            self.lo = p;
-        } else if p.y > self.hi.y {
-            self.hi = p;
-        }
-        self.count += 1;
-        if self.count == self.per {
-            self.flush();
-        }
-    }
-
-    fn flush(&mut self) {
-        if self.count > 0 {
-            let (a, b) = if self.lo.x <= self.hi.x {
-                (self.lo, self.hi)
-            } else {
-                (self.hi, self.lo)
-            };
-            self.out.extend([a, b]);
-            self.count = 0;
-        }
-    }
-
-    fn finish(mut self) -> Vec<PlotPoint> {
-        if self.per > 1 {
-            self.flush();
-            if let Some(last) = self.last {
-                self.out.push(last);
+/// The run and point nearest the pointer (within 12 px), for the hover read-out.
+fn nearest(
+    lines: &[HoverLine],
+    pointer: PlotPoint,
+    to_screen: impl Fn(&PlotPoint) -> egui::Pos2,
+    at: egui::Pos2,
+) -> Option<(&str, PlotPoint)> {
+    let mut best: Option<(f32, &str, PlotPoint)> = None;
+    for HoverLine { run, points } in lines {
+        let i = points.partition_point(|p| p.x < pointer.x);
+        for p in points[i.saturating_sub(1)..(i + 1).min(points.len())].iter() {
+            let d = to_screen(p).distance(at);
+            if d <= 12.0 && best.is_none_or(|(b, _, _)| d < b) {
+                best = Some((d, run, *p));
             }
         }
-        self.out
     }
+    best.map(|(_, run, p)| (run, p))
 }
 
-/// Reduces a series to the min and max of each of at most `buckets` runs of points.
-pub fn reduce(points: &[PlotPoint], buckets: usize) -> Vec<PlotPoint> {
-    let mut reducer = Reducer::new(points.len(), buckets);
-    for p in points {
-        reducer.push(*p);
-    }
-    reducer.finish()
-}
-
-/// One pass over a series: x for the axis, y (log10 if asked), smoothed, both reduced.
-fn build(
-    points: &[ScalarPoint],
-    smoothing: f32,
-    x_axis: XAxis,
-    log_y: bool,
-    built_for: DrawnKey,
-) -> Drawn {
-    let first_wall = points.first().map_or(0.0, |p| p.wall_time);
-    let mut raw = Reducer::new(points.len(), built_for.4);
-    let mut smoothed = Reducer::new(points.len(), built_for.4);
-    let mut smoother = Smoother::new(f64::from(smoothing));
-    let y = |v: f64| if log_y { v.log10() } else { v };
-    for p in points {
-        if log_y && p.value <= 0.0 {
-            continue;
-        }
-        let x = match x_axis {
-            XAxis::Step => p.step as f64,
-            XAxis::Relative => p.wall_time - first_wall,
-            XAxis::Wall => p.wall_time,
-        };
-        let s = smoother.next(p.value);
-        raw.push(PlotPoint::new(x, y(p.value)));
-        smoothed.push(PlotPoint::new(x, y(s)));
-    }
-    Drawn {
-        built_for,
-        raw: raw.finish(),
-        smoothed: smoothed.finish(),
+fn axis_word(x_axis: XAxis) -> &'static str {
+    match x_axis {
+        XAxis::Step => "step",
+        XAxis::Relative => "after",
+        XAxis::Wall => "at",
     }
 }
 
@@ -575,58 +573,5 @@ fn y_label(y: f64, log_y: bool) -> String {
         format!("{v:.2e}")
     } else {
         format!("{v:.4}")
-    }
-}
-
-fn hover_label(hover: &HoverPosition<'_>, x_axis: XAxis, log_y: bool) -> Option<String> {
-    match hover {
-        HoverPosition::NearDataPoint {
-            plot_name,
-            position,
-            ..
-        } => Some(format!(
-            "{plot_name}\n{} {} — {}",
-            match x_axis {
-                XAxis::Step => "step",
-                XAxis::Relative => "after",
-                XAxis::Wall => "at",
-            },
-            x_label(position.x, x_axis),
-            y_label(position.y, log_y)
-        )),
-        HoverPosition::Elsewhere { .. } => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn smoothing_is_tensorboards_debiased_ema() {
-        assert_eq!(smooth(&[1.0, 2.0, 3.0], 0.0), [1.0, 2.0, 3.0]);
-        let s = smooth(&[1.0, 3.0], 0.5);
-        assert!(
-            (s[0] - 1.0).abs() < 1e-12,
-            "the first point is not pulled towards 0"
-        );
-        // last = 0.5*0.5 + 0.5*3 = 1.75; debias 1 - 0.25 = 0.75 -> 2.333…
-        assert!((s[1] - 1.75 / 0.75).abs() < 1e-12);
-        assert!(smooth(&[f64::NAN, 2.0], 0.6)[0].is_nan());
-    }
-
-    #[test]
-    fn reduction_keeps_extremes_and_ends() {
-        let points: Vec<PlotPoint> = (0..100_000)
-            .map(|i| PlotPoint::new(i as f64, if i == 51_234 { 9.0 } else { (i % 7) as f64 }))
-            .collect();
-        let reduced = reduce(&points, 1000);
-        assert!(reduced.len() <= 2001);
-        assert!(reduced.iter().any(|p| p.y == 9.0), "the spike survives");
-        assert_eq!(reduced.last().map(|p| p.x), Some(99_999.0));
-        assert!(
-            reduced.windows(2).all(|w| w[0].x <= w[1].x),
-            "x stays in order"
-        );
     }
 }

@@ -26,6 +26,8 @@ pub fn test_settings(engine: &TestEngine, config_dir: &std::path::Path) -> Backe
         data_dir: engine.data_dir.clone(),
         start_engine_with: None,
         sample_trainer: Some(env!("CARGO_BIN_EXE_mlconsole").into()),
+        // Tests run the debug build, several times slower than a release build.
+        sample_epochs: Some(4),
         use_os_keyring: false,
     }
 }
