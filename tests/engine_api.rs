@@ -480,6 +480,10 @@ async fn the_openapi_document_describes_every_route() {
         "LogPage",
         "MetricsPage",
         "ErrorBody",
+        "Operation",
+        "OperationPage",
+        "ListLogEntriesRequest",
+        "LoggingEntry",
     ] {
         assert!(schemas.contains_key(schema), "{schema}");
     }

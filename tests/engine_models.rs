@@ -31,14 +31,50 @@ async fn create_model(engine: &TestEngine, name: &str) {
     assert_eq!(body["name"], format!("projects/local/models/{name}"));
 }
 
-/// Creates a version and waits until it leaves CREATING; returns it.
+/// Creates a version and follows its long-running operation until done, as a v1 client
+/// does; returns the version as it then is.
 async fn create_version(engine: &TestEngine, model: &str, version: Value) -> Value {
     let path = format!("{MODELS}/{model}/versions");
-    let (code, body) = engine.post_raw(&path, &version.to_string()).await;
-    assert_eq!(code, 200, "{body:#}");
-    assert_eq!(body["state"], "CREATING", "{body:#}");
+    let (code, op) = engine.post_raw(&path, &version.to_string()).await;
+    assert_eq!(code, 200, "{op:#}");
+    assert_eq!(op["metadata"]["operationType"], "CREATE_VERSION", "{op:#}");
+    assert_eq!(op["metadata"]["version"]["state"], "CREATING", "{op:#}");
+    assert_eq!(
+        op["metadata"]["modelName"],
+        format!("projects/local/models/{model}")
+    );
+    let op_name = op["name"].as_str().unwrap().to_owned();
+    assert!(
+        op_name.starts_with("projects/local/operations/"),
+        "{op_name}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let (code, op) = engine.get(&format!("/v1/{op_name}")).await;
+        assert_eq!(code, 200, "{op:#}");
+        if op["done"] == true {
+            break op;
+        }
+        assert!(Instant::now() < deadline, "operation stuck: {op:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let name = version["name"].as_str().unwrap();
-    wait_version(engine, model, name, |v| v["state"] != "CREATING").await
+    let now = wait_version(engine, model, name, |v| v["state"] != "CREATING").await;
+    match now["state"].as_str() {
+        Some("READY") => {
+            assert_eq!(
+                done["response"]["@type"],
+                "type.googleapis.com/google.cloud.ml.v1.Version"
+            );
+            assert_eq!(done["response"]["state"], "READY");
+        }
+        _ => assert_eq!(
+            done["error"]["message"].as_str(),
+            now["errorMessage"].as_str(),
+            "a failed creation's error is the version's"
+        ),
+    }
+    now
 }
 
 async fn wait_version(
@@ -489,14 +525,45 @@ async fn delete_rules_default_history_and_restart() {
     .await;
     assert_eq!(code, 200, "{body:#}");
 
-    let (code, _) = delete(&engine, format!("{MODELS}/iris/versions/v1")).await;
+    let (code, op) = delete(&engine, format!("{MODELS}/iris/versions/v1")).await;
     assert_eq!(code, 200);
+    assert_eq!(
+        (
+            op["done"].as_bool(),
+            op["metadata"]["operationType"].as_str()
+        ),
+        (Some(true), Some("DELETE_VERSION"))
+    );
+    assert_eq!(
+        op["response"]["@type"],
+        "type.googleapis.com/google.protobuf.Empty"
+    );
     assert!(!engine.data_dir.join("models/iris/v1").exists());
+    let (code, again) = engine
+        .get(&format!("/v1/{}", op["name"].as_str().unwrap()))
+        .await;
+    assert_eq!(code, 200, "{again:#}");
+    assert_eq!(again, op, "the delete's operation can be read back");
     // The last version may go even though it is the default.
     let (code, _) = delete(&engine, format!("{MODELS}/iris/versions/v2")).await;
     assert_eq!(code, 200);
     let (code, body) = delete(&engine, format!("{MODELS}/iris")).await;
     assert_eq!(code, 200, "{body:#}");
+    assert_eq!(body["metadata"]["operationType"], "DELETE_MODEL");
+    assert_eq!(body["done"], true);
+    let (code, ops) = engine.get("/v1/projects/local/operations").await;
+    assert_eq!(code, 200, "{ops:#}");
+    let kinds: Vec<&str> = ops["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["metadata"]["operationType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["DELETE_MODEL", "DELETE_VERSION", "DELETE_VERSION"],
+        "{ops:#}"
+    );
     assert_error(
         &engine.get(&format!("{MODELS}/iris")).await,
         404,

@@ -20,12 +20,20 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 /// How a field's values compare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum FieldKind {
     /// Text, compared ignoring case; ordered lexically.
     Text,
     /// A point in time; the filter value must parse as one.
     Time,
+    /// A named level compared by rank, such as a log severity (`severity>=WARNING`):
+    /// `rank` turns a filter value into its rank, `names` lists what it takes.
+    Rank {
+        /// The rank of a value, if it is one.
+        rank: fn(&str) -> Option<i64>,
+        /// The values taken, for error messages.
+        names: &'static str,
+    },
 }
 
 /// A field's value in one item, as a filter sees it.
@@ -39,6 +47,8 @@ pub enum FieldValue<'a> {
     Words(&'a [String]),
     /// A time value.
     Time(DateTime<Utc>),
+    /// A ranked level (see [`FieldKind::Rank`]).
+    Rank(i64),
 }
 
 /// Something a [`Filter`] can select: it names its fields and gives their values.
@@ -103,6 +113,8 @@ struct Pattern {
     starts_with_star: bool,
     ends_with_star: bool,
     time: Option<DateTime<Utc>>,
+    /// The value's rank, for a ranked field.
+    rank: Option<i64>,
 }
 
 /// A node of a parsed filter.
@@ -168,6 +180,59 @@ impl Filter {
     pub fn matches<T: Filterable>(&self, item: &T) -> bool {
         self.root.as_ref().is_none_or(|e| eval(e, item))
     }
+
+    /// The values `key` must equal for an item to be selected, when the filter says so
+    /// at its top (`key="a" AND …` or `(key="a" OR key="b") AND …`): what an index can
+    /// narrow the search to. `None` when any value may do.
+    pub fn required_values(&self, key: &str) -> Option<Vec<String>> {
+        self.root.as_ref().and_then(|e| required(e, key))
+    }
+
+    /// The earliest time `key` may have for an item to be selected, when the filter
+    /// bounds it (`key>=T`, `key>T`, `key=T`, also within AND and every branch of OR).
+    pub fn lower_bound(&self, key: &str) -> Option<DateTime<Utc>> {
+        self.root.as_ref().and_then(|e| lower_bound(e, key))
+    }
+}
+
+fn exact(pattern: &Pattern) -> bool {
+    !pattern.raw.contains('*')
+}
+
+fn required(expr: &Expr, key: &str) -> Option<Vec<String>> {
+    match expr {
+        Expr::Compare {
+            key: k,
+            op: Op::Eq,
+            value,
+        } if k == key && exact(value) => Some(vec![value.raw.clone()]),
+        Expr::And(terms) => terms.iter().find_map(|t| required(t, key)),
+        Expr::Or(branches) => {
+            let mut all = Vec::new();
+            for branch in branches {
+                all.extend(required(branch, key)?);
+            }
+            Some(all)
+        }
+        _ => None,
+    }
+}
+
+fn lower_bound(expr: &Expr, key: &str) -> Option<DateTime<Utc>> {
+    match expr {
+        Expr::Compare {
+            key: k,
+            op: Op::Eq | Op::Gt | Op::Ge,
+            value,
+        } if k == key => value.time,
+        Expr::And(terms) => terms.iter().filter_map(|t| lower_bound(t, key)).max(),
+        Expr::Or(branches) => {
+            let bounds: Option<Vec<DateTime<Utc>>> =
+                branches.iter().map(|b| lower_bound(b, key)).collect();
+            bounds?.into_iter().min()
+        }
+        _ => None,
+    }
 }
 
 impl fmt::Display for Filter {
@@ -219,6 +284,10 @@ fn compare(field: &FieldValue<'_>, op: Op, pattern: &Pattern) -> bool {
         (FieldValue::Time(time), Op::Has) => wildcard_match(&time.to_rfc3339(), pattern, true),
         (FieldValue::Time(time), _) => match pattern.time {
             Some(t) => ordered(time.cmp(&t), op),
+            None => false,
+        },
+        (FieldValue::Rank(rank), _) => match pattern.rank {
+            Some(p) => ordered(rank.cmp(&p), if op == Op::Has { Op::Eq } else { op }),
             None => false,
         },
     }
@@ -482,7 +551,7 @@ impl Parser {
         let value_at = self.pos;
         let raw = self.value()?;
         let time = parse_time(&raw);
-        if kind == FieldKind::Time && !matches!(op, Op::Has) && time.is_none() {
+        if matches!(kind, FieldKind::Time) && !matches!(op, Op::Has) && time.is_none() {
             return Err(self.error_at(
                 value_at,
                 format!(
@@ -491,8 +560,20 @@ impl Parser {
                 ),
             ));
         }
+        let rank = match kind {
+            FieldKind::Rank { rank, names } => match rank(&raw) {
+                Some(r) => Some(r),
+                None => {
+                    return Err(
+                        self.error_at(value_at, format!("{key} takes {names}, not {raw:?}"))
+                    );
+                }
+            },
+            _ => None,
+        };
         let lower = raw.to_ascii_lowercase();
         let pattern = Pattern {
+            rank,
             starts_with_star: lower.starts_with('*'),
             ends_with_star: lower.ends_with('*'),
             pieces: lower
@@ -693,6 +774,57 @@ mod tests {
 
     fn error(filter: &str) -> FilterError {
         Filter::parse::<Item>(filter).unwrap_err()
+    }
+
+    #[test]
+    fn ranked_fields_compare_by_rank_and_bounds_are_found() {
+        struct Entry(i64);
+        fn rank(text: &str) -> Option<i64> {
+            ["LOW", "MID", "HIGH"]
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(text))
+                .map(|p| p as i64)
+        }
+        impl Filterable for Entry {
+            fn field_kind(key: &str) -> Option<FieldKind> {
+                match key {
+                    "level" => Some(FieldKind::Rank {
+                        rank,
+                        names: "LOW, MID or HIGH",
+                    }),
+                    "at" | "job" => Some(FieldKind::Text),
+                    "time" => Some(FieldKind::Time),
+                    _ => None,
+                }
+            }
+            fn known_fields() -> Vec<&'static str> {
+                vec!["level"]
+            }
+            fn field(&self, _: &str) -> FieldValue<'_> {
+                FieldValue::Rank(self.0)
+            }
+        }
+        let f = Filter::parse::<Entry>("level>=mid").unwrap();
+        assert!(!f.matches(&Entry(0)) && f.matches(&Entry(1)) && f.matches(&Entry(2)));
+        assert!(
+            Filter::parse::<Entry>("level=HIGH")
+                .unwrap()
+                .matches(&Entry(2))
+        );
+        let e = Filter::parse::<Entry>("level>=TOP").unwrap_err();
+        assert!(e.message.contains("LOW, MID or HIGH"), "{e}");
+        let f = Filter::parse::<Entry>(
+            r#"(job="a" OR job="b") AND ((time="2026-11-24T10:00:00Z" AND at>"5") OR time>"2026-11-24T10:00:00Z") AND time<"2026-12-01""#,
+        )
+        .unwrap();
+        assert_eq!(
+            f.required_values("job"),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
+        assert_eq!(f.lower_bound("time"), parse_time("2026-11-24T10:00:00Z"));
+        let open = Filter::parse::<Entry>(r#"job="a" OR time>"2026-11-24""#).unwrap();
+        assert_eq!(open.required_values("job"), None);
+        assert_eq!(open.lower_bound("time"), None);
     }
 
     #[test]

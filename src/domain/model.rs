@@ -132,6 +132,16 @@ pub struct Version {
     /// Replicas loaded right now (output only).
     #[serde(default)]
     pub replicas: u32,
+    /// Cloud ML Engine's runtime version, as scripts send it; kept and shown (the local
+    /// engine's runtime serves every ONNX model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_version: Option<String>,
+    /// Cloud ML Engine's Python version; kept and shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_version: Option<String>,
+    /// Cloud ML Engine's machine type; kept and shown (replicas run on this machine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_type: Option<String>,
 }
 
 impl Version {
@@ -232,6 +242,16 @@ pub struct Model {
     /// Which version was default when, oldest first (output only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub default_history: Vec<DefaultChange>,
+    /// Regions to serve in, as Cloud ML Engine takes them; kept and shown (the local
+    /// engine serves on this machine).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    /// Cloud ML Engine's request logging switch; kept and shown.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub online_prediction_logging: bool,
+    /// Cloud ML Engine's console logging switch; kept and shown.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub online_prediction_console_logging: bool,
 }
 
 impl Model {

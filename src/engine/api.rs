@@ -160,6 +160,15 @@ pub fn router(engine: Arc<Engine>) -> Router {
             &format!("{models}/{{model}}/versions/{{version}}/metrics"),
             get(m::version_metrics),
         )
+        .route(
+            "/v1/projects/{project}/operations",
+            get(super::operations::list_operations),
+        )
+        .route(
+            "/v1/projects/{project}/operations/{operation}",
+            get(super::operations::get_operation).post(super::operations::operation_action),
+        )
+        .route("/v2/entries:list", post(super::logging_api::list_entries))
         .route_layer(middleware::from_fn_with_state(
             engine.clone(),
             require_token,

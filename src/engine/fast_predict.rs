@@ -1,9 +1,15 @@
-//! The hot path of online prediction: `POST …/models/{m}:predict` and
-//! `…/versions/{v}:predict` are recognised before axum's router and answered with the
-//! same token check and the same handler, without the router's per-request layers
-//! (on a tiny model those cost ~15% of the throughput). Every other request, and any
-//! predict path that is not plainly spelled (escapes, odd characters), goes to the
-//! router, which answers it in full.
+//! The engine's HTTP service. The hot path of online prediction, `POST …/models/{m}:predict`
+//! and `…/versions/{v}:predict` without a query, is recognised before axum's router and
+//! answered with the same token check and the same handler, without the router's
+//! per-request layers (on a tiny model those cost ~15% of the throughput). Every other
+//! request, and any predict path that is not plainly spelled (escapes, odd characters),
+//! goes to the router, with Google's system parameters taken off its query and honoured
+//! on its answer ([`super::system_params`]).
+//!
+//! Either way a request's body is read in full before anything is answered: a client
+//! that reuses its connection (httplib2, which Google's Python client uses) would
+//! otherwise lose the connection, and its next request, when an early error answer
+//! closed it while the body was still being sent.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -12,14 +18,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::Request;
-use axum::http::Method;
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use tower_service::Service;
 
-use super::Engine;
 use super::api::{MAX_BODY, authorize, check_project};
 use super::models_api::{answer_prediction, unreadable_body};
+use super::{Engine, system_params};
 
 /// The engine's HTTP service: the predict fast path in front of the router.
 #[derive(Clone)]
@@ -48,28 +55,68 @@ impl Service<Request> for Api {
 
     fn call(&mut self, request: Request) -> Answer {
         if request.method() == Method::POST
+            && request.uri().query().is_none()
             && let Some(target) = PredictTarget::parse(request.uri().path())
         {
             let engine = self.engine.clone();
             return Box::pin(async move { Ok(predict(&engine, target, request).await) });
         }
-        Box::pin(self.router.call(request))
+        let router = self.router.clone();
+        Box::pin(async move { Ok(route(router, request).await) })
     }
 }
 
+/// The whole body, or the answer to give when it cannot be read (the connection is
+/// then closed: what is left of the body is not read).
+async fn read_body(body: Body) -> Result<bytes::Bytes, Response> {
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+        let mut answer = unreadable_body(e).into_response();
+        answer
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        answer
+    })
+}
+
 async fn predict(engine: &Engine, target: PredictTarget, request: Request) -> Response {
-    if let Err(e) = authorize(engine, request.headers()) {
+    let (head, body) = request.into_parts();
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(answer) => return answer,
+    };
+    if let Err(e) = authorize(engine, &head.headers) {
         return e.into_response();
     }
-    let (head, body) = request.into_parts();
     let (project, model, version) = target.parts(head.uri.path());
     if let Err(e) = check_project(project) {
         return e.into_response();
     }
-    match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(body) => answer_prediction(engine, model, version, &body).await,
-        Err(e) => unreadable_body(e).into_response(),
-    }
+    answer_prediction(engine, model, version, &body).await
+}
+
+/// Any other call: through the router, without Google's system parameters, its answer
+/// shaped as they ask.
+async fn route(mut router: Router, request: Request) -> Response {
+    let (mut head, body) = request.into_parts();
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(answer) => return answer,
+    };
+    let asked = match system_params::take(&head.uri) {
+        Ok((uri, asked)) => {
+            head.uri = uri;
+            asked
+        }
+        Err(e) => return e.into_response(),
+    };
+    let answer = match router
+        .call(Request::from_parts(head, Body::from(body)))
+        .await
+    {
+        Ok(answer) => answer,
+        Err(never) => match never {},
+    };
+    system_params::shape(answer, &asked).await
 }
 
 /// Where a plainly spelled predict path puts its names, as byte ranges of the path.

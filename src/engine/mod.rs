@@ -17,15 +17,18 @@ pub mod batch_predict;
 pub mod combine;
 pub mod fast_predict;
 pub mod joblog;
+pub mod logging_api;
 pub mod model_tasks;
 pub mod models_api;
 pub mod onnx_model;
 pub mod openapi;
+pub mod operations;
 pub mod registry;
 pub mod runner;
 pub mod sampler;
 pub mod serving;
 pub mod store;
+pub mod system_params;
 pub mod wrapper;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -148,6 +151,7 @@ pub struct Engine {
     registry: Registry,
     /// Versions an earlier engine left CREATING, loaded again by [`serve`].
     unfinished_versions: Mutex<Vec<registry::Unfinished>>,
+    operations: operations::Operations,
     /// Kept open for the engine's life: the lock on the data directory.
     _lock: File,
 }
@@ -179,6 +183,7 @@ impl Engine {
             open_logs: Mutex::default(),
             registry,
             unfinished_versions: Mutex::new(unfinished),
+            operations: operations::Operations::default(),
             _lock: lock,
         }))
     }
@@ -201,6 +206,11 @@ impl Engine {
     /// The models and versions.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The long-running operations of model and version changes.
+    pub fn operations(&self) -> &operations::Operations {
+        &self.operations
     }
 
     /// The directory holding a job's logs and process records.

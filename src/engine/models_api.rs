@@ -14,6 +14,7 @@ use super::Engine;
 use super::api::{
     ApiError, ErrorBody, MAX_BODY, Params, check_project, json_body, query, since_param,
 };
+use super::operations::Operation;
 use super::registry::ModelError;
 use super::serving::PredictError;
 use crate::domain::{Model, ModelPage, ServingMetrics, Version, VersionPage};
@@ -95,16 +96,24 @@ pub async fn get_model(State(engine): State<Arc<Engine>>, path: ModelPath) -> Ap
     Ok(Json(engine.registry().get_model(&model)?))
 }
 
-/// Deletes a model that has no versions.
+/// Deletes a model that has no versions; answers the (finished) operation.
 #[utoipa::path(delete, path = "/v1/projects/{project}/models/{model}", tag = "models", security(("bearer" = [])),
     params(("project" = String, Path, description = "Always `local`"), ("model" = String, Path, description = "Model name")),
     responses(
-        (status = 200, description = "The deleted model", body = Model),
+        (status = 200, description = "The delete's operation, done", body = Operation),
         (status = 400, description = "The model still has versions", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody)))]
-pub async fn delete_model(State(engine): State<Arc<Engine>>, path: ModelPath) -> ApiResult<Model> {
+pub async fn delete_model(
+    State(engine): State<Arc<Engine>>,
+    path: ModelPath,
+) -> ApiResult<Operation> {
     let model = model_path(path)?;
-    Ok(Json(engine.registry().delete_model(&model)?))
+    let deleted = engine.registry().delete_model(&model)?;
+    Ok(Json(engine.operations().deleted(
+        "DELETE_MODEL",
+        deleted.short_name(),
+        None,
+    )))
 }
 
 /// Online prediction with the model's default version: `POST …/models/{model}:predict`.
@@ -177,7 +186,7 @@ pub async fn answer_prediction(
     params(("project" = String, Path, description = "Always `local`"), ("model" = String, Path, description = "Model name")),
     request_body = Version,
     responses(
-        (status = 200, description = "The version, CREATING", body = Version),
+        (status = 200, description = "The creation's operation: done once the version is READY (its response) or FAILED (its error)", body = Operation),
         (status = 400, description = "Malformed version or missing artifact", body = ErrorBody),
         (status = 404, description = "No such model", body = ErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody)))]
@@ -185,10 +194,11 @@ pub async fn create_version(
     State(engine): State<Arc<Engine>>,
     path: ModelPath,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Version> {
+) -> ApiResult<Operation> {
     let model = model_path(path)?;
     let version: Version = json_body(body, "Version")?;
-    Ok(Json(engine.create_version(&model, version)?))
+    let created = engine.create_version(&model, version)?;
+    Ok(Json(engine.operations().creation(&model, &created)))
 }
 
 /// Lists a model's versions.
@@ -224,15 +234,20 @@ pub async fn get_version(
 #[utoipa::path(delete, path = "/v1/projects/{project}/models/{model}/versions/{version}", tag = "models", security(("bearer" = [])),
     params(("project" = String, Path, description = "Always `local`"), ("model" = String, Path, description = "Model name"), ("version" = String, Path, description = "Version name")),
     responses(
-        (status = 200, description = "The deleted version", body = Version),
+        (status = 200, description = "The delete's operation, done", body = Operation),
         (status = 400, description = "It is the default and the model has others", body = ErrorBody),
         (status = 404, description = "No such version", body = ErrorBody)))]
 pub async fn delete_version(
     State(engine): State<Arc<Engine>>,
     path: VersionPath,
-) -> ApiResult<Version> {
+) -> ApiResult<Operation> {
     let (model, version) = version_path(path)?;
-    Ok(Json(engine.registry().delete_version(&model, &version)?))
+    let deleted = engine.registry().delete_version(&model, &version)?;
+    Ok(Json(engine.operations().deleted(
+        "DELETE_VERSION",
+        &model,
+        Some(deleted),
+    )))
 }
 
 /// `…/versions/{version}:setDefault` makes a READY version the default, at once;

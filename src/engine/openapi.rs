@@ -3,14 +3,16 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{api, models_api};
+use super::{api, logging_api, models_api, operations};
 use crate::domain;
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "mlconsole local engine",
-        description = "Training jobs, logs, resource samples, models, versions and online prediction in the Cloud ML Engine v1 dialect. \
+        description = "Training jobs, logs, resource samples, models, versions and online prediction in the Cloud ML Engine v1 dialect, \
+            long-running operations, and a subset of Cloud Logging v2 (entries:list) over the jobs' logs. \
+            Google's system parameters (alt=json, prettyPrint, fields, $.xgafv, quotaUser, key) are taken on every call. \
             Every call but /healthz needs 'Authorization: Bearer <token>' (the token is in the \
             engine's data directory). Errors use Google's JSON shape."
     ),
@@ -34,6 +36,10 @@ use crate::domain;
         models_api::delete_version,
         models_api::version_action,
         models_api::version_metrics,
+        operations::get_operation,
+        operations::list_operations,
+        operations::operation_action,
+        logging_api::list_entries,
     ),
     components(schemas(
         domain::Job,
@@ -62,6 +68,14 @@ use crate::domain;
         domain::ServingSample,
         api::ErrorBody,
         api::ErrorStatus,
+        operations::Operation,
+        operations::OperationMetadata,
+        operations::OperationError,
+        operations::OperationPage,
+        logging_api::ListLogEntriesRequest,
+        logging_api::ListLogEntriesResponse,
+        logging_api::LoggingEntry,
+        logging_api::MonitoredResource,
     )),
     modifiers(&BearerToken)
 )]

@@ -15,6 +15,7 @@ use crate::domain::{
     VersionPage,
 };
 use crate::engine::api::{ErrorBody, PROJECT};
+use crate::engine::operations::Operation;
 
 /// Talks to a local engine over HTTP with its bearer token.
 #[derive(Clone)]
@@ -221,7 +222,13 @@ impl Platform for LocalPlatform {
     }
 
     async fn delete_model(&self, model: &str) -> Result<Model, PlatformError> {
-        self.delete(&format!("{}/{model}", self.models_url())).await
+        let _: Operation = self
+            .delete(&format!("{}/{model}", self.models_url()))
+            .await?;
+        Ok(Model {
+            name: model.to_owned(),
+            ..Model::default()
+        })
     }
 
     async fn create_version(
@@ -229,13 +236,23 @@ impl Platform for LocalPlatform {
         model: &str,
         version: &Version,
     ) -> Result<Version, PlatformError> {
-        self.post(&format!("{}/{model}/versions", self.models_url()), version)
-            .await
+        // The engine answers the creation's operation; the version (CREATING) is in it.
+        let op: Operation = self
+            .post(&format!("{}/{model}/versions", self.models_url()), version)
+            .await?;
+        op.metadata.version.ok_or_else(|| {
+            PlatformError::Protocol("the creation's operation names no version".into())
+        })
     }
 
     async fn delete_version(&self, model: &str, version: &str) -> Result<Version, PlatformError> {
-        self.delete(&format!("{}/{model}/versions/{version}", self.models_url()))
-            .await
+        let op: Operation = self
+            .delete(&format!("{}/{model}/versions/{version}", self.models_url()))
+            .await?;
+        Ok(op.metadata.version.unwrap_or_else(|| Version {
+            name: version.to_owned(),
+            ..Version::default()
+        }))
     }
 
     async fn set_default_version(

@@ -394,7 +394,7 @@ impl Platform for RayPlatform {
             labels: model.labels.clone(),
             default_version: None,
             create_time: app.args.create_time,
-            default_history: Vec::new(),
+            ..Model::default()
         })
     }
 

@@ -398,6 +398,7 @@ pub(super) fn to_model(config: &AppConfig, status: &AppStatus) -> Model {
         default_version,
         create_time: config.args.create_time,
         default_history: router.history,
+        ..Model::default()
     }
 }
 
@@ -444,6 +445,7 @@ pub(super) fn to_versions(config: &AppConfig, status: &AppStatus) -> Vec<Version
                 inputs: args.inputs.clone(),
                 outputs: args.outputs.clone(),
                 replicas,
+                ..Version::default()
             }
         })
         .collect()
