@@ -1,5 +1,5 @@
 """The Python peer of the predict benchmark: FastAPI + onnxruntime serving one ONNX model
-with the same request and answer shapes as the engine.
+with the same request and answer shapes as the engine (ZipMap's maps as JSON objects).
 
     MODEL=tests/fixtures/models/iris_logreg.onnx uvicorn --app-dir benches predict_peer:app --workers 2
 """
@@ -22,6 +22,11 @@ async def predict(target: str, request: Request):
     x = np.asarray(body["instances"], dtype=np.float32)
     outputs = session.run(None, {input_name: x})
     predictions = [
-        {name: out[i].tolist() for name, out in zip(output_names, outputs)} for i in range(len(x))
+        {name: plain(out[i]) for name, out in zip(output_names, outputs)} for i in range(len(x))
     ]
     return {"predictions": predictions}
+
+
+def plain(value):
+    """A JSON-ready value: arrays as lists; ZipMap's maps (of class to probability) stay."""
+    return value.tolist() if hasattr(value, "tolist") else value

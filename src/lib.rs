@@ -14,3 +14,20 @@ pub mod sample_train;
 pub mod secrets;
 pub mod tensorboard;
 pub mod ui;
+
+/// The test fixtures under `tests/fixtures`, for unit tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    /// The bytes of `tests/fixtures/{path}`.
+    pub fn read(path: &str) -> Vec<u8> {
+        let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(path);
+        std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+    }
+
+    /// A model of `tests/fixtures/exported`, as the exporters made it.
+    pub fn exported(name: &str) -> Vec<u8> {
+        read(&format!("exported/{name}"))
+    }
+}

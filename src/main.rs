@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use mlconsole::engine::runtime::{self, locate::OrtSetting};
 use mlconsole::engine::{self, EngineConfig};
 
 #[derive(Parser)]
@@ -67,6 +68,12 @@ enum Command {
         /// JSONL files or globs, one instance a line.
         #[arg(required = true)]
         inputs: Vec<String>,
+        /// The runtime to predict with: onnxruntime, tract, or auto (ONNX Runtime where found)
+        #[arg(long, default_value = "auto")]
+        runtime: String,
+        /// The ONNX Runtime library: a path, `none`, or `auto` to look for it
+        #[arg(long, default_value = "auto")]
+        onnxruntime: String,
     },
     /// Run one job and record how it ended (started by the engine; not for direct use).
     #[command(hide = true)]
@@ -103,6 +110,9 @@ struct EngineArgs {
     /// Most replicas a version runs when its autoScaling gives no maxNodes [default: number of cores]
     #[arg(long)]
     max_replicas: Option<u32>,
+    /// The ONNX Runtime library to serve with: a path, or `none` for tract only [default: ORT_DYLIB_PATH, then the onnxruntime package of --python, then the system's libonnxruntime]
+    #[arg(long)]
+    onnxruntime: Option<String>,
 }
 
 /// mimalloc: with it the engine answers ~20% more predictions a second than with glibc's
@@ -138,8 +148,13 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             model_file,
             output_path,
             inputs,
+            runtime,
+            onnxruntime,
         }) => {
-            mlconsole::engine::batch_predict::run(&model_file, &inputs, &output_path)?;
+            let choice = runtime::Choice::parse(Some(&runtime)).map_err(anyhow::Error::msg)?;
+            runtime::onnxruntime::init(&OrtSetting::parse(&onnxruntime), "python3")
+                .map_err(anyhow::Error::msg)?;
+            mlconsole::engine::batch_predict::run(&model_file, &inputs, &output_path, choice)?;
             Ok(())
         }
         None => run_console(&cli),
@@ -241,6 +256,10 @@ fn run_engine(args: EngineArgs) -> anyhow::Result<()> {
         config.max_running = n;
     }
     config.python = args.python;
+    config.onnxruntime = args
+        .onnxruntime
+        .as_deref()
+        .map_or(OrtSetting::Search, OrtSetting::parse);
     anyhow::ensure!(
         args.cancel_grace_secs.is_finite() && args.cancel_grace_secs >= 0.0,
         "--cancel-grace-secs must be a number of seconds ≥ 0"

@@ -14,12 +14,23 @@ struct ModelProto {
 
 #[derive(Clone, PartialEq, Message)]
 struct GraphProto {
+    #[prost(message, repeated, tag = "1")]
+    node: Vec<NodeProto>,
     #[prost(message, repeated, tag = "5")]
     initializer: Vec<TensorName>,
     #[prost(message, repeated, tag = "11")]
     input: Vec<ValueInfoProto>,
     #[prost(message, repeated, tag = "12")]
     output: Vec<ValueInfoProto>,
+}
+
+/// Only what names a node's operator.
+#[derive(Clone, PartialEq, Message)]
+struct NodeProto {
+    #[prost(string, tag = "4")]
+    op_type: String,
+    #[prost(string, tag = "7")]
+    domain: String,
 }
 
 /// Only the name of an initializer (a weight listed among the inputs by old exporters).
@@ -168,6 +179,41 @@ pub fn read(bytes: &[u8]) -> Result<(Vec<TensorSpec>, Vec<TensorSpec>), String> 
     Ok((inputs, outputs))
 }
 
+/// An operator a model's graph uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    /// The operator set: `ai.onnx.ml`, `com.microsoft`; empty for the default ONNX set.
+    pub domain: String,
+    /// The operator, e.g. `Scaler`.
+    pub op_type: String,
+}
+
+impl std::fmt::Display for Operator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.domain.as_str() {
+            "" | "ai.onnx" => write!(f, "{}", self.op_type),
+            domain => write!(f, "{} ({domain})", self.op_type),
+        }
+    }
+}
+
+/// The operators of the model in `bytes`' main graph, each once, in graph order.
+pub fn operators(bytes: &[u8]) -> Result<Vec<Operator>, String> {
+    let model = ModelProto::decode(bytes).map_err(|e| format!("not an ONNX model: {e}"))?;
+    let graph = model.graph.ok_or("not an ONNX model: it has no graph")?;
+    let mut seen = Vec::new();
+    for node in graph.node {
+        let op = Operator {
+            domain: node.domain,
+            op_type: node.op_type,
+        };
+        if !seen.contains(&op) {
+            seen.push(op);
+        }
+    }
+    Ok(seen)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -175,12 +221,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures/models")
-                .join(name),
-        )
-        .unwrap()
+        crate::fixtures::read(&format!("models/{name}"))
     }
 
     #[test]
@@ -189,7 +230,7 @@ mod tests {
         assert_eq!(inputs.len(), 1);
         assert_eq!(inputs[0].dtype, "float32");
         assert_eq!(inputs[0].shape, vec![None, Some(4)]);
-        let loaded = crate::engine::onnx_model::load(
+        let loaded = crate::engine::runtime::tract::load(
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("tests/fixtures/models/iris_logreg.onnx"),
         )

@@ -46,6 +46,34 @@ fn version(
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// Creates `model` with a version `v1` of the model file at `path`, over the API.
+fn deploy(engine: &TestEngine, model: &str, path: &Path) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let body = serde_json::json!({ "name": model }).to_string();
+        let (code, answer) = engine.post_raw("/v1/projects/local/models", &body).await;
+        assert_eq!(code, 200, "{answer}");
+        let version = serde_json::json!({ "name": "v1", "deploymentUri": path });
+        let (code, answer) = engine
+            .post_raw(
+                &format!("/v1/projects/local/models/{model}/versions"),
+                &version.to_string(),
+            )
+            .await;
+        assert_eq!(code, 200, "{answer}");
+    });
+}
+
+/// Clicks Send on the Predict tab and answers the response it shows.
+fn send(harness: &mut Harness<'static, App>) -> serde_json::Value {
+    click(harness, "Send");
+    step_until(harness, "the answer", WAIT, |h| {
+        h.state().predict().response().is_some()
+    });
+    let answer = harness.state().predict().response().unwrap().clone();
+    serde_json::from_str(&answer.unwrap()).unwrap()
+}
+
 #[test]
 fn create_a_model_drop_versions_on_it_and_move_the_default() {
     let engine = TestEngine::start(&[]);
@@ -100,22 +128,7 @@ fn create_a_model_drop_versions_on_it_and_move_the_default() {
 #[test]
 fn drop_a_file_on_the_predict_tab_and_see_the_prediction() {
     let engine = TestEngine::start(&[]);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let (code, body) = engine
-            .post_raw("/v1/projects/local/models", r#"{"name": "iris"}"#)
-            .await;
-        assert_eq!(code, 200, "{body}");
-        let version =
-            serde_json::json!({ "name": "v1", "deploymentUri": fixture("iris_logreg.onnx") });
-        let (code, body) = engine
-            .post_raw(
-                "/v1/projects/local/models/iris/versions",
-                &version.to_string(),
-            )
-            .await;
-        assert_eq!(code, 200, "{body}");
-    });
+    deploy(&engine, "iris", &fixture("iris_logreg.onnx"));
     let mut harness = console_harness(&engine);
     click(&mut harness, "Predict");
     step_until(&mut harness, "the model to be ready", WAIT, |h| {
@@ -135,18 +148,7 @@ fn drop_a_file_on_the_predict_tab_and_see_the_prediction() {
     step_until(&mut harness, "the request to validate", WAIT, |h| {
         has_label(h, "Valid: 2 instances")
     });
-    click(&mut harness, "Send");
-    step_until(&mut harness, "the answer", WAIT, |h| {
-        h.state().predict().response().is_some()
-    });
-    let answer = harness
-        .state()
-        .predict()
-        .response()
-        .unwrap()
-        .clone()
-        .unwrap();
-    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let answer = send(&mut harness);
     assert_eq!(answer["predictions"][0]["label"], 0);
     assert_eq!(answer["predictions"][1]["label"], 2);
     // The table shows one row per instance, with the outputs as columns.
@@ -197,4 +199,67 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
     let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
     path
+}
+
+#[test]
+fn a_model_with_string_columns_gets_a_template_validation_and_its_maps_answered() {
+    let engine = TestEngine::start(&[]);
+    let exported = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/exported/sk_column_transformer.onnx");
+    deploy(&engine, "shop", &exported);
+    let mut harness = console_harness(&engine);
+    click(&mut harness, "Models");
+    step_until(&mut harness, "the version to be ready", WAIT, |h| {
+        version(h, "shop", "v1") == Some((VersionState::Ready, true))
+    });
+    // The runtime that serves the version, and what the engine serves with.
+    step_until(&mut harness, "the runtimes", WAIT, |h| {
+        common::console::has_label_containing(h, "Serving with onnxruntime")
+    });
+    assert!(
+        common::console::has_label_containing(&harness, "onnxruntime 1."),
+        "the version's runtime column"
+    );
+
+    // Try it: the template has one value per column, strings as strings, and validates.
+    click(&mut harness, "Try");
+    assert_eq!(harness.state().tab(), Tab::Predict);
+    step_until(&mut harness, "the template", WAIT, |h| {
+        h.state().predict().body.contains("\"color\": \"\"")
+    });
+    step_until(&mut harness, "the template to validate", WAIT, |h| {
+        has_label(h, "Valid: 1 instance")
+    });
+
+    // A number where a column takes strings is flagged as you type.
+    common::console::replace_in(
+        &mut harness,
+        "Request",
+        r#"{"instances": [{"color": 3, "size": "M", "weight": 70.5, "age": 33}]}"#,
+    );
+    step_until(&mut harness, "the validation error", WAIT, |h| {
+        common::console::has_label_containing(h, "input \"color\" (string [N, 1]): expects strings")
+    });
+    common::console::replace_in(
+        &mut harness,
+        "Request",
+        r#"{"instances": [{"color": "red", "size": "M", "weight": 70.5, "age": 33}, {"color": "blue", "size": "XL", "weight": 90, "age": 75}]}"#,
+    );
+    step_until(&mut harness, "the request to validate", WAIT, |h| {
+        has_label(h, "Valid: 2 instances")
+    });
+    let answer = send(&mut harness);
+    let probabilities = answer["predictions"][1]["output_probability"]
+        .as_object()
+        .unwrap();
+    assert_eq!(
+        probabilities.keys().collect::<Vec<_>>(),
+        ["0", "1"],
+        "{answer}"
+    );
+    let sum: f64 = probabilities.values().map(|p| p.as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-5, "{answer}");
+    // The table shows each instance's map of class to probability in one cell.
+    assert!(has_label(&harness, "output_label") && has_label(&harness, "output_probability"));
+    assert!(common::console::has_label_containing(&harness, "0: 0."));
 }

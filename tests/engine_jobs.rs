@@ -596,9 +596,10 @@ async fn the_sample_trainer_runs_as_a_job_and_writes_scalars_and_a_model() {
     // model.onnx, served by the engine's runtime, gives what the trainer's own maths does.
     let model: mlconsole::sample_train::Mlp =
         serde_json::from_slice(&std::fs::read(job_dir.join("model.json")).unwrap()).unwrap();
-    let loaded = mlconsole::engine::onnx_model::load(&job_dir.join("model.onnx")).unwrap();
+    use mlconsole::engine::runtime;
+    let loaded = runtime::load(&job_dir.join("model.onnx"), runtime::Choice::Tract).unwrap();
     assert_eq!(loaded.inputs[0].shape, vec![None, Some(64)]);
-    let mut session = mlconsole::engine::onnx_model::session(&loaded).unwrap();
+    let mut session = runtime::session(&loaded).unwrap();
     let digits = mlconsole::sample_train::load_digits().unwrap();
     let instances: Vec<serde_json::Value> = digits
         .iter()
@@ -606,7 +607,7 @@ async fn the_sample_trainer_runs_as_a_job_and_writes_scalars_and_a_model() {
         .map(|(pixels, _)| serde_json::json!(pixels))
         .collect();
     let batches = mlconsole::domain::predict::assemble(&instances, &loaded.inputs).unwrap();
-    let outputs = mlconsole::engine::onnx_model::run(&mut session, &batches[0]).unwrap();
+    let outputs = runtime::run(&mut session, &batches[0]).unwrap();
     let served = match &outputs[0].data {
         mlconsole::domain::predict::TensorData::F32(v) => v.clone(),
         other => panic!("probabilities are float32: {other:?}"),

@@ -390,6 +390,13 @@ pub enum Update {
         /// Its models.
         models: Vec<ModelView>,
     },
+    /// The runtimes a connection serves models with.
+    ServingRuntimes {
+        /// The connection.
+        connection: ConnectionId,
+        /// Its runtimes.
+        runtimes: crate::domain::ServingRuntimes,
+    },
     /// Syncing a connection's models failed.
     ModelsFailed {
         /// The connection.

@@ -84,6 +84,14 @@ pub(super) async fn sync_models(
         let Some(platform) = current.get() else {
             continue;
         };
+        if last_sent.is_none()
+            && let Ok(Some(runtimes)) = platform.serving_runtimes().await
+        {
+            updates.send(Update::ServingRuntimes {
+                connection: connection.clone(),
+                runtimes,
+            });
+        }
         match list_models(&connection, platform.as_ref()).await {
             Ok(models) => {
                 let traffic = watch == ModelWatch::WithTraffic as u8;

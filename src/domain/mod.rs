@@ -20,6 +20,6 @@ pub use job::{
 pub use logs::{LogEntry, LogPage, LogStream, Severity};
 pub use metrics::{ClusterSummary, MetricsPage, ResourceSample};
 pub use model::{
-    AutoScaling, DefaultChange, ManualScaling, Model, ModelPage, ServingMetrics, ServingSample,
-    TensorSpec, Version, VersionPage, VersionState,
+    AutoScaling, DefaultChange, ManualScaling, Model, ModelPage, ServingMetrics, ServingRuntime,
+    ServingRuntimes, ServingSample, TensorSpec, Version, VersionPage, VersionState,
 };

@@ -142,6 +142,14 @@ pub struct Version {
     /// Cloud ML Engine's machine type; kept and shown (replicas run on this machine).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine_type: Option<String>,
+    /// The runtime that serves it (output): e.g. `onnxruntime 1.32.0` or `tract`. On
+    /// create, the one to use, `onnxruntime` or `tract`; unset picks ONNX Runtime where
+    /// the platform has it, else tract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    /// The runtime the version was created asking for, when it asked for one (output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_runtime: Option<String>,
 }
 
 impl Version {
@@ -292,6 +300,47 @@ pub struct VersionPage {
     /// Absent: the local engine lists every version at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
+}
+
+/// A runtime a platform serves models with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServingRuntime {
+    /// What a version's `runtime` asks for it by: `onnxruntime`, `tract`.
+    pub name: String,
+    /// Its version, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The shared library it was loaded from (ONNX Runtime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<String>,
+    /// How the library was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_by: Option<String>,
+    /// Whether versions that ask for no runtime get this one.
+    #[serde(default)]
+    pub default: bool,
+}
+
+impl ServingRuntime {
+    /// e.g. `onnxruntime 1.32.0`.
+    pub fn label(&self) -> String {
+        match &self.version {
+            Some(version) => format!("{} {version}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// The runtimes a platform serves with, and what is missing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServingRuntimes {
+    /// The runtimes, the default first.
+    pub runtimes: Vec<ServingRuntime>,
+    /// A runtime the platform could have but lacks: why, and how to get it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
 }
 
 /// One second of a version's serving.

@@ -2,6 +2,7 @@
 //! model's signature, and output tensors back into `{"predictions": [...]}`.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -28,6 +29,21 @@ pub enum TensorData {
     U8(Vec<u8>),
     /// `bool`
     Bool(Vec<bool>),
+    /// `string`
+    Str(Vec<String>),
+    /// `seq(map(…, float32))`: one map of class to score per element, as `ZipMap` answers.
+    Maps(ScoreMaps),
+}
+
+/// Maps of class to score that share their classes: one per instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreMaps {
+    /// The classes, as JSON object keys.
+    pub keys: Arc<[String]>,
+    /// `count × keys.len()` scores, map by map.
+    pub values: Vec<f32>,
+    /// How many maps.
+    pub count: usize,
 }
 
 impl TensorData {
@@ -41,6 +57,7 @@ impl TensorData {
             "int8" => TensorData::I8(Vec::new()),
             "uint8" => TensorData::U8(Vec::new()),
             "bool" => TensorData::Bool(Vec::new()),
+            "string" => TensorData::Str(Vec::new()),
             _ => return None,
         })
     }
@@ -55,6 +72,8 @@ impl TensorData {
             TensorData::I8(v) => v.len(),
             TensorData::U8(v) => v.len(),
             TensorData::Bool(v) => v.len(),
+            TensorData::Str(v) => v.len(),
+            TensorData::Maps(m) => m.count,
         }
     }
 
@@ -73,6 +92,11 @@ impl TensorData {
             (TensorData::I8(a), TensorData::I8(b)) => a.extend_from_slice(b),
             (TensorData::U8(a), TensorData::U8(b)) => a.extend_from_slice(b),
             (TensorData::Bool(a), TensorData::Bool(b)) => a.extend_from_slice(b),
+            (TensorData::Str(a), TensorData::Str(b)) => a.extend_from_slice(b),
+            (TensorData::Maps(a), TensorData::Maps(b)) if a.keys == b.keys => {
+                a.values.extend_from_slice(&b.values);
+                a.count += b.count;
+            }
             _ => return false,
         }
         true
@@ -88,6 +112,15 @@ impl TensorData {
             TensorData::I8(d) => TensorData::I8(d[range].to_vec()),
             TensorData::U8(d) => TensorData::U8(d[range].to_vec()),
             TensorData::Bool(d) => TensorData::Bool(d[range].to_vec()),
+            TensorData::Str(d) => TensorData::Str(d[range].to_vec()),
+            TensorData::Maps(m) => {
+                let k = m.keys.len();
+                TensorData::Maps(ScoreMaps {
+                    keys: m.keys.clone(),
+                    values: m.values[range.start * k..range.end * k].to_vec(),
+                    count: range.len(),
+                })
+            }
         }
     }
 
@@ -112,6 +145,8 @@ impl TensorData {
                 _ => return Err("expects numbers 0 to 255 or {\"b64\": …}"),
             },
             TensorData::Bool(d) => d.push(v.as_bool().ok_or("expects true or false")?),
+            TensorData::Str(d) => d.push(v.as_str().ok_or("expects strings")?.to_owned()),
+            TensorData::Maps(_) => return Err("is a model output, not an input"),
         }
         Ok(())
     }
@@ -125,6 +160,20 @@ impl TensorData {
             TensorData::I8(d) => write!(out, "{}", d[index]),
             TensorData::U8(d) => write!(out, "{}", d[index]),
             TensorData::Bool(d) => write!(out, "{}", d[index]),
+            TensorData::Str(d) => write!(out, "{}", Value::String(d[index].clone())),
+            TensorData::Maps(m) => {
+                let k = m.keys.len();
+                out.push('{');
+                for (j, key) in m.keys.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    let _ = write!(out, "{}:", Value::String(key.clone()));
+                    let _ = write_float(out, f64::from(m.values[index * k + j]), true);
+                }
+                out.push('}');
+                Ok(())
+            }
         };
     }
 }
@@ -378,6 +427,12 @@ fn fill(tensor: &mut Tensor, value: &Value, dims: &[Option<u64>]) -> Result<Vec<
         let shape = bytes_shape(decoded.len(), dims)?;
         bytes.extend_from_slice(&decoded);
         return Ok(shape);
+    }
+    // One value per instance, as exporters declare a table's columns ([N, 1]): the
+    // value alone stands for the list of one.
+    if dims == [Some(1)] && !value.is_array() {
+        tensor.data.push_json(value)?;
+        return Ok(vec![1]);
     }
     let mut shape = Vec::with_capacity(dims.len());
     walk(tensor, value, dims, 0, &mut shape)?;

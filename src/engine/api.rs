@@ -168,6 +168,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/v1/projects/{project}/operations/{operation}",
             get(super::operations::get_operation).post(super::operations::operation_action),
         )
+        .route("/v1/projects/{project}/runtimes", get(m::list_runtimes))
         .route("/v2/entries:list", post(super::logging_api::list_entries))
         .route_layer(middleware::from_fn_with_state(
             engine.clone(),
@@ -243,7 +244,16 @@ async fn method_not_allowed(request: Request) -> ApiError {
 #[utoipa::path(get, path = "/healthz", tag = "engine",
     responses((status = 200, description = "The engine is up", body = serde_json::Value)))]
 pub async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+    let runtimes: Vec<String> = super::runtime::serving_runtimes()
+        .runtimes
+        .iter()
+        .map(crate::domain::ServingRuntime::label)
+        .collect();
+    Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "runtimes": runtimes,
+    }))
 }
 
 /// This API's OpenAPI 3 description.

@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use serde_json::Value;
 
-use super::onnx_model::{self, LoadedModel, Session};
+use super::runtime::{self, Choice, LoadedModel, Session};
 use crate::domain::predict::{self, assemble};
 
 /// Lines predicted in one model run.
@@ -29,16 +29,23 @@ pub struct Summary {
     pub errors: u64,
 }
 
-/// Predicts every line of the files `inputs` (paths or globs) match into `output`.
-pub fn run(model_file: &Path, inputs: &[String], output: &Path) -> anyhow::Result<Summary> {
+/// Predicts every line of the files `inputs` (paths or globs) match into `output`, with
+/// the runtime `choice` picks.
+pub fn run(
+    model_file: &Path,
+    inputs: &[String],
+    output: &Path,
+    choice: Choice,
+) -> anyhow::Result<Summary> {
     let files = expand(inputs)?;
+    let model = runtime::load(model_file, choice).map_err(anyhow::Error::msg)?;
     println!(
-        "Batch prediction over {} file(s) with {}",
+        "Batch prediction over {} file(s) with {} on {}",
         files.len(),
-        model_file.display()
+        model_file.display(),
+        model.runtime
     );
-    let model = onnx_model::load(model_file).map_err(anyhow::Error::msg)?;
-    let session = onnx_model::session(&model).map_err(anyhow::Error::msg)?;
+    let session = runtime::session(&model).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(output)
         .with_context(|| format!("cannot create the output folder {}", output.display()))?;
     let errors_path = output.join("prediction.errors_stats-00000-of-00001");
@@ -204,7 +211,7 @@ fn predict_lines(
     let batches = assemble(instances, &model.inputs)?;
     let mut runs = Vec::with_capacity(batches.len());
     for batch in &batches {
-        runs.push((batch.instances, onnx_model::run(session, batch)?));
+        runs.push((batch.instances, runtime::run(session, batch)?));
     }
     let text = predict::write_predictions(&runs, &model.outputs);
     let answer: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;

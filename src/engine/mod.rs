@@ -20,11 +20,11 @@ pub mod joblog;
 pub mod logging_api;
 pub mod model_tasks;
 pub mod models_api;
-pub mod onnx_model;
 pub mod openapi;
 pub mod operations;
 pub mod registry;
 pub mod runner;
+pub mod runtime;
 pub mod sampler;
 pub mod serving;
 pub mod store;
@@ -67,6 +67,8 @@ pub struct EngineConfig {
     pub replica_idle: Duration,
     /// Most replicas of a version whose autoScaling gives no maxNodes.
     pub max_replicas: u32,
+    /// Where to find ONNX Runtime.
+    pub onnxruntime: runtime::locate::OrtSetting,
 }
 
 impl EngineConfig {
@@ -84,6 +86,7 @@ impl EngineConfig {
             wrapper_exe: std::env::current_exe()?,
             replica_idle: Duration::from_secs(300),
             max_replicas: u32::try_from(cores).unwrap_or(2),
+            onnxruntime: runtime::locate::OrtSetting::Search,
         })
     }
 }
@@ -234,6 +237,33 @@ pub async fn serve(config: EngineConfig) -> anyhow::Result<()> {
         &engine.config.data_dir.join("engine.json"),
         info.to_string().as_bytes(),
     )?;
+    let (setting, python) = (
+        engine.config.onnxruntime.clone(),
+        engine.config.python.clone(),
+    );
+    let ort = tokio::task::spawn_blocking(move || runtime::onnxruntime::init(&setting, &python))
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    match ort {
+        runtime::onnxruntime::Availability::Ready(ort) => tracing::info!(
+            "serving with ONNX Runtime {} from {} (found through {}); tract for versions that ask for it",
+            ort.version,
+            ort.library.display(),
+            ort.found_by
+        ),
+        runtime::onnxruntime::Availability::Missing {
+            summary,
+            tried,
+            how,
+        } => tracing::warn!(
+            "serving with tract only: ONNX Runtime {summary}{}. Models with ONNX-ML operators (scikit-learn, XGBoost, LightGBM) need it. {how}",
+            if tried.is_empty() {
+                String::new()
+            } else {
+                format!(" (tried {tried})")
+            }
+        ),
+    }
     engine.recover()?;
     tokio::spawn(engine.clone().schedule());
     tokio::spawn(sampler::run(engine.clone()));

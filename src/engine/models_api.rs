@@ -17,7 +17,7 @@ use super::api::{
 use super::operations::Operation;
 use super::registry::ModelError;
 use super::serving::PredictError;
-use crate::domain::{Model, ModelPage, ServingMetrics, Version, VersionPage};
+use crate::domain::{Model, ModelPage, ServingMetrics, ServingRuntimes, Version, VersionPage};
 
 impl From<ModelError> for ApiError {
     fn from(e: ModelError) -> ApiError {
@@ -94,6 +94,18 @@ pub async fn list_models(
 pub async fn get_model(State(engine): State<Arc<Engine>>, path: ModelPath) -> ApiResult<Model> {
     let model = model_path(path)?;
     Ok(Json(engine.registry().get_model(&model)?))
+}
+
+/// The runtimes the engine serves models with (ONNX Runtime: its version and library),
+/// and how to get ONNX Runtime when it is missing.
+#[utoipa::path(get, path = "/v1/projects/{project}/runtimes", tag = "models", security(("bearer" = [])),
+    params(("project" = String, Path, description = "Always `local`")),
+    responses((status = 200, description = "The runtimes, the default first", body = ServingRuntimes)))]
+pub async fn list_runtimes(
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<ServingRuntimes> {
+    super::api::project_path(path)?;
+    Ok(Json(super::runtime::serving_runtimes()))
 }
 
 /// Deletes a model that has no versions; answers the (finished) operation.

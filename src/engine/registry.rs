@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use rusqlite::{Connection, params};
 
-use super::onnx_model::{self, LoadedModel};
+use super::runtime::{self, Choice, LoadedModel};
 use super::serving::Serving;
 use crate::domain::{DefaultChange, Model, ServingMetrics, Version, VersionState};
 
@@ -160,6 +160,7 @@ impl Registry {
                         version.outputs.clone(),
                         version.replica_bounds(default_max_replicas),
                         version.idle_override(),
+                        choice(&version),
                         None,
                     ))
                 });
@@ -296,6 +297,13 @@ impl Registry {
             .validate_creation()
             .map_err(ModelError::InvalidArgument)?;
         let source = source_file(&version.deployment_uri)?;
+        version.requested_runtime =
+            match Choice::parse(version.runtime.as_deref()).map_err(ModelError::InvalidArgument)? {
+                Choice::Auto => None,
+                Choice::Tract => Some(runtime::TRACT.into()),
+                Choice::OnnxRuntime => Some(runtime::ONNXRUNTIME.into()),
+            };
+        version.runtime = None;
         let short = version.short_name().to_owned();
         let mut models = self.write();
         let entry = models.get_mut(model).ok_or_else(|| no_model(model))?;
@@ -343,7 +351,12 @@ impl Registry {
                 .and_then(|_| std::fs::rename(&partial, &target))
                 .map_err(|e| format!("cannot copy {}: {e}", source.display()))?;
         }
-        onnx_model::load(&target)
+        let choice = self
+            .read()
+            .get(model)
+            .and_then(|m| m.versions.get(version))
+            .map_or(Choice::Auto, |v| choice(&v.version));
+        runtime::load(&target, choice)
     }
 
     /// Where a version's artifact is kept.
@@ -371,12 +384,20 @@ impl Registry {
                 v.version.state = VersionState::Ready;
                 v.version.inputs = loaded.inputs.clone();
                 v.version.outputs = loaded.outputs.clone();
+                v.version.runtime = Some(loaded.runtime.clone());
+                if let Some(note) = &loaded.note {
+                    tracing::warn!(
+                        "version {version} of model {model} ({}): {note}",
+                        loaded.runtime
+                    );
+                }
                 let serving = Arc::new(Serving::new(
                     artifact(&self.dir, model, version),
                     loaded.inputs.clone(),
                     loaded.outputs.clone(),
                     v.version.replica_bounds(self.default_max_replicas),
                     v.version.idle_override(),
+                    choice(&v.version),
                     Some(loaded),
                 ));
                 v.serving = Some(serving.clone());
@@ -621,6 +642,14 @@ fn show_version(entry: &ModelEntry, v: &VersionEntry) -> Version {
     if let Some(serving) = &v.serving {
         version.replicas = serving.replicas();
         version.last_use_time = serving.last_use();
+        if let Some(runtime) = serving.runtime() {
+            version.runtime = Some(runtime);
+        }
     }
     version
+}
+
+/// The runtime a version asked for.
+fn choice(version: &Version) -> Choice {
+    Choice::parse(version.requested_runtime.as_deref()).unwrap_or(Choice::Auto)
 }

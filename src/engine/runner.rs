@@ -316,6 +316,17 @@ impl Engine {
                 .to_string(),
             "--output-path".into(),
             prediction.output_path.clone(),
+            // The runtime and library the engine serves the version with.
+            "--runtime".into(),
+            self.registry
+                .get_version(model, version)
+                .ok()
+                .and_then(|v| v.requested_runtime)
+                .unwrap_or_else(|| "auto".into()),
+            "--onnxruntime".into(),
+            super::runtime::onnxruntime::loaded()
+                .map_or_else(|| "none".into(), |l| l.library.display().to_string()),
+            "--".into(),
         ];
         argv.extend(prediction.input_paths.iter().cloned());
         let mut env = BTreeMap::new();

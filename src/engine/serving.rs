@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::combine::{Answer, Combiner, Gathering, Joined, Member};
-use super::onnx_model::{self, LoadedModel, Session};
+use super::runtime::{self, Choice, LoadedModel, Session};
 use crate::domain::predict::{self, Batch, Tensor};
 use crate::domain::{ServingMetrics, ServingSample, TensorSpec};
 
@@ -47,6 +47,10 @@ pub struct Serving {
     min: u32,
     /// How long a replica may idle, when the version says (else the engine's setting).
     idle: Option<Duration>,
+    /// The runtime the version asked for.
+    choice: Choice,
+    /// What serves the version since it last loaded.
+    runtime: Mutex<Option<String>>,
     model: Mutex<Option<LoadedModel>>,
     cold_start: tokio::sync::Mutex<()>,
     /// Idle replicas. Shared with runs on the blocking pool, which put their replica
@@ -69,14 +73,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Serving {
-    /// Serves the model at `path` with `(min, max)` replicas. `model`, when given, is
-    /// already loaded (saves a load right after the version is created).
+    /// Serves the model at `path` with `(min, max)` replicas, loading it with the
+    /// runtime `choice` picks. `model`, when given, is already loaded (saves a load right
+    /// after the version is created).
     pub fn new(
         path: PathBuf,
         inputs: Vec<TensorSpec>,
         outputs: Vec<TensorSpec>,
         (min, max): (u32, u32),
         idle: Option<Duration>,
+        choice: Choice,
         model: Option<LoadedModel>,
     ) -> Serving {
         let batched = |specs: &[TensorSpec]| {
@@ -89,6 +95,8 @@ impl Serving {
             outputs,
             min,
             idle,
+            choice,
+            runtime: Mutex::new(model.as_ref().map(|m| m.runtime.clone())),
             model: Mutex::new(model),
             cold_start: tokio::sync::Mutex::new(()),
             free: Arc::default(),
@@ -101,6 +109,11 @@ impl Serving {
             metrics: Metrics::default(),
             combiner,
         }
+    }
+
+    /// What serves the version, once it has loaded in this engine.
+    pub fn runtime(&self) -> Option<String> {
+        lock(&self.runtime).clone()
     }
 
     /// Live replicas.
@@ -284,16 +297,17 @@ impl Serving {
         if let Some(model) = lock(&self.model).clone() {
             return Ok(model);
         }
-        let path = self.path.clone();
-        let loaded = tokio::task::spawn_blocking(move || onnx_model::load(&path))
+        let (path, choice) = (self.path.clone(), self.choice);
+        let loaded = tokio::task::spawn_blocking(move || runtime::load(&path, choice))
             .await
             .map_err(|e| format!("loading the model was lost: {e}"))??;
+        *lock(&self.runtime) = Some(loaded.runtime.clone());
         *lock(&self.model) = Some(loaded.clone());
         Ok(loaded)
     }
 
     fn new_replica(&self, model: &LoadedModel) -> Result<Replica, String> {
-        let session = onnx_model::session(model)?;
+        let session = runtime::session(model)?;
         self.replicas.fetch_add(1, Ordering::Relaxed);
         Ok(Replica {
             session,
@@ -348,7 +362,7 @@ fn run_all(
         .iter()
         .map(|batch| {
             let started = Instant::now();
-            let outputs = onnx_model::run(session, batch)?;
+            let outputs = runtime::run(session, batch)?;
             times.push(started.elapsed());
             Ok((batch.instances, outputs))
         })
@@ -366,7 +380,7 @@ fn run_together(
 ) -> Result<Vec<Tensor>, String> {
     let mut run = |batch: &Batch| {
         let started = Instant::now();
-        let outputs = onnx_model::run(session, batch);
+        let outputs = runtime::run(session, batch);
         times.push(started.elapsed());
         outputs
     };
@@ -543,33 +557,61 @@ mod tests {
     fn assert_close(outputs: &[Tensor], expected: &[Tensor]) {
         assert_eq!(outputs[0], expected[0], "labels");
         assert_eq!(outputs[1].shape, expected[1].shape);
-        let (TensorData::F32(got), TensorData::F32(want)) = (&outputs[1].data, &expected[1].data)
-        else {
-            panic!("probabilities are float32")
+        let (got, want) = match (&outputs[1].data, &expected[1].data) {
+            (TensorData::F32(got), TensorData::F32(want)) => (got, want),
+            (TensorData::Maps(got), TensorData::Maps(want)) => {
+                assert_eq!(got.keys, want.keys, "classes");
+                (&got.values, &want.values)
+            }
+            _ => panic!("probabilities are float32 or maps of them"),
         };
         for (g, w) in got.iter().zip(want) {
             assert!((g - w).abs() < 1e-6, "{g} vs {w}");
         }
     }
 
-    fn iris() -> (Serving, LoadedModel) {
+    fn serve(fixture: &str, choice: Choice) -> (Serving, LoadedModel) {
+        if choice == Choice::OnnxRuntime {
+            let found = runtime::onnxruntime::init(&runtime::locate::OrtSetting::Search, "python3");
+            assert!(
+                matches!(found, Ok(runtime::onnxruntime::Availability::Ready(_))),
+                "ONNX Runtime not found: run the tests through .ci/run, which installs it"
+            );
+        }
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/models/iris_logreg.onnx");
-        let model = onnx_model::load(&path).unwrap();
+            .join("tests/fixtures")
+            .join(fixture);
+        let model = runtime::load(&path, choice).unwrap();
         let serving = Serving::new(
             path,
             model.inputs.clone(),
             model.outputs.clone(),
             (1, 1),
             None,
+            choice,
             Some(model.clone()),
         );
         (serving, model)
     }
 
+    fn iris() -> (Serving, LoadedModel) {
+        serve("models/iris_logreg.onnx", Choice::Tract)
+    }
+
     #[tokio::test]
     async fn requests_run_together_get_what_they_would_get_alone() {
-        let (serving, model) = iris();
+        for (fixture, choice) in [
+            ("models/iris_logreg.onnx", Choice::Tract),
+            ("models/iris_logreg.onnx", Choice::OnnxRuntime),
+            // ZipMap: one map of class to probability per instance.
+            ("exported/sk_scaler_logreg.onnx", Choice::OnnxRuntime),
+        ] {
+            let (serving, model) = serve(fixture, choice);
+            requests_run_together(&serving, &model);
+        }
+    }
+
+    fn requests_run_together(serving: &Serving, model: &LoadedModel) {
         assert!(
             serving.combiner.is_some(),
             "iris has a batch axis in and out"
@@ -579,7 +621,7 @@ mod tests {
             r#"{"instances": [[6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]}"#,
             r#"{"instances": [[4.9, 3.0, 1.4, 0.2]]}"#,
         ];
-        let mut session = onnx_model::session(&model).unwrap();
+        let mut session = runtime::session(model).unwrap();
         let batches: Vec<Batch> = bodies
             .iter()
             .map(|b| {
@@ -590,14 +632,14 @@ mod tests {
             .collect();
         let alone: Vec<_> = batches
             .iter()
-            .map(|b| onnx_model::run(&mut session, b).unwrap())
+            .map(|b| runtime::run(&mut session, b).unwrap())
             .collect();
         let (members, answers): (Vec<_>, Vec<_>) =
             batches[1..].iter().cloned().map(Member::new).unzip();
         let own = run_together(&mut session, &batches[0], members, &mut Vec::new());
         assert_close(&own.unwrap(), &alone[0]);
-        for (answer, expected) in answers.into_iter().zip(&alone[1..]) {
-            match answer.await {
+        for (mut answer, expected) in answers.into_iter().zip(&alone[1..]) {
+            match answer.try_recv() {
                 Ok(Answer::Done(Ok(outputs))) => assert_close(&outputs, expected),
                 _ => panic!("every member is answered with its outputs"),
             }

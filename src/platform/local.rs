@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 
 use super::{Platform, PlatformError, SnippetAuth};
 use crate::domain::{
-    Capabilities, Job, JobPage, LogPage, MetricsPage, Model, ModelPage, ServingMetrics, Version,
-    VersionPage,
+    Capabilities, Job, JobPage, LogPage, MetricsPage, Model, ModelPage, ServingMetrics,
+    ServingRuntimes, Version, VersionPage,
 };
 use crate::engine::api::{ErrorBody, PROJECT};
 use crate::engine::operations::Operation;
@@ -204,6 +204,11 @@ impl Platform for LocalPlatform {
             .collect();
         self.get(&format!("{}/{id}/metrics", self.jobs_url()), &query)
             .await
+    }
+
+    async fn serving_runtimes(&self) -> Result<Option<ServingRuntimes>, PlatformError> {
+        let url = format!("{}/v1/projects/{PROJECT}/runtimes", self.base);
+        Ok(Some(self.get(&url, &[]).await?))
     }
 
     async fn list_models(&self) -> Result<Vec<Model>, PlatformError> {

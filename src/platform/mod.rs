@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     Capabilities, ClusterSummary, Job, JobPage, LogPage, MetricsPage, Model, ServingMetrics,
-    Version,
+    ServingRuntimes, Version,
 };
 
 pub use local::LocalPlatform;
@@ -97,6 +97,10 @@ pub trait Platform: Send + Sync {
     ) -> Result<MetricsPage, PlatformError>;
     /// The cluster's size and load, for platforms that are clusters.
     async fn cluster_summary(&self) -> Result<Option<ClusterSummary>, PlatformError> {
+        Ok(None)
+    }
+    /// The runtimes the platform serves models with, where it says.
+    async fn serving_runtimes(&self) -> Result<Option<ServingRuntimes>, PlatformError> {
         Ok(None)
     }
     /// Every model, each with its default version.

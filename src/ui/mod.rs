@@ -305,6 +305,12 @@ impl App {
                 self.open_url = Some(url);
             }
             Update::Models { connection, models } => self.models.set_models(&connection, models),
+            Update::ServingRuntimes {
+                connection,
+                runtimes,
+            } => {
+                self.models.runtimes.insert(connection, runtimes);
+            }
             Update::ModelsFailed {
                 connection,
                 message,

@@ -14,7 +14,7 @@ use super::theme;
 use crate::backend::{ModelChange, ModelView};
 use crate::domain::model::validate_resource_name;
 use crate::domain::{
-    ConnectionId, ServingMetrics, ServingSample, TensorSpec, Version, VersionState,
+    ConnectionId, ServingMetrics, ServingRuntimes, ServingSample, TensorSpec, Version, VersionState,
 };
 
 /// Seconds of traffic the chart shows.
@@ -58,6 +58,8 @@ pub struct ModelsTab {
     pub models: Vec<ModelView>,
     /// Why the last sync of a connection failed.
     pub errors: HashMap<ConnectionId, String>,
+    /// The runtimes each connection serves with, where it says.
+    pub runtimes: HashMap<ConnectionId, ServingRuntimes>,
     traffic: HashMap<VersionKey, VecDeque<ServingSample>>,
     totals: HashMap<VersionKey, (u64, u64)>,
     selected: Option<ModelKey>,
@@ -357,6 +359,9 @@ impl ModelsTab {
             RichText::new("Drop a model.onnx here to add it as a new version of this model.")
                 .weak(),
         );
+        if let Some(runtimes) = self.runtimes.get(&connection) {
+            runtimes_line(ui, runtimes, dark);
+        }
         ui.add_space(6.0);
         egui::ScrollArea::vertical().show(ui, |ui| {
             let refused = (!writable).then_some(refused.as_str());
@@ -388,104 +393,33 @@ impl ModelsTab {
     ) {
         let model = view.model.short_name().to_owned();
         let connection = view.connection.clone();
-        let writable = refused.is_none();
         let refused = refused.unwrap_or_default();
         if view.versions.is_empty() {
             ui.label("No versions yet.");
             return;
         }
-        egui::Grid::new("versions")
-            .striped(true)
-            .num_columns(9)
-            .spacing([14.0, 6.0])
+        // Actions come before the signature, whose width follows the model: they stay in
+        // view, and a wide signature scrolls sideways.
+        egui::ScrollArea::horizontal()
+            .id_salt("versions_table")
             .show(ui, |ui| {
-                for title in [
-                    "Version",
-                    "State",
-                    "Created",
-                    "Framework",
-                    "Inputs",
-                    "Outputs",
-                    "Replicas",
-                    "Traffic",
-                    "",
-                ] {
-                    ui.label(RichText::new(title).strong());
-                }
-                ui.end_row();
-                for v in &view.versions {
-                    let name = v.short_name().to_owned();
-                    ui.horizontal(|ui| {
-                        ui.label(RichText::new(&name).monospace());
-                        if v.is_default {
-                            default_badge(ui);
+                egui::Grid::new("versions")
+                    .striped(true)
+                    .num_columns(9)
+                    .spacing([14.0, 6.0])
+                    .show(ui, |ui| {
+                        for title in [
+                            "Version", "State", "Runtime", "Replicas", "Traffic", "", "Created",
+                            "Inputs", "Outputs",
+                        ] {
+                            ui.label(RichText::new(title).strong());
+                        }
+                        ui.end_row();
+                        for v in &view.versions {
+                            self.version_row(ui, v, (&connection, &model), refused, actions);
+                            ui.end_row();
                         }
                     });
-                    let state = ui.colored_label(state_color(v.state, dark), v.state.as_str());
-                    if let Some(message) = &v.error_message {
-                        state.on_hover_text(message);
-                    }
-                    ui.label(v.create_time.map(format::local_time).unwrap_or_default());
-                    ui.label(&v.framework);
-                    ui.label(signature(&v.inputs));
-                    ui.label(signature(&v.outputs));
-                    ui.label(replicas_text(v));
-                    let (total, errors) = self
-                        .totals
-                        .get(&(connection.clone(), model.clone(), name.clone()))
-                        .copied()
-                        .unwrap_or_default();
-                    ui.label(format!(
-                        "{} req/s · {total} total{}",
-                        self.latest_rate(&connection, &model, &name),
-                        if errors > 0 {
-                            format!(" · {errors} errors")
-                        } else {
-                            String::new()
-                        }
-                    ));
-                    ui.horizontal(|ui| {
-                        let ready = v.state == VersionState::Ready;
-                        if !v.is_default
-                            && ui
-                                .add_enabled(ready && writable, egui::Button::new("Make default"))
-                                .on_hover_text("Send the model's traffic to this version")
-                                .on_disabled_hover_text(if writable {
-                                    "Not ready yet"
-                                } else {
-                                    refused
-                                })
-                                .clicked()
-                        {
-                            actions.push(ModelsAction::Change(
-                                connection.clone(),
-                                ModelChange::SetDefault {
-                                    model: model.clone(),
-                                    version: name.clone(),
-                                },
-                            ));
-                        }
-                        if ui.add_enabled(ready, egui::Button::new("Try")).clicked() {
-                            actions.push(ModelsAction::Try {
-                                connection: connection.clone(),
-                                model: model.clone(),
-                                version: Some(name.clone()),
-                            });
-                        }
-                        if ui
-                            .add_enabled(writable, egui::Button::new("Delete"))
-                            .on_disabled_hover_text(refused)
-                            .clicked()
-                        {
-                            self.pending_delete = Some(PendingDelete::Version(
-                                connection.clone(),
-                                model.clone(),
-                                name.clone(),
-                            ));
-                        }
-                    });
-                    ui.end_row();
-                }
             });
         if let Some(failed) = view
             .versions
@@ -501,6 +435,90 @@ impl ModelsTab {
                 ),
             );
         }
+    }
+
+    /// One row of the versions table; `refused` says why changes are refused, empty
+    /// when they are not.
+    fn version_row(
+        &mut self,
+        ui: &mut Ui,
+        v: &Version,
+        (connection, model): (&ConnectionId, &str),
+        refused: &str,
+        actions: &mut Vec<ModelsAction>,
+    ) {
+        let writable = refused.is_empty();
+        let dark = ui.visuals().dark_mode;
+        let name = v.short_name().to_owned();
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(&name).monospace());
+            if v.is_default {
+                default_badge(ui);
+            }
+        });
+        let state = ui.colored_label(state_color(v.state, dark), v.state.as_str());
+        if let Some(message) = &v.error_message {
+            state.on_hover_text(message);
+        }
+        let runtime = ui.label(v.runtime.as_deref().unwrap_or(&v.framework));
+        runtime.on_hover_text(match &v.requested_runtime {
+            Some(asked) => format!("{} model; asked for {asked}", v.framework),
+            None => format!(
+                "{} model; runtime picked by the platform (ONNX Runtime where it has it)",
+                v.framework
+            ),
+        });
+        ui.label(replicas_text(v));
+        let key = (connection.clone(), model.to_owned(), name.clone());
+        let (total, errors) = self.totals.get(&key).copied().unwrap_or_default();
+        ui.label(format!(
+            "{} req/s · {total} total{}",
+            self.latest_rate(connection, model, &name),
+            if errors > 0 {
+                format!(" · {errors} errors")
+            } else {
+                String::new()
+            }
+        ));
+        ui.horizontal(|ui| {
+            let ready = v.state == VersionState::Ready;
+            if !v.is_default
+                && ui
+                    .add_enabled(ready && writable, egui::Button::new("Make default"))
+                    .on_hover_text("Send the model's traffic to this version")
+                    .on_disabled_hover_text(if writable { "Not ready yet" } else { refused })
+                    .clicked()
+            {
+                actions.push(ModelsAction::Change(
+                    connection.clone(),
+                    ModelChange::SetDefault {
+                        model: model.to_owned(),
+                        version: name.clone(),
+                    },
+                ));
+            }
+            if ui.add_enabled(ready, egui::Button::new("Try")).clicked() {
+                actions.push(ModelsAction::Try {
+                    connection: connection.clone(),
+                    model: model.to_owned(),
+                    version: Some(name.clone()),
+                });
+            }
+            if ui
+                .add_enabled(writable, egui::Button::new("Delete"))
+                .on_disabled_hover_text(refused)
+                .clicked()
+            {
+                self.pending_delete = Some(PendingDelete::Version(
+                    connection.clone(),
+                    model.to_owned(),
+                    name.clone(),
+                ));
+            }
+        });
+        ui.label(v.create_time.map(format::local_time).unwrap_or_default());
+        ui.label(signature(&v.inputs));
+        ui.label(signature(&v.outputs));
     }
 
     fn traffic_chart(&self, ui: &mut Ui, view: &ModelView) {
@@ -620,6 +638,41 @@ fn default_history(ui: &mut Ui, view: &ModelView, writable: bool, actions: &mut 
             change.version
         ));
     }
+}
+
+/// What serves a connection's models: "Serving with onnxruntime 1.32.0 (default), tract",
+/// the library on hover; a warning when ONNX Runtime is missing.
+fn runtimes_line(ui: &mut Ui, runtimes: &ServingRuntimes, dark: bool) {
+    let names: Vec<String> = runtimes
+        .runtimes
+        .iter()
+        .map(|r| {
+            if r.default && runtimes.runtimes.len() > 1 {
+                format!("{} (default)", r.label())
+            } else {
+                r.label()
+            }
+        })
+        .collect();
+    let details: Vec<String> = runtimes
+        .runtimes
+        .iter()
+        .map(|r| match (&r.library, &r.found_by) {
+            (Some(library), Some(how)) => format!("{}: {library} (found through {how})", r.label()),
+            (None, Some(how)) => format!("{}: {how}", r.label()),
+            _ => r.label(),
+        })
+        .collect();
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(format!("Serving with {}", names.join(", "))).weak())
+            .on_hover_text(details.join("\n"));
+        if let Some(missing) = &runtimes.missing {
+            ui.colored_label(
+                theme::severity_color(crate::domain::Severity::Warning, dark),
+                missing,
+            );
+        }
+    });
 }
 
 fn default_badge(ui: &mut Ui) {

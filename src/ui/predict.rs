@@ -528,7 +528,8 @@ fn specs_text(specs: &[TensorSpec]) -> String {
         .join(", ")
 }
 
-/// A request with one instance of zeros (or `false`) shaped like the model's inputs.
+/// A request with one instance of zeros (`false`, empty strings) shaped like the model's
+/// inputs; an input of one value an instance (a table's column, `[N, 1]`) is that value.
 pub fn template(inputs: &[TensorSpec]) -> String {
     fn value(spec: &TensorSpec) -> Value {
         let batched = spec
@@ -543,8 +544,12 @@ pub fn template(inputs: &[TensorSpec]) -> String {
         let leaf = match spec.dtype.as_str() {
             "bool" => Value::Bool(false),
             "float32" | "float64" => serde_json::json!(0.0),
+            "string" => Value::String(String::new()),
             _ => serde_json::json!(0),
         };
+        if dims == [Some(1)] {
+            return leaf;
+        }
         dims.iter().rev().fold(leaf, |inner, d| {
             Value::Array(vec![inner; d.unwrap_or(1).min(64) as usize])
         })
@@ -593,6 +598,12 @@ fn cell_text(v: &Value) -> String {
             items.iter().map(cell_text).collect::<Vec<_>>().join(", ")
         ),
         Value::String(s) => s.clone(),
+        // A map of class to probability, as ZipMap answers.
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", cell_text(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
         other => other.to_string(),
     }
 }
@@ -629,6 +640,26 @@ mod tests {
         };
         let body = template(std::slice::from_ref(&spec));
         assert!(parse_request(body.as_bytes(), &[spec]).is_ok(), "{body}");
+        // A ColumnTransformer's inputs: one column each, strings among them.
+        let columns = [
+            TensorSpec {
+                name: "color".into(),
+                dtype: "string".into(),
+                shape: vec![None, Some(1)],
+            },
+            TensorSpec {
+                name: "age".into(),
+                dtype: "int64".into(),
+                shape: vec![None, Some(1)],
+            },
+        ];
+        let body = template(&columns);
+        let request: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            request["instances"][0],
+            serde_json::json!({"color": "", "age": 0})
+        );
+        assert!(parse_request(body.as_bytes(), &columns).is_ok(), "{body}");
     }
 
     #[test]
@@ -639,5 +670,10 @@ mod tests {
         assert_eq!(t.rows[0], ["1", "[0.2500, 0.7500]"]);
         let t = table(&serde_json::json!({"predictions": [[1.5], [2.5]]})).unwrap();
         assert_eq!(t.rows.len(), 2);
+        let t = table(&serde_json::json!({"predictions": [
+            {"output_label": "tech", "output_probability": {"food": 0.125, "tech": 0.875}}
+        ]}))
+        .unwrap();
+        assert_eq!(t.rows[0], ["tech", "food: 0.1250, tech: 0.8750"]);
     }
 }

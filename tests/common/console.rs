@@ -102,17 +102,21 @@ pub fn type_into(harness: &mut Harness<'static, App>, label: &str, text: &str) {
     harness.step();
 }
 
-/// Replaces the text of the field labelled `label`.
+/// Replaces the text of the field (one line or several) labelled `label`.
 pub fn replace_in(harness: &mut Harness<'static, App>, label: &str, text: &str) {
-    harness
-        .get_by_role_and_label(Role::TextInput, label)
-        .focus();
+    let role = if harness
+        .query_by_role_and_label(Role::TextInput, label)
+        .is_some()
+    {
+        Role::TextInput
+    } else {
+        Role::MultilineTextInput
+    };
+    harness.get_by_role_and_label(role, label).focus();
     harness.step();
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     harness.step();
-    harness
-        .get_by_role_and_label(Role::TextInput, label)
-        .type_text(text);
+    harness.get_by_role_and_label(role, label).type_text(text);
     harness.step();
 }
 

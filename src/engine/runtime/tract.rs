@@ -1,5 +1,5 @@
-//! ONNX models run with tract: loading a `model.onnx` into an optimised plan, reading
-//! its signature, and running one batch of a prediction request.
+//! ONNX models run with tract (built in): loading a `model.onnx` into an optimised plan,
+//! reading its signature, and running one batch of a prediction request.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ pub type Plan = Arc<TypedSimplePlan>;
 /// single-instance requests (the usual online case) faster; bigger models are bound by
 /// their arithmetic, and would pay twice the memory.
 const SINGLE_PLAN_MAX_BYTES: u64 = 16 << 20;
+
 /// Per-run scratch state of a model's plans; a replica holds one.
 pub struct Session {
     general: TypedSimpleState,
@@ -25,7 +26,7 @@ pub struct Session {
 
 /// A loaded model and its signature.
 #[derive(Clone)]
-pub struct LoadedModel {
+pub struct Model {
     /// The plan replicas run.
     pub plan: Plan,
     /// A plan with the batch dimension fixed at 1, for small batched models.
@@ -38,16 +39,24 @@ pub struct LoadedModel {
 
 /// Loads and optimises `path`. The error is the loader's message, for the version's
 /// `errorMessage`.
-pub fn load(path: &Path) -> Result<LoadedModel, String> {
-    let (plan, inputs, outputs) = load_plan(path, None)?;
+pub fn load(path: &Path) -> Result<Model, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    load_bytes(&bytes, path)
+}
+
+/// Loads and optimises the model in `bytes`, read from `path` (named in errors).
+pub fn load_bytes(bytes: &[u8], path: &Path) -> Result<Model, String> {
+    let (plan, inputs, outputs) = load_plan(bytes, path, None)?;
     let batched = !inputs.is_empty() && inputs.iter().all(|s| s.shape.first() == Some(&None));
-    let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= SINGLE_PLAN_MAX_BYTES);
+    let small = bytes.len() as u64 <= SINGLE_PLAN_MAX_BYTES;
     let single = if batched && small {
-        load_plan(path, Some(1)).ok().map(|(plan, _, _)| plan)
+        load_plan(bytes, path, Some(1))
+            .ok()
+            .map(|(plan, _, _)| plan)
     } else {
         None
     };
-    Ok(LoadedModel {
+    Ok(Model {
         plan,
         single,
         inputs,
@@ -58,9 +67,9 @@ pub fn load(path: &Path) -> Result<LoadedModel, String> {
 type Signature = (Plan, Vec<TensorSpec>, Vec<TensorSpec>);
 
 /// Loads a plan, with the unnamed batch dimension fixed at `batch` when given.
-fn load_plan(path: &Path, batch: Option<i64>) -> Result<Signature, String> {
+fn load_plan(bytes: &[u8], path: &Path, batch: Option<i64>) -> Result<Signature, String> {
     let mut inference = tract_onnx::onnx()
-        .model_for_path(path)
+        .model_for_read(&mut &bytes[..])
         .map_err(|e| format!("the ONNX loader refused {}: {e:#}", path.display()))?;
     name_unknown_dims(&mut inference, batch)?;
     let typed = inference
@@ -165,12 +174,14 @@ fn dtype_name(t: DatumType) -> &'static str {
         DatumType::U64 => "uint64",
         DatumType::Bool => "bool",
         DatumType::String => "string",
+        // tract's tree classifiers answer labels as dimensions: whole numbers.
+        DatumType::TDim => "int64",
         _ => "other",
     }
 }
 
 /// A new session for `model`.
-pub fn session(model: &LoadedModel) -> Result<Session, String> {
+pub fn session(model: &Model) -> Result<Session, String> {
     let start = |plan: &Plan| {
         TypedSimpleState::new(plan)
             .map_err(|e| format!("the model could not start a session: {e:#}"))
@@ -208,6 +219,10 @@ fn to_tract(t: &DomainTensor) -> Result<Tensor, String> {
         TensorData::I8(d) => Tensor::from_shape(shape, d),
         TensorData::U8(d) => Tensor::from_shape(shape, d),
         TensorData::Bool(d) => Tensor::from_shape(shape, d),
+        TensorData::Str(d) => tract_ndarray::ArrayD::from_shape_vec(shape.as_slice(), d.clone())
+            .map(IntoTensor::into_tensor)
+            .map_err(|e| e.into()),
+        TensorData::Maps(_) => return Err("a map is not a model input".into()),
     };
     made.map_err(|e| format!("the inputs do not form a tensor of shape {shape:?}: {e}"))
 }
@@ -226,6 +241,21 @@ fn from_tract(t: &Tensor) -> Result<DomainTensor, String> {
         DatumType::I8 => TensorData::I8(copy(t)?),
         DatumType::U8 => TensorData::U8(copy(t)?),
         DatumType::Bool => TensorData::Bool(copy(t)?),
+        DatumType::TDim => TensorData::I64(
+            t.to_plain_array_view::<TDim>()
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|d| {
+                    d.to_i64()
+                        .map_err(|e| format!("a label is not a number: {e}"))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        DatumType::String => TensorData::Str(
+            t.to_plain_array_view::<String>()
+                .map(|a| a.iter().cloned().collect())
+                .map_err(|e| e.to_string())?,
+        ),
         other => {
             return Err(format!(
                 "the model answered a {} tensor, which online prediction cannot return",
@@ -237,6 +267,40 @@ fn from_tract(t: &Tensor) -> Result<DomainTensor, String> {
         shape: t.shape().to_vec(),
         data,
     })
+}
+
+/// Why tract would serve the model in `bytes` wrong answers, when it is known to:
+/// tract 0.23 takes a binary tree classifier's label from the score column it does not
+/// use when the trees score one class only (as LightGBM and XGBoost export binary
+/// classifiers), so every label is the other class.
+pub fn known_wrong(bytes: &[u8]) -> Option<String> {
+    use super::wire;
+    wire::graph_nodes(bytes).into_iter().find_map(|node| {
+        if wire::op_type(node).as_deref() != Some("TreeEnsembleClassifier") {
+            return None;
+        }
+        let classes = match wire::attribute(node, "classlabels_strings") {
+            Some(a) => wire::strings(a, wire::ATTRIBUTE_STRINGS).len(),
+            None => wire::ints(wire::attribute(node, "classlabels_int64s")?, wire::ATTRIBUTE_INTS)?.len(),
+        };
+        let ids = wire::ints(wire::attribute(node, "class_ids")?, wire::ATTRIBUTE_INTS)?;
+        (classes <= 2 && ids.iter().all(|&id| id == 0)).then(|| {
+            "it is a binary tree classifier whose trees score one class (as LightGBM and XGBoost export them), for which tract (the engine's built-in runtime) answers the wrong labels".to_owned()
+        })
+    })
+}
+
+/// The operators of the model in `bytes` that tract does not implement (empty when it
+/// is not a model or every operator is known).
+pub fn unknown_operators(bytes: &[u8]) -> Vec<crate::onnx_signature::Operator> {
+    let Ok(operators) = crate::onnx_signature::operators(bytes) else {
+        return Vec::new();
+    };
+    let known = tract_onnx::onnx().op_register;
+    operators
+        .into_iter()
+        .filter(|op| !known.0.contains_key(&op.op_type))
+        .collect()
 }
 
 #[cfg(test)]
