@@ -294,7 +294,7 @@ impl JobsTab {
             ui.vertical_centered(|ui| {
                 ui.heading("No jobs yet");
                 ui.label("Submit a training job to see it here, live — or start with the sample:");
-                ui.label("a small real model trained on the Iris flowers, with logs, resources and scalars.");
+                ui.label("a real network learning handwritten digits for about half a minute, with logs, resources and scalars.");
                 if ui.button("▶ Run sample job").clicked() {
                     actions.push(JobsAction::RunSample);
                 }
