@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use super::BackendSettings;
 use super::live::Shared;
-use crate::domain::{ConnectionConfig, ConnectionKind};
+use crate::domain::{ConnectionConfig, ConnectionKind, VertexCredentials};
 use crate::engine::DEFAULT_PORT;
-use crate::platform::{LocalPlatform, Platform, PlatformError, RayPlatform};
+use crate::platform::vertex::TokenSource;
+use crate::platform::{LocalPlatform, Platform, PlatformError, RayPlatform, VertexPlatform};
 
 /// A working connection and, once, what was done to get it.
 pub(super) struct Connected {
@@ -70,10 +71,55 @@ pub(super) async fn connect(
                 note: None,
             })
         }
-        ConnectionKind::Vertex { .. } => Err(ConnectFailure::Failed {
-            error: "Vertex AI cannot be driven by this version of mlconsole yet".into(),
-            hint: "the connection is kept; it connects once Vertex AI support is installed".into(),
-        }),
+        ConnectionKind::Vertex {
+            project,
+            region,
+            credentials,
+            api_endpoint,
+        } => {
+            let tokens = vertex_tokens(config, *credentials, shared).await?;
+            let platform = VertexPlatform::new(project, region, api_endpoint.as_deref(), tokens);
+            platform
+                .check_connection()
+                .await
+                .map_err(|e| explain(config, &shared.settings, &e))?;
+            Ok(Connected {
+                platform: Arc::new(platform),
+                note: None,
+            })
+        }
+    }
+}
+
+/// Where a Vertex AI connection's tokens come from; a missing or unusable credential is
+/// "signed out" with what to do.
+async fn vertex_tokens(
+    config: &ConnectionConfig,
+    credentials: VertexCredentials,
+    shared: &Shared,
+) -> Result<TokenSource, ConnectFailure> {
+    let signed_out = |error: String, hint: &str| ConnectFailure::SignedOut {
+        error,
+        hint: hint.to_owned(),
+    };
+    match credentials {
+        VertexCredentials::ApplicationDefault => TokenSource::application_default()
+            .map_err(|e| signed_out(e, "then the console signs in by itself (no restart)")),
+        VertexCredentials::ServiceAccountKey => match stored_secret(config, shared).await? {
+            Some(json) => TokenSource::from_key_json(&json).map_err(|e| {
+                signed_out(
+                    e,
+                    "edit the connection (Ctrl+K) and pick the key file again",
+                )
+            }),
+            None => Err(signed_out(
+                "no key is stored for this connection".into(),
+                "edit the connection (Ctrl+K) and pick the service-account key file; it is copied into the keyring",
+            )),
+        },
+        VertexCredentials::Gcloud => Ok(TokenSource::gcloud(
+            std::env::var_os("MLCONSOLE_GCLOUD").map(PathBuf::from),
+        )),
     }
 }
 
@@ -234,14 +280,35 @@ pub(super) fn explain(
                 hint: "retrying by itself".into(),
             },
         },
-        ConnectionKind::Vertex { .. } => match error {
+        ConnectionKind::Vertex {
+            project,
+            credentials,
+            ..
+        } => match error {
             PlatformError::Unauthenticated(_) => ConnectFailure::SignedOut {
                 error: error.to_string(),
-                hint: "edit the connection (Ctrl+K) and give a valid token".into(),
+                hint: match credentials {
+                    VertexCredentials::ApplicationDefault => {
+                        "run `gcloud auth application-default login`; the console signs in again by itself"
+                    }
+                    VertexCredentials::ServiceAccountKey => {
+                        "the key may be disabled or deleted: create a new key for the service account and pick it (Ctrl+K)"
+                    }
+                    VertexCredentials::Gcloud => "run `gcloud auth login`; the console signs in again by itself",
+                }
+                .into(),
             },
+            PlatformError::Rejected { status, .. } if status == "PERMISSION_DENIED" => {
+                ConnectFailure::Failed {
+                    error: error.to_string(),
+                    hint: format!(
+                        "ask an owner of {project} for the Vertex AI User role (roles/aiplatform.user), and check that the Vertex AI API is enabled"
+                    ),
+                }
+            }
             _ => ConnectFailure::Failed {
                 error: error.to_string(),
-                hint: "check the address and that the platform is up; retrying by itself".into(),
+                hint: "check the network (or the connection's API endpoint); retrying by itself".into(),
             },
         },
     }

@@ -153,6 +153,11 @@ pub enum ConnectionKind {
         region: String,
         /// Where credentials come from.
         credentials: VertexCredentials,
+        /// One address for Vertex AI, Cloud Logging and Cloud Monitoring instead of
+        /// Google's (`https://{region}-aiplatform.googleapis.com` and the global hosts),
+        /// e.g. a Private Service Connect endpoint or an emulator.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_endpoint: Option<String>,
     },
 }
 
@@ -268,10 +273,16 @@ impl ConnectionConfig {
                 }
             }
             ConnectionKind::Vertex {
-                project, region, ..
+                project,
+                region,
+                api_endpoint,
+                ..
             } => {
                 validate_project(project).map_err(|m| field("project", m))?;
                 validate_region(region).map_err(|m| field("region", m))?;
+                if let Some(url) = api_endpoint {
+                    validate_http_url(url).map_err(|m| field("api_endpoint", m))?;
+                }
             }
         }
         Ok(())
@@ -282,7 +293,8 @@ impl ConnectionConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ConnectionFieldError {
-    /// The field: `name`, `data_dir`, `dashboard_url`, `serve_url`, `project`, `region`.
+    /// The field: `name`, `data_dir`, `dashboard_url`, `serve_url`, `project`, `region`,
+    /// `api_endpoint`.
     pub field: &'static str,
     /// What is wrong.
     pub message: String,

@@ -121,6 +121,48 @@ pub struct TrainingInput {
     /// What the job's entrypoint reserves on a cluster (Ray; the local engine refuses it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<EntrypointResources>,
+    /// The machine type of the first replica, e.g. `n1-standard-4` (Vertex AI; the local
+    /// engine refuses it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_type: Option<String>,
+    /// The first replica's container image and accelerators (Vertex AI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_config: Option<ReplicaConfig>,
+    /// How many more replicas run beside the first, on the same machine type (Vertex AI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_count: Option<u32>,
+}
+
+impl TrainingInput {
+    /// True when it asks for machines, images or replicas, which only a cloud provides.
+    pub fn names_machines(&self) -> bool {
+        self.master_type.is_some() || self.master_config.is_some() || self.worker_count.is_some()
+    }
+}
+
+/// What one replica runs in: a container image (for a command) or the image a Python
+/// package runs in (for a module), and its accelerators.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReplicaConfig {
+    /// E.g. `us-docker.pkg.dev/vertex-ai/training/sklearn-cpu.1-0:latest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_uri: Option<String>,
+    /// GPUs or TPUs attached to each replica.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accelerator_config: Option<AcceleratorConfig>,
+}
+
+/// Accelerators attached to a replica.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AcceleratorConfig {
+    /// How many.
+    #[serde(default)]
+    pub count: u32,
+    /// E.g. `NVIDIA_TESLA_T4`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
 }
 
 /// CPUs, GPUs and memory a job's entrypoint reserves on a cluster.
@@ -179,24 +221,21 @@ impl PredictionInput {
         if self.input_paths.is_empty() {
             return Err("predictionInput.inputPaths: give at least one JSONL file or glob".into());
         }
-        if let Some(p) = self
-            .input_paths
-            .iter()
-            .find(|p| !std::path::Path::new(p).is_absolute())
-        {
+        let located = |p: &str| std::path::Path::new(p).is_absolute() || p.starts_with("gs://");
+        if let Some(p) = self.input_paths.iter().find(|p| !located(p)) {
             return Err(format!(
-                "predictionInput.inputPaths: {p:?} must be an absolute path"
+                "predictionInput.inputPaths: {p:?} must be an absolute path (or a gs:// URI on Vertex AI)"
             ));
         }
-        if !std::path::Path::new(&self.output_path).is_absolute() {
+        if !located(&self.output_path) {
             return Err(format!(
-                "predictionInput.outputPath {:?} must be an absolute folder path",
+                "predictionInput.outputPath {:?} must be an absolute folder path (or a gs:// prefix on Vertex AI)",
                 self.output_path
             ));
         }
         if !self.data_format.eq_ignore_ascii_case("JSON") {
             return Err(format!(
-                "predictionInput.dataFormat {:?}: the local engine reads JSON (one instance a line)",
+                "predictionInput.dataFormat {:?}: give JSON (one instance a line)",
                 self.data_format
             ));
         }
@@ -223,6 +262,10 @@ pub struct Invocation {
 pub struct Job {
     /// User-chosen id: a letter, then letters, digits and underscores.
     pub job_id: String,
+    /// The name the user gave a job whose id the platform chose (Vertex AI's numeric ids;
+    /// output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     /// Free-form labels for filtering, e.g. `{"team": "vision"}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
@@ -399,6 +442,7 @@ fn is_python_module_name(name: &str) -> bool {
 /// Field names a job filter may use, with their kinds.
 pub const JOB_FILTER_FIELDS: &[(&str, FieldKind)] = &[
     ("jobId", FieldKind::Text),
+    ("displayName", FieldKind::Text),
     ("state", FieldKind::Text),
     ("createTime", FieldKind::Time),
     ("startTime", FieldKind::Time),
@@ -433,6 +477,7 @@ impl Filterable for Job {
         let input = self.training_input.as_ref();
         match key {
             "jobId" => FieldValue::Text(Cow::Borrowed(&self.job_id)),
+            "displayName" => text(self.display_name.as_ref()),
             "state" => FieldValue::Text(Cow::Borrowed(self.state.as_str())),
             "createTime" => time(self.create_time),
             "startTime" => time(self.start_time),

@@ -15,11 +15,12 @@ pub use connection::{
 };
 pub use filter::{FieldKind, FieldValue, Filter, FilterError, Filterable};
 pub use job::{
-    EntrypointResources, Invocation, Job, JobPage, JobState, PredictionInput, TrainingInput,
+    AcceleratorConfig, EntrypointResources, Invocation, Job, JobPage, JobState, PredictionInput,
+    ReplicaConfig, TrainingInput,
 };
 pub use logs::{LogEntry, LogPage, LogStream, Severity};
 pub use metrics::{ClusterSummary, MetricsPage, ResourceSample};
 pub use model::{
-    AutoScaling, DefaultChange, ManualScaling, Model, ModelPage, ServingMetrics, ServingRuntime,
-    ServingRuntimes, ServingSample, TensorSpec, Version, VersionPage, VersionState,
+    AutoScaling, DefaultChange, EndpointTraffic, ManualScaling, Model, ModelPage, ServingMetrics,
+    ServingRuntime, ServingRuntimes, ServingSample, TensorSpec, Version, VersionPage, VersionState,
 };

@@ -150,6 +150,27 @@ pub struct Version {
     /// The runtime the version was created asking for, when it asked for one (output only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_runtime: Option<String>,
+    /// The share of each endpoint's traffic this version gets, where a platform routes
+    /// through endpoints (Vertex AI; output only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traffic: Vec<EndpointTraffic>,
+    /// The platform's own id of the version when it differs from `name` (Vertex AI's
+    /// version ids; output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_id: Option<String>,
+}
+
+/// How much of one endpoint's traffic a version gets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointTraffic {
+    /// The endpoint's id.
+    pub endpoint: String,
+    /// Its display name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub endpoint_name: String,
+    /// Percent of its requests, 0–100.
+    pub percent: u32,
 }
 
 impl Version {

@@ -607,6 +607,17 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Checks the paths a job names: they must be absolute and exist.
 fn check_paths(job: &Job) -> Result<(), EngineError> {
+    if let Some(prediction) = &job.prediction_input {
+        let paths = prediction
+            .input_paths
+            .iter()
+            .chain([&prediction.output_path]);
+        if let Some(uri) = paths.into_iter().find(|p| p.starts_with("gs://")) {
+            return Err(EngineError::InvalidArgument(format!(
+                "predictionInput: {uri:?} is in Cloud Storage; the local engine reads and writes files on this machine"
+            )));
+        }
+    }
     let Some(input) = &job.training_input else {
         return Ok(());
     };
@@ -618,6 +629,11 @@ fn check_paths(job: &Job) -> Result<(), EngineError> {
     if input.resources.is_some() {
         return Err(EngineError::InvalidArgument(
             "trainingInput.resources: the local engine does not reserve CPUs, GPUs or memory per job; leave them out (they apply to Ray clusters)".into(),
+        ));
+    }
+    if input.names_machines() {
+        return Err(EngineError::InvalidArgument(
+            "trainingInput.masterType, masterConfig and workerCount name cloud machines; the local engine runs one process on this machine, so leave them out (they apply to Vertex AI)".into(),
         ));
     }
     let absolute = |field: &str, path: &str| {

@@ -4,6 +4,7 @@
 
 pub mod local;
 pub mod ray;
+pub mod vertex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -15,6 +16,7 @@ use crate::domain::{
 
 pub use local::LocalPlatform;
 pub use ray::RayPlatform;
+pub use vertex::VertexPlatform;
 
 /// Why a platform call failed, worded for the person at the console.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -450,6 +450,7 @@ struct ConnectionForm {
     region: String,
     credentials: VertexCredentials,
     key_file: String,
+    api_endpoint: String,
     error: Option<(&'static str, String)>,
     saving: bool,
 }
@@ -473,6 +474,7 @@ impl ConnectionForm {
             region: "us-central1".into(),
             credentials: VertexCredentials::ApplicationDefault,
             key_file: String::new(),
+            api_endpoint: String::new(),
             error: None,
             saving: false,
         }
@@ -506,11 +508,13 @@ impl ConnectionForm {
                 project,
                 region,
                 credentials,
+                api_endpoint,
             } => {
                 form.kind = FormKind::Vertex;
                 form.project = project.clone();
                 form.region = region.clone();
                 form.credentials = *credentials;
+                form.api_endpoint = api_endpoint.clone().unwrap_or_default();
             }
         }
         form
@@ -534,6 +538,7 @@ impl ConnectionForm {
                 project: self.project.trim().to_owned(),
                 region: self.region.trim().to_owned(),
                 credentials: self.credentials,
+                api_endpoint: text(&self.api_endpoint).map(|u| u.trim_end_matches('/').to_owned()),
             },
         };
         let secret = match self.kind {
@@ -701,6 +706,15 @@ impl ConnectionForm {
                             error_row(ui, "key_file");
                             error_row(ui, "secret");
                         }
+                        ui.label("API endpoint");
+                        labeled_edit(
+                            ui,
+                            &mut self.api_endpoint,
+                            "API endpoint",
+                            "(optional) instead of Google's, e.g. a Private Service Connect address",
+                        );
+                        ui.end_row();
+                        error_row(ui, "api_endpoint");
                     }
                 }
             });

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a broken expectation panics
 
 pub mod console;
+pub mod discovery;
 pub mod ray;
+pub mod vertex;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -153,7 +153,7 @@ pub(super) fn to_job(ray: &RayJob, update_time: DateTime<Utc>) -> Job {
         env: env.clone(),
         job_dir: meta.get(META_JOB_DIR).cloned(),
         pip_requirements: pip,
-        resources: None,
+        ..TrainingInput::default()
     });
     let labels = meta
         .iter()
@@ -170,6 +170,7 @@ pub(super) fn to_job(ray: &RayJob, update_time: DateTime<Utc>) -> Job {
     let started = !matches!(state, JobState::Queued | JobState::Preparing);
     Job {
         job_id: ray.submission_id.clone().unwrap_or_default(),
+        display_name: None,
         labels,
         training_input,
         prediction_input,
@@ -305,7 +306,7 @@ impl ChangeClock {
 }
 
 /// One page of `jobs` matching `filter`, newest first; the page token is the offset.
-pub(super) fn page(
+pub(in crate::platform) fn page(
     mut jobs: Vec<Job>,
     filter: &str,
     page_size: usize,

@@ -25,6 +25,7 @@ use crate::domain::{
 };
 use client::RayHttp;
 use jobs::RayJob;
+pub(in crate::platform) use jobs::page;
 use serve::{AppConfig, Cluster, VersionArgs};
 
 /// Largest model file uploaded as a version.
@@ -270,6 +271,11 @@ impl Platform for RayPlatform {
             return self.submit_batch(job, prediction).await;
         }
         let input = job.training_input.clone().unwrap_or_default();
+        if input.names_machines() {
+            return Err(invalid(
+                "trainingInput.masterType, masterConfig and workerCount name Vertex AI machines; a Ray job reserves CPUs, GPUs and memory instead".into(),
+            ));
+        }
         let working_dir = match &input.working_dir {
             Some(dir) if dir.contains("://") => Some(dir.clone()),
             Some(dir) => Some(self.upload_folder(dir, "workingDir").await?),

@@ -1,0 +1,257 @@
+//! Authenticated JSON calls to Vertex AI, Cloud Logging and Cloud Monitoring, with
+//! Google's error envelope turned into [`PlatformError`]s, a fresh token after a 401 and
+//! backing off on 429 and 503.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::auth::TokenSource;
+use crate::platform::PlatformError;
+
+/// Attempts of one call when the API answers 429, 500 or 503.
+const ATTEMPTS: u32 = 4;
+
+/// The three Google APIs of one connection and its credentials.
+pub(super) struct VertexHttp {
+    client: reqwest::Client,
+    /// E.g. `https://us-central1-aiplatform.googleapis.com`.
+    pub aiplatform: String,
+    /// E.g. `https://logging.googleapis.com`.
+    pub logging: String,
+    /// E.g. `https://monitoring.googleapis.com`.
+    pub monitoring: String,
+    /// The project id.
+    pub project: String,
+    /// The region.
+    pub region: String,
+    /// Where tokens come from.
+    pub tokens: TokenSource,
+    /// How long to wait before the first retry (doubling after).
+    pub first_backoff: Duration,
+}
+
+impl VertexHttp {
+    /// Google's hosts for `region`, or `api_endpoint` for all three APIs.
+    pub fn new(
+        project: &str,
+        region: &str,
+        api_endpoint: Option<&str>,
+        tokens: TokenSource,
+    ) -> VertexHttp {
+        let (aiplatform, logging, monitoring) = match api_endpoint {
+            Some(base) => {
+                let base = base.trim_end_matches('/').to_owned();
+                (base.clone(), base.clone(), base)
+            }
+            None => (
+                format!("https://{region}-aiplatform.googleapis.com"),
+                "https://logging.googleapis.com".into(),
+                "https://monitoring.googleapis.com".into(),
+            ),
+        };
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("mlconsole/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        VertexHttp {
+            client,
+            aiplatform,
+            logging,
+            monitoring,
+            project: project.to_owned(),
+            region: region.to_owned(),
+            tokens,
+            first_backoff: Duration::from_secs(1),
+        }
+    }
+
+    /// `projects/P/locations/R`.
+    pub fn parent(&self) -> String {
+        format!("projects/{}/locations/{}", self.project, self.region)
+    }
+
+    /// `{aiplatform}/v1/{name}` for a resource name or collection.
+    pub fn ai(&self, name: &str) -> String {
+        format!("{}/v1/{name}", self.aiplatform)
+    }
+
+    /// Sends a call and parses its JSON answer; `what` names it in messages, e.g.
+    /// "list custom jobs".
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<&(impl Serialize + Sync)>,
+    ) -> Result<T, PlatformError> {
+        let text = self.call_text(what, method, url, query, body).await?;
+        let text = if text.trim().is_empty() { "{}" } else { &text };
+        serde_json::from_str(text).map_err(|e| PlatformError::Protocol(format!("{what}: {e}")))
+    }
+
+    /// Sends a call; answers the body of a 2xx response.
+    pub async fn call_text(
+        &self,
+        what: &str,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<&(impl Serialize + Sync)>,
+    ) -> Result<String, PlatformError> {
+        let mut backoff = self.first_backoff;
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let headers = self.tokens.headers().await?;
+            let mut request = self.client.request(method.clone(), url).headers(headers);
+            if !query.is_empty() {
+                request = request.query(query);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) if attempt < ATTEMPTS && (e.is_timeout() || e.is_connect()) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(PlatformError::Unreachable {
+                        address: host_of(url),
+                        detail: e.to_string(),
+                    });
+                }
+            };
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let text = response
+                .text()
+                .await
+                .map_err(|e| PlatformError::Protocol(format!("{what}: {e}")))?;
+            if status.is_success() {
+                return Ok(text);
+            }
+            if status == StatusCode::UNAUTHORIZED && !refreshed {
+                // The token may have expired or been revoked since it was cached.
+                refreshed = true;
+                self.tokens.refused().await;
+                continue;
+            }
+            let transient = matches!(status.as_u16(), 429 | 500 | 503);
+            if transient && attempt < ATTEMPTS {
+                tokio::time::sleep(retry_after.unwrap_or(backoff).min(Duration::from_secs(30)))
+                    .await;
+                backoff *= 2;
+                continue;
+            }
+            return Err(self.error(what, status, &text));
+        }
+    }
+
+    /// Google's error envelope as a [`PlatformError`].
+    fn error(&self, what: &str, status: StatusCode, text: &str) -> PlatformError {
+        let envelope: Option<serde_json::Value> = serde_json::from_str(text).ok();
+        let error = envelope.as_ref().and_then(|v| v.get("error"));
+        let message = error
+            .and_then(|e| e.get("message")?.as_str())
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                let line = text.lines().next().unwrap_or_default().trim();
+                if line.is_empty() {
+                    format!("HTTP {status}")
+                } else {
+                    line.chars().take(300).collect()
+                }
+            });
+        let name = error
+            .and_then(|e| e.get("status")?.as_str())
+            .map(str::to_owned)
+            .unwrap_or_else(|| canonical(status).to_owned());
+        match status.as_u16() {
+            401 => PlatformError::Unauthenticated(format!(
+                "Google refused {} for {what}: {message}; {}",
+                self.tokens.what(),
+                self.tokens.sign_in_hint()
+            )),
+            403 => PlatformError::Rejected {
+                status: "PERMISSION_DENIED".into(),
+                message: format!(
+                    "no permission for {what} in project {} ({}): {message}",
+                    self.project,
+                    self.tokens.what()
+                ),
+            },
+            404 => PlatformError::NotFound(format!("{what}: {message}")),
+            500..=599 if name != "FAILED_PRECONDITION" => {
+                PlatformError::Server(format!("{what}: {message} ({name})"))
+            }
+            _ => PlatformError::Rejected {
+                status: name,
+                message: format!("{what}: {message}"),
+            },
+        }
+    }
+}
+
+/// The canonical status name of an HTTP status Google answers with.
+fn canonical(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        409 => "ALREADY_EXISTS",
+        412 => "FAILED_PRECONDITION",
+        429 => "RESOURCE_EXHAUSTED",
+        501 => "UNIMPLEMENTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "UNKNOWN",
+    }
+}
+
+fn host_of(url: &str) -> String {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    rest.split('/').next().unwrap_or(rest).to_owned()
+}
+
+/// JSON int64 the way Google writes it (a string), read from a string or a number.
+pub(super) mod int64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes a string.
+    pub fn serialize<S: Serializer>(value: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => s.serialize_str(&v.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads a string or a number.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Text(String),
+            Number(i64),
+        }
+        Ok(match Option::<Either>::deserialize(d)? {
+            None => None,
+            Some(Either::Number(n)) => Some(n),
+            Some(Either::Text(t)) => Some(t.parse().map_err(serde::de::Error::custom)?),
+        })
+    }
+}

@@ -1,0 +1,681 @@
+//! Vertex AI custom jobs and batch prediction jobs in the REST shape (only the fields
+//! used; unknown ones are ignored, enums kept as text), and their mapping onto the
+//! console's jobs.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::client::int64;
+use crate::domain::{
+    AcceleratorConfig, Invocation, Job, JobState, PredictionInput, ReplicaConfig, TrainingInput,
+};
+
+/// The machine a replica runs on when the form leaves it out.
+pub const DEFAULT_MACHINE: &str = "n1-standard-4";
+
+/// `google.rpc.Status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Status {
+    /// The canonical code number.
+    pub code: i32,
+    /// What went wrong.
+    pub message: String,
+    /// Typed details.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<serde_json::Value>,
+}
+
+impl Status {
+    /// The whole error: its code name, message and every detail.
+    pub fn in_full(&self) -> String {
+        let mut text = format!(
+            "{} (code {}): {}",
+            code_name(self.code),
+            self.code,
+            self.message
+        );
+        for detail in &self.details {
+            text.push_str("\n  ");
+            text.push_str(&detail.to_string());
+        }
+        text
+    }
+}
+
+/// The name of a `google.rpc.Code`.
+pub fn code_name(code: i32) -> &'static str {
+    match code {
+        0 => "OK",
+        1 => "CANCELLED",
+        2 => "UNKNOWN",
+        3 => "INVALID_ARGUMENT",
+        4 => "DEADLINE_EXCEEDED",
+        5 => "NOT_FOUND",
+        6 => "ALREADY_EXISTS",
+        7 => "PERMISSION_DENIED",
+        8 => "RESOURCE_EXHAUSTED",
+        9 => "FAILED_PRECONDITION",
+        10 => "ABORTED",
+        11 => "OUT_OF_RANGE",
+        12 => "UNIMPLEMENTED",
+        13 => "INTERNAL",
+        14 => "UNAVAILABLE",
+        15 => "DATA_LOSS",
+        16 => "UNAUTHENTICATED",
+        _ => "UNKNOWN",
+    }
+}
+
+/// `GoogleCloudAiplatformV1CustomJob`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CustomJob {
+    /// `projects/P/locations/R/customJobs/ID` (output only).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The user's name for it.
+    pub display_name: String,
+    /// What runs.
+    pub job_spec: CustomJobSpec,
+    /// `JOB_STATE_*` (output only).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub state: String,
+    /// Why it failed (output only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Status>,
+    /// Output only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<DateTime<Utc>>,
+    /// Output only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<DateTime<Utc>>,
+    /// Output only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<DateTime<Utc>>,
+    /// Output only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<DateTime<Utc>>,
+    /// Labels.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `GoogleCloudAiplatformV1CustomJobSpec`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CustomJobSpec {
+    /// The first pool is the chief; the second holds the workers.
+    pub worker_pool_specs: Vec<WorkerPoolSpec>,
+    /// Where the job writes (`AIP_MODEL_DIR` and friends live under it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_output_directory: Option<GcsDestination>,
+}
+
+/// `GoogleCloudAiplatformV1GcsDestination`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GcsDestination {
+    /// `gs://bucket/prefix`.
+    pub output_uri_prefix: String,
+}
+
+/// `GoogleCloudAiplatformV1WorkerPoolSpec`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WorkerPoolSpec {
+    /// The machine.
+    pub machine_spec: MachineSpec,
+    /// How many replicas (int64).
+    #[serde(with = "int64", skip_serializing_if = "Option::is_none")]
+    pub replica_count: Option<i64>,
+    /// A container to run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_spec: Option<ContainerSpec>,
+    /// A Python package to run in a prebuilt image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python_package_spec: Option<PythonPackageSpec>,
+}
+
+/// `GoogleCloudAiplatformV1MachineSpec`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MachineSpec {
+    /// E.g. `n1-standard-4`.
+    pub machine_type: String,
+    /// E.g. `NVIDIA_TESLA_T4`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accelerator_type: Option<String>,
+    /// How many accelerators.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accelerator_count: Option<i32>,
+}
+
+/// `GoogleCloudAiplatformV1ContainerSpec`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ContainerSpec {
+    /// The image.
+    pub image_uri: String,
+    /// Overrides the image's entrypoint.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// Arguments.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Environment.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+}
+
+/// `GoogleCloudAiplatformV1PythonPackageSpec`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PythonPackageSpec {
+    /// The prebuilt training image the package runs in.
+    pub executor_image_uri: String,
+    /// `gs://` URIs of the packages.
+    pub package_uris: Vec<String>,
+    /// E.g. `trainer.task`.
+    pub python_module: String,
+    /// Arguments.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Environment.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+}
+
+/// `GoogleCloudAiplatformV1EnvVar`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EnvVar {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: String,
+}
+
+/// `GoogleCloudAiplatformV1BatchPredictionJob` (the fields used).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BatchPredictionJob {
+    /// Output only.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The user's name for it.
+    pub display_name: String,
+    /// `projects/P/locations/R/models/M` or `…/models/M@VERSION`.
+    pub model: String,
+    /// Where instances come from.
+    pub input_config: BatchInput,
+    /// Where predictions go.
+    pub output_config: BatchOutput,
+    /// The machines predicting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dedicated_resources: Option<BatchResources>,
+    /// Output only.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub state: String,
+    /// Output only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Status>,
+    /// Output only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<DateTime<Utc>>,
+    /// Output only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<DateTime<Utc>>,
+    /// Output only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<DateTime<Utc>>,
+    /// Output only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<DateTime<Utc>>,
+    /// Labels.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Output only: counts of instances.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completion_stats: Option<serde_json::Value>,
+}
+
+/// `…BatchPredictionJobInputConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BatchInput {
+    /// `jsonl`.
+    pub instances_format: String,
+    /// The files.
+    pub gcs_source: GcsSource,
+}
+
+/// `GoogleCloudAiplatformV1GcsSource`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GcsSource {
+    /// `gs://` URIs, wildcards allowed.
+    pub uris: Vec<String>,
+}
+
+/// `…BatchPredictionJobOutputConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BatchOutput {
+    /// `jsonl`.
+    pub predictions_format: String,
+    /// The prefix results go under.
+    pub gcs_destination: GcsDestination,
+}
+
+/// `GoogleCloudAiplatformV1BatchDedicatedResources`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BatchResources {
+    /// The machine.
+    pub machine_spec: MachineSpec,
+    /// Replicas at start.
+    pub starting_replica_count: i32,
+    /// Replicas at most.
+    pub max_replica_count: i32,
+}
+
+/// The console's state for a `JOB_STATE_*`.
+pub fn job_state(state: &str) -> JobState {
+    match state {
+        "JOB_STATE_QUEUED" | "JOB_STATE_PAUSED" => JobState::Queued,
+        "JOB_STATE_PENDING" => JobState::Preparing,
+        "JOB_STATE_RUNNING" | "JOB_STATE_UPDATING" => JobState::Running,
+        "JOB_STATE_SUCCEEDED" | "JOB_STATE_PARTIALLY_SUCCEEDED" => JobState::Succeeded,
+        "JOB_STATE_FAILED" | "JOB_STATE_EXPIRED" => JobState::Failed,
+        "JOB_STATE_CANCELLING" => JobState::Cancelling,
+        "JOB_STATE_CANCELLED" => JobState::Cancelled,
+        _ => JobState::StateUnspecified,
+    }
+}
+
+/// The last part of a resource name.
+pub fn id_of(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+fn env_list(env: &BTreeMap<String, String>) -> Vec<EnvVar> {
+    env.iter()
+        .map(|(name, value)| EnvVar {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect()
+}
+
+fn env_map(env: &[EnvVar]) -> BTreeMap<String, String> {
+    env.iter()
+        .map(|e| (e.name.clone(), e.value.clone()))
+        .collect()
+}
+
+/// The custom job to create for a console job: the chief in pool 0, `workerCount` more
+/// replicas of the same in pool 1.
+pub fn custom_job_for(job: &Job, input: &TrainingInput) -> Result<CustomJob, String> {
+    let config = input.master_config.clone().unwrap_or_default();
+    let image = config
+        .image_uri
+        .clone()
+        .filter(|i| !i.trim().is_empty())
+        .ok_or_else(|| {
+            "trainingInput.masterConfig.imageUri: give the container image (for a command) or the prebuilt training image (for a Python module)".to_owned()
+        })?;
+    let accelerator = config.accelerator_config.filter(|a| a.count > 0);
+    let machine_spec = MachineSpec {
+        machine_type: input
+            .master_type
+            .clone()
+            .unwrap_or_else(|| DEFAULT_MACHINE.into()),
+        accelerator_type: accelerator.as_ref().map(|a| a.kind.clone()),
+        accelerator_count: accelerator.as_ref().map(|a| a.count as i32),
+    };
+    let (container_spec, python_package_spec) = match &input.python_module {
+        Some(module) => {
+            if let Some(p) = input.package_uris.iter().find(|p| !p.starts_with("gs://")) {
+                return Err(format!(
+                    "trainingInput.packageUris: {p:?} must be a gs:// URI of a built package (upload it with `gsutil cp`)"
+                ));
+            }
+            let spec = PythonPackageSpec {
+                executor_image_uri: image,
+                package_uris: input.package_uris.clone(),
+                python_module: module.clone(),
+                args: input.args.clone(),
+                env: env_list(&input.env),
+            };
+            (None, Some(spec))
+        }
+        None => {
+            let spec = ContainerSpec {
+                image_uri: image,
+                command: input.command.clone(),
+                args: input.args.clone(),
+                env: env_list(&input.env),
+            };
+            (Some(spec), None)
+        }
+    };
+    if input.working_dir.is_some()
+        || !input.pip_requirements.is_empty()
+        || input.resources.is_some()
+    {
+        return Err("trainingInput.workingDir, pipRequirements and resources apply to the local engine and Ray; on Vertex AI put them in the image".into());
+    }
+    let chief = WorkerPoolSpec {
+        machine_spec,
+        replica_count: Some(1),
+        container_spec,
+        python_package_spec,
+    };
+    let mut pools = vec![chief.clone()];
+    if let Some(workers) = input.worker_count.filter(|w| *w > 0) {
+        pools.push(WorkerPoolSpec {
+            replica_count: Some(i64::from(workers)),
+            ..chief
+        });
+    }
+    let base_output_directory = match &input.job_dir {
+        Some(dir) if dir.starts_with("gs://") => Some(GcsDestination {
+            output_uri_prefix: dir.clone(),
+        }),
+        Some(dir) => {
+            return Err(format!(
+                "trainingInput.jobDir {dir:?}: Vertex AI writes to Cloud Storage; give a gs:// prefix"
+            ));
+        }
+        None => None,
+    };
+    Ok(CustomJob {
+        display_name: job.job_id.clone(),
+        job_spec: CustomJobSpec {
+            worker_pool_specs: pools,
+            base_output_directory,
+        },
+        labels: job.labels.clone(),
+        ..CustomJob::default()
+    })
+}
+
+/// The console's job for a custom job.
+pub fn from_custom_job(custom: &CustomJob) -> Job {
+    let pools = &custom.job_spec.worker_pool_specs;
+    let chief = pools.first().cloned().unwrap_or_default();
+    let accelerator = chief
+        .machine_spec
+        .accelerator_type
+        .clone()
+        .map(|kind| AcceleratorConfig {
+            count: chief.machine_spec.accelerator_count.unwrap_or(0).max(0) as u32,
+            kind,
+        });
+    let mut input = TrainingInput {
+        master_type: Some(chief.machine_spec.machine_type.clone()),
+        worker_count: pools
+            .get(1)
+            .and_then(|p| p.replica_count)
+            .map(|n| n.clamp(0, i64::from(u32::MAX)) as u32),
+        job_dir: custom
+            .job_spec
+            .base_output_directory
+            .as_ref()
+            .map(|d| d.output_uri_prefix.clone()),
+        ..TrainingInput::default()
+    };
+    let (image, argv) = if let Some(spec) = &chief.python_package_spec {
+        input.python_module = Some(spec.python_module.clone());
+        input.package_uris = spec.package_uris.clone();
+        input.args = spec.args.clone();
+        input.env = env_map(&spec.env);
+        let mut argv = vec!["python".into(), "-m".into(), spec.python_module.clone()];
+        argv.extend(spec.args.iter().cloned());
+        (spec.executor_image_uri.clone(), argv)
+    } else {
+        let spec = chief.container_spec.clone().unwrap_or_default();
+        input.command = spec.command.clone();
+        input.args = spec.args.clone();
+        input.env = env_map(&spec.env);
+        let mut argv = spec.command.clone();
+        argv.extend(spec.args.iter().cloned());
+        (spec.image_uri.clone(), argv)
+    };
+    input.master_config = Some(ReplicaConfig {
+        image_uri: Some(image.clone()),
+        accelerator_config: accelerator,
+    });
+    let invocation = Invocation {
+        argv,
+        working_dir: format!("(in the image {image})"),
+        env: input.env.clone(),
+    };
+    Job {
+        job_id: id_of(&custom.name).to_owned(),
+        display_name: Some(custom.display_name.clone()).filter(|n| !n.is_empty()),
+        labels: custom.labels.clone(),
+        training_input: Some(input),
+        create_time: custom.create_time,
+        start_time: custom.start_time,
+        end_time: custom.end_time,
+        update_time: custom.update_time.or(custom.create_time),
+        state: job_state(&custom.state),
+        error_message: custom.error.as_ref().map(Status::in_full),
+        invocation: Some(invocation),
+        ..Job::default()
+    }
+}
+
+/// The batch prediction job to create for a console job; `model` is the full model
+/// resource name (with `@version` when pinned).
+pub fn batch_job_for(
+    job: &Job,
+    input: &PredictionInput,
+    model: String,
+) -> Result<BatchPredictionJob, String> {
+    if let Some(p) = input.input_paths.iter().find(|p| !p.starts_with("gs://")) {
+        return Err(format!(
+            "predictionInput.inputPaths: {p:?} must be a gs:// URI (Vertex AI reads Cloud Storage)"
+        ));
+    }
+    if !input.output_path.starts_with("gs://") {
+        return Err(format!(
+            "predictionInput.outputPath {:?} must be a gs:// prefix",
+            input.output_path
+        ));
+    }
+    Ok(BatchPredictionJob {
+        display_name: job.job_id.clone(),
+        model,
+        input_config: BatchInput {
+            instances_format: "jsonl".into(),
+            gcs_source: GcsSource {
+                uris: input.input_paths.clone(),
+            },
+        },
+        output_config: BatchOutput {
+            predictions_format: "jsonl".into(),
+            gcs_destination: GcsDestination {
+                output_uri_prefix: input.output_path.clone(),
+            },
+        },
+        dedicated_resources: Some(BatchResources {
+            machine_spec: MachineSpec {
+                machine_type: "n1-standard-2".into(),
+                ..MachineSpec::default()
+            },
+            starting_replica_count: 1,
+            max_replica_count: 1,
+        }),
+        labels: job.labels.clone(),
+        ..BatchPredictionJob::default()
+    })
+}
+
+/// The console's job for a batch prediction job.
+pub fn from_batch_job(batch: &BatchPredictionJob) -> Job {
+    let (model, version) = match batch.model.split_once('@') {
+        Some((m, v)) => (m, Some(v)),
+        None => (batch.model.as_str(), None),
+    };
+    let model = id_of(model);
+    let prediction_input = PredictionInput {
+        model_name: version.is_none().then(|| model.to_owned()),
+        version_name: version.map(|v| format!("{model}/versions/{v}")),
+        input_paths: batch.input_config.gcs_source.uris.clone(),
+        output_path: batch
+            .output_config
+            .gcs_destination
+            .output_uri_prefix
+            .clone(),
+        data_format: "JSON".into(),
+    };
+    let mut error = batch.error.as_ref().map(Status::in_full);
+    if let Some(stats) = &batch.completion_stats {
+        let note = format!("completion: {stats}");
+        error = Some(match error {
+            Some(e) => format!("{e}\n{note}"),
+            None => note,
+        })
+        .filter(|_| batch.state != "JOB_STATE_SUCCEEDED");
+    }
+    Job {
+        job_id: id_of(&batch.name).to_owned(),
+        display_name: Some(batch.display_name.clone()).filter(|n| !n.is_empty()),
+        labels: batch.labels.clone(),
+        prediction_input: Some(prediction_input),
+        create_time: batch.create_time,
+        start_time: batch.start_time,
+        end_time: batch.end_time,
+        update_time: batch.update_time.or(batch.create_time),
+        state: job_state(&batch.state),
+        error_message: error,
+        ..Job::default()
+    }
+}
+
+/// The part of a console filter Vertex evaluates itself (AIP-160 on `update_time` and
+/// `create_time`), when the filter is a plain conjunction; the console evaluates the
+/// whole filter again either way.
+pub fn server_filter(filter: &str) -> Option<String> {
+    let upper = filter.to_ascii_uppercase();
+    if upper.contains(" OR ")
+        || upper.contains("NOT ")
+        || filter.contains(['(', ')'])
+        || filter.trim_start().starts_with('-')
+    {
+        return None;
+    }
+    let terms: Vec<String> = filter
+        .split(" AND ")
+        .filter_map(|term| {
+            let term = term.trim();
+            for (ours, theirs) in [("updateTime", "update_time"), ("createTime", "create_time")] {
+                if let Some(rest) = term.strip_prefix(ours)
+                    && rest.starts_with(['>', '<', '='])
+                {
+                    return Some(format!("{theirs}{rest}"));
+                }
+            }
+            None
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" AND "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container_job() -> Job {
+        Job {
+            job_id: "train_1".into(),
+            labels: [("team".to_owned(), "vision".to_owned())].into(),
+            training_input: Some(TrainingInput {
+                command: vec!["python".into(), "train.py".into()],
+                args: vec!["--epochs".into(), "3".into()],
+                env: [("SEED".to_owned(), "1".to_owned())].into(),
+                master_type: Some("n1-standard-8".into()),
+                master_config: Some(ReplicaConfig {
+                    image_uri: Some("us-docker.pkg.dev/p/r/trainer:1".into()),
+                    accelerator_config: Some(AcceleratorConfig {
+                        count: 1,
+                        kind: "NVIDIA_TESLA_T4".into(),
+                    }),
+                }),
+                worker_count: Some(2),
+                job_dir: Some("gs://bucket/out".into()),
+                ..TrainingInput::default()
+            }),
+            ..Job::default()
+        }
+    }
+
+    #[test]
+    fn a_container_job_round_trips_through_the_custom_job_shape() {
+        let job = container_job();
+        let custom = custom_job_for(&job, job.training_input.as_ref().unwrap()).unwrap();
+        let wire = serde_json::to_value(&custom).unwrap();
+        assert_eq!(wire["jobSpec"]["workerPoolSpecs"][0]["replicaCount"], "1");
+        assert_eq!(wire["jobSpec"]["workerPoolSpecs"][1]["replicaCount"], "2");
+        assert_eq!(
+            wire["jobSpec"]["workerPoolSpecs"][0]["machineSpec"]["acceleratorType"],
+            "NVIDIA_TESLA_T4"
+        );
+        let mut listed: CustomJob = serde_json::from_value(wire).unwrap();
+        listed.name = "projects/p/locations/us-central1/customJobs/42".into();
+        listed.state = "JOB_STATE_RUNNING".into();
+        let back = from_custom_job(&listed);
+        assert_eq!(back.job_id, "42");
+        assert_eq!(back.display_name.as_deref(), Some("train_1"));
+        assert_eq!(back.state, JobState::Running);
+        assert_eq!(back.training_input, job.training_input);
+        assert_eq!(
+            back.invocation.unwrap().argv,
+            ["python", "train.py", "--epochs", "3"]
+        );
+    }
+
+    #[test]
+    fn local_paths_are_refused_with_what_to_give() {
+        let mut job = container_job();
+        job.training_input.as_mut().unwrap().job_dir = Some("/tmp/out".into());
+        let err = custom_job_for(&job, job.training_input.as_ref().unwrap()).unwrap_err();
+        assert!(err.contains("gs://"), "{err}");
+        job.training_input.as_mut().unwrap().master_config = None;
+        let err = custom_job_for(&job, job.training_input.as_ref().unwrap()).unwrap_err();
+        assert!(err.contains("imageUri"), "{err}");
+    }
+
+    #[test]
+    fn every_vertex_state_has_a_console_state() {
+        assert_eq!(job_state("JOB_STATE_PENDING"), JobState::Preparing);
+        assert_eq!(job_state("JOB_STATE_EXPIRED"), JobState::Failed);
+        assert_eq!(
+            job_state("JOB_STATE_PARTIALLY_SUCCEEDED"),
+            JobState::Succeeded
+        );
+        assert_eq!(
+            job_state("JOB_STATE_SOMETHING_NEW"),
+            JobState::StateUnspecified
+        );
+    }
+
+    #[test]
+    fn only_time_terms_go_to_the_server() {
+        assert_eq!(
+            server_filter(r#"updateTime>="2026-12-01T00:00:00Z""#).as_deref(),
+            Some(r#"update_time>="2026-12-01T00:00:00Z""#)
+        );
+        assert_eq!(
+            server_filter(r#"state=RUNNING AND createTime>"2026-12-01T00:00:00Z""#).as_deref(),
+            Some(r#"create_time>"2026-12-01T00:00:00Z""#)
+        );
+        assert_eq!(server_filter("state=RUNNING OR state=FAILED"), None);
+        assert_eq!(server_filter(""), None);
+    }
+}

@@ -1,0 +1,256 @@
+//! A custom job's CPU and memory from Cloud Monitoring `timeSeries.list`: the
+//! `ml.googleapis.com/training/{cpu,memory}/utilization` series of resource
+//! `cloudml_job`, sampled once a minute, read at most every `min_poll` per job and
+//! turned from fractions of the machine into cores and bytes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use reqwest::Method;
+use serde::Deserialize;
+
+use super::client::VertexHttp;
+use crate::domain::{Job, MetricsPage, ResourceSample};
+use crate::platform::PlatformError;
+
+const CPU: &str = "ml.googleapis.com/training/cpu/utilization";
+const MEMORY: &str = "ml.googleapis.com/training/memory/utilization";
+
+/// `ListTimeSeriesResponse`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ListResponse {
+    time_series: Vec<TimeSeries>,
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct TimeSeries {
+    points: Vec<Point>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Point {
+    interval: Interval,
+    value: TypedValue,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Interval {
+    end_time: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct TypedValue {
+    double_value: Option<f64>,
+    int64_value: Option<String>,
+}
+
+impl TypedValue {
+    fn number(&self) -> Option<f64> {
+        self.double_value
+            .or_else(|| self.int64_value.as_deref()?.parse().ok())
+    }
+}
+
+/// vCPUs and memory of a machine type, for the common families.
+pub fn machine_size(machine_type: &str) -> Option<(f64, f64)> {
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    let mut parts = machine_type.split('-');
+    let family = parts.next()?;
+    let class = parts.next()?;
+    let cpus: f64 = parts.next()?.trim_end_matches('g').parse().ok()?;
+    let per_cpu = match (family, class) {
+        ("n1", "standard") => 3.75,
+        ("n1", "highmem") => 6.5,
+        ("n1", "highcpu") => 0.9,
+        ("n2" | "n2d" | "e2" | "c2" | "c2d", "standard") => 4.0,
+        ("n2" | "n2d" | "e2", "highmem") => 8.0,
+        ("n2" | "n2d" | "e2", "highcpu") => 1.0,
+        ("a2", "highgpu") => return Some((12.0 * cpus, 85.0 * cpus * GIB)),
+        ("g2", "standard") => 4.0,
+        _ => return None,
+    };
+    Some((cpus, cpus * per_cpu * GIB))
+}
+
+#[derive(Default)]
+struct Cached {
+    samples: Vec<ResourceSample>,
+    fetched: Option<Instant>,
+}
+
+/// The samples read so far, per job.
+pub(super) struct Metrics {
+    jobs: std::sync::Mutex<HashMap<String, Cached>>,
+    /// Least time between two reads of one job's series (Monitoring samples once a
+    /// minute).
+    pub min_poll: Duration,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            jobs: std::sync::Mutex::default(),
+            min_poll: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Metrics {
+    /// Samples of `job` after `since`, summed over its replicas.
+    pub async fn read(
+        &self,
+        http: &VertexHttp,
+        job: &Job,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<MetricsPage, PlatformError> {
+        let machine = job
+            .training_input
+            .as_ref()
+            .and_then(|i| i.master_type.clone())
+            .unwrap_or_default();
+        let size = machine_size(&machine);
+        let due = lock(&self.jobs)
+            .get(&job.job_id)
+            .is_none_or(|c| c.fetched.is_none_or(|t| t.elapsed() >= self.min_poll));
+        let finished_long_ago = job
+            .end_time
+            .is_some_and(|end| Utc::now() - end > chrono::Duration::minutes(15))
+            && lock(&self.jobs).contains_key(&job.job_id);
+        if due && !finished_long_ago && job.start_time.is_some() {
+            let cpu = self.series(http, job, CPU).await?;
+            let memory = self.series(http, job, MEMORY).await?;
+            let (cpus, bytes) = size.unwrap_or((1.0, 0.0));
+            let mut merged: BTreeMap<DateTime<Utc>, ResourceSample> = BTreeMap::new();
+            for (time, fraction) in cpu {
+                merged
+                    .entry(time)
+                    .or_insert_with(|| blank(time))
+                    .cpu_percent = fraction * cpus * 100.0;
+            }
+            for (time, fraction) in memory {
+                merged
+                    .entry(time)
+                    .or_insert_with(|| blank(time))
+                    .memory_bytes = (fraction * bytes).max(0.0) as u64;
+            }
+            let mut jobs = lock(&self.jobs);
+            let cached = jobs.entry(job.job_id.clone()).or_default();
+            cached.samples = merged.into_values().collect();
+            cached.fetched = Some(Instant::now());
+        }
+        let jobs = lock(&self.jobs);
+        let samples: Vec<ResourceSample> = jobs
+            .get(&job.job_id)
+            .map(|c| {
+                c.samples
+                    .iter()
+                    .filter(|s| since.is_none_or(|t| s.time > t))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let note = match (size, job.start_time) {
+            (_, None) => Some("the job has not started; Cloud Monitoring has no samples yet".to_owned()),
+            (None, _) => Some(format!(
+                "Cloud Monitoring reports CPU and memory as fractions of the machine; {machine:?} is not a machine type the console knows the size of, so CPU is shown as one core and memory is not shown"
+            )),
+            _ if samples.is_empty() && since.is_none() => Some(
+                "Cloud Monitoring samples a job once a minute and shows it a few minutes late; samples appear here as it reports them".to_owned(),
+            ),
+            _ => None,
+        };
+        Ok(MetricsPage { samples, note })
+    }
+
+    /// The points of one metric of the job, summed over replicas at each time.
+    async fn series(
+        &self,
+        http: &VertexHttp,
+        job: &Job,
+        metric: &str,
+    ) -> Result<BTreeMap<DateTime<Utc>, f64>, PlatformError> {
+        let start = job.start_time.unwrap_or_else(Utc::now) - chrono::Duration::minutes(5);
+        let end = job
+            .end_time
+            .map_or_else(Utc::now, |e| e + chrono::Duration::minutes(10))
+            .min(Utc::now());
+        let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let url = format!(
+            "{}/v3/projects/{}/timeSeries",
+            http.monitoring, http.project
+        );
+        let mut sums = BTreeMap::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut query = vec![
+                (
+                    "filter",
+                    format!(
+                        "metric.type=\"{metric}\" AND resource.type=\"cloudml_job\" AND resource.labels.job_id=\"{}\"",
+                        job.job_id
+                    ),
+                ),
+                ("interval.startTime", stamp(start)),
+                ("interval.endTime", stamp(end.max(start))),
+                ("aggregation.alignmentPeriod", "60s".to_owned()),
+                ("aggregation.perSeriesAligner", "ALIGN_MEAN".to_owned()),
+            ];
+            if let Some(t) = &token {
+                query.push(("pageToken", t.clone()));
+            }
+            let page: ListResponse = http
+                .call(
+                    "read the job's CPU and memory",
+                    Method::GET,
+                    &url,
+                    &query,
+                    None::<&()>,
+                )
+                .await?;
+            for series in page.time_series {
+                for point in series.points {
+                    if let (Some(time), Some(v)) = (point.interval.end_time, point.value.number()) {
+                        *sums.entry(time).or_insert(0.0) += v;
+                    }
+                }
+            }
+            match page.next_page_token.filter(|t| !t.is_empty()) {
+                Some(next) => token = Some(next),
+                None => return Ok(sums),
+            }
+        }
+    }
+}
+
+fn blank(time: DateTime<Utc>) -> ResourceSample {
+    ResourceSample {
+        time,
+        cpu_percent: 0.0,
+        memory_bytes: 0,
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn machine_sizes_follow_the_families() {
+        let gib = 1024.0 * 1024.0 * 1024.0;
+        assert_eq!(machine_size("n1-standard-4"), Some((4.0, 15.0 * gib)));
+        assert_eq!(machine_size("e2-highmem-2"), Some((2.0, 16.0 * gib)));
+        assert_eq!(machine_size("a2-highgpu-1g"), Some((12.0, 85.0 * gib)));
+        assert_eq!(machine_size("ct5lp-hightpu-4t"), None);
+    }
+}

@@ -1,0 +1,851 @@
+//! The client of Google Cloud Vertex AI in one project and region, over REST: custom
+//! jobs and batch prediction jobs, the Model Registry and endpoints (Vertex AI), job logs
+//! (Cloud Logging) and job CPU and memory (Cloud Monitoring).
+
+pub mod auth;
+mod client;
+mod jobs;
+mod logs;
+mod metrics;
+mod models;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde_json::json;
+
+use super::{Platform, PlatformError, SnippetAuth};
+use crate::domain::{
+    Capabilities, Job, JobPage, LogPage, MetricsPage, Model, PredictionInput, ServingMetrics,
+    Support, Version, VersionState,
+};
+pub use auth::TokenSource;
+use client::VertexHttp;
+use jobs::{BatchPredictionJob, CustomJob, id_of};
+use models::{Endpoint, Operation, VxModel};
+
+/// Which collection a job id belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobKind {
+    Custom,
+    Batch,
+}
+
+impl JobKind {
+    fn collection(self) -> &'static str {
+        match self {
+            JobKind::Custom => "customJobs",
+            JobKind::Batch => "batchPredictionJobs",
+        }
+    }
+}
+
+/// A version upload still running, or failed and kept to show why.
+#[derive(Debug, Clone)]
+struct Upload {
+    model: String,
+    version: Version,
+    operation: String,
+    error: Option<String>,
+}
+
+/// Talks to Vertex AI in one project and region.
+pub struct VertexPlatform {
+    http: VertexHttp,
+    logs: logs::Logs,
+    metrics: metrics::Metrics,
+    /// Jobs as last seen, by id.
+    known: Mutex<HashMap<String, (JobKind, Job)>>,
+    /// Models created in the console that have no version yet (Vertex AI makes a model
+    /// with its first upload).
+    pending_models: Mutex<BTreeSet<String>>,
+    uploads: Mutex<Vec<Upload>>,
+    /// The endpoint serving each model, as last seen.
+    endpoint_of: Mutex<HashMap<String, String>>,
+    op_poll: Duration,
+    op_timeout: Duration,
+}
+
+impl VertexPlatform {
+    /// A client for `project` in `region`, at Google's hosts or at `api_endpoint`.
+    pub fn new(
+        project: &str,
+        region: &str,
+        api_endpoint: Option<&str>,
+        tokens: TokenSource,
+    ) -> VertexPlatform {
+        VertexPlatform {
+            http: VertexHttp::new(project, region, api_endpoint, tokens),
+            logs: logs::Logs::default(),
+            metrics: metrics::Metrics::default(),
+            known: Mutex::default(),
+            pending_models: Mutex::default(),
+            uploads: Mutex::default(),
+            endpoint_of: Mutex::default(),
+            op_poll: Duration::from_secs(2),
+            op_timeout: Duration::from_secs(30 * 60),
+        }
+    }
+
+    /// Polls logs, metrics and operations every `every` instead of at the quota-friendly
+    /// defaults (for emulators and tests), with logs read until `every` × 4 after a job
+    /// ends.
+    pub fn with_polling(mut self, every: Duration) -> VertexPlatform {
+        self.logs.min_poll = every;
+        self.logs.lag = every * 4;
+        self.metrics.min_poll = every;
+        self.op_poll = every;
+        self.http.first_backoff = every;
+        self
+    }
+
+    fn parent(&self) -> String {
+        self.http.parent()
+    }
+
+    fn remember(&self, kind: JobKind, job: &Job) {
+        lock(&self.known).insert(job.job_id.clone(), (kind, job.clone()));
+    }
+
+    async fn fetch_job(&self, id: &str) -> Result<(JobKind, Job), PlatformError> {
+        let kinds = match lock(&self.known).get(id) {
+            Some((kind, _)) => vec![*kind],
+            None => vec![JobKind::Custom, JobKind::Batch],
+        };
+        for kind in kinds {
+            let url = self
+                .http
+                .ai(&format!("{}/{}/{id}", self.parent(), kind.collection()));
+            let job = match kind {
+                JobKind::Custom => self
+                    .http
+                    .call::<CustomJob>("get the custom job", Method::GET, &url, &[], None::<&()>)
+                    .await
+                    .map(|c| jobs::from_custom_job(&c)),
+                JobKind::Batch => self
+                    .http
+                    .call::<BatchPredictionJob>(
+                        "get the batch prediction job",
+                        Method::GET,
+                        &url,
+                        &[],
+                        None::<&()>,
+                    )
+                    .await
+                    .map(|b| jobs::from_batch_job(&b)),
+            };
+            match job {
+                Ok(job) => {
+                    self.remember(kind, &job);
+                    return Ok((kind, job));
+                }
+                Err(PlatformError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(PlatformError::NotFound(format!(
+            "there is no job {id} in {}",
+            self.parent()
+        )))
+    }
+
+    async fn submit_batch(&self, job: &Job, input: &PredictionInput) -> Result<Job, PlatformError> {
+        let model = match (&input.model_name, &input.version_name) {
+            (_, Some(pinned)) => {
+                let parts: Vec<&str> = pinned.split('/').collect();
+                let [.., m, "versions", v] = parts.as_slice() else {
+                    return Err(invalid(format!(
+                        "predictionInput.versionName {pinned:?} is not MODEL/versions/VERSION"
+                    )));
+                };
+                let version = self.find_version(m, v).await?;
+                format!("{}@{}", self.model_name(m), version.version_id)
+            }
+            (Some(m), None) => self.model_name(id_of(m)),
+            (None, None) => {
+                return Err(invalid(
+                    "predictionInput: give modelName or versionName".into(),
+                ));
+            }
+        };
+        let body = jobs::batch_job_for(job, input, model).map_err(invalid)?;
+        let url = self
+            .http
+            .ai(&format!("{}/batchPredictionJobs", self.parent()));
+        let created: BatchPredictionJob = self
+            .http
+            .call(
+                "create the batch prediction job",
+                Method::POST,
+                &url,
+                &[],
+                Some(&body),
+            )
+            .await?;
+        let job = jobs::from_batch_job(&created);
+        self.remember(JobKind::Batch, &job);
+        Ok(job)
+    }
+
+    fn model_name(&self, model: &str) -> String {
+        format!("{}/models/{model}", self.parent())
+    }
+
+    async fn endpoints(&self) -> Result<Vec<Endpoint>, PlatformError> {
+        let url = self.http.ai(&format!("{}/endpoints", self.parent()));
+        let endpoints: Vec<Endpoint> =
+            models::list_all(&self.http, "list endpoints", &url, "endpoints").await?;
+        let mut serving = lock(&self.endpoint_of);
+        for endpoint in &endpoints {
+            for deployed in &endpoint.deployed_models {
+                let model = id_of(deployed.model.split('@').next().unwrap_or_default());
+                serving
+                    .entry(model.to_owned())
+                    .or_insert_with(|| id_of(&endpoint.name).to_owned());
+            }
+        }
+        Ok(endpoints)
+    }
+
+    async fn vx_versions(&self, model: &str) -> Result<Vec<VxModel>, PlatformError> {
+        let url = self
+            .http
+            .ai(&format!("{}:listVersions", self.model_name(model)));
+        models::list_all(
+            &self.http,
+            &format!("list the versions of {model}"),
+            &url,
+            "models",
+        )
+        .await
+    }
+
+    /// The Vertex version a console version name (alias or id) names.
+    async fn find_version(&self, model: &str, version: &str) -> Result<VxModel, PlatformError> {
+        self.vx_versions(model)
+            .await?
+            .into_iter()
+            .find(|v| v.version_id == version || v.version_aliases.iter().any(|a| a == version))
+            .ok_or_else(|| {
+                PlatformError::NotFound(format!("the model {model} has no version {version}"))
+            })
+    }
+
+    /// Moves all of `endpoint`'s traffic to version `version_id` of `model`, deploying it
+    /// first (on the machines the model's current deployment uses) when it is not there.
+    async fn route_all_traffic(
+        &self,
+        endpoint: &Endpoint,
+        model: &str,
+        version_id: &str,
+    ) -> Result<(), PlatformError> {
+        let target = endpoint
+            .deployed_models
+            .iter()
+            .find(|d| d.serves(model) && d.model_version_id == version_id);
+        let mut split: BTreeMap<String, i32> = endpoint
+            .deployed_models
+            .iter()
+            .map(|d| (d.id.clone(), 0))
+            .collect();
+        let url = self.http.ai(&endpoint.name);
+        match target {
+            Some(deployed) => {
+                split.insert(deployed.id.clone(), 100);
+                let _: Endpoint = self
+                    .http
+                    .call(
+                        &format!("move the traffic of endpoint {}", id_of(&endpoint.name)),
+                        Method::PATCH,
+                        &url,
+                        &[("updateMask", "traffic_split".to_owned())],
+                        Some(&json!({ "trafficSplit": split })),
+                    )
+                    .await?;
+            }
+            None => {
+                let like = endpoint
+                    .deployed_models
+                    .iter()
+                    .find(|d| d.serves(model))
+                    .or(endpoint.deployed_models.first());
+                let mut deployed = json!({
+                    "model": format!("{}@{version_id}", self.model_name(model)),
+                    "displayName": format!("{model}@{version_id}"),
+                });
+                match like {
+                    Some(d) if d.dedicated_resources.is_some() => {
+                        deployed["dedicatedResources"] =
+                            d.dedicated_resources.clone().unwrap_or_default();
+                    }
+                    Some(d) if d.automatic_resources.is_some() => {
+                        deployed["automaticResources"] =
+                            d.automatic_resources.clone().unwrap_or_default();
+                    }
+                    _ => {
+                        deployed["dedicatedResources"] = json!({
+                            "machineSpec": {"machineType": "n1-standard-2"},
+                            "minReplicaCount": 1,
+                            "maxReplicaCount": 1,
+                        });
+                    }
+                }
+                split.insert("0".into(), 100);
+                let what = format!(
+                    "deploy {model}@{version_id} to endpoint {}",
+                    id_of(&endpoint.name)
+                );
+                let op: Operation = self
+                    .http
+                    .call(
+                        &what,
+                        Method::POST,
+                        &format!("{url}:deployModel"),
+                        &[],
+                        Some(&json!({ "deployedModel": deployed, "trafficSplit": split })),
+                    )
+                    .await?;
+                models::wait(&self.http, &what, op, self.op_poll, self.op_timeout).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the uploads still running; answers the rows to show for them.
+    async fn upload_rows(&self, model: &str) -> Vec<Version> {
+        let pending: Vec<Upload> = lock(&self.uploads)
+            .iter()
+            .filter(|u| u.model == model)
+            .cloned()
+            .collect();
+        let mut rows = Vec::new();
+        for upload in pending {
+            if upload.error.is_some() {
+                rows.push(failed_row(&upload));
+                continue;
+            }
+            let op: Result<Operation, _> = self
+                .http
+                .call(
+                    "follow the upload",
+                    Method::GET,
+                    &self.http.ai(&upload.operation),
+                    &[],
+                    None::<&()>,
+                )
+                .await;
+            match op {
+                Ok(op) if op.done => {
+                    let mut uploads = lock(&self.uploads);
+                    match op.error {
+                        Some(error) => {
+                            if let Some(u) =
+                                uploads.iter_mut().find(|u| u.operation == upload.operation)
+                            {
+                                u.error = Some(error.in_full());
+                                rows.push(failed_row(u));
+                            }
+                        }
+                        None => uploads.retain(|u| u.operation != upload.operation),
+                    }
+                }
+                _ => {
+                    let mut row = upload.version.clone();
+                    row.state = VersionState::Creating;
+                    rows.push(row);
+                }
+            }
+        }
+        rows
+    }
+}
+
+fn failed_row(upload: &Upload) -> Version {
+    let mut row = upload.version.clone();
+    row.state = VersionState::Failed;
+    row.error_message = upload.error.clone();
+    row
+}
+
+fn invalid(message: String) -> PlatformError {
+    PlatformError::Rejected {
+        status: "INVALID_ARGUMENT".into(),
+        message,
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[async_trait]
+impl Platform for VertexPlatform {
+    fn describe(&self) -> String {
+        format!(
+            "Vertex AI, project {} in {}",
+            self.http.project, self.http.region
+        )
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            log_severity: Support::Yes,
+            log_timestamps: Support::Yes,
+            local_job_dirs: Support::No(
+                "Vertex AI jobs write to Cloud Storage (gs://), which this machine cannot open as a folder; point TensorBoard at the gs:// job dir",
+            ),
+            resource_samples: Support::Yes,
+            serving_metrics: Support::No(
+                "Vertex AI keeps endpoint traffic in Cloud Monitoring (aiplatform.googleapis.com/prediction/online/*); the console does not chart it yet",
+            ),
+            batch_prediction: Support::Yes,
+            sample_job: Support::No("the sample job runs on the local engine"),
+        }
+    }
+
+    async fn check_connection(&self) -> Result<(), PlatformError> {
+        let url = self.http.ai(&format!("{}/customJobs", self.parent()));
+        let _: serde_json::Value = self
+            .http
+            .call(
+                "list custom jobs",
+                Method::GET,
+                &url,
+                &[("pageSize", "1".to_owned())],
+                None::<&()>,
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn submit_job(&self, job: &Job) -> Result<Job, PlatformError> {
+        job.validate_submission().map_err(invalid)?;
+        if let Some(prediction) = &job.prediction_input {
+            return self.submit_batch(job, prediction).await;
+        }
+        let input = job.training_input.clone().unwrap_or_default();
+        let body = jobs::custom_job_for(job, &input).map_err(invalid)?;
+        let url = self.http.ai(&format!("{}/customJobs", self.parent()));
+        let created: CustomJob = self
+            .http
+            .call(
+                "create the custom job",
+                Method::POST,
+                &url,
+                &[],
+                Some(&body),
+            )
+            .await?;
+        let job = jobs::from_custom_job(&created);
+        self.remember(JobKind::Custom, &job);
+        Ok(job)
+    }
+
+    async fn list_jobs(
+        &self,
+        filter: &str,
+        page_size: usize,
+        page_token: Option<&str>,
+    ) -> Result<JobPage, PlatformError> {
+        let server = jobs::server_filter(filter);
+        let mut all = Vec::new();
+        for kind in [JobKind::Custom, JobKind::Batch] {
+            let mut token: Option<String> = None;
+            loop {
+                let mut query = vec![("pageSize", "100".to_owned())];
+                if let Some(f) = &server {
+                    query.push(("filter", f.clone()));
+                }
+                if let Some(t) = &token {
+                    query.push(("pageToken", t.clone()));
+                }
+                let url = self
+                    .http
+                    .ai(&format!("{}/{}", self.parent(), kind.collection()));
+                let page: serde_json::Value = self
+                    .http
+                    .call("list jobs", Method::GET, &url, &query, None::<&()>)
+                    .await?;
+                let listed: Vec<Job> = match kind {
+                    JobKind::Custom => serde_json::from_value::<Vec<CustomJob>>(
+                        page.get("customJobs").cloned().unwrap_or_else(|| json!([])),
+                    )
+                    .map(|l| l.iter().map(jobs::from_custom_job).collect()),
+                    JobKind::Batch => serde_json::from_value::<Vec<BatchPredictionJob>>(
+                        page.get("batchPredictionJobs")
+                            .cloned()
+                            .unwrap_or_else(|| json!([])),
+                    )
+                    .map(|l| l.iter().map(jobs::from_batch_job).collect()),
+                }
+                .map_err(|e| PlatformError::Protocol(format!("list jobs: {e}")))?;
+                for job in &listed {
+                    self.remember(kind, job);
+                }
+                all.extend(listed);
+                match page
+                    .get("nextPageToken")
+                    .and_then(|t| t.as_str())
+                    .filter(|t| !t.is_empty())
+                {
+                    Some(next) => token = Some(next.to_owned()),
+                    None => break,
+                }
+            }
+        }
+        super::ray::page(all, filter, page_size, page_token)
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Job, PlatformError> {
+        self.fetch_job(id).await.map(|(_, job)| job)
+    }
+
+    async fn cancel_job(&self, id: &str) -> Result<Job, PlatformError> {
+        let (kind, _) = self.fetch_job(id).await?;
+        let url = self.http.ai(&format!(
+            "{}/{}/{id}:cancel",
+            self.parent(),
+            kind.collection()
+        ));
+        let _: serde_json::Value = self
+            .http
+            .call("cancel the job", Method::POST, &url, &[], Some(&json!({})))
+            .await?;
+        self.get_job(id).await
+    }
+
+    async fn read_logs(
+        &self,
+        id: &str,
+        after: u64,
+        page_size: usize,
+    ) -> Result<LogPage, PlatformError> {
+        let known = lock(&self.known).get(id).map(|(_, j)| j.clone());
+        let job = match known {
+            Some(job) => job,
+            None => self.get_job(id).await?,
+        };
+        let ended = job.state.is_finished().then_some(job.end_time).flatten();
+        self.logs
+            .read(&self.http, id, ended, after, page_size)
+            .await
+    }
+
+    async fn read_metrics(
+        &self,
+        id: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<MetricsPage, PlatformError> {
+        let known = lock(&self.known).get(id).cloned();
+        let (kind, job) = match known {
+            Some(k) => k,
+            None => self.fetch_job(id).await?,
+        };
+        if kind == JobKind::Batch {
+            return Ok(MetricsPage {
+                samples: Vec::new(),
+                note: Some("Vertex AI reports no CPU and memory for batch prediction jobs".into()),
+            });
+        }
+        self.metrics.read(&self.http, &job, since).await
+    }
+
+    async fn list_models(&self) -> Result<Vec<Model>, PlatformError> {
+        let url = self.http.ai(&format!("{}/models", self.parent()));
+        let listed: Vec<VxModel> =
+            models::list_all(&self.http, "list models", &url, "models").await?;
+        let endpoints = self.endpoints().await?;
+        let mut models: Vec<Model> = listed
+            .iter()
+            .map(|m| models::to_model(m, &endpoints))
+            .collect();
+        let mut pending = lock(&self.pending_models);
+        pending.retain(|p| !models.iter().any(|m| &m.name == p));
+        for name in pending.iter() {
+            models.push(Model {
+                name: name.clone(),
+                ..Model::default()
+            });
+        }
+        models.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(models)
+    }
+
+    async fn list_versions(&self, model: &str) -> Result<Vec<Version>, PlatformError> {
+        let uploading = lock(&self.uploads).iter().any(|u| u.model == model);
+        let mut versions = if lock(&self.pending_models).contains(model) {
+            Vec::new()
+        } else {
+            let listed = match self.vx_versions(model).await {
+                // A model's first version makes the model: until its upload is done,
+                // Vertex AI does not know the model yet.
+                Err(PlatformError::NotFound(_)) if uploading => Vec::new(),
+                other => other?,
+            };
+            let endpoints = self.endpoints().await?;
+            listed
+                .iter()
+                .map(|v| models::to_version(v, &endpoints))
+                .collect()
+        };
+        versions.extend(self.upload_rows(model).await);
+        Ok(versions)
+    }
+
+    async fn create_model(&self, model: &Model) -> Result<Model, PlatformError> {
+        let name = model.short_name().to_owned();
+        models::check_model_id(&name).map_err(invalid)?;
+        let url = self.http.ai(&self.model_name(&name));
+        let exists = self
+            .http
+            .call::<VxModel>("look up the model", Method::GET, &url, &[], None::<&()>)
+            .await;
+        match exists {
+            Ok(_) => {
+                return Err(PlatformError::Rejected {
+                    status: "ALREADY_EXISTS".into(),
+                    message: format!("the model {name} already exists"),
+                });
+            }
+            Err(PlatformError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        lock(&self.pending_models).insert(name.clone());
+        Ok(Model {
+            name,
+            description: model.description.clone(),
+            labels: model.labels.clone(),
+            ..Model::default()
+        })
+    }
+
+    async fn delete_model(&self, model: &str) -> Result<Model, PlatformError> {
+        if lock(&self.pending_models).remove(model) {
+            return Ok(Model {
+                name: model.to_owned(),
+                ..Model::default()
+            });
+        }
+        let what = format!("delete the model {model}");
+        let op: Operation = self
+            .http
+            .call(
+                &what,
+                Method::DELETE,
+                &self.http.ai(&self.model_name(model)),
+                &[],
+                None::<&()>,
+            )
+            .await?;
+        models::wait(&self.http, &what, op, self.op_poll, self.op_timeout).await?;
+        lock(&self.uploads).retain(|u| u.model != model);
+        Ok(Model {
+            name: model.to_owned(),
+            ..Model::default()
+        })
+    }
+
+    async fn create_version(
+        &self,
+        model: &str,
+        version: &Version,
+    ) -> Result<Version, PlatformError> {
+        let name = version.short_name().to_owned();
+        models::check_alias(&name).map_err(invalid)?;
+        models::check_model_id(model).map_err(invalid)?;
+        let uri = version.deployment_uri.trim();
+        if !uri.starts_with("gs://") {
+            return Err(invalid(format!(
+                "deploymentUri {uri:?}: Vertex AI uploads a model from Cloud Storage; give the gs:// folder of the artifact (copy it there with `gsutil cp -r`)"
+            )));
+        }
+        let image = match &version.runtime {
+            Some(image) if image.contains('/') => image.clone(),
+            _ => models::prebuilt_image(&version.framework).to_owned(),
+        };
+        let first = lock(&self.pending_models).contains(model);
+        let mut aliases = vec![name.clone()];
+        if first {
+            aliases.push("default".into());
+        }
+        let mut body = json!({
+            "model": {
+                "displayName": model,
+                "artifactUri": uri,
+                "containerSpec": {"imageUri": image},
+                "versionAliases": aliases,
+                "versionDescription": version.description,
+                "labels": version.labels,
+            }
+        });
+        if first {
+            body["modelId"] = json!(model);
+        } else {
+            body["parentModel"] = json!(self.model_name(model));
+        }
+        let url = self.http.ai(&format!("{}/models:upload", self.parent()));
+        let op: Operation = self
+            .http
+            .call(
+                &format!("upload {model} {name}"),
+                Method::POST,
+                &url,
+                &[],
+                Some(&body),
+            )
+            .await?;
+        lock(&self.pending_models).remove(model);
+        let mut created = version.clone();
+        created.name = name;
+        created.deployment_uri = uri.to_owned();
+        created.framework = models::framework_of(&image).into();
+        created.runtime = Some(image);
+        created.state = VersionState::Creating;
+        created.is_default = first;
+        created.create_time = Some(Utc::now());
+        lock(&self.uploads).push(Upload {
+            model: model.to_owned(),
+            version: created.clone(),
+            operation: op.name,
+            error: None,
+        });
+        Ok(created)
+    }
+
+    async fn delete_version(&self, model: &str, version: &str) -> Result<Version, PlatformError> {
+        let removed = {
+            let mut uploads = lock(&self.uploads);
+            let before = uploads.len();
+            uploads
+                .retain(|u| !(u.model == model && u.version.name == version && u.error.is_some()));
+            before != uploads.len()
+        };
+        if !removed {
+            let found = self.find_version(model, version).await?;
+            let what = format!("delete version {version} of {model}");
+            let url = self
+                .http
+                .ai(&format!("{}@{}", self.model_name(model), found.version_id));
+            let op: Operation = self
+                .http
+                .call(&what, Method::DELETE, &url, &[], None::<&()>)
+                .await?;
+            models::wait(&self.http, &what, op, self.op_poll, self.op_timeout).await?;
+        }
+        Ok(Version {
+            name: version.to_owned(),
+            ..Version::default()
+        })
+    }
+
+    async fn set_default_version(
+        &self,
+        model: &str,
+        version: &str,
+    ) -> Result<Version, PlatformError> {
+        let target = self.find_version(model, version).await?;
+        let url = self.http.ai(&format!(
+            "{}@{}:mergeVersionAliases",
+            self.model_name(model),
+            target.version_id
+        ));
+        let _: VxModel = self
+            .http
+            .call(
+                &format!("make {version} the default of {model}"),
+                Method::POST,
+                &url,
+                &[],
+                Some(&json!({"versionAliases": ["default"]})),
+            )
+            .await?;
+        for endpoint in self.endpoints().await? {
+            if endpoint.deployed_models.iter().any(|d| d.serves(model)) {
+                self.route_all_traffic(&endpoint, model, &target.version_id)
+                    .await?;
+            }
+        }
+        let endpoints = self.endpoints().await?;
+        let updated = self.find_version(model, version).await?;
+        Ok(models::to_version(&updated, &endpoints))
+    }
+
+    fn predict_url(&self, model: &str, _version: Option<&str>) -> String {
+        let endpoint = lock(&self.endpoint_of)
+            .get(model)
+            .cloned()
+            .unwrap_or_else(|| "ENDPOINT_ID".into());
+        format!(
+            "{}/v1/{}/endpoints/{endpoint}:predict",
+            self.http.aiplatform,
+            self.parent()
+        )
+    }
+
+    fn snippet_auth(&self) -> SnippetAuth {
+        SnippetAuth::TokenCommand("gcloud auth print-access-token".into())
+    }
+
+    async fn predict(
+        &self,
+        model: &str,
+        version: Option<&str>,
+        body: String,
+    ) -> Result<String, PlatformError> {
+        let endpoints = self.endpoints().await?;
+        let endpoint = endpoints
+            .iter()
+            .find(|e| e.deployed_models.iter().any(|d| d.serves(model)))
+            .ok_or_else(|| PlatformError::Rejected {
+                status: "FAILED_PRECONDITION".into(),
+                message: format!(
+                    "the model {model} is not deployed to an endpoint in {}; deploy it (e.g. `gcloud ai endpoints deploy-model`) to predict online",
+                    self.http.region
+                ),
+            })?;
+        if let Some(version) = version {
+            let target = self.find_version(model, version).await?;
+            let all_to_it = endpoint.deployed_models.iter().any(|d| {
+                d.serves(model)
+                    && d.model_version_id == target.version_id
+                    && endpoint.traffic_split.get(&d.id) == Some(&100)
+            });
+            if !all_to_it {
+                return Err(PlatformError::Rejected {
+                    status: "FAILED_PRECONDITION".into(),
+                    message: format!(
+                        "Vertex AI sends each request where endpoint {} routes it, not to a chosen version; make {version} the default to send all traffic to it, or predict on the default",
+                        id_of(&endpoint.name)
+                    ),
+                });
+            }
+        }
+        let body: serde_json::Value = serde_json::from_str(&body)
+            .map_err(|e| invalid(format!("the request is not JSON: {e}")))?;
+        let url = format!("{}:predict", self.http.ai(&endpoint.name));
+        let answer: serde_json::Value = self
+            .http
+            .call(
+                &format!("predict with {model}"),
+                Method::POST,
+                &url,
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(answer.to_string())
+    }
+
+    async fn version_metrics(
+        &self,
+        _model: &str,
+        _version: &str,
+        _since: Option<DateTime<Utc>>,
+    ) -> Result<ServingMetrics, PlatformError> {
+        Ok(ServingMetrics::default())
+    }
+}

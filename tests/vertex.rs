@@ -1,0 +1,585 @@
+//! The Vertex AI client against the in-process fake of Vertex AI, Cloud Logging, Cloud
+//! Monitoring and Google's token endpoint, signing in with real credential files, and
+//! every call checked against Google's discovery documents.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::discovery::Discovery;
+use common::vertex::{FakeConfig, FakeGoogle};
+use mlconsole::domain::{
+    Job, JobState, PredictionInput, ReplicaConfig, Severity, TrainingInput, Version, VersionState,
+};
+use mlconsole::platform::vertex::TokenSource;
+use mlconsole::platform::{Platform, PlatformError, VertexPlatform};
+
+fn platform(fake: &FakeGoogle, tokens: TokenSource) -> VertexPlatform {
+    VertexPlatform::new(
+        &fake.config.project,
+        &fake.config.region,
+        Some(&fake.base),
+        tokens,
+    )
+    .with_polling(Duration::from_millis(200))
+}
+
+fn signed_in(fake: &FakeGoogle) -> VertexPlatform {
+    let key = fake.service_account("trainer");
+    platform(fake, TokenSource::from_key_json(&key.json).unwrap())
+}
+
+/// Every call the client made and every answer the fake gave, per the discovery docs.
+fn assert_contract(fake: &FakeGoogle) {
+    let discovery = Discovery::load();
+    let records = fake.records();
+    assert!(!records.is_empty());
+    let problems: Vec<String> = records.iter().flat_map(|r| discovery.problems(r)).collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+fn container_job(id: &str, args: &[&str]) -> Job {
+    Job {
+        job_id: id.into(),
+        labels: [("team".to_owned(), "vision".to_owned())].into(),
+        training_input: Some(TrainingInput {
+            command: vec!["python".into(), "train.py".into()],
+            args: args.iter().map(|s| s.to_string()).collect(),
+            master_type: Some("n1-standard-4".into()),
+            master_config: Some(ReplicaConfig {
+                image_uri: Some("us-docker.pkg.dev/mlc-test-project/trainers/mnist:1".into()),
+                accelerator_config: None,
+            }),
+            worker_count: Some(1),
+            job_dir: Some("gs://mlc-test-bucket/jobs/mnist".into()),
+            ..TrainingInput::default()
+        }),
+        ..Job::default()
+    }
+}
+
+async fn wait_state(p: &VertexPlatform, id: &str, want: JobState) -> Vec<JobState> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    loop {
+        let job = p.get_job(id).await.unwrap();
+        if seen.last() != Some(&job.state) {
+            seen.push(job.state);
+        }
+        if job.state == want {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{id} never reached {want:?}: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn all_logs(p: &VertexPlatform, id: &str) -> Vec<mlconsole::domain::LogEntry> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut entries = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = p.read_logs(id, after, 10_000).await.unwrap();
+        after = page.next_after;
+        entries.extend(page.entries);
+        if page.complete {
+            return entries;
+        }
+        assert!(Instant::now() < deadline, "the log of {id} never completed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_account_submits_a_job_and_follows_it_to_success_with_logs_and_samples() {
+    let fake = FakeGoogle::start(FakeConfig::default());
+    let p = signed_in(&fake);
+    p.check_connection().await.unwrap();
+    let submitted = p
+        .submit_job(&container_job("mnist_1", &["--epochs", "5"]))
+        .await
+        .unwrap();
+    assert!(
+        submitted.job_id.chars().all(|c| c.is_ascii_digit()),
+        "{}",
+        submitted.job_id
+    );
+    assert_eq!(submitted.display_name.as_deref(), Some("mnist_1"));
+    let id = submitted.job_id.clone();
+
+    let states = wait_state(&p, &id, JobState::Succeeded).await;
+    assert!(states.contains(&JobState::Running), "{states:?}");
+
+    let logs = all_logs(&p, &id).await;
+    let texts: Vec<&str> = logs.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(texts.first(), Some(&"Waiting for job to be provisioned."));
+    assert_eq!(texts.last(), Some(&"Job completed successfully."));
+    assert_eq!(
+        texts.iter().filter(|t| t.starts_with("epoch")).count(),
+        5,
+        "{texts:?}"
+    );
+    let mut unique = texts.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), texts.len(), "no line twice: {texts:?}");
+    let warning = logs.iter().find(|e| e.text.starts_with("epoch 3")).unwrap();
+    assert_eq!(warning.severity, Severity::Warning);
+    assert!(logs.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
+
+    let metrics = p.read_metrics(&id, None).await.unwrap();
+    assert!(!metrics.samples.is_empty(), "{:?}", metrics.note);
+    // Two replicas (chief and one worker) at 50 % and 60 % of 4 vCPUs, summed.
+    let cpu = metrics.samples[0].cpu_percent;
+    assert!((cpu - 440.0).abs() < 1e-6, "{cpu}");
+    // A quarter of an n1-standard-4's 15 GiB, on each of two replicas.
+    let gib = 1024 * 1024 * 1024;
+    assert_eq!(metrics.samples[0].memory_bytes, 15 * gib / 4 * 2);
+
+    let page = p
+        .list_jobs("state=SUCCEEDED AND labels.team=vision", 100, None)
+        .await
+        .unwrap();
+    assert_eq!(page.jobs.len(), 1);
+    let job = &page.jobs[0];
+    assert_eq!(job.training_input.as_ref().unwrap().worker_count, Some(1));
+    assert_eq!(
+        job.invocation.as_ref().unwrap().argv,
+        ["python", "train.py", "--epochs", "5"]
+    );
+    let since = job.update_time.unwrap();
+    let changed = p
+        .list_jobs(&format!("updateTime>\"{}\"", since.to_rfc3339()), 100, None)
+        .await
+        .unwrap();
+    assert!(changed.jobs.is_empty());
+    let sent_filter = fake.records().iter().any(|r| {
+        r.query
+            .iter()
+            .any(|(k, v)| k == "filter" && v.starts_with("update_time>"))
+    });
+    assert!(sent_filter, "the time filter goes to Vertex");
+    assert_contract(&fake);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_job_shows_its_error_in_full_and_a_cancelled_one_ends_cancelled() {
+    let fake = FakeGoogle::start(FakeConfig {
+        run_for: Duration::from_secs(3),
+        ..FakeConfig::default()
+    });
+    let p = signed_in(&fake);
+    let failing = p
+        .submit_job(&container_job("bad_1", &["--fail"]))
+        .await
+        .unwrap();
+    let cancelled = p.submit_job(&container_job("long_1", &[])).await.unwrap();
+    wait_state(&p, &cancelled.job_id, JobState::Running).await;
+    let job = p.cancel_job(&cancelled.job_id).await.unwrap();
+    assert!(
+        matches!(job.state, JobState::Cancelling | JobState::Cancelled),
+        "{:?}",
+        job.state
+    );
+    wait_state(&p, &cancelled.job_id, JobState::Cancelled).await;
+
+    wait_state(&p, &failing.job_id, JobState::Failed).await;
+    let job = p.get_job(&failing.job_id).await.unwrap();
+    let error = job.error_message.unwrap();
+    assert!(error.contains("INVALID_ARGUMENT"), "{error}");
+    assert!(
+        error.contains("exited with a non-zero status of 1"),
+        "{error}"
+    );
+    let logs = all_logs(&p, &failing.job_id).await;
+    let value_error = logs.iter().find(|e| e.text.contains("ValueError")).unwrap();
+    assert_eq!(value_error.severity, Severity::Error);
+
+    let err = p.cancel_job(&failing.job_id).await.unwrap_err();
+    assert!(err.to_string().contains("Cannot cancel"), "{err}");
+    let err = p
+        .submit_job(&{
+            let mut j = container_job("local_dir", &[]);
+            j.training_input.as_mut().unwrap().job_dir = Some("/tmp/out".into());
+            j
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("gs://"), "{err}");
+    assert_contract(&fake);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn make_default_moves_the_alias_and_the_traffic_and_roll_back_moves_them_back() {
+    let fake = FakeGoogle::start(FakeConfig::default());
+    let v1 = fake.seed_version("iris", "v1", true);
+    let v2 = fake.seed_version("iris", "v2", false);
+    let endpoint = fake.seed_endpoint("iris-endpoint", "iris", &v1);
+    let p = platform(
+        &fake,
+        TokenSource::from_key_json(&fake.authorized_user_json()).unwrap(),
+    );
+
+    let models = p.list_models().await.unwrap();
+    assert_eq!(models.len(), 1);
+    let default = models[0].default_version.as_ref().unwrap();
+    assert_eq!(default.name, "v1");
+    assert_eq!(default.traffic[0].percent, 100);
+    let versions = p.list_versions("iris").await.unwrap();
+    assert_eq!(versions.len(), 2);
+    assert!(
+        versions
+            .iter()
+            .any(|v| v.name == "v2" && !v.is_default && v.traffic.is_empty())
+    );
+
+    let answer: serde_json::Value = serde_json::from_str(
+        &p.predict("iris", None, r#"{"instances": [[1, 2]]}"#.into())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(answer["modelVersionId"], v1.as_str());
+    assert_eq!(answer["predictions"][0], 3.0);
+    assert!(
+        p.predict_url("iris", None)
+            .ends_with(&format!("/endpoints/{endpoint}:predict"))
+    );
+
+    let made = p.set_default_version("iris", "v2").await.unwrap();
+    assert!(made.is_default);
+    assert_eq!(made.traffic[0].percent, 100);
+    assert!(fake.aliases("iris")[&v2].contains(&"default".to_owned()));
+    assert!(!fake.aliases("iris")[&v1].contains(&"default".to_owned()));
+    let split = fake.traffic_by_version(&endpoint);
+    assert_eq!((split[&v1], split[&v2]), (0, 100));
+    let answer: serde_json::Value = serde_json::from_str(
+        &p.predict("iris", Some("v2"), r#"{"instances": [[1, 2]]}"#.into())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(answer["modelVersionId"], v2.as_str());
+    let err = p
+        .predict("iris", Some("v1"), r#"{"instances": [[1, 2]]}"#.into())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("make v1 the default"), "{err}");
+
+    // Roll back: v1 is still deployed, so only the split moves.
+    p.set_default_version("iris", "v1").await.unwrap();
+    let split = fake.traffic_by_version(&endpoint);
+    assert_eq!((split[&v1], split[&v2]), (100, 0));
+    assert!(fake.aliases("iris")[&v1].contains(&"default".to_owned()));
+
+    let err = p.delete_version("iris", "v1").await.unwrap_err();
+    assert!(err.to_string().contains("default"), "{err}");
+    assert!(fake.token_requests().contains(&"refresh_token".to_owned()));
+    let methods: Vec<String> = {
+        let d = Discovery::load();
+        fake.records()
+            .iter()
+            .filter_map(|r| d.method_id(&r.method, &r.path))
+            .collect()
+    };
+    for wanted in [
+        "aiplatform.projects.locations.models.mergeVersionAliases",
+        "aiplatform.projects.locations.endpoints.deployModel",
+        "aiplatform.projects.locations.endpoints.patch",
+        "aiplatform.projects.locations.endpoints.operations.get",
+    ] {
+        assert!(
+            methods.iter().any(|m| m == wanted),
+            "{wanted} not called: {methods:?}"
+        );
+    }
+    assert_contract(&fake);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn versions_upload_through_long_running_operations_and_a_broken_one_shows_why() {
+    let fake = FakeGoogle::start(FakeConfig::default());
+    let p = signed_in(&fake);
+    p.create_model(&mlconsole::domain::Model {
+        name: "churn".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(p.list_models().await.unwrap()[0].name, "churn");
+    let version = |name: &str, uri: &str| Version {
+        name: name.into(),
+        deployment_uri: uri.into(),
+        ..Version::default()
+    };
+    let created = p
+        .create_version("churn", &version("v1", "gs://mlc-test-bucket/churn/v1"))
+        .await
+        .unwrap();
+    assert_eq!(created.state, VersionState::Creating);
+    assert!(created.is_default);
+    let rows = p.list_versions("churn").await.unwrap();
+    assert_eq!(rows[0].state, VersionState::Creating);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = p.list_versions("churn").await.unwrap();
+        if rows.len() == 1 && rows[0].state == VersionState::Ready {
+            assert!(rows[0].is_default);
+            assert_eq!(rows[0].framework, "SCIKIT_LEARN");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{rows:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    p.create_version("churn", &version("v2", "gs://mlc-test-bucket/churn/broken"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = p.list_versions("churn").await.unwrap();
+        if let Some(failed) = rows.iter().find(|v| v.state == VersionState::Failed) {
+            let why = failed.error_message.clone().unwrap();
+            assert!(why.contains("exactly one of"), "{why}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{rows:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    p.delete_version("churn", "v2").await.unwrap();
+    assert_eq!(p.list_versions("churn").await.unwrap().len(), 1);
+    let err = p
+        .create_version("churn", &version("v3", "/home/me/model"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("gs://"), "{err}");
+    let err = p
+        .create_version("churn", &version("V_3", "gs://b/x"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("lowercase"), "{err}");
+    assert_contract(&fake);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_prediction_jobs_run_and_are_listed_with_the_other_jobs() {
+    let fake = FakeGoogle::start(FakeConfig::default());
+    fake.seed_version("iris", "v1", true);
+    let p = signed_in(&fake);
+    let job = Job {
+        job_id: "score_1".into(),
+        prediction_input: Some(PredictionInput {
+            model_name: Some("iris".into()),
+            input_paths: vec!["gs://mlc-test-bucket/in/*.jsonl".into()],
+            output_path: "gs://mlc-test-bucket/out".into(),
+            data_format: "JSON".into(),
+            ..PredictionInput::default()
+        }),
+        ..Job::default()
+    };
+    let submitted = p.submit_job(&job).await.unwrap();
+    p.submit_job(&container_job("train_2", &[])).await.unwrap();
+    wait_state(&p, &submitted.job_id, JobState::Succeeded).await;
+    let listed = p.list_jobs("", 100, None).await.unwrap().jobs;
+    assert_eq!(listed.len(), 2);
+    let batch = listed
+        .iter()
+        .find(|j| j.job_id == submitted.job_id)
+        .unwrap();
+    let input = batch.prediction_input.as_ref().unwrap();
+    assert_eq!(input.model_name.as_deref(), Some("iris"));
+    assert_eq!(input.output_path, "gs://mlc-test-bucket/out");
+    let metrics = p.read_metrics(&submitted.job_id, None).await.unwrap();
+    assert!(metrics.note.unwrap().contains("batch"));
+
+    let mut pinned = job.clone();
+    let input = pinned.prediction_input.as_mut().unwrap();
+    input.model_name = None;
+    input.version_name = Some("iris/versions/v1".into());
+    let pinned = p.submit_job(&pinned).await.unwrap();
+    let got = p.get_job(&pinned.job_id).await.unwrap();
+    assert_eq!(
+        got.prediction_input.unwrap().version_name.as_deref(),
+        Some("iris/versions/1")
+    );
+    assert_contract(&fake);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_token_is_refreshed_without_the_user_noticing() {
+    let fake = FakeGoogle::start(FakeConfig {
+        token_lifetime: Duration::from_secs(2),
+        ..FakeConfig::default()
+    });
+    let p = platform(
+        &fake,
+        TokenSource::from_key_json(&fake.authorized_user_json()).unwrap(),
+    );
+    p.list_jobs("", 10, None).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The first token has expired at the fake; the call still succeeds.
+    p.list_jobs("", 10, None).await.unwrap();
+    assert!(
+        fake.token_requests().len() >= 2,
+        "{:?}",
+        fake.token_requests()
+    );
+
+    // A revoked credential is "not signed in" with what to run.
+    fake.revoke_all();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let err = p.list_jobs("", 10, None).await.unwrap_err();
+    assert!(matches!(err, PlatformError::Unauthenticated(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("gcloud auth application-default login"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_403_says_which_permission_is_missing() {
+    let fake = FakeGoogle::start(FakeConfig::default());
+    let p = signed_in(&fake);
+    fake.deny(Some("aiplatform.customJobs.list"));
+    let err = p.check_connection().await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("no permission for list custom jobs in project mlc-test-project"),
+        "{text}"
+    );
+    assert!(text.contains("aiplatform.customJobs.list"), "{text}");
+    fake.deny(None);
+    p.check_connection().await.unwrap();
+}
+
+#[test]
+fn a_key_that_is_not_a_service_account_key_is_refused_clearly() {
+    let err = TokenSource::from_key_json("not json").err().unwrap();
+    assert!(err.contains("not JSON"), "{err}");
+    let err = TokenSource::from_key_json(r#"{"type": "external_account"}"#)
+        .err()
+        .unwrap();
+    assert!(err.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{err}");
+}
+
+/// Runs Google's own `gcloud` against the fake (without credentials, as
+/// `auth/disable_credentials` makes it) and parses its JSON output.
+fn gcloud_json(config: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new("gcloud")
+        .args(args)
+        .args(["--format=json", "--quiet"])
+        .env("CLOUDSDK_CONFIG", config)
+        .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+        .output()
+        .expect("gcloud runs (.ci/run installs google-cloud-cli)");
+    assert!(
+        out.status.success(),
+        "gcloud {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn googles_own_gcloud_parses_what_the_fake_answers() {
+    let fake = FakeGoogle::start(FakeConfig {
+        allow_anonymous: true,
+        ..FakeConfig::default()
+    });
+    let v1 = fake.seed_version("iris", "v1", true);
+    let endpoint = fake.seed_endpoint("iris-endpoint", "iris", &v1);
+    let p = signed_in(&fake);
+    let job = p
+        .submit_job(&container_job("mnist_9", &["--epochs", "2"]))
+        .await
+        .unwrap();
+    wait_state(&p, &job.job_id, JobState::Succeeded).await;
+
+    let config = tempfile::tempdir().unwrap();
+    for (key, value) in [
+        ("auth/disable_credentials", "true".to_owned()),
+        ("core/project", fake.config.project.clone()),
+        (
+            "api_endpoint_overrides/aiplatform",
+            format!("{}/", fake.base),
+        ),
+    ] {
+        let status = std::process::Command::new("gcloud")
+            .args(["config", "set", key, &value, "--quiet"])
+            .env("CLOUDSDK_CONFIG", config.path())
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    }
+    let region = format!("--region={}", fake.config.region);
+    let path = config.path().to_owned();
+    let (jobs, described, models, endpoint_json) = tokio::task::spawn_blocking(move || {
+        (
+            gcloud_json(&path, &["ai", "custom-jobs", "list", &region]),
+            gcloud_json(
+                &path,
+                &["ai", "custom-jobs", "describe", &job.job_id, &region],
+            ),
+            gcloud_json(&path, &["ai", "models", "list", &region]),
+            gcloud_json(&path, &["ai", "endpoints", "describe", &endpoint, &region]),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(jobs[0]["displayName"], "mnist_9");
+    assert_eq!(described["state"], "JOB_STATE_SUCCEEDED");
+    assert_eq!(
+        described["jobSpec"]["workerPoolSpecs"][1]["replicaCount"],
+        "1"
+    );
+    assert_eq!(models[0]["versionAliases"][0], "default");
+    assert_eq!(
+        endpoint_json["deployedModels"][0]["modelVersionId"],
+        v1.as_str()
+    );
+    // gcloud's own requests obey the same documents.
+    assert_contract(&fake);
+}
+
+#[test]
+fn the_contract_check_catches_what_google_would_refuse() {
+    let discovery = Discovery::load();
+    let call = common::vertex::Recorded {
+        method: "POST".into(),
+        path: "/v1/projects/p/locations/us-central1/customJobs".into(),
+        query: vec![("verbose".into(), "1".into())],
+        body: Some(serde_json::json!({
+            "displayName": "x",
+            "job_spec": {},
+            "jobSpec": {"workerPoolSpecs": [{
+                "replicaCount": 1,
+                "machineSpec": {"machineType": "n1-standard-4", "acceleratorType": "NVIDIA_TESLA_Z"}
+            }]}
+        })),
+        status: 200,
+        response: serde_json::json!({"state": "RUNNING"}),
+    };
+    let problems = discovery.problems(&call).join("\n");
+    for wanted in [
+        "\"verbose\"",
+        "\"job_spec\"",
+        "replicaCount: expected a string",
+        "NVIDIA_TESLA_Z",
+        "\"RUNNING\"",
+    ] {
+        assert!(problems.contains(wanted), "{wanted} missed in:\n{problems}");
+    }
+    let unknown = common::vertex::Recorded {
+        path: "/v1/projects/p/locations/us-central1/customJobz".into(),
+        ..call
+    };
+    assert!(discovery.problems(&unknown)[0].contains("no discovery method"));
+}
