@@ -583,3 +583,87 @@ fn the_contract_check_catches_what_google_would_refuse() {
     };
     assert!(discovery.problems(&unknown)[0].contains("no discovery method"));
 }
+
+#[test]
+fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
+    use common::console::{
+        click, console_harness_in, has_label, has_label_containing, step_until, wait_connected,
+    };
+    use mlconsole::domain::{ConnectionConfig, ConnectionId, ConnectionKind, VertexCredentials};
+    let fake = FakeGoogle::start(FakeConfig::default());
+    let key = fake.service_account("console");
+    let engine = common::TestEngine::start(&[]);
+    let config = tempfile::tempdir().unwrap();
+    let vertex = ConnectionConfig {
+        id: ConnectionId::new("vertex-prod"),
+        name: "vertex-prod".into(),
+        color: [0x42, 0x85, 0xf4],
+        read_only: false,
+        enabled: true,
+        kind: ConnectionKind::Vertex {
+            project: fake.config.project.clone(),
+            region: fake.config.region.clone(),
+            credentials: VertexCredentials::ServiceAccountKey,
+            api_endpoint: Some(fake.base.clone()),
+        },
+    };
+    mlconsole::backend::settings::save(config.path(), &[ConnectionConfig::local_default(), vertex])
+        .unwrap();
+    // The key as the Connections form stores it: in the secret store, not the settings.
+    mlconsole::secrets::Secrets::in_file(config.path(), None)
+        .set(
+            &mlconsole::secrets::connection_key("vertex-prod"),
+            &key.json,
+        )
+        .unwrap();
+    let settings = std::fs::read_to_string(config.path().join("connections.json")).unwrap();
+    assert!(!settings.contains("PRIVATE KEY"));
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let submitted = runtime.block_on(async {
+        engine
+            .platform
+            .submit_job(&common::command_job("on_local", &["true"]))
+            .await
+            .unwrap();
+        signed_in(&fake)
+            .submit_job(&container_job("on_vertex", &[]))
+            .await
+            .unwrap()
+    });
+    let harness = console_harness_in(&engine, config.path());
+    let harness = wait_connected(harness, &ConnectionId::local());
+    let mut harness = wait_connected(harness, &ConnectionId::new("vertex-prod"));
+    step_until(
+        &mut harness,
+        "both connections' jobs",
+        Duration::from_secs(30),
+        |h| {
+            let jobs = h.state().jobs();
+            jobs.get(&ConnectionId::new("vertex-prod"), &submitted.job_id)
+                .is_some()
+                && jobs.get(&ConnectionId::local(), "on_local").is_some()
+        },
+    );
+    assert!(has_label(&harness, "vertex-prod connected"));
+    let row = format!("on_vertex · {}", submitted.job_id);
+    step_until(
+        &mut harness,
+        "the job succeeds",
+        Duration::from_secs(30),
+        |h| {
+            h.state()
+                .jobs()
+                .get(&ConnectionId::new("vertex-prod"), &submitted.job_id)
+                .is_some_and(|j| j.state == JobState::Succeeded)
+        },
+    );
+    click(&mut harness, &row);
+    click(&mut harness, "📜 Logs");
+    step_until(
+        &mut harness,
+        "the job's Cloud Logging lines",
+        Duration::from_secs(30),
+        |h| has_label_containing(h, "Job completed successfully."),
+    );
+}

@@ -7,7 +7,8 @@ use egui::{RichText, Ui};
 use super::theme;
 use crate::backend::PickTarget;
 use crate::domain::{
-    ConnectionConfig, ConnectionId, ConnectionKind, EntrypointResources, Job, TrainingInput,
+    AcceleratorConfig, ConnectionConfig, ConnectionId, ConnectionKind, EntrypointResources, Job,
+    ReplicaConfig, TrainingInput,
 };
 
 /// Whether the job runs a command or a Python module.
@@ -73,8 +74,21 @@ pub struct JobForm {
     pub gpus: String,
     /// Memory the entrypoint reserves, e.g. `2GiB` (cluster connections).
     pub memory: String,
+    /// The container image (command jobs) or prebuilt training image (module jobs),
+    /// on Vertex AI.
+    pub image: String,
+    /// The machine type, e.g. `n1-standard-4` (Vertex AI).
+    pub machine_type: String,
+    /// Replicas beside the first (Vertex AI).
+    pub workers: String,
+    /// Accelerator type, e.g. `NVIDIA_TESLA_T4` (Vertex AI).
+    pub accelerator: String,
+    /// Accelerators per replica (Vertex AI).
+    pub accelerator_count: String,
     /// The chosen connection is a cluster that takes the fields above.
     cluster: bool,
+    /// The chosen connection is Vertex AI: images and machines, gs:// paths.
+    vertex: bool,
     /// Why the last attempt was refused, shown in the form.
     pub error: Option<String>,
     /// A submission is in flight.
@@ -101,7 +115,13 @@ impl JobForm {
             cpus: String::new(),
             gpus: String::new(),
             memory: String::new(),
+            image: String::new(),
+            machine_type: String::new(),
+            workers: String::new(),
+            accelerator: String::new(),
+            accelerator_count: String::new(),
             cluster: false,
+            vertex: false,
             error: None,
             submitting: false,
             field_errors: BTreeMap::new(),
@@ -138,6 +158,21 @@ impl JobForm {
             form.gpus = r.gpus.map(|v| v.to_string()).unwrap_or_default();
             form.memory = r.memory_bytes.map(|v| v.to_string()).unwrap_or_default();
         }
+        if let Some(config) = &input.master_config {
+            form.image = config.image_uri.clone().unwrap_or_default();
+            if let Some(accelerator) = &config.accelerator_config {
+                form.accelerator = accelerator.kind.clone();
+                form.accelerator_count = accelerator.count.to_string();
+            }
+        }
+        form.machine_type = input.master_type.clone().unwrap_or_default();
+        form.workers = input
+            .worker_count
+            .map(|w| w.to_string())
+            .unwrap_or_default();
+        if let Some(name) = &job.display_name {
+            form.job_id = next_id(name);
+        }
         form.labels = job
             .labels
             .iter()
@@ -173,6 +208,7 @@ impl JobForm {
     /// Builds the job, or says per field what is wrong.
     pub fn build(&self) -> Result<Job, BTreeMap<&'static str, String>> {
         let mut errors = BTreeMap::new();
+        let vertex = self.vertex;
         let split =
             |field: &'static str, text: &str, errors: &mut BTreeMap<&'static str, String>| {
                 shlex::split(text).unwrap_or_else(|| {
@@ -211,7 +247,12 @@ impl JobForm {
                 if text.is_empty() {
                     return None;
                 }
-                if !std::path::Path::new(text).is_absolute() {
+                if vertex && !text.starts_with("gs://") {
+                    errors.insert(
+                        field,
+                        "Vertex AI jobs write to Cloud Storage: give a gs:// prefix".into(),
+                    );
+                } else if !vertex && !std::path::Path::new(text).is_absolute() {
                     errors.insert(field, "must be an absolute path".into());
                 }
                 Some(text.to_owned())
@@ -219,9 +260,17 @@ impl JobForm {
         input.working_dir = optional_path("working_dir", &self.working_dir, &mut errors);
         input.job_dir = optional_path("job_dir", &self.job_dir, &mut errors);
         for package in &input.package_uris {
-            if !std::path::Path::new(package).is_absolute() {
+            if vertex && !package.starts_with("gs://") {
+                errors.insert(
+                    "packages",
+                    format!("{package:?}: give the gs:// URI of a built package (sdist or wheel)"),
+                );
+            } else if !vertex && !std::path::Path::new(package).is_absolute() {
                 errors.insert("packages", format!("{package:?} must be an absolute path"));
             }
+        }
+        if vertex {
+            self.vertex_fields(&mut input, &mut errors);
         }
         for line in self.env.lines().map(str::trim).filter(|l| !l.is_empty()) {
             match line.split_once('=') {
@@ -313,6 +362,58 @@ impl JobForm {
         }
     }
 
+    /// Puts the image, machine, workers and accelerators into `input`.
+    fn vertex_fields(
+        &self,
+        input: &mut TrainingInput,
+        errors: &mut BTreeMap<&'static str, String>,
+    ) {
+        let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        let image = text(&self.image);
+        if image.is_none() {
+            errors.insert(
+                "image",
+                "give the container image (for a command) or a prebuilt training image (for a Python module)".into(),
+            );
+        }
+        let count =
+            |field: &'static str, value: &str, errors: &mut BTreeMap<&'static str, String>| {
+                let value = value.trim();
+                if value.is_empty() {
+                    return None;
+                }
+                value
+                    .parse::<u32>()
+                    .map_err(|_| {
+                        errors.insert(field, format!("{value:?} is not a whole number"));
+                    })
+                    .ok()
+            };
+        let accelerator = match (
+            text(&self.accelerator),
+            count("accelerator", &self.accelerator_count, errors),
+        ) {
+            (Some(kind), n) => Some(AcceleratorConfig {
+                count: n.unwrap_or(1),
+                kind: kind.to_ascii_uppercase(),
+            }),
+            (None, Some(_)) => {
+                errors.insert(
+                    "accelerator",
+                    "give the accelerator type, e.g. NVIDIA_TESLA_T4".into(),
+                );
+                None
+            }
+            (None, None) => None,
+        };
+        input.master_config = Some(ReplicaConfig {
+            image_uri: image,
+            accelerator_config: accelerator,
+        });
+        input.master_type = text(&self.machine_type);
+        input.worker_count = count("workers", &self.workers, errors).filter(|w| *w > 0);
+    }
+
     /// Draws the form in a window, offering the `writable` connections to submit on;
     /// returns what the user asked for.
     pub fn show(&mut self, ctx: &egui::Context, writable: &[&ConnectionConfig]) -> Vec<FormAction> {
@@ -326,6 +427,9 @@ impl JobForm {
         self.cluster = writable
             .iter()
             .any(|c| c.id == self.connection && matches!(c.kind, ConnectionKind::Ray { .. }));
+        self.vertex = writable
+            .iter()
+            .any(|c| c.id == self.connection && matches!(c.kind, ConnectionKind::Vertex { .. }));
         egui::Window::new("New job")
             .open(&mut open)
             .collapsible(false)
@@ -419,18 +523,20 @@ impl JobForm {
                 ui.end_row();
                 error_row(ui, "args");
 
-                ui.label("Working dir");
-                let pick = (PickTarget::WorkingDir, true, "Pick the working directory");
-                path_field(
-                    ui,
-                    &mut self.working_dir,
-                    "Working dir",
-                    "(optional) /abs/path",
-                    pick,
-                    actions,
-                );
-                ui.end_row();
-                error_row(ui, "working_dir");
+                if !self.vertex {
+                    ui.label("Working dir");
+                    let pick = (PickTarget::WorkingDir, true, "Pick the working directory");
+                    path_field(
+                        ui,
+                        &mut self.working_dir,
+                        "Working dir",
+                        "(optional) /abs/path",
+                        pick,
+                        actions,
+                    );
+                    ui.end_row();
+                    error_row(ui, "working_dir");
+                }
 
                 ui.label("Job dir");
                 let pick = (PickTarget::JobDir, true, "Pick the job directory");
@@ -438,7 +544,11 @@ impl JobForm {
                     ui,
                     &mut self.job_dir,
                     "Job dir",
-                    "(optional) passed as --job-dir",
+                    if self.vertex {
+                        "(optional) gs://bucket/prefix, the job's base output dir"
+                    } else {
+                        "(optional) passed as --job-dir"
+                    },
                     pick,
                     actions,
                 );
@@ -458,6 +568,36 @@ impl JobForm {
                 labeled_edit(ui, &mut self.labels, "Labels", "team=vision, sweep=lr");
                 ui.end_row();
                 error_row(ui, "labels");
+                if self.vertex {
+                    ui.label("Image");
+                    labeled_edit(
+                        ui,
+                        &mut self.image,
+                        "Image",
+                        "us-docker.pkg.dev/my-project/trainers/mnist:1",
+                    );
+                    ui.end_row();
+                    error_row(ui, "image");
+                    ui.label("Machine");
+                    ui.horizontal(|ui| {
+                        labeled_edit(ui, &mut self.machine_type, "Machine type", "n1-standard-4");
+                        small_edit(ui, &mut self.workers, "Workers", "workers");
+                    });
+                    ui.end_row();
+                    error_row(ui, "workers");
+                    ui.label("Accelerator");
+                    ui.horizontal(|ui| {
+                        labeled_edit(
+                            ui,
+                            &mut self.accelerator,
+                            "Accelerator",
+                            "(none) e.g. NVIDIA_TESLA_T4",
+                        );
+                        small_edit(ui, &mut self.accelerator_count, "Accelerators", "count");
+                    });
+                    ui.end_row();
+                    error_row(ui, "accelerator");
+                }
                 if self.cluster {
                     ui.label("pip");
                     ui.add(
@@ -468,20 +608,9 @@ impl JobForm {
                     ui.end_row();
                     ui.label("Reserves");
                     ui.horizontal(|ui| {
-                        let small = |ui: &mut Ui, text: &mut String, label: &str, hint: &str| {
-                            let response = ui.add(
-                                egui::TextEdit::singleline(text)
-                                    .hint_text(hint)
-                                    .desired_width(70.0),
-                            );
-                            let label = label.to_owned();
-                            response.widget_info(move || {
-                                egui::WidgetInfo::labeled(egui::Role::TextInput, true, &label)
-                            });
-                        };
-                        small(ui, &mut self.cpus, "CPUs", "CPUs");
-                        small(ui, &mut self.gpus, "GPUs", "GPUs");
-                        small(ui, &mut self.memory, "Memory", "e.g. 2GiB");
+                        small_edit(ui, &mut self.cpus, "CPUs", "CPUs");
+                        small_edit(ui, &mut self.gpus, "GPUs", "GPUs");
+                        small_edit(ui, &mut self.memory, "Memory", "e.g. 2GiB");
                     });
                     ui.end_row();
                     error_row(ui, "cpus");
@@ -547,6 +676,17 @@ fn path_field(
             actions.push(FormAction::Pick { target, folder });
         }
     });
+}
+
+/// A narrow text field named `label` for screen readers and tests.
+fn small_edit(ui: &mut Ui, text: &mut String, label: &str, hint: &str) {
+    let response = ui.add(
+        egui::TextEdit::singleline(text)
+            .hint_text(hint)
+            .desired_width(70.0),
+    );
+    let label = label.to_owned();
+    response.widget_info(move || egui::WidgetInfo::labeled(egui::Role::TextInput, true, &label));
 }
 
 /// A row of the connections a job can be submitted on, each in its colour.
@@ -677,6 +817,41 @@ mod tests {
                 .is_none(),
             "local jobs reserve nothing"
         );
+    }
+
+    #[test]
+    fn vertex_fields_become_image_machine_workers_and_accelerators() {
+        let mut form = JobForm::new();
+        form.vertex = true;
+        form.kind = JobKind::PythonModule;
+        form.module = "trainer.task".into();
+        form.packages = "/home/me/trainer".into();
+        form.job_dir = "/tmp/out".into();
+        let errors = form.build().unwrap_err();
+        assert!(errors["image"].contains("image"));
+        assert!(errors["packages"].contains("gs://"));
+        assert!(errors["job_dir"].contains("gs://"));
+        form.packages = "gs://b/trainer-0.1.tar.gz".into();
+        form.job_dir = "gs://b/out".into();
+        form.image = "us-docker.pkg.dev/vertex-ai/training/sklearn-cpu.1-0:latest".into();
+        form.machine_type = "n1-highmem-8".into();
+        form.workers = "3".into();
+        form.accelerator = "nvidia_tesla_t4".into();
+        form.accelerator_count = "2".into();
+        let job = form.build().unwrap();
+        let input = job.training_input.clone().unwrap();
+        assert_eq!(input.master_type.as_deref(), Some("n1-highmem-8"));
+        assert_eq!(input.worker_count, Some(3));
+        let config = input.master_config.unwrap();
+        assert_eq!(config.accelerator_config.unwrap().kind, "NVIDIA_TESLA_T4");
+        let mut listed = job;
+        listed.display_name = Some("sweep_1".into());
+        let clone = JobForm::cloned_from(&ConnectionId::local(), &listed);
+        assert_eq!(
+            (clone.workers.as_str(), clone.accelerator_count.as_str()),
+            ("3", "2")
+        );
+        assert_eq!(clone.job_id, next_id("sweep_1"));
     }
 
     #[test]

@@ -494,7 +494,11 @@ impl JobsTab {
                             RichText::new(connections.name(owner)).color(connections.color(owner));
                         row.col(|ui| cell(ui, name));
                     }
-                    row.col(|ui| cell(ui, job.job_id.as_str()));
+                    match &job.display_name {
+                        // Vertex AI picks numeric ids; the name the user gave comes first.
+                        Some(name) => row.col(|ui| cell(ui, format!("{name} · {}", job.job_id))),
+                        None => row.col(|ui| cell(ui, job.job_id.as_str())),
+                    };
                     let created = job.create_time.map(format::local_time).unwrap_or_default();
                     let duration = job.duration(now).map(format::duration).unwrap_or_default();
                     row.col(|ui| cell(ui, created));
@@ -541,6 +545,9 @@ impl JobsTab {
         );
         ui.horizontal(|ui| {
             ui.heading(&job.job_id);
+            if let Some(name) = &job.display_name {
+                ui.label(RichText::new(name).strong());
+            }
             if ui
                 .small_button("✖")
                 .on_hover_text("Close details (Esc)")

@@ -460,26 +460,33 @@ impl ModelsTab {
         if let Some(message) = &v.error_message {
             state.on_hover_text(message);
         }
-        let runtime = ui.label(v.runtime.as_deref().unwrap_or(&v.framework));
-        runtime.on_hover_text(match &v.requested_runtime {
+        // A serving container image (Vertex AI) shows by its last part.
+        let runtime = v.runtime.as_deref().unwrap_or(&v.framework);
+        let runtime_label = ui.label(runtime.rsplit('/').next().unwrap_or(runtime));
+        runtime_label.on_hover_text(match &v.requested_runtime {
             Some(asked) => format!("{} model; asked for {asked}", v.framework),
+            None if runtime.contains('/') => format!("{} model served by {runtime}", v.framework),
             None => format!(
                 "{} model; runtime picked by the platform (ONNX Runtime where it has it)",
                 v.framework
             ),
         });
         ui.label(replicas_text(v));
-        let key = (connection.clone(), model.to_owned(), name.clone());
-        let (total, errors) = self.totals.get(&key).copied().unwrap_or_default();
-        ui.label(format!(
-            "{} req/s · {total} total{}",
-            self.latest_rate(connection, model, &name),
-            if errors > 0 {
-                format!(" · {errors} errors")
-            } else {
-                String::new()
-            }
-        ));
+        if v.traffic.is_empty() {
+            let key = (connection.clone(), model.to_owned(), name.clone());
+            let (total, errors) = self.totals.get(&key).copied().unwrap_or_default();
+            ui.label(format!(
+                "{} req/s · {total} total{}",
+                self.latest_rate(connection, model, &name),
+                if errors > 0 {
+                    format!(" · {errors} errors")
+                } else {
+                    String::new()
+                }
+            ));
+        } else {
+            ui.label(endpoint_traffic_text(v));
+        }
         ui.horizontal(|ui| {
             let ready = v.state == VersionState::Ready;
             if !v.is_default
@@ -638,6 +645,22 @@ fn default_history(ui: &mut Ui, view: &ModelView, writable: bool, actions: &mut 
             change.version
         ));
     }
+}
+
+/// The share of each endpoint's traffic a version gets, e.g. "100% of iris-endpoint".
+fn endpoint_traffic_text(v: &Version) -> String {
+    v.traffic
+        .iter()
+        .map(|t| {
+            let name = if t.endpoint_name.is_empty() {
+                &t.endpoint
+            } else {
+                &t.endpoint_name
+            };
+            format!("{}% of {name}", t.percent)
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// What serves a connection's models: "Serving with onnxruntime 1.32.0 (default), tract",
