@@ -589,6 +589,7 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
     use common::console::{
         click, console_harness_in, has_label, has_label_containing, step_until, wait_connected,
     };
+    use mlconsole::backend::ConnectionStatus;
     use mlconsole::domain::{ConnectionConfig, ConnectionId, ConnectionKind, VertexCredentials};
     let fake = FakeGoogle::start(FakeConfig::default());
     let key = fake.service_account("console");
@@ -666,4 +667,82 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
         Duration::from_secs(30),
         |h| has_label_containing(h, "Job completed successfully."),
     );
+
+    // The key is revoked: the connection is signed out, says what to do, and comes back
+    // by itself once the key is good again (no restart).
+    fake.revoke_all();
+    let id = ConnectionId::new("vertex-prod");
+    step_until(
+        &mut harness,
+        "signed out",
+        Duration::from_secs(30),
+        |h| matches!(h.state().connection(&id), Some(ConnectionStatus::SignedOut { hint, .. }) if hint.contains("new key")),
+    );
+    assert!(
+        harness
+            .state()
+            .jobs()
+            .get(&ConnectionId::local(), "on_local")
+            .is_some()
+    );
+    fake.trust(&key);
+    let _harness = wait_connected(harness, &id);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gcloud_s_current_account_signs_in_with_a_jwt_exchange_at_the_token_endpoint() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let fake = FakeGoogle::start(FakeConfig::default());
+    let key = fake.service_account("ci-runner");
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key.json");
+    std::fs::write(&key_file, &key.json).unwrap();
+    let config = dir.path().join("gcloud-config");
+    let out = std::process::Command::new("gcloud")
+        .args(["auth", "activate-service-account", "--quiet"])
+        .arg(format!("--key-file={}", key_file.display()))
+        .env("CLOUDSDK_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // gcloud as the console runs it, with this test's own gcloud config.
+    let wrapper = dir.path().join("gcloud");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nCLOUDSDK_CONFIG='{}' exec gcloud \"$@\"\n",
+            config.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let p = platform(&fake, TokenSource::gcloud(Some(wrapper.clone())));
+    p.check_connection().await.unwrap();
+    let grants = fake.token_requests();
+    assert!(!grants.is_empty());
+    assert!(
+        grants
+            .iter()
+            .all(|g| g == "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+        "{grants:?}"
+    );
+    p.list_jobs("", 10, None).await.unwrap();
+    assert_eq!(
+        fake.token_requests().len(),
+        grants.len(),
+        "the printed token is reused"
+    );
+
+    // No gcloud to ask: the console says what to install.
+    let signed_out = platform(
+        &fake,
+        TokenSource::gcloud(Some(dir.path().join("no-such-gcloud"))),
+    );
+    let err = signed_out.check_connection().await.unwrap_err();
+    assert!(matches!(err, PlatformError::Unauthenticated(_)), "{err:?}");
+    assert!(err.to_string().contains("Google Cloud CLI"), "{err}");
 }

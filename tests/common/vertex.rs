@@ -235,6 +235,25 @@ impl FakeGoogle {
         ServiceAccountKey { email, json }
     }
 
+    /// Trusts a service account's key again (after [`FakeGoogle::revoke_all`]).
+    pub fn trust(&self, key: &ServiceAccountKey) {
+        let value: Value = serde_json::from_str(&key.json).unwrap();
+        let pem = value["private_key"].as_str().unwrap();
+        let der: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(der)
+            .unwrap();
+        let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).unwrap();
+        let public = aws_lc_rs::signature::KeyPair::public_key(&pair)
+            .as_ref()
+            .to_vec();
+        self.state
+            .lock()
+            .unwrap()
+            .accounts
+            .insert(key.email.clone(), public);
+    }
+
     fn next_id(&self) -> u64 {
         let mut s = self.state.lock().unwrap();
         s.next_id += 1;
