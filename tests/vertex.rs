@@ -139,6 +139,15 @@ async fn a_service_account_submits_a_job_and_follows_it_to_success_with_logs_and
     // A quarter of an n1-standard-4's 15 GiB, on each of two replicas.
     let gib = 1024 * 1024 * 1024;
     assert_eq!(metrics.samples[0].memory_bytes, 15 * gib / 4 * 2);
+    // And each replica on its own, named by the series' labels.
+    let replicas: Vec<(&str, f64)> = metrics
+        .replicas
+        .iter()
+        .map(|r| (r.name.as_str(), r.samples[0].cpu_percent))
+        .collect();
+    assert_eq!(replicas.len(), 2, "{replicas:?}");
+    assert_eq!(replicas[0].0, "workerpool0-0");
+    assert!((replicas[0].1 - 200.0).abs() < 1e-6 && (replicas[1].1 - 240.0).abs() < 1e-6);
 
     let page = p
         .list_jobs("state=SUCCEEDED AND labels.team=vision", 100, None)
@@ -666,6 +675,21 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
         "the job's Cloud Logging lines",
         Duration::from_secs(30),
         |h| has_label_containing(h, "Job completed successfully."),
+    );
+
+    // CPU and memory: the job's total and each of its two replicas.
+    click(&mut harness, "Resources");
+    let job_key =
+        mlconsole::domain::JobKey::new(&ConnectionId::new("vertex-prod"), &submitted.job_id);
+    step_until(
+        &mut harness,
+        "per-replica samples",
+        Duration::from_secs(30),
+        |h| {
+            h.state().resources().sample_count(&job_key) > 0
+                && h.state().resources().replica_names(&job_key)
+                    == ["workerpool0-0", "workerpool1-0"]
+        },
     );
 
     // The key is revoked: the connection is signed out, says what to do, and comes back

@@ -17,7 +17,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::domain::{
     Capabilities, ClusterSummary, ConnectionConfig, ConnectionId, Job, JobKey, LogEntry, Model,
-    ResourceSample, ServingMetrics, Version,
+    ReplicaSeries, ResourceSample, ServingMetrics, Version,
 };
 
 pub use models::ModelChange;
@@ -341,6 +341,8 @@ pub enum Update {
         job: JobKey,
         /// Samples after the previous ones, oldest first.
         samples: Vec<ResourceSample>,
+        /// The same per replica, for a job on several machines.
+        replicas: Vec<ReplicaSeries>,
         /// Why samples are missing or partial, if the platform says.
         note: Option<String>,
     },

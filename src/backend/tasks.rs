@@ -162,6 +162,7 @@ pub(super) async fn watch_metrics(
                         generation,
                         job: job.clone(),
                         samples: page.samples,
+                        replicas: page.replicas,
                         note: page.note,
                     });
                 }

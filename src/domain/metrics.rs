@@ -26,6 +26,20 @@ pub struct MetricsPage {
     /// runs no Ray workers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The same samples per replica, where a job runs on several machines and the
+    /// platform reports each (Vertex AI); `samples` holds their sum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<ReplicaSeries>,
+}
+
+/// One replica's samples, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaSeries {
+    /// E.g. `workerpool0-0`.
+    pub name: String,
+    /// Its samples.
+    pub samples: Vec<ResourceSample>,
 }
 
 /// A cluster's size and load, for the status bar.

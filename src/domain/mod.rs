@@ -19,7 +19,7 @@ pub use job::{
     ReplicaConfig, TrainingInput,
 };
 pub use logs::{LogEntry, LogPage, LogStream, Severity};
-pub use metrics::{ClusterSummary, MetricsPage, ResourceSample};
+pub use metrics::{ClusterSummary, MetricsPage, ReplicaSeries, ResourceSample};
 pub use model::{
     AutoScaling, DefaultChange, EndpointTraffic, ManualScaling, Model, ModelPage, ServingMetrics,
     ServingRuntime, ServingRuntimes, ServingSample, TensorSpec, Version, VersionPage, VersionState,

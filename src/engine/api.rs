@@ -514,6 +514,6 @@ pub async fn job_metrics(
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Json(MetricsPage {
         samples,
-        note: None,
+        ..MetricsPage::default()
     }))
 }

@@ -58,6 +58,7 @@ use crate::domain;
         domain::Severity,
         domain::LogStream,
         domain::ResourceSample,
+        domain::ReplicaSeries,
         domain::MetricsPage,
         domain::Model,
         domain::ModelPage,

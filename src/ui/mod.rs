@@ -235,10 +235,12 @@ impl App {
                 generation,
                 job,
                 samples,
+                replicas,
                 note,
             } => {
                 if generation == self.watch_generation {
                     self.resources.add_samples(&job, &samples);
+                    self.resources.add_replica_samples(&job, &replicas);
                     self.resources.set_note(&job, note);
                 }
             }

@@ -1,16 +1,16 @@
 //! The Resources tab: CPU and memory of the selected job over time, live, and of other
 //! jobs overlaid to compare them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use egui::{RichText, Ui};
-use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoint, PlotPoints};
+use egui_plot::{HoverPosition, Legend, Line, LineStyle, Plot, PlotPoint, PlotPoints};
 
 use super::format;
 use super::job_list::JobList;
 use super::theme;
-use crate::domain::{JobKey, ResourceSample};
+use crate::domain::{JobKey, ReplicaSeries, ResourceSample};
 
 /// A job's samples, ready to plot (x = seconds since its first sample).
 #[derive(Default)]
@@ -20,10 +20,24 @@ struct Series {
     memory: Vec<PlotPoint>,
 }
 
+impl Series {
+    /// Appends samples, measuring time from `origin` (else the first sample).
+    fn extend(&mut self, samples: &[ResourceSample], origin: Option<DateTime<Utc>>) {
+        for s in samples {
+            let origin = *self.origin.get_or_insert(origin.unwrap_or(s.time));
+            let x = (s.time - origin).num_milliseconds() as f64 / 1000.0;
+            self.cpu.push(PlotPoint::new(x, s.cpu_percent));
+            self.memory.push(PlotPoint::new(x, s.memory_bytes as f64));
+        }
+    }
+}
+
 /// The Resources tab's state.
 #[derive(Default)]
 pub struct ResourcesTab {
     series: HashMap<JobKey, Series>,
+    /// Per replica, for jobs on several machines.
+    replicas: HashMap<JobKey, BTreeMap<String, Series>>,
     /// What the platform says about a job's samples (e.g. no Ray workers).
     notes: HashMap<JobKey, String>,
     /// Jobs overlaid besides the selected one.
@@ -41,11 +55,22 @@ impl ResourcesTab {
     /// Adds samples of a job.
     pub fn add_samples(&mut self, job: &JobKey, samples: &[ResourceSample]) {
         let series = self.series.entry(job.clone()).or_default();
-        for s in samples {
-            let origin = *series.origin.get_or_insert(s.time);
-            let x = (s.time - origin).num_milliseconds() as f64 / 1000.0;
-            series.cpu.push(PlotPoint::new(x, s.cpu_percent));
-            series.memory.push(PlotPoint::new(x, s.memory_bytes as f64));
+        series.extend(samples, None);
+    }
+
+    /// Adds samples of each replica of a job on several machines, drawn beside its total.
+    pub fn add_replica_samples(&mut self, job: &JobKey, replicas: &[ReplicaSeries]) {
+        if replicas.is_empty() {
+            return;
+        }
+        // Replica lines share the total's time origin, so they line up with it.
+        let origin = self.series.get(job).and_then(|s| s.origin);
+        let lines = self.replicas.entry(job.clone()).or_default();
+        for replica in replicas {
+            lines
+                .entry(replica.name.clone())
+                .or_default()
+                .extend(&replica.samples, origin);
         }
     }
 
@@ -73,7 +98,16 @@ impl ResourcesTab {
     /// whenever the watched set is sent again.
     pub fn clear_samples(&mut self) {
         self.series.clear();
+        self.replicas.clear();
         self.notes.clear();
+    }
+
+    /// The replicas drawn for a job on several machines.
+    pub fn replica_names(&self, job: &JobKey) -> Vec<&str> {
+        self.replicas
+            .get(job)
+            .map(|r| r.keys().map(String::as_str).collect())
+            .unwrap_or_default()
     }
 
     /// Number of samples held for a job.
@@ -176,6 +210,15 @@ impl ResourcesTab {
                         let points = PlotPoints::Borrowed(values(series));
                         plot.line(
                             Line::new(key.job_id.clone(), points).color(theme::series_color(i)),
+                        );
+                    }
+                    for (name, series) in self.replicas.get(key).into_iter().flatten() {
+                        let points = PlotPoints::Borrowed(values(series));
+                        plot.line(
+                            Line::new(format!("{} {name}", key.job_id), points)
+                                .color(theme::series_color(i))
+                                .style(LineStyle::dashed_dense())
+                                .width(1.0),
                         );
                     }
                 }

@@ -165,8 +165,8 @@ impl Nodes {
             .unwrap_or(true);
         if job.status != "RUNNING" || !due {
             return Ok(MetricsPage {
-                samples: Vec::new(),
                 note: previous_note,
+                ..MetricsPage::default()
             });
         }
         let mut cpu = 0.0;
@@ -232,7 +232,11 @@ impl Nodes {
         } else {
             Vec::new()
         };
-        Ok(MetricsPage { samples, note })
+        Ok(MetricsPage {
+            samples,
+            note,
+            ..MetricsPage::default()
+        })
     }
 
     /// The cluster's nodes, CPUs and memory.

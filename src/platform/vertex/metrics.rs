@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::client::VertexHttp;
-use crate::domain::{Job, MetricsPage, ResourceSample};
+use crate::domain::{Job, MetricsPage, ReplicaSeries, ResourceSample};
 use crate::platform::PlatformError;
 
 const CPU: &str = "ml.googleapis.com/training/cpu/utilization";
@@ -29,7 +29,34 @@ struct ListResponse {
 #[serde(rename_all = "camelCase", default)]
 struct TimeSeries {
     points: Vec<Point>,
+    resource: Labelled,
+    metric: Labelled,
 }
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Labelled {
+    labels: BTreeMap<String, String>,
+}
+
+impl TimeSeries {
+    /// The replica a series is about, from the labels that name one.
+    fn replica(&self, index: usize) -> String {
+        ["task_name", "replica_id", "instance_id"]
+            .iter()
+            .find_map(|k| {
+                self.resource
+                    .labels
+                    .get(*k)
+                    .or_else(|| self.metric.labels.get(*k))
+            })
+            .cloned()
+            .unwrap_or_else(|| format!("series {}", index + 1))
+    }
+}
+
+/// Values of one metric per replica, by time.
+type PerReplica = BTreeMap<String, BTreeMap<DateTime<Utc>, f64>>;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -82,7 +109,41 @@ pub fn machine_size(machine_type: &str) -> Option<(f64, f64)> {
 #[derive(Default)]
 struct Cached {
     samples: Vec<ResourceSample>,
+    replicas: Vec<ReplicaSeries>,
     fetched: Option<Instant>,
+}
+
+/// Samples from CPU and memory fractions of a machine of `cpus` cores and `bytes`.
+fn samples_of(
+    cpu: &BTreeMap<DateTime<Utc>, f64>,
+    memory: &BTreeMap<DateTime<Utc>, f64>,
+    (cpus, bytes): (f64, f64),
+) -> Vec<ResourceSample> {
+    let mut merged: BTreeMap<DateTime<Utc>, ResourceSample> = BTreeMap::new();
+    for (time, fraction) in cpu {
+        merged
+            .entry(*time)
+            .or_insert_with(|| blank(*time))
+            .cpu_percent = fraction * cpus * 100.0;
+    }
+    for (time, fraction) in memory {
+        merged
+            .entry(*time)
+            .or_insert_with(|| blank(*time))
+            .memory_bytes = (fraction * bytes).max(0.0) as u64;
+    }
+    merged.into_values().collect()
+}
+
+/// The per-time sum over replicas.
+fn total(per_replica: &PerReplica) -> BTreeMap<DateTime<Utc>, f64> {
+    let mut sums = BTreeMap::new();
+    for values in per_replica.values() {
+        for (time, v) in values {
+            *sums.entry(*time).or_insert(0.0) += v;
+        }
+    }
+    sums
 }
 
 /// The samples read so far, per job.
@@ -126,33 +187,50 @@ impl Metrics {
         if due && !finished_long_ago && job.start_time.is_some() {
             let cpu = self.series(http, job, CPU).await?;
             let memory = self.series(http, job, MEMORY).await?;
-            let (cpus, bytes) = size.unwrap_or((1.0, 0.0));
-            let mut merged: BTreeMap<DateTime<Utc>, ResourceSample> = BTreeMap::new();
-            for (time, fraction) in cpu {
-                merged
-                    .entry(time)
-                    .or_insert_with(|| blank(time))
-                    .cpu_percent = fraction * cpus * 100.0;
-            }
-            for (time, fraction) in memory {
-                merged
-                    .entry(time)
-                    .or_insert_with(|| blank(time))
-                    .memory_bytes = (fraction * bytes).max(0.0) as u64;
-            }
+            let machine = size.unwrap_or((1.0, 0.0));
+            let samples = samples_of(&total(&cpu), &total(&memory), machine);
+            let names: std::collections::BTreeSet<&String> =
+                cpu.keys().chain(memory.keys()).collect();
+            let none = BTreeMap::new();
+            let replicas = if names.len() > 1 {
+                names
+                    .into_iter()
+                    .map(|name| ReplicaSeries {
+                        name: name.clone(),
+                        samples: samples_of(
+                            cpu.get(name).unwrap_or(&none),
+                            memory.get(name).unwrap_or(&none),
+                            machine,
+                        ),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let mut jobs = lock(&self.jobs);
             let cached = jobs.entry(job.job_id.clone()).or_default();
-            cached.samples = merged.into_values().collect();
+            cached.samples = samples;
+            cached.replicas = replicas;
             cached.fetched = Some(Instant::now());
         }
         let jobs = lock(&self.jobs);
-        let samples: Vec<ResourceSample> = jobs
-            .get(&job.job_id)
+        let after = |samples: &[ResourceSample]| -> Vec<ResourceSample> {
+            samples
+                .iter()
+                .filter(|s| since.is_none_or(|t| s.time > t))
+                .copied()
+                .collect()
+        };
+        let cached = jobs.get(&job.job_id);
+        let samples = cached.map(|c| after(&c.samples)).unwrap_or_default();
+        let replicas = cached
             .map(|c| {
-                c.samples
+                c.replicas
                     .iter()
-                    .filter(|s| since.is_none_or(|t| s.time > t))
-                    .cloned()
+                    .map(|r| ReplicaSeries {
+                        name: r.name.clone(),
+                        samples: after(&r.samples),
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -166,16 +244,20 @@ impl Metrics {
             ),
             _ => None,
         };
-        Ok(MetricsPage { samples, note })
+        Ok(MetricsPage {
+            samples,
+            note,
+            replicas,
+        })
     }
 
-    /// The points of one metric of the job, summed over replicas at each time.
+    /// The points of one metric of the job, per replica.
     async fn series(
         &self,
         http: &VertexHttp,
         job: &Job,
         metric: &str,
-    ) -> Result<BTreeMap<DateTime<Utc>, f64>, PlatformError> {
+    ) -> Result<PerReplica, PlatformError> {
         let start = job.start_time.unwrap_or_else(Utc::now) - chrono::Duration::minutes(5);
         let end = job
             .end_time
@@ -186,7 +268,8 @@ impl Metrics {
             "{}/v3/projects/{}/timeSeries",
             http.monitoring, http.project
         );
-        let mut sums = BTreeMap::new();
+        let mut per_replica = PerReplica::new();
+        let mut seen = 0;
         let mut token: Option<String> = None;
         loop {
             let mut query = vec![
@@ -215,15 +298,17 @@ impl Metrics {
                 )
                 .await?;
             for series in page.time_series {
-                for point in series.points {
+                let values = per_replica.entry(series.replica(seen)).or_default();
+                seen += 1;
+                for point in &series.points {
                     if let (Some(time), Some(v)) = (point.interval.end_time, point.value.number()) {
-                        *sums.entry(time).or_insert(0.0) += v;
+                        *values.entry(time).or_insert(0.0) += v;
                     }
                 }
             }
             match page.next_page_token.filter(|t| !t.is_empty()) {
                 Some(next) => token = Some(next),
-                None => return Ok(sums),
+                None => return Ok(per_replica),
             }
         }
     }

@@ -547,8 +547,8 @@ impl Platform for VertexPlatform {
         };
         if kind == JobKind::Batch {
             return Ok(MetricsPage {
-                samples: Vec::new(),
                 note: Some("Vertex AI reports no CPU and memory for batch prediction jobs".into()),
+                ..MetricsPage::default()
             });
         }
         self.metrics.read(&self.http, &job, since).await
