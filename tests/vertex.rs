@@ -259,7 +259,35 @@ async fn make_default_moves_the_alias_and_the_traffic_and_roll_back_moves_them_b
             .ends_with(&format!("/endpoints/{endpoint}:predict"))
     );
 
-    let made = p.set_default_version("iris", "v2").await.unwrap();
+    // While v2 is deployed (a long-running operation), its row says so.
+    let watch = async {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let rows = p.list_versions("iris").await.unwrap();
+            if let Some(progress) = rows
+                .iter()
+                .find(|v| v.name == "v2")
+                .and_then(|v| v.progress.clone())
+            {
+                return progress;
+            }
+            assert!(Instant::now() < deadline, "no progress shown: {rows:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let (made, progress) = tokio::join!(p.set_default_version("iris", "v2"), watch);
+    let made = made.unwrap();
+    assert!(
+        progress.contains("deploying to endpoint iris-endpoint"),
+        "{progress}"
+    );
+    assert!(
+        p.list_versions("iris")
+            .await
+            .unwrap()
+            .iter()
+            .all(|v| v.progress.is_none())
+    );
     assert!(made.is_default);
     assert_eq!(made.traffic[0].percent, 100);
     assert!(fake.aliases("iris")[&v2].contains(&"default".to_owned()));
@@ -769,4 +797,31 @@ async fn gcloud_s_current_account_signs_in_with_a_jwt_exchange_at_the_token_endp
     let err = signed_out.check_connection().await.unwrap_err();
     assert!(matches!(err, PlatformError::Unauthenticated(_)), "{err:?}");
     assert!(err.to_string().contains("Google Cloud CLI"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_every_second_model_sync_stays_inside_the_read_quota() {
+    let fake = FakeGoogle::start(FakeConfig::default());
+    fake.seed_version("iris", "v1", true);
+    let key = fake.service_account("sync");
+    // Default polling, as the console runs it.
+    let p = VertexPlatform::new(
+        &fake.config.project,
+        &fake.config.region,
+        Some(&fake.base),
+        TokenSource::from_key_json(&key.json).unwrap(),
+    );
+    for _ in 0..5 {
+        for model in p.list_models().await.unwrap() {
+            p.list_versions(&model.name).await.unwrap();
+        }
+    }
+    let calls = fake.records().len();
+    assert_eq!(
+        calls, 3,
+        "one models.list, one listVersions, one endpoints.list"
+    );
+    // A change is read back at once.
+    p.set_default_version("iris", "v1").await.unwrap();
+    assert!(fake.records().len() > calls);
 }

@@ -158,6 +158,10 @@ pub struct Version {
     /// version ids; output only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_id: Option<String>,
+    /// What a long-running change to the version is doing, e.g. "deploying to endpoint
+    /// E: 40 s so far" (output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
 }
 
 /// How much of one endpoint's traffic a version gets.

@@ -456,9 +456,19 @@ impl ModelsTab {
                 default_badge(ui);
             }
         });
-        let state = ui.colored_label(state_color(v.state, dark), v.state.as_str());
-        if let Some(message) = &v.error_message {
-            state.on_hover_text(message);
+        match &v.progress {
+            Some(progress) => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(progress);
+                });
+            }
+            None => {
+                let state = ui.colored_label(state_color(v.state, dark), v.state.as_str());
+                if let Some(message) = &v.error_message {
+                    state.on_hover_text(message);
+                }
+            }
         }
         // A serving container image (Vertex AI) shows by its last part.
         let runtime = v.runtime.as_deref().unwrap_or(&v.framework);

@@ -44,6 +44,14 @@ impl JobKind {
     }
 }
 
+/// What was last read of the Model Registry and endpoints, and when.
+#[derive(Default)]
+struct Catalog {
+    models: Option<(std::time::Instant, Vec<VxModel>)>,
+    versions: HashMap<String, (std::time::Instant, Vec<VxModel>)>,
+    endpoints: Option<(std::time::Instant, Vec<Endpoint>)>,
+}
+
 /// A version upload still running, or failed and kept to show why.
 #[derive(Debug, Clone)]
 struct Upload {
@@ -66,6 +74,12 @@ pub struct VertexPlatform {
     uploads: Mutex<Vec<Upload>>,
     /// The endpoint serving each model, as last seen.
     endpoint_of: Mutex<HashMap<String, String>>,
+    /// Models, versions and endpoints as last read, reused for `catalog_poll` (the
+    /// console syncs models every second; Vertex's read quota is per minute).
+    catalog: Mutex<Catalog>,
+    catalog_poll: Duration,
+    /// Deployments under way, by (model, version): the endpoint and when it started.
+    deploys: Mutex<HashMap<(String, String), (String, std::time::Instant)>>,
     op_poll: Duration,
     op_timeout: Duration,
 }
@@ -86,6 +100,9 @@ impl VertexPlatform {
             pending_models: Mutex::default(),
             uploads: Mutex::default(),
             endpoint_of: Mutex::default(),
+            catalog: Mutex::default(),
+            catalog_poll: Duration::from_secs(10),
+            deploys: Mutex::default(),
             op_poll: Duration::from_secs(2),
             op_timeout: Duration::from_secs(30 * 60),
         }
@@ -98,6 +115,7 @@ impl VertexPlatform {
         self.logs.min_poll = every;
         self.logs.lag = every * 4;
         self.metrics.min_poll = every;
+        self.catalog_poll = every;
         self.op_poll = every;
         self.http.first_backoff = every;
         self
@@ -195,10 +213,31 @@ impl VertexPlatform {
         format!("{}/models/{model}", self.parent())
     }
 
+    /// Forgets what was read of models and endpoints, before and after a change.
+    fn invalidate(&self) {
+        *lock(&self.catalog) = Catalog::default();
+    }
+
+    fn fresh<T: Clone>(&self, entry: Option<&(std::time::Instant, T)>) -> Option<T> {
+        let busy = !lock(&self.uploads).is_empty() || !lock(&self.deploys).is_empty();
+        let poll = if busy {
+            self.op_poll.min(self.catalog_poll)
+        } else {
+            self.catalog_poll
+        };
+        entry
+            .filter(|(at, _)| at.elapsed() < poll)
+            .map(|(_, value)| value.clone())
+    }
+
     async fn endpoints(&self) -> Result<Vec<Endpoint>, PlatformError> {
+        if let Some(cached) = self.fresh(lock(&self.catalog).endpoints.as_ref()) {
+            return Ok(cached);
+        }
         let url = self.http.ai(&format!("{}/endpoints", self.parent()));
         let endpoints: Vec<Endpoint> =
             models::list_all(&self.http, "list endpoints", &url, "endpoints").await?;
+        lock(&self.catalog).endpoints = Some((std::time::Instant::now(), endpoints.clone()));
         let mut serving = lock(&self.endpoint_of);
         for endpoint in &endpoints {
             for deployed in &endpoint.deployed_models {
@@ -212,16 +251,19 @@ impl VertexPlatform {
     }
 
     async fn vx_versions(&self, model: &str) -> Result<Vec<VxModel>, PlatformError> {
+        if let Some(cached) = self.fresh(lock(&self.catalog).versions.get(model)) {
+            return Ok(cached);
+        }
         let url = self
             .http
             .ai(&format!("{}:listVersions", self.model_name(model)));
-        models::list_all(
-            &self.http,
-            &format!("list the versions of {model}"),
-            &url,
-            "models",
-        )
-        .await
+        let what = format!("list the versions of {model}");
+        let versions: Vec<VxModel> = models::list_all(&self.http, &what, &url, "models").await?;
+        lock(&self.catalog).versions.insert(
+            model.to_owned(),
+            (std::time::Instant::now(), versions.clone()),
+        );
+        Ok(versions)
     }
 
     /// The Vertex version a console version name (alias or id) names.
@@ -241,7 +283,7 @@ impl VertexPlatform {
         &self,
         endpoint: &Endpoint,
         model: &str,
-        version_id: &str,
+        (version, version_id): (&str, &str),
     ) -> Result<(), PlatformError> {
         let target = endpoint
             .deployed_models
@@ -309,7 +351,16 @@ impl VertexPlatform {
                         Some(&json!({ "deployedModel": deployed, "trafficSplit": split })),
                     )
                     .await?;
-                models::wait(&self.http, &what, op, self.op_poll, self.op_timeout).await?;
+                let key = (model.to_owned(), version.to_owned());
+                let shown = if endpoint.display_name.is_empty() {
+                    id_of(&endpoint.name).to_owned()
+                } else {
+                    endpoint.display_name.clone()
+                };
+                lock(&self.deploys).insert(key.clone(), (shown, std::time::Instant::now()));
+                let done = models::wait(&self.http, &what, op, self.op_poll, self.op_timeout).await;
+                lock(&self.deploys).remove(&key);
+                done?;
             }
         }
         Ok(())
@@ -350,12 +401,23 @@ impl VertexPlatform {
                                 rows.push(failed_row(u));
                             }
                         }
-                        None => uploads.retain(|u| u.operation != upload.operation),
+                        None => {
+                            uploads.retain(|u| u.operation != upload.operation);
+                            drop(uploads);
+                            self.invalidate();
+                        }
                     }
                 }
                 _ => {
                     let mut row = upload.version.clone();
                     row.state = VersionState::Creating;
+                    let since = row
+                        .create_time
+                        .map_or(0, |t| (Utc::now() - t).num_seconds().max(0));
+                    row.progress = Some(format!(
+                        "uploading from {}: {since} s so far",
+                        row.deployment_uri
+                    ));
                     rows.push(row);
                 }
             }
@@ -556,8 +618,16 @@ impl Platform for VertexPlatform {
 
     async fn list_models(&self) -> Result<Vec<Model>, PlatformError> {
         let url = self.http.ai(&format!("{}/models", self.parent()));
-        let listed: Vec<VxModel> =
-            models::list_all(&self.http, "list models", &url, "models").await?;
+        let cached = self.fresh(lock(&self.catalog).models.as_ref());
+        let listed: Vec<VxModel> = match cached {
+            Some(listed) => listed,
+            None => {
+                let listed: Vec<VxModel> =
+                    models::list_all(&self.http, "list models", &url, "models").await?;
+                lock(&self.catalog).models = Some((std::time::Instant::now(), listed.clone()));
+                listed
+            }
+        };
         let endpoints = self.endpoints().await?;
         let mut models: Vec<Model> = listed
             .iter()
@@ -577,7 +647,9 @@ impl Platform for VertexPlatform {
 
     async fn list_versions(&self, model: &str) -> Result<Vec<Version>, PlatformError> {
         let uploading = lock(&self.uploads).iter().any(|u| u.model == model);
-        let mut versions = if lock(&self.pending_models).contains(model) {
+        // Uploads first: one that has just finished makes the listing below fresh.
+        let upload_rows = self.upload_rows(model).await;
+        let mut versions: Vec<Version> = if lock(&self.pending_models).contains(model) {
             Vec::new()
         } else {
             let listed = match self.vx_versions(model).await {
@@ -592,7 +664,17 @@ impl Platform for VertexPlatform {
                 .map(|v| models::to_version(v, &endpoints))
                 .collect()
         };
-        versions.extend(self.upload_rows(model).await);
+        for v in &mut versions {
+            if let Some((endpoint, since)) =
+                lock(&self.deploys).get(&(model.to_owned(), v.name.clone()))
+            {
+                v.progress = Some(format!(
+                    "deploying to endpoint {endpoint}: {} s so far (Vertex AI takes minutes)",
+                    since.elapsed().as_secs()
+                ));
+            }
+        }
+        versions.extend(upload_rows);
         Ok(versions)
     }
 
@@ -641,7 +723,9 @@ impl Platform for VertexPlatform {
                 None::<&()>,
             )
             .await?;
-        models::wait(&self.http, &what, op, self.op_poll, self.op_timeout).await?;
+        let done = models::wait(&self.http, &what, op, self.op_poll, self.op_timeout).await;
+        self.invalidate();
+        done?;
         lock(&self.uploads).retain(|u| u.model != model);
         Ok(Model {
             name: model.to_owned(),
@@ -734,7 +818,9 @@ impl Platform for VertexPlatform {
                 .http
                 .call(&what, Method::DELETE, &url, &[], None::<&()>)
                 .await?;
-            models::wait(&self.http, &what, op, self.op_poll, self.op_timeout).await?;
+            let done = models::wait(&self.http, &what, op, self.op_poll, self.op_timeout).await;
+            self.invalidate();
+            done?;
         }
         Ok(Version {
             name: version.to_owned(),
@@ -747,6 +833,7 @@ impl Platform for VertexPlatform {
         model: &str,
         version: &str,
     ) -> Result<Version, PlatformError> {
+        self.invalidate();
         let target = self.find_version(model, version).await?;
         let url = self.http.ai(&format!(
             "{}@{}:mergeVersionAliases",
@@ -763,10 +850,14 @@ impl Platform for VertexPlatform {
                 Some(&json!({"versionAliases": ["default"]})),
             )
             .await?;
+        self.invalidate();
         for endpoint in self.endpoints().await? {
             if endpoint.deployed_models.iter().any(|d| d.serves(model)) {
-                self.route_all_traffic(&endpoint, model, &target.version_id)
-                    .await?;
+                let routed = self
+                    .route_all_traffic(&endpoint, model, (version, &target.version_id))
+                    .await;
+                self.invalidate();
+                routed?;
             }
         }
         let endpoints = self.endpoints().await?;
