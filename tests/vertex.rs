@@ -630,6 +630,8 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
     use mlconsole::domain::{ConnectionConfig, ConnectionId, ConnectionKind, VertexCredentials};
     let fake = FakeGoogle::start(FakeConfig::default());
     let key = fake.service_account("console");
+    let v1 = fake.seed_version("churn", "v1", true);
+    let endpoint = fake.seed_endpoint("churn-prod", "churn", &v1);
     let engine = common::TestEngine::start(&[]);
     let config = tempfile::tempdir().unwrap();
     let vertex = ConnectionConfig {
@@ -717,6 +719,52 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
             h.state().resources().sample_count(&job_key) > 0
                 && h.state().resources().replica_names(&job_key)
                     == ["workerpool0-0", "workerpool1-0"]
+        },
+    );
+
+    // Models: a version uploaded from a gs:// artifact, then made the default.
+    click(&mut harness, "Models");
+    step_until(
+        &mut harness,
+        "the registry's model",
+        Duration::from_secs(30),
+        |h| has_label_containing(h, "churn"),
+    );
+    click(&mut harness, "churn");
+    step_until(
+        &mut harness,
+        "the artifact field",
+        Duration::from_secs(10),
+        |h| has_label_containing(h, "Upload as v2"),
+    );
+    common::console::type_into(&mut harness, "Artifact", "gs://mlc-test-bucket/churn/v2/");
+    click(&mut harness, "Upload as v2");
+    step_until(&mut harness, "v2 uploaded", Duration::from_secs(30), |h| {
+        fake.aliases("churn").len() == 2
+            && has_label(h, "Make default")
+            && has_label_containing(h, "not on an endpoint")
+    });
+    click(&mut harness, "Make default");
+    step_until(
+        &mut harness,
+        "the default moved with the traffic",
+        Duration::from_secs(30),
+        |_| {
+            fake.aliases("churn")["2"].contains(&"default".to_owned())
+                && fake.traffic_by_version(&endpoint).get("2") == Some(&100)
+        },
+    );
+    step_until(
+        &mut harness,
+        "the traffic shown",
+        Duration::from_secs(30),
+        |h| {
+            has_label_containing(h, "100% of churn-prod")
+                && h.state()
+                    .models()
+                    .models
+                    .iter()
+                    .any(|m| m.versions.iter().any(|v| v.name == "v2" && v.is_default))
         },
     );
 
@@ -824,4 +872,58 @@ async fn the_every_second_model_sync_stays_inside_the_read_quota() {
     // A change is read back at once.
     p.set_default_version("iris", "v1").await.unwrap();
     assert!(fake.records().len() > calls);
+}
+
+/// Serves a seeded fake for `MLCONSOLE_FAKE_SECS` seconds and writes a console config
+/// for it into `MLCONSOLE_FAKE_CONFIG` (a Vertex connection and its key, file store), to
+/// look at the console against it: `cargo test --test vertex serve_a_fake -- --ignored`.
+#[test]
+#[ignore = "a tool for screenshots, not a test"]
+fn serve_a_fake_for_screenshots() {
+    use mlconsole::domain::{ConnectionConfig, ConnectionId, ConnectionKind, VertexCredentials};
+    let config = std::path::PathBuf::from(std::env::var("MLCONSOLE_FAKE_CONFIG").unwrap());
+    let secs: u64 = std::env::var("MLCONSOLE_FAKE_SECS").map_or(120, |s| s.parse().unwrap());
+    let fake = FakeGoogle::start(FakeConfig {
+        run_for: Duration::from_secs(secs),
+        ..FakeConfig::default()
+    });
+    let key = fake.service_account("screens");
+    let v1 = fake.seed_version("churn", "v1", true);
+    fake.seed_version("churn", "v2", false);
+    fake.seed_endpoint("churn-prod", "churn", &v1);
+    let vertex = ConnectionConfig {
+        id: ConnectionId::new("vertex-prod"),
+        name: "vertex-prod".into(),
+        color: [0x42, 0x85, 0xf4],
+        read_only: false,
+        enabled: true,
+        kind: ConnectionKind::Vertex {
+            project: fake.config.project.clone(),
+            region: fake.config.region.clone(),
+            credentials: VertexCredentials::ServiceAccountKey,
+            api_endpoint: Some(fake.base.clone()),
+        },
+    };
+    mlconsole::backend::settings::save(&config, &[ConnectionConfig::local_default(), vertex])
+        .unwrap();
+    mlconsole::secrets::Secrets::in_file(&config, None)
+        .set(
+            &mlconsole::secrets::connection_key("vertex-prod"),
+            &key.json,
+        )
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let p = signed_in(&fake);
+        for (name, args) in [
+            ("mnist_sweep_lr_0_1", vec!["--lr", "0.1"]),
+            ("mnist_sweep_lr_0_01", vec!["--lr", "0.01"]),
+            ("mnist_bad_data", vec!["--fail"]),
+        ] {
+            let args: Vec<&str> = args.clone();
+            p.submit_job(&container_job(name, &args)).await.unwrap();
+        }
+    });
+    println!("fake at {}", fake.base);
+    std::thread::sleep(Duration::from_secs(secs));
 }

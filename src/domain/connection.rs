@@ -431,6 +431,8 @@ pub struct Capabilities {
     pub batch_prediction: Support,
     /// Running the bundled sample training job.
     pub sample_job: Support,
+    /// New versions come from a model file on this machine (dropped or picked).
+    pub model_files: Support,
 }
 
 impl Capabilities {
@@ -443,6 +445,7 @@ impl Capabilities {
         serving_metrics: Support::Yes,
         batch_prediction: Support::Yes,
         sample_job: Support::Yes,
+        model_files: Support::Yes,
     };
 }
 

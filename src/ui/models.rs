@@ -70,6 +70,10 @@ pub struct ModelsTab {
     new_model_on: Option<ConnectionId>,
     new_model_error: Option<String>,
     pending_delete: Option<PendingDelete>,
+    /// The `gs://` artifact folder typed for a new version (platforms without local
+    /// model files), and what is wrong with it.
+    artifact: String,
+    artifact_error: Option<String>,
 }
 
 impl ModelsTab {
@@ -322,6 +326,8 @@ impl ModelsTab {
             "{} is read-only (change that in Connections, Ctrl+K)",
             connections.name(&connection)
         );
+        let files_why_not = connections.capabilities(&connection).model_files.why_not();
+        let files = files_why_not.is_none();
         ui.horizontal(|ui| {
             ui.heading(&model);
             if connections.list().len() > 1 {
@@ -342,11 +348,12 @@ impl ModelsTab {
                     self.pending_delete =
                         Some(PendingDelete::Model(connection.clone(), model.clone()));
                 }
-                if ui
-                    .add_enabled(writable, egui::Button::new("Add version from file…"))
-                    .on_hover_text("Pick a model.onnx (or drop one on this tab)")
-                    .on_disabled_hover_text(&refused)
-                    .clicked()
+                if files
+                    && ui
+                        .add_enabled(writable, egui::Button::new("Add version from file…"))
+                        .on_hover_text("Pick a model.onnx (or drop one on this tab)")
+                        .on_disabled_hover_text(&refused)
+                        .clicked()
                 {
                     actions.push(ModelsAction::PickVersionFile(
                         connection.clone(),
@@ -355,10 +362,17 @@ impl ModelsTab {
                 }
             });
         });
-        ui.label(
-            RichText::new("Drop a model.onnx here to add it as a new version of this model.")
-                .weak(),
-        );
+        match files_why_not {
+            None => {
+                ui.label(
+                    RichText::new(
+                        "Drop a model.onnx here to add it as a new version of this model.",
+                    )
+                    .weak(),
+                );
+            }
+            Some(why) => self.artifact_field(ui, view, writable, why, actions),
+        }
         if let Some(runtimes) = self.runtimes.get(&connection) {
             runtimes_line(ui, runtimes, dark);
         }
@@ -380,6 +394,57 @@ impl ModelsTab {
             ui.add_space(10.0);
             default_history(ui, view, writable, actions);
         });
+    }
+
+    /// A `gs://` artifact folder and an Upload button, for platforms that take versions
+    /// from Cloud Storage.
+    fn artifact_field(
+        &mut self,
+        ui: &mut Ui,
+        view: &ModelView,
+        writable: bool,
+        why: &str,
+        actions: &mut Vec<ModelsAction>,
+    ) {
+        ui.horizontal(|ui| {
+            let edit = ui.add(
+                egui::TextEdit::singleline(&mut self.artifact)
+                    .hint_text("gs://bucket/path/to/model/")
+                    .desired_width(360.0),
+            );
+            edit.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Artifact"));
+            let version = next_version_name(view);
+            let upload = ui
+                .add_enabled(writable, egui::Button::new(format!("Upload as {version}")))
+                .on_hover_text(why);
+            if upload.clicked()
+                || edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter))
+            {
+                let uri = self.artifact.trim();
+                if uri.starts_with("gs://") && uri.len() > 5 {
+                    actions.push(ModelsAction::Change(
+                        view.connection.clone(),
+                        ModelChange::CreateVersion {
+                            model: view.model.short_name().to_owned(),
+                            version,
+                            path: PathBuf::from(uri),
+                        },
+                    ));
+                    self.artifact.clear();
+                    self.artifact_error = None;
+                } else {
+                    self.artifact_error = Some(format!("{why}; e.g. gs://my-bucket/churn/v2/"));
+                }
+            }
+        });
+        if let Some(error) = &self.artifact_error {
+            ui.colored_label(
+                theme::error_color(ui.visuals().dark_mode),
+                format!("⚠ {error}"),
+            );
+        } else {
+            ui.label(RichText::new(why).weak());
+        }
     }
 
     /// `refused` says why changes are refused, on a read-only connection.
@@ -482,7 +547,10 @@ impl ModelsTab {
             ),
         });
         ui.label(replicas_text(v));
-        if v.traffic.is_empty() {
+        if v.traffic.is_empty() && v.platform_id.is_some() {
+            // A platform that routes through endpoints: this version is on none.
+            ui.label(RichText::new("not on an endpoint").weak());
+        } else if v.traffic.is_empty() {
             let key = (connection.clone(), model.to_owned(), name.clone());
             let (total, errors) = self.totals.get(&key).copied().unwrap_or_default();
             ui.label(format!(

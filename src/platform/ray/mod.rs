@@ -249,6 +249,7 @@ impl Platform for RayPlatform {
             serving_metrics: Support::Yes,
             batch_prediction: Support::Yes,
             sample_job: Support::No("the sample job runs on the local engine"),
+            model_files: Support::Yes,
         }
     }
 

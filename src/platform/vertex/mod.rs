@@ -466,6 +466,9 @@ impl Platform for VertexPlatform {
             ),
             batch_prediction: Support::Yes,
             sample_job: Support::No("the sample job runs on the local engine"),
+            model_files: Support::No(
+                "Vertex AI uploads a version from Cloud Storage: give the gs:// folder of the trained artifact (model.joblib, model.pkl, model.bst or saved_model.pb)",
+            ),
         }
     }
 
