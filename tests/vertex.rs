@@ -204,7 +204,11 @@ async fn a_failed_job_shows_its_error_in_full_and_a_cancelled_one_ends_cancelled
         error.contains("exited with a non-zero status of 1"),
         "{error}"
     );
+    // The read quota: the client backs off and still reads the whole log.
+    fake.throttle_logging(2);
     let logs = all_logs(&p, &failing.job_id).await;
+    let throttled = fake.records().iter().filter(|r| r.status == 429).count();
+    assert_eq!(throttled, 2);
     let value_error = logs.iter().find(|e| e.text.contains("ValueError")).unwrap();
     assert_eq!(value_error.severity, Severity::Error);
 
@@ -721,6 +725,20 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
                     == ["workerpool0-0", "workerpool1-0"]
         },
     );
+
+    // A permission taken away shows on the connection, and it recovers once given back.
+    fake.deny(Some("aiplatform.customJobs.list"));
+    step_until(
+        &mut harness,
+        "no permission",
+        Duration::from_secs(30),
+        |h| {
+            matches!(h.state().connection(&ConnectionId::new("vertex-prod")),
+            Some(ConnectionStatus::Failed { error, hint }) if error.contains("no permission for list custom jobs") && hint.contains("roles/aiplatform.user"))
+        },
+    );
+    fake.deny(None);
+    let mut harness = wait_connected(harness, &ConnectionId::new("vertex-prod"));
 
     // Models: a version uploaded from a gs:// artifact, then made the default.
     click(&mut harness, "Models");

@@ -98,10 +98,15 @@ impl Current {
     /// Reports a failed call: an unreachable or refusing platform makes the connection
     /// task check at once.
     pub(super) fn failed(&self, error: &PlatformError) {
-        if matches!(
-            error,
-            PlatformError::Unreachable { .. } | PlatformError::Unauthenticated(_)
-        ) {
+        // A permission taken away mid-session is the connection's state too: reconnecting
+        // shows which permission is missing on the connection itself.
+        let denied = matches!(error, PlatformError::Rejected { status, .. } if status == "PERMISSION_DENIED");
+        if denied
+            || matches!(
+                error,
+                PlatformError::Unreachable { .. } | PlatformError::Unauthenticated(_)
+            )
+        {
             self.lost.notify_one();
         }
     }

@@ -101,6 +101,8 @@ struct State {
     /// Service accounts whose self-signed JWTs are accepted: email → RSA public key.
     accounts: HashMap<String, Vec<u8>>,
     denied: Option<String>,
+    /// Cloud Logging reads answered 429 before one is served.
+    throttled: usize,
     records: Vec<Recorded>,
     token_requests: Vec<String>,
     rejected_tokens: usize,
@@ -283,6 +285,11 @@ impl FakeGoogle {
         s.accounts.clear();
     }
 
+    /// Answers the next `n` Cloud Logging reads with 429 (the read quota).
+    pub fn throttle_logging(&self, n: usize) {
+        self.state.lock().unwrap().throttled = n;
+    }
+
     /// Answers every API call with 403 for `permission` (None lifts it).
     pub fn deny(&self, permission: Option<&str>) {
         self.state.lock().unwrap().denied = permission.map(str::to_owned);
@@ -441,6 +448,14 @@ fn handle(
                     config.project, config.region
                 ),
             ),
+            None if path == "/v2/entries:list" && s.throttled > 0 => {
+                s.throttled -= 1;
+                error(
+                    429,
+                    "RESOURCE_EXHAUSTED",
+                    "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute' of service 'logging.googleapis.com'.",
+                )
+            }
             None => {
                 advance(&mut s, config);
                 route(&mut s, config, method, &path, &query, body_json.as_ref())
