@@ -40,6 +40,37 @@ fn assert_contract(fake: &FakeGoogle) {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// A console config in `dir`: the local engine and a Vertex connection `vertex-prod` to
+/// the fake, its key where the Connections form puts it (the secret store, not the
+/// settings).
+fn save_vertex_connection(
+    fake: &FakeGoogle,
+    key: &common::vertex::ServiceAccountKey,
+    dir: &std::path::Path,
+) {
+    use mlconsole::domain::{ConnectionConfig, ConnectionId, ConnectionKind, VertexCredentials};
+    let vertex = ConnectionConfig {
+        id: ConnectionId::new("vertex-prod"),
+        name: "vertex-prod".into(),
+        color: [0x42, 0x85, 0xf4],
+        read_only: false,
+        enabled: true,
+        kind: ConnectionKind::Vertex {
+            project: fake.config.project.clone(),
+            region: fake.config.region.clone(),
+            credentials: VertexCredentials::ServiceAccountKey,
+            api_endpoint: Some(fake.base.clone()),
+        },
+    };
+    mlconsole::backend::settings::save(dir, &[ConnectionConfig::local_default(), vertex]).unwrap();
+    mlconsole::secrets::Secrets::in_file(dir, None)
+        .set(
+            &mlconsole::secrets::connection_key("vertex-prod"),
+            &key.json,
+        )
+        .unwrap();
+}
+
 fn container_job(id: &str, args: &[&str]) -> Job {
     Job {
         job_id: id.into(),
@@ -631,35 +662,14 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
         click, console_harness_in, has_label, has_label_containing, step_until, wait_connected,
     };
     use mlconsole::backend::ConnectionStatus;
-    use mlconsole::domain::{ConnectionConfig, ConnectionId, ConnectionKind, VertexCredentials};
+    use mlconsole::domain::ConnectionId;
     let fake = FakeGoogle::start(FakeConfig::default());
     let key = fake.service_account("console");
     let v1 = fake.seed_version("churn", "v1", true);
     let endpoint = fake.seed_endpoint("churn-prod", "churn", &v1);
     let engine = common::TestEngine::start(&[]);
     let config = tempfile::tempdir().unwrap();
-    let vertex = ConnectionConfig {
-        id: ConnectionId::new("vertex-prod"),
-        name: "vertex-prod".into(),
-        color: [0x42, 0x85, 0xf4],
-        read_only: false,
-        enabled: true,
-        kind: ConnectionKind::Vertex {
-            project: fake.config.project.clone(),
-            region: fake.config.region.clone(),
-            credentials: VertexCredentials::ServiceAccountKey,
-            api_endpoint: Some(fake.base.clone()),
-        },
-    };
-    mlconsole::backend::settings::save(config.path(), &[ConnectionConfig::local_default(), vertex])
-        .unwrap();
-    // The key as the Connections form stores it: in the secret store, not the settings.
-    mlconsole::secrets::Secrets::in_file(config.path(), None)
-        .set(
-            &mlconsole::secrets::connection_key("vertex-prod"),
-            &key.json,
-        )
-        .unwrap();
+    save_vertex_connection(&fake, &key, config.path());
     let settings = std::fs::read_to_string(config.path().join("connections.json")).unwrap();
     assert!(!settings.contains("PRIVATE KEY"));
 
@@ -898,7 +908,6 @@ async fn the_every_second_model_sync_stays_inside_the_read_quota() {
 #[test]
 #[ignore = "a tool for screenshots, not a test"]
 fn serve_a_fake_for_screenshots() {
-    use mlconsole::domain::{ConnectionConfig, ConnectionId, ConnectionKind, VertexCredentials};
     let config = std::path::PathBuf::from(std::env::var("MLCONSOLE_FAKE_CONFIG").unwrap());
     let secs: u64 = std::env::var("MLCONSOLE_FAKE_SECS").map_or(120, |s| s.parse().unwrap());
     let fake = FakeGoogle::start(FakeConfig {
@@ -909,27 +918,7 @@ fn serve_a_fake_for_screenshots() {
     let v1 = fake.seed_version("churn", "v1", true);
     fake.seed_version("churn", "v2", false);
     fake.seed_endpoint("churn-prod", "churn", &v1);
-    let vertex = ConnectionConfig {
-        id: ConnectionId::new("vertex-prod"),
-        name: "vertex-prod".into(),
-        color: [0x42, 0x85, 0xf4],
-        read_only: false,
-        enabled: true,
-        kind: ConnectionKind::Vertex {
-            project: fake.config.project.clone(),
-            region: fake.config.region.clone(),
-            credentials: VertexCredentials::ServiceAccountKey,
-            api_endpoint: Some(fake.base.clone()),
-        },
-    };
-    mlconsole::backend::settings::save(&config, &[ConnectionConfig::local_default(), vertex])
-        .unwrap();
-    mlconsole::secrets::Secrets::in_file(&config, None)
-        .set(
-            &mlconsole::secrets::connection_key("vertex-prod"),
-            &key.json,
-        )
-        .unwrap();
+    save_vertex_connection(&fake, &key, &config);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let p = signed_in(&fake);

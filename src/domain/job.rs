@@ -338,7 +338,13 @@ impl Job {
             (Some(_), false) => {
                 return Err("trainingInput: give either pythonModule or command, not both".into());
             }
-            (None, true) => {
+            // A container image runs its own entrypoint (Vertex AI).
+            (None, true)
+                if input
+                    .master_config
+                    .as_ref()
+                    .is_none_or(|c| c.image_uri.is_none()) =>
+            {
                 return Err(
                     "trainingInput: give pythonModule (with packageUris) or command".into(),
                 );

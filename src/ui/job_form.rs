@@ -223,7 +223,7 @@ impl JobForm {
         match self.kind {
             JobKind::Command => {
                 input.command = split("command", &self.command_line, &mut errors);
-                if input.command.is_empty() && !errors.contains_key("command") {
+                if input.command.is_empty() && !vertex && !errors.contains_key("command") {
                     errors.insert(
                         "command",
                         "give the program to run, e.g. python3 train.py".into(),
@@ -480,15 +480,25 @@ impl JobForm {
                 match self.kind {
                     JobKind::Command => {
                         ui.label("Command");
-                        let pick = (PickTarget::Program, false, "Pick the script or program");
-                        path_field(
-                            ui,
-                            &mut self.command_line,
-                            "Command",
-                            "python3 train.py --epochs 3",
-                            pick,
-                            actions,
-                        );
+                        if self.vertex {
+                            // It runs inside the image, not on this machine.
+                            labeled_edit(
+                                ui,
+                                &mut self.command_line,
+                                "Command",
+                                "(optional: the image's entrypoint) python3 train.py",
+                            );
+                        } else {
+                            let pick = (PickTarget::Program, false, "Pick the script or program");
+                            path_field(
+                                ui,
+                                &mut self.command_line,
+                                "Command",
+                                "python3 train.py --epochs 3",
+                                pick,
+                                actions,
+                            );
+                        }
                         ui.end_row();
                         error_row(ui, "command");
                     }
@@ -499,14 +509,20 @@ impl JobForm {
                         error_row(ui, "module");
                         ui.label("Packages");
                         ui.horizontal(|ui| {
+                            let hint = if self.vertex {
+                                "gs://bucket/trainer-0.1.tar.gz (one a line)"
+                            } else {
+                                "/path/to/package (one a line)"
+                            };
                             let edit = egui::TextEdit::multiline(&mut self.packages)
                                 .desired_rows(2)
-                                .hint_text("/path/to/package (one a line)");
+                                .hint_text(hint);
                             ui.add(edit);
-                            if ui
-                                .button("📂")
-                                .on_hover_text("Pick a package folder")
-                                .clicked()
+                            if !self.vertex
+                                && ui
+                                    .button("📂")
+                                    .on_hover_text("Pick a package folder")
+                                    .clicked()
                             {
                                 actions.push(FormAction::Pick {
                                     target: PickTarget::Package,
@@ -539,19 +555,25 @@ impl JobForm {
                 }
 
                 ui.label("Job dir");
-                let pick = (PickTarget::JobDir, true, "Pick the job directory");
-                path_field(
-                    ui,
-                    &mut self.job_dir,
-                    "Job dir",
-                    if self.vertex {
-                        "(optional) gs://bucket/prefix, the job's base output dir"
-                    } else {
-                        "(optional) passed as --job-dir"
-                    },
-                    pick,
-                    actions,
-                );
+                if self.vertex {
+                    // A Cloud Storage prefix: nothing on this machine to pick.
+                    labeled_edit(
+                        ui,
+                        &mut self.job_dir,
+                        "Job dir",
+                        "(optional) gs://bucket/prefix, the job's base output dir",
+                    );
+                } else {
+                    let pick = (PickTarget::JobDir, true, "Pick the job directory");
+                    path_field(
+                        ui,
+                        &mut self.job_dir,
+                        "Job dir",
+                        "(optional) passed as --job-dir",
+                        pick,
+                        actions,
+                    );
+                }
                 ui.end_row();
                 error_row(ui, "job_dir");
 

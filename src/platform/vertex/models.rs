@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::client::VertexHttp;
 use super::jobs::{Status, id_of};
-use crate::domain::{EndpointTraffic, Model, Version, VersionState};
+use crate::domain::{AutoScaling, EndpointTraffic, Model, Version, VersionState};
 use crate::platform::PlatformError;
 
 /// `GoogleCloudAiplatformV1Model` (one version of a model).
@@ -230,6 +230,7 @@ pub fn to_version(model: &VxModel, endpoints: &[Endpoint]) -> Version {
     let mut traffic = Vec::new();
     let mut machine_type = None;
     let mut replicas = 0;
+    let mut auto_scaling = None;
     for endpoint in endpoints {
         for deployed in &endpoint.deployed_models {
             if deployed.serves(id) && deployed.model_version_id == model.version_id {
@@ -248,10 +249,18 @@ pub fn to_version(model: &VxModel, endpoints: &[Endpoint]) -> Version {
                         .pointer("/machineSpec/machineType")
                         .and_then(|m| m.as_str())
                         .map(str::to_owned);
-                    replicas = resources
-                        .get("minReplicaCount")
-                        .and_then(serde_json::Value::as_u64)
-                        .unwrap_or(1) as u32;
+                    let count = |key: &str| {
+                        resources
+                            .get(key)
+                            .and_then(serde_json::Value::as_u64)
+                            .map(|n| n as u32)
+                    };
+                    replicas = count("minReplicaCount").unwrap_or(1);
+                    auto_scaling = Some(AutoScaling {
+                        min_nodes: replicas,
+                        max_nodes: count("maxReplicaCount"),
+                        idle_seconds: None,
+                    });
                 }
             }
         }
@@ -272,6 +281,7 @@ pub fn to_version(model: &VxModel, endpoints: &[Endpoint]) -> Version {
         create_time: model.version_create_time.or(model.create_time),
         machine_type,
         replicas,
+        auto_scaling,
         runtime: Some(image).filter(|i| !i.is_empty()),
         traffic,
         platform_id: Some(model.version_id.clone()),
