@@ -874,6 +874,19 @@ mod tests {
             ("3", "2")
         );
         assert_eq!(clone.job_id, next_id("sweep_1"));
+        // A container image may run its own entrypoint.
+        form.kind = JobKind::Command;
+        form.command_line.clear();
+        assert!(
+            form.build()
+                .unwrap()
+                .training_input
+                .unwrap()
+                .command
+                .is_empty()
+        );
+        form.vertex = false;
+        assert!(form.build().unwrap_err().contains_key("command"));
     }
 
     #[test]

@@ -707,6 +707,23 @@ impl JobsTab {
                             }
                             row("Working dir", input.working_dir.clone().unwrap_or_default());
                             row("Job dir", input.job_dir.clone().unwrap_or_default());
+                            let config = input.master_config.clone().unwrap_or_default();
+                            row("Image", config.image_uri.unwrap_or_default());
+                            row("Machine", input.master_type.clone().unwrap_or_default());
+                            row(
+                                "Workers",
+                                input
+                                    .worker_count
+                                    .map(|w| w.to_string())
+                                    .unwrap_or_default(),
+                            );
+                            row(
+                                "Accelerator",
+                                config
+                                    .accelerator_config
+                                    .map(|a| format!("{} × {}", a.count, a.kind))
+                                    .unwrap_or_default(),
+                            );
                         });
                 }
                 if !job.labels.is_empty() {

@@ -451,7 +451,7 @@ pub fn from_custom_job(custom: &CustomJob) -> Job {
     });
     let invocation = Invocation {
         argv,
-        working_dir: format!("(in the image {image})"),
+        working_dir: format!("the image {image}"),
         env: input.env.clone(),
     };
     Job {
