@@ -203,6 +203,26 @@ async fn a_service_account_submits_a_job_and_follows_it_to_success_with_logs_and
             .any(|(k, v)| k == "filter" && v.starts_with("update_time>"))
     });
     assert!(sent_filter, "the time filter goes to Vertex");
+    let sent = |wanted: &str| {
+        fake.records()
+            .iter()
+            .any(|r| r.query.iter().any(|(k, v)| k == "filter" && v == wanted))
+    };
+    assert!(sent(
+        r#"(state="JOB_STATE_SUCCEEDED" OR state="JOB_STATE_PARTIALLY_SUCCEEDED") AND labels.team="vision""#
+    ));
+    let none = p.list_jobs("labels.team=audio", 100, None).await.unwrap();
+    assert!(none.jobs.is_empty());
+    let answered_empty = fake.records().iter().any(|r| {
+        r.query
+            .iter()
+            .any(|(k, v)| k == "filter" && v == r#"labels.team="audio""#)
+            && r.response.get("customJobs").is_none()
+    });
+    assert!(
+        answered_empty,
+        "Vertex itself left the other team's jobs out"
+    );
     assert_contract(&fake);
 }
 

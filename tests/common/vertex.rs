@@ -807,11 +807,26 @@ fn param<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
 /// `update_time>="T"` style terms of a list filter, applied to a job's JSON.
 fn matches_filter(job: &Value, filter: Option<&str>) -> bool {
     let Some(filter) = filter else { return true };
+    // The AIP-160 forms the client sends: time comparisons, `state=` (alone or an OR
+    // group in parentheses), `display_name=` and `labels.KEY=`; others pass.
+    let equal = regex::Regex::new(r#"^(state|display_name|labels\.[\w-]+)="([^"]*)"$"#).unwrap();
+    let time = regex::Regex::new(r#"^(update_time|create_time)(>=|>|<=|<|=)"([^"]+)"$"#).unwrap();
     filter.split(" AND ").all(|term| {
-        let Some(caps) = regex::Regex::new(r#"^(update_time|create_time)(>=|>|<=|<|=)"([^"]+)"$"#)
-            .unwrap()
-            .captures(term.trim())
-        else {
+        let term = term.trim();
+        if let Some(group) = term.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+            return group
+                .split(" OR ")
+                .any(|alt| matches_filter(job, Some(alt)));
+        }
+        if let Some(caps) = equal.captures(term) {
+            let have = match &caps[1] {
+                "state" => job["state"].as_str(),
+                "display_name" => job["displayName"].as_str(),
+                label => job["labels"][label.trim_start_matches("labels.")].as_str(),
+            };
+            return have == Some(&caps[2]);
+        }
+        let Some(caps) = time.captures(term) else {
             return true;
         };
         let field = if &caps[1] == "update_time" {

@@ -558,10 +558,15 @@ pub fn from_batch_job(batch: &BatchPredictionJob) -> Job {
     }
 }
 
-/// The part of a console filter Vertex evaluates itself (AIP-160 on `update_time` and
-/// `create_time`), when the filter is a plain conjunction; the console evaluates the
-/// whole filter again either way.
+/// The part of a console filter Vertex evaluates itself (AIP-160: `update_time`,
+/// `create_time`, `state`, `display_name`, `labels.KEY`), when the filter is a plain
+/// conjunction. It only ever narrows to a superset of the answer: the console evaluates
+/// the whole filter again, and a term it cannot translate exactly is left to it.
 pub fn server_filter(filter: &str) -> Option<String> {
+    static TERM: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"^([A-Za-z][\w.]*)(>=|<=|>|<|=)("[^"]*"|[\w.:+-]+)$"#).ok()
+    });
+    let term_re = TERM.as_ref()?;
     let upper = filter.to_ascii_uppercase();
     if upper.contains(" OR ")
         || upper.contains("NOT ")
@@ -570,22 +575,54 @@ pub fn server_filter(filter: &str) -> Option<String> {
     {
         return None;
     }
+    let quoted = |v: &str| format!("\"{}\"", v.trim_matches('"'));
     let terms: Vec<String> = filter
         .split(" AND ")
         .filter_map(|term| {
-            let term = term.trim();
-            for (ours, theirs) in [("updateTime", "update_time"), ("createTime", "create_time")] {
-                if let Some(rest) = term.strip_prefix(ours)
-                    && rest.starts_with(['>', '<', '='])
-                {
-                    return Some(format!("{theirs}{rest}"));
+            let caps = term_re.captures(term.trim())?;
+            let (field, op, value) = (&caps[1], &caps[2], &caps[3]);
+            match (field, op) {
+                ("updateTime", _) => Some(format!("update_time{op}{}", quoted(value))),
+                ("createTime", _) => Some(format!("create_time{op}{}", quoted(value))),
+                ("displayName", "=") => Some(format!("display_name={}", quoted(value))),
+                ("state", "=") => {
+                    let wanted = JobState::parse(value.trim_matches('"'))?;
+                    let names: Vec<String> = VERTEX_STATES
+                        .iter()
+                        .filter(|s| job_state(s) == wanted)
+                        .map(|s| format!("state=\"{s}\""))
+                        .collect();
+                    match names.len() {
+                        0 => None,
+                        1 => names.into_iter().next(),
+                        _ => Some(format!("({})", names.join(" OR "))),
+                    }
                 }
+                (label, "=") => {
+                    let key = label.strip_prefix("labels.")?;
+                    Some(format!("labels.{key}={}", quoted(value)))
+                }
+                _ => None,
             }
-            None
         })
         .collect();
     (!terms.is_empty()).then(|| terms.join(" AND "))
 }
+
+/// Every job state Vertex AI names (v1 discovery document).
+const VERTEX_STATES: [&str; 11] = [
+    "JOB_STATE_QUEUED",
+    "JOB_STATE_PENDING",
+    "JOB_STATE_RUNNING",
+    "JOB_STATE_SUCCEEDED",
+    "JOB_STATE_FAILED",
+    "JOB_STATE_CANCELLING",
+    "JOB_STATE_CANCELLED",
+    "JOB_STATE_PAUSED",
+    "JOB_STATE_EXPIRED",
+    "JOB_STATE_UPDATING",
+    "JOB_STATE_PARTIALLY_SUCCEEDED",
+];
 
 #[cfg(test)]
 mod tests {
@@ -666,14 +703,33 @@ mod tests {
     }
 
     #[test]
-    fn only_time_terms_go_to_the_server() {
+    fn only_terms_vertex_can_evaluate_exactly_go_to_the_server() {
         assert_eq!(
             server_filter(r#"updateTime>="2026-12-01T00:00:00Z""#).as_deref(),
             Some(r#"update_time>="2026-12-01T00:00:00Z""#)
         );
         assert_eq!(
             server_filter(r#"state=RUNNING AND createTime>"2026-12-01T00:00:00Z""#).as_deref(),
-            Some(r#"create_time>"2026-12-01T00:00:00Z""#)
+            Some(
+                r#"(state="JOB_STATE_RUNNING" OR state="JOB_STATE_UPDATING") AND create_time>"2026-12-01T00:00:00Z""#
+            )
+        );
+        assert_eq!(
+            server_filter("labels.team=vision AND displayName=mnist_1 AND state=PREPARING")
+                .as_deref(),
+            Some(
+                r#"labels.team="vision" AND display_name="mnist_1" AND state="JOB_STATE_PENDING""#
+            )
+        );
+        // What cannot be said exactly is left to the console: juxtaposed terms, `:`,
+        // unknown states, other fields.
+        assert_eq!(
+            server_filter(r#"updateTime>="2026-12-01T00:00:00Z" state=RUNNING"#),
+            None
+        );
+        assert_eq!(
+            server_filter("jobId:mnist* AND state=NOPE AND errorMessage=x"),
+            None
         );
         assert_eq!(server_filter("state=RUNNING OR state=FAILED"), None);
         assert_eq!(server_filter(""), None);
