@@ -816,6 +816,35 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
         },
     );
 
+    // A batch job over Cloud Storage from the Predict tab (a local path is refused there).
+    click(&mut harness, "Try");
+    common::console::type_into(&mut harness, "Batch inputs", "/tmp/rows.jsonl");
+    common::console::type_into(&mut harness, "Batch output", "gs://mlc-test-bucket/out/");
+    click(&mut harness, "Run batch job");
+    assert!(has_label_containing(
+        &harness,
+        "batch jobs here read and write Cloud Storage"
+    ));
+    common::console::replace_in(
+        &mut harness,
+        "Batch inputs",
+        "gs://mlc-test-bucket/in/*.jsonl",
+    );
+    click(&mut harness, "Run batch job");
+    step_until(
+        &mut harness,
+        "the batch job listed",
+        Duration::from_secs(30),
+        |h| {
+            h.state().jobs().all().iter().any(|j| {
+                j.prediction_input.as_ref().is_some_and(|p| {
+                    p.input_paths == ["gs://mlc-test-bucket/in/*.jsonl"]
+                        && p.output_path == "gs://mlc-test-bucket/out/"
+                })
+            })
+        },
+    );
+
     // The key is revoked: the connection is signed out, says what to do, and comes back
     // by itself once the key is good again (no restart).
     fake.revoke_all();

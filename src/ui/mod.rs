@@ -833,6 +833,24 @@ impl App {
                     job: Box::new(job),
                 });
             }
+            PredictAction::CloudBatchJob {
+                connection,
+                model,
+                version,
+                inputs,
+                output,
+            } => {
+                let mut job =
+                    batch_prediction_job(&model, version.as_deref(), std::path::Path::new(""));
+                if let Some(input) = &mut job.prediction_input {
+                    input.input_paths = inputs;
+                    input.output_path = output;
+                }
+                self.backend.send(Request::SubmitJob {
+                    connection,
+                    job: Box::new(job),
+                });
+            }
         }
     }
 

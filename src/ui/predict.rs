@@ -60,6 +60,19 @@ pub enum PredictAction {
         /// The JSONL file.
         file: PathBuf,
     },
+    /// Run a batch prediction job over files in Cloud Storage.
+    CloudBatchJob {
+        /// The connection serving the model.
+        connection: ConnectionId,
+        /// The model.
+        model: String,
+        /// A pinned version or `None` for the default.
+        version: Option<String>,
+        /// `gs://` JSONL files or globs.
+        inputs: Vec<String>,
+        /// The `gs://` prefix results go under.
+        output: String,
+    },
 }
 
 /// One request sent, kept for the history.
@@ -91,6 +104,11 @@ pub struct PredictTab {
     history: Vec<Sent>,
     /// A JSONL file dropped last, which can run as a batch job.
     jsonl: Option<PathBuf>,
+    /// `gs://` JSONL inputs and output prefix of a batch job, where the platform reads
+    /// Cloud Storage, and what is wrong with them.
+    cloud_inputs: String,
+    cloud_output: String,
+    cloud_error: Option<String>,
     /// What a dropped file turned into, or why it could not.
     file_note: Option<Result<String, String>>,
 }
@@ -102,6 +120,67 @@ struct Table {
 }
 
 impl PredictTab {
+    /// Inputs and output prefix in Cloud Storage and a Run button, for platforms whose
+    /// batch jobs read `gs://` files (a dropped local file cannot be).
+    fn cloud_batch_row(
+        &mut self,
+        ui: &mut Ui,
+        (connection, model): (&ConnectionId, &str),
+        writable: bool,
+        actions: &mut Vec<PredictAction>,
+    ) {
+        ui.horizontal(|ui| {
+            ui.label("Batch job over");
+            let inputs = ui.add(
+                egui::TextEdit::singleline(&mut self.cloud_inputs)
+                    .hint_text("gs://bucket/in/*.jsonl (several: spaces)")
+                    .desired_width(260.0),
+            );
+            inputs.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Batch inputs"));
+            ui.label("into");
+            let output = ui.add(
+                egui::TextEdit::singleline(&mut self.cloud_output)
+                    .hint_text("gs://bucket/out/")
+                    .desired_width(200.0),
+            );
+            output.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Batch output"));
+            let run = ui
+                .add_enabled(writable, egui::Button::new("Run batch job"))
+                .on_disabled_hover_text("the connection is read-only");
+            if run.clicked() {
+                let inputs: Vec<String> = self
+                    .cloud_inputs
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect();
+                let output = self.cloud_output.trim().to_owned();
+                let local = inputs.iter().chain([&output]).find(|p| !p.starts_with("gs://"));
+                match (inputs.is_empty(), local) {
+                    (true, _) => self.cloud_error = Some("give the gs:// JSONL files to predict".into()),
+                    (false, Some(p)) => {
+                        self.cloud_error = Some(format!("{p:?}: batch jobs here read and write Cloud Storage, e.g. gs://bucket/in/*.jsonl"));
+                    }
+                    (false, None) => {
+                        self.cloud_error = None;
+                        actions.push(PredictAction::CloudBatchJob {
+                            connection: connection.clone(),
+                            model: model.to_owned(),
+                            version: self.version.clone(),
+                            inputs,
+                            output,
+                        });
+                    }
+                }
+            }
+        });
+        if let Some(error) = &self.cloud_error {
+            ui.colored_label(
+                theme::error_color(ui.visuals().dark_mode),
+                format!("⚠ {error}"),
+            );
+        }
+    }
+
     /// Points the playground at a model and version.
     pub fn target(&mut self, connection: &ConnectionId, model: &str, version: Option<String>) {
         self.model = Some((connection.clone(), model.to_owned()));
@@ -387,6 +466,11 @@ impl PredictTab {
                 }
             }
         });
+        let capabilities = connections.capabilities(connection);
+        if capabilities.batch_prediction.yes() && !capabilities.model_files.yes() {
+            let writable = !connections.read_only(connection);
+            self.cloud_batch_row(ui, (connection, model), writable, actions);
+        }
         if let Some(v) = chosen {
             ui.label(
                 RichText::new(format!(

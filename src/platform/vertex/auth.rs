@@ -30,8 +30,6 @@ pub enum TokenSource {
         /// The last token and when it was printed.
         cached: Mutex<Option<(String, Instant)>>,
     },
-    /// A fixed bearer token (an already issued access token).
-    Fixed(String),
 }
 
 impl TokenSource {
@@ -131,7 +129,6 @@ impl TokenSource {
         match self {
             TokenSource::Google { what, .. } => what.clone(),
             TokenSource::Gcloud { .. } => "gcloud's current account".into(),
-            TokenSource::Fixed(_) => "the given access token".into(),
         }
     }
 
@@ -142,7 +139,6 @@ impl TokenSource {
                 "run `gcloud auth application-default login` (or give the connection a fresh key file)"
             }
             TokenSource::Gcloud { .. } => "run `gcloud auth login`",
-            TokenSource::Fixed(_) => "give a fresh access token",
         }
     }
 
@@ -174,7 +170,6 @@ impl TokenSource {
                 };
                 bearer(&token)
             }
-            TokenSource::Fixed(token) => bearer(token),
         }
     }
 
