@@ -62,14 +62,7 @@ pub(super) async fn connect(
         } => {
             let token = stored_secret(config, shared).await?;
             let platform = RayPlatform::new(dashboard_url, serve_url.as_deref(), token);
-            platform
-                .check_connection()
-                .await
-                .map_err(|e| explain(config, &shared.settings, &e))?;
-            Ok(Connected {
-                platform: Arc::new(platform),
-                note: None,
-            })
+            checked(Arc::new(platform), config, shared).await
         }
         ConnectionKind::Vertex {
             project,
@@ -79,16 +72,25 @@ pub(super) async fn connect(
         } => {
             let tokens = vertex_tokens(config, *credentials, shared).await?;
             let platform = VertexPlatform::new(project, region, api_endpoint.as_deref(), tokens);
-            platform
-                .check_connection()
-                .await
-                .map_err(|e| explain(config, &shared.settings, &e))?;
-            Ok(Connected {
-                platform: Arc::new(platform),
-                note: None,
-            })
+            checked(Arc::new(platform), config, shared).await
         }
     }
+}
+
+/// `platform` once it answers and takes its credentials; else what that means.
+async fn checked(
+    platform: Arc<dyn Platform>,
+    config: &ConnectionConfig,
+    shared: &Shared,
+) -> Result<Connected, ConnectFailure> {
+    platform
+        .check_connection()
+        .await
+        .map_err(|e| explain(config, &shared.settings, &e))?;
+    Ok(Connected {
+        platform,
+        note: None,
+    })
 }
 
 /// Where a Vertex AI connection's tokens come from; a missing or unusable credential is

@@ -53,14 +53,7 @@ fn severity_rank(text: &str) -> Option<i64> {
 }
 
 fn logging_severity(s: Severity) -> (&'static str, i64) {
-    let name = match s {
-        Severity::Default => "DEFAULT",
-        Severity::Debug => "DEBUG",
-        Severity::Info => "INFO",
-        Severity::Warning => "WARNING",
-        Severity::Error => "ERROR",
-        Severity::Critical => "CRITICAL",
-    };
+    let name = s.as_str();
     (name, severity_rank(name).unwrap_or(0))
 }
 

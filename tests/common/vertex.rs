@@ -408,6 +408,14 @@ fn model_id(v: &Value) -> &str {
         .unwrap_or_default()
 }
 
+/// True when `name` is the version's id or one of its aliases.
+fn names_version(v: &Value, name: &str) -> bool {
+    v["versionId"] == name
+        || v["versionAliases"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == name))
+}
+
 fn remove_alias(v: &mut Value, alias: &str) {
     if let Some(list) = v["versionAliases"].as_array_mut() {
         list.retain(|a| a != alias);
@@ -990,12 +998,7 @@ fn route(
                 return (200, page(&versions, "models", query));
             }
             let want = version.unwrap_or("default");
-            match versions.iter().find(|v| {
-                v["versionId"] == want
-                    || v["versionAliases"]
-                        .as_array()
-                        .is_some_and(|a| a.iter().any(|x| x == want))
-            }) {
+            match versions.iter().find(|v| names_version(v, want)) {
                 Some(v) => (200, v.clone()),
                 None => error(
                     404,
@@ -1017,13 +1020,11 @@ fn route(
                         .collect()
                 })
                 .unwrap_or_default();
-            let Some(index) = s.versions.iter().position(|v| {
-                model_id(v) == model
-                    && (v["versionId"] == version
-                        || v["versionAliases"]
-                            .as_array()
-                            .is_some_and(|a| a.iter().any(|x| x == version)))
-            }) else {
+            let Some(index) = s
+                .versions
+                .iter()
+                .position(|v| model_id(v) == model && names_version(v, version))
+            else {
                 return error(404, "NOT_FOUND", "no such model version");
             };
             for alias in &wanted {
@@ -1067,13 +1068,11 @@ fn route(
             };
             let effect = match version {
                 Some(v) => {
-                    let Some(found) = s.versions.iter().find(|x| {
-                        model_id(x) == model
-                            && (x["versionId"] == v
-                                || x["versionAliases"]
-                                    .as_array()
-                                    .is_some_and(|a| a.iter().any(|y| y == v)))
-                    }) else {
+                    let Some(found) = s
+                        .versions
+                        .iter()
+                        .find(|x| model_id(x) == model && names_version(x, v))
+                    else {
                         return error(404, "NOT_FOUND", "no such model version");
                     };
                     let vid = found["versionId"].as_str().unwrap_or_default().to_owned();

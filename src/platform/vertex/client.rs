@@ -95,6 +95,44 @@ impl VertexHttp {
         serde_json::from_str(text).map_err(|e| PlatformError::Protocol(format!("{what}: {e}")))
     }
 
+    /// Every page of a list call, with a server-side `filter` when given; `field` is the
+    /// list's key in each page.
+    pub async fn list_all<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        url: &str,
+        field: &str,
+        filter: Option<&str>,
+    ) -> Result<Vec<T>, PlatformError> {
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut query = vec![("pageSize", "100".to_owned())];
+            if let Some(f) = filter {
+                query.push(("filter", f.to_owned()));
+            }
+            if let Some(t) = &token {
+                query.push(("pageToken", t.clone()));
+            }
+            let mut page: serde_json::Value = self
+                .call(what, Method::GET, url, &query, None::<&()>)
+                .await?;
+            if let Some(list) = page.get_mut(field).map(serde_json::Value::take) {
+                let list: Vec<T> = serde_json::from_value(list)
+                    .map_err(|e| PlatformError::Protocol(format!("{what}: {e}")))?;
+                items.extend(list);
+            }
+            match page
+                .get("nextPageToken")
+                .and_then(|t| t.as_str())
+                .filter(|t| !t.is_empty())
+            {
+                Some(next) => token = Some(next.to_owned()),
+                None => return Ok(items),
+            }
+        }
+    }
+
     /// Sends a call; answers the body of a 2xx response.
     pub async fn call_text(
         &self,

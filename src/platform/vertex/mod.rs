@@ -283,50 +283,40 @@ impl Platform for VertexPlatform {
         page_token: Option<&str>,
     ) -> Result<JobPage, PlatformError> {
         let server = jobs::server_filter(filter);
-        let mut all = Vec::new();
-        for kind in [JobKind::Custom, JobKind::Batch] {
-            let mut token: Option<String> = None;
-            loop {
-                let mut query = vec![("pageSize", "100".to_owned())];
-                if let Some(f) = &server {
-                    query.push(("filter", f.clone()));
-                }
-                if let Some(t) = &token {
-                    query.push(("pageToken", t.clone()));
-                }
-                let url = self
-                    .http
-                    .ai(&format!("{}/{}", self.parent(), kind.collection()));
-                let page: serde_json::Value = self
-                    .http
-                    .call("list jobs", Method::GET, &url, &query, None::<&()>)
-                    .await?;
-                let listed: Vec<Job> = match kind {
-                    JobKind::Custom => serde_json::from_value::<Vec<CustomJob>>(
-                        page.get("customJobs").cloned().unwrap_or_else(|| json!([])),
-                    )
-                    .map(|l| l.iter().map(jobs::from_custom_job).collect()),
-                    JobKind::Batch => serde_json::from_value::<Vec<BatchPredictionJob>>(
-                        page.get("batchPredictionJobs")
-                            .cloned()
-                            .unwrap_or_else(|| json!([])),
-                    )
-                    .map(|l| l.iter().map(jobs::from_batch_job).collect()),
-                }
-                .map_err(|e| PlatformError::Protocol(format!("list jobs: {e}")))?;
-                for job in &listed {
-                    self.remember(kind, job);
-                }
-                all.extend(listed);
-                match page
-                    .get("nextPageToken")
-                    .and_then(|t| t.as_str())
-                    .filter(|t| !t.is_empty())
-                {
-                    Some(next) => token = Some(next.to_owned()),
-                    None => break,
-                }
-            }
+        let url = |kind: JobKind| {
+            self.http
+                .ai(&format!("{}/{}", self.parent(), kind.collection()))
+        };
+        let custom: Vec<CustomJob> = self
+            .http
+            .list_all(
+                "list custom jobs",
+                &url(JobKind::Custom),
+                "customJobs",
+                server.as_deref(),
+            )
+            .await?;
+        let batch: Vec<BatchPredictionJob> = self
+            .http
+            .list_all(
+                "list batch prediction jobs",
+                &url(JobKind::Batch),
+                "batchPredictionJobs",
+                server.as_deref(),
+            )
+            .await?;
+        let listed = custom
+            .iter()
+            .map(|c| (JobKind::Custom, jobs::from_custom_job(c)))
+            .chain(
+                batch
+                    .iter()
+                    .map(|b| (JobKind::Batch, jobs::from_batch_job(b))),
+            );
+        let mut all = Vec::with_capacity(custom.len() + batch.len());
+        for (kind, job) in listed {
+            self.remember(kind, &job);
+            all.push(job);
         }
         super::ray::page(all, filter, page_size, page_token)
     }
@@ -391,8 +381,10 @@ impl Platform for VertexPlatform {
         let listed: Vec<VxModel> = match cached {
             Some(listed) => listed,
             None => {
-                let listed: Vec<VxModel> =
-                    models::list_all(&self.http, "list models", &url, "models").await?;
+                let listed: Vec<VxModel> = self
+                    .http
+                    .list_all("list models", &url, "models", None)
+                    .await?;
                 lock(&self.catalog).models = Some((std::time::Instant::now(), listed.clone()));
                 listed
             }

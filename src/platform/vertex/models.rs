@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use reqwest::Method;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::client::VertexHttp;
@@ -120,39 +119,6 @@ pub struct Operation {
     pub response: Option<serde_json::Value>,
     /// Progress.
     pub metadata: Option<serde_json::Value>,
-}
-
-/// Every page of a list call; `field` is the list's key in each page.
-pub async fn list_all<T: DeserializeOwned>(
-    http: &VertexHttp,
-    what: &str,
-    url: &str,
-    field: &str,
-) -> Result<Vec<T>, PlatformError> {
-    let mut items = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut query = vec![("pageSize", "100".to_owned())];
-        if let Some(t) = &token {
-            query.push(("pageToken", t.clone()));
-        }
-        let mut page: serde_json::Value = http
-            .call(what, Method::GET, url, &query, None::<&()>)
-            .await?;
-        if let Some(list) = page.get_mut(field).map(serde_json::Value::take) {
-            let list: Vec<T> = serde_json::from_value(list)
-                .map_err(|e| PlatformError::Protocol(format!("{what}: {e}")))?;
-            items.extend(list);
-        }
-        match page
-            .get("nextPageToken")
-            .and_then(|t| t.as_str())
-            .filter(|t| !t.is_empty())
-        {
-            Some(next) => token = Some(next.to_owned()),
-            None => return Ok(items),
-        }
-    }
 }
 
 /// Polls an operation until it is done (at most `timeout`); its error as a

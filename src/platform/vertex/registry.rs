@@ -54,8 +54,10 @@ impl VertexPlatform {
             return Ok(cached);
         }
         let url = self.http.ai(&format!("{}/endpoints", self.parent()));
-        let endpoints: Vec<Endpoint> =
-            models::list_all(&self.http, "list endpoints", &url, "endpoints").await?;
+        let endpoints: Vec<Endpoint> = self
+            .http
+            .list_all("list endpoints", &url, "endpoints", None)
+            .await?;
         lock(&self.catalog).endpoints = Some((std::time::Instant::now(), endpoints.clone()));
         let mut serving = lock(&self.endpoint_of);
         for endpoint in &endpoints {
@@ -77,7 +79,7 @@ impl VertexPlatform {
             .http
             .ai(&format!("{}:listVersions", self.model_name(model)));
         let what = format!("list the versions of {model}");
-        let versions: Vec<VxModel> = models::list_all(&self.http, &what, &url, "models").await?;
+        let versions: Vec<VxModel> = self.http.list_all(&what, &url, "models", None).await?;
         lock(&self.catalog).versions.insert(
             model.to_owned(),
             (std::time::Instant::now(), versions.clone()),
