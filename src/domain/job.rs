@@ -207,6 +207,23 @@ fn json_format() -> String {
 }
 
 impl PredictionInput {
+    /// The model's short name and the pinned version, if one is (`None`: the default).
+    pub fn model_and_version(&self) -> Result<(String, Option<String>), String> {
+        match (&self.model_name, &self.version_name) {
+            (_, Some(pinned)) => {
+                let parts: Vec<&str> = pinned.split('/').collect();
+                match parts.as_slice() {
+                    [.., m, "versions", v] => Ok(((*m).to_owned(), Some((*v).to_owned()))),
+                    _ => Err(format!(
+                        "predictionInput.versionName {pinned:?} is not MODEL/versions/VERSION"
+                    )),
+                }
+            }
+            (Some(m), None) => Ok((m.rsplit('/').next().unwrap_or(m).to_owned(), None)),
+            (None, None) => Err("predictionInput: give modelName or versionName".into()),
+        }
+    }
+
     /// Checks the fields; the message names the one that is wrong.
     pub fn validate(&self) -> Result<(), String> {
         match (&self.model_name, &self.version_name) {
@@ -517,6 +534,36 @@ fn text(value: Option<&String>) -> FieldValue<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_names_its_model_and_maybe_a_pinned_version() {
+        let input = |model: Option<&str>, version: Option<&str>| PredictionInput {
+            model_name: model.map(str::to_owned),
+            version_name: version.map(str::to_owned),
+            ..PredictionInput::default()
+        };
+        let pair = |m: &str, v: Option<&str>| Ok((m.to_owned(), v.map(str::to_owned)));
+        assert_eq!(
+            input(Some("projects/local/models/iris"), None).model_and_version(),
+            pair("iris", None)
+        );
+        assert_eq!(
+            input(None, Some("projects/local/models/iris/versions/v2")).model_and_version(),
+            pair("iris", Some("v2"))
+        );
+        assert!(
+            input(None, Some("iris/v2"))
+                .model_and_version()
+                .unwrap_err()
+                .contains("MODEL/versions/VERSION")
+        );
+        assert!(
+            input(None, None)
+                .model_and_version()
+                .unwrap_err()
+                .contains("modelName")
+        );
+    }
 
     fn command_job(id: &str) -> Job {
         Job {

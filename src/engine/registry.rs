@@ -536,32 +536,11 @@ impl Registry {
     /// `model/versions/v`, either optionally under `projects/local/models/`.
     pub fn resolve_batch(
         &self,
-        model_name: Option<&str>,
-        version_name: Option<&str>,
+        input: &crate::domain::PredictionInput,
     ) -> Result<(String, String), ModelError> {
-        let strip = |n: &str| {
-            n.trim_start_matches(PROJECT)
-                .trim_start_matches('/')
-                .trim_start_matches("models/")
-                .to_owned()
-        };
-        let (model, version) = match (model_name, version_name) {
-            (_, Some(v)) => {
-                let v = strip(v);
-                let (m, v) = v.split_once("/versions/").ok_or_else(|| {
-                    ModelError::InvalidArgument(format!(
-                        "predictionInput.versionName {v:?} should look like model/versions/version"
-                    ))
-                })?;
-                (m.to_owned(), Some(v.to_owned()))
-            }
-            (Some(m), None) => (strip(m), None),
-            (None, None) => {
-                return Err(ModelError::InvalidArgument(
-                    "predictionInput: give modelName or versionName".into(),
-                ));
-            }
-        };
+        let (model, version) = input
+            .model_and_version()
+            .map_err(ModelError::InvalidArgument)?;
         let models = self.read();
         let entry = models.get(&model).ok_or_else(|| no_model(&model))?;
         let version = match version {

@@ -65,13 +65,10 @@ impl Engine {
         check_paths(&job)?;
         if let Some(input) = &mut job.prediction_input {
             // Pin the version now, so that a later default switch does not change the job.
-            let (model, version) = self
-                .registry
-                .resolve_batch(input.model_name.as_deref(), input.version_name.as_deref())
-                .map_err(|e| match e {
-                    super::registry::ModelError::NotFound(m) => EngineError::InvalidArgument(m),
-                    other => EngineError::FailedPrecondition(other.to_string()),
-                })?;
+            let (model, version) = self.registry.resolve_batch(input).map_err(|e| match e {
+                super::registry::ModelError::NotFound(m) => EngineError::InvalidArgument(m),
+                other => EngineError::FailedPrecondition(other.to_string()),
+            })?;
             input.version_name = Some(format!("projects/local/models/{model}/versions/{version}"));
         }
         if let Some(input) = &mut job.training_input

@@ -111,25 +111,7 @@ impl RayPlatform {
     /// A batch prediction job: the serving module's batch mode on the version's model.
     async fn submit_batch(&self, job: &Job, input: &PredictionInput) -> Result<Job, PlatformError> {
         let cluster = Cluster::read(&self.http).await?;
-        let (model, version) = match (&input.model_name, &input.version_name) {
-            (_, Some(v)) => {
-                let parts: Vec<&str> = v.split('/').collect();
-                match parts.as_slice() {
-                    [.., m, "versions", v] => ((*m).to_owned(), Some((*v).to_owned())),
-                    _ => {
-                        return Err(invalid(format!(
-                            "predictionInput.versionName {v:?} is not MODEL/versions/VERSION"
-                        )));
-                    }
-                }
-            }
-            (Some(m), None) => (m.rsplit('/').next().unwrap_or(m).to_owned(), None),
-            (None, None) => {
-                return Err(invalid(
-                    "predictionInput: give modelName or versionName".into(),
-                ));
-            }
-        };
+        let (model, version) = input.model_and_version().map_err(invalid)?;
         let app = cluster.ours(&model)?;
         let version = match version {
             Some(v) => v,

@@ -157,23 +157,12 @@ impl VertexPlatform {
     }
 
     async fn submit_batch(&self, job: &Job, input: &PredictionInput) -> Result<Job, PlatformError> {
-        let model = match (&input.model_name, &input.version_name) {
-            (_, Some(pinned)) => {
-                let parts: Vec<&str> = pinned.split('/').collect();
-                let [.., m, "versions", v] = parts.as_slice() else {
-                    return Err(invalid(format!(
-                        "predictionInput.versionName {pinned:?} is not MODEL/versions/VERSION"
-                    )));
-                };
-                let version = self.find_version(m, v).await?;
-                format!("{}@{}", self.model_name(m), version.version_id)
+        let model = match input.model_and_version().map_err(invalid)? {
+            (m, Some(v)) => {
+                let version = self.find_version(&m, &v).await?;
+                format!("{}@{}", self.model_name(&m), version.version_id)
             }
-            (Some(m), None) => self.model_name(id_of(m)),
-            (None, None) => {
-                return Err(invalid(
-                    "predictionInput: give modelName or versionName".into(),
-                ));
-            }
+            (m, None) => self.model_name(&m),
         };
         let body = jobs::batch_job_for(job, input, model).map_err(invalid)?;
         let url = self
