@@ -81,6 +81,9 @@ enum Command {
         /// The job's state directory.
         #[arg(long)]
         state_dir: PathBuf,
+        /// The file-creation mask to run the job with, in octal
+        #[arg(long, value_parser = parse_umask)]
+        umask: Option<u32>,
         /// The job's command line.
         #[arg(last = true, required = true)]
         argv: Vec<String>,
@@ -110,6 +113,15 @@ struct EngineArgs {
     /// Most replicas a version runs when its autoScaling gives no maxNodes [default: number of cores]
     #[arg(long)]
     max_replicas: Option<u32>,
+    /// Most connections served at once; more wait until one closes
+    #[arg(long, default_value_t = 512)]
+    max_connections: usize,
+    /// Seconds a client has to send a request's headers (also the longest a kept-alive connection idles)
+    #[arg(long, default_value_t = 30.0)]
+    header_timeout_secs: f64,
+    /// Seconds a client has to send a request's body
+    #[arg(long, default_value_t = 60.0)]
+    body_timeout_secs: f64,
     /// The ONNX Runtime library to serve with: a path, or `none` for tract only [default: ORT_DYLIB_PATH, then the onnxruntime package of --python, then the system's libonnxruntime]
     #[arg(long)]
     onnxruntime: Option<String>,
@@ -132,9 +144,11 @@ fn main() -> std::process::ExitCode {
 
 fn run(mut cli: Cli) -> anyhow::Result<()> {
     match cli.command.take() {
-        Some(Command::JobWrapper { state_dir, argv }) => {
-            engine::wrapper::run(&state_dir, &argv).context("the job wrapper failed")
-        }
+        Some(Command::JobWrapper {
+            state_dir,
+            umask,
+            argv,
+        }) => engine::wrapper::run(&state_dir, &argv, umask).context("the job wrapper failed"),
         Some(Command::Engine(args)) => run_engine(args),
         Some(Command::Scalars { dir, csv }) => print_scalars(&dir, csv),
         Some(Command::SampleTrain { job_dir, epochs }) => {
@@ -228,6 +242,23 @@ fn print_scalars(dir: &std::path::Path, csv: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A number of seconds above zero, as a duration.
+fn positive_secs(secs: f64, flag: &str) -> anyhow::Result<Duration> {
+    anyhow::ensure!(
+        secs.is_finite() && secs > 0.0,
+        "{flag} must be a number of seconds above 0"
+    );
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// An octal file-creation mask such as `022`.
+fn parse_umask(text: &str) -> Result<u32, String> {
+    u32::from_str_radix(text, 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("{text:?} is not an octal mask such as 022"))
+}
+
 /// A CSV field, quoted when it must be.
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) {
@@ -250,6 +281,8 @@ fn run_engine(args: EngineArgs) -> anyhow::Result<()> {
             .context("cannot find a data directory for this user; pass --data-dir")?,
     };
     let mut config = EngineConfig::new(data_dir).context("cannot find the mlconsole binary")?;
+    // Everything the engine writes is the user's alone; jobs get the user's own mask back.
+    config.job_umask = Some(engine::private_dir::set_umask(0o077));
     config.port = args.port;
     if let Some(n) = args.max_running {
         anyhow::ensure!(n >= 1, "--max-running must be at least 1");
@@ -270,6 +303,13 @@ fn run_engine(args: EngineArgs) -> anyhow::Result<()> {
         "--replica-idle-secs must be a number of seconds ≥ 0"
     );
     config.replica_idle = Duration::from_secs_f64(args.replica_idle_secs);
+    anyhow::ensure!(
+        args.max_connections >= 1,
+        "--max-connections must be at least 1"
+    );
+    config.http.max_connections = args.max_connections;
+    config.http.header_timeout = positive_secs(args.header_timeout_secs, "--header-timeout-secs")?;
+    config.http.body_timeout = positive_secs(args.body_timeout_secs, "--body-timeout-secs")?;
     if let Some(n) = args.max_replicas {
         anyhow::ensure!(n >= 1, "--max-replicas must be at least 1");
         config.max_replicas = n;

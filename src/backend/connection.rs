@@ -216,8 +216,8 @@ async fn connect_local(
 /// Starts `exe engine` detached: its own process group, no terminal, output to a log in
 /// the data dir. It keeps running (and so do its jobs) when the console closes.
 fn start_engine(exe: &Path, data_dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(data_dir)?;
-    let log = std::fs::File::create(data_dir.join("engine.log"))?;
+    crate::engine::private_dir::create_private_dir(data_dir)?;
+    let log = open_engine_log(&data_dir.join("engine.log"))?;
     let mut child = Command::new(exe)
         .arg("engine")
         .arg("--data-dir")
@@ -233,6 +233,25 @@ fn start_engine(exe: &Path, data_dir: &Path) -> std::io::Result<()> {
         .name("engine-reaper".into())
         .spawn(move || child.wait())?;
     Ok(())
+}
+
+/// Past this size the engine's log is moved to `engine.log.1` (replacing the one there)
+/// when the console starts an engine.
+pub const ENGINE_LOG_ROTATE_AT: u64 = 8 << 20;
+
+/// Opens the engine's log for appending, readable only by this user: an earlier run's
+/// lines are kept (they may say why it stopped), and a log grown past
+/// [`ENGINE_LOG_ROTATE_AT`] starts anew with the old one kept beside it.
+pub fn open_engine_log(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > ENGINE_LOG_ROTATE_AT) {
+        std::fs::rename(path, path.with_extension("log.1"))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// What a failed connection attempt means for the user, and what they can do.
@@ -317,3 +336,42 @@ pub(super) fn explain(
 }
 
 use std::os::unix::process::CommandExt as _;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_engine_log_is_appended_private_and_rotated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("engine.log");
+        open_engine_log(&path)
+            .unwrap()
+            .write_all(b"first run\n")
+            .unwrap();
+        open_engine_log(&path)
+            .unwrap()
+            .write_all(b"second run\n")
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "first run\nsecond run\n"
+        );
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        let big = vec![b'x'; ENGINE_LOG_ROTATE_AT as usize + 1];
+        open_engine_log(&path).unwrap().write_all(&big).unwrap();
+        open_engine_log(&path)
+            .unwrap()
+            .write_all(b"after\n")
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "after\n");
+        let old = std::fs::metadata(dir.path().join("engine.log.1")).unwrap();
+        assert!(old.len() > ENGINE_LOG_ROTATE_AT);
+    }
+}

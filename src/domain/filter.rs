@@ -126,6 +126,11 @@ enum Expr {
     Compare { key: String, op: Op, value: Pattern },
 }
 
+/// Longest filter taken, in characters.
+pub const MAX_FILTER_LEN: usize = 16 * 1024;
+/// Deepest nesting of parentheses and NOTs in a filter.
+pub const MAX_FILTER_DEPTH: usize = 32;
+
 /// A parsed filter expression. The empty filter selects everything.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
@@ -134,11 +139,22 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// Parses `text` and checks its fields against `T`'s.
+    /// Parses `text` and checks its fields against `T`'s. A filter longer than
+    /// [`MAX_FILTER_LEN`] or nested deeper than [`MAX_FILTER_DEPTH`] is refused.
     pub fn parse<T: Filterable>(text: &str) -> Result<Filter, FilterError> {
+        let length = text.chars().count();
+        if length > MAX_FILTER_LEN {
+            return Err(FilterError {
+                position: MAX_FILTER_LEN,
+                message: format!(
+                    "the filter is {length} characters long; at most {MAX_FILTER_LEN} are taken"
+                ),
+            });
+        }
         let mut parser = Parser {
             chars: text.chars().collect(),
             pos: 0,
+            depth: 0,
             check_field: T::field_kind,
             known: T::known_fields,
         };
@@ -387,6 +403,8 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 struct Parser {
     chars: Vec<char>,
     pos: usize,
+    /// Parentheses and NOTs open around the current position.
+    depth: usize,
     check_field: fn(&str) -> Option<FieldKind>,
     known: fn() -> Vec<&'static str>,
 }
@@ -483,6 +501,18 @@ impl Parser {
 
     fn unary(&mut self) -> Result<Expr, FilterError> {
         self.skip_space();
+        if self.depth >= MAX_FILTER_DEPTH {
+            return Err(self.error_here(format!(
+                "the filter nests parentheses and NOTs more than {MAX_FILTER_DEPTH} deep"
+            )));
+        }
+        self.depth += 1;
+        let unary = self.unary_within();
+        self.depth -= 1;
+        unary
+    }
+
+    fn unary_within(&mut self) -> Result<Expr, FilterError> {
         let start = self.pos;
         if self.take_keyword("NOT") || self.peek() == Some('-') {
             if self.peek() == Some('-') {
@@ -774,6 +804,24 @@ mod tests {
 
     fn error(filter: &str) -> FilterError {
         Filter::parse::<Item>(filter).unwrap_err()
+    }
+
+    #[test]
+    fn deep_or_huge_filters_are_refused_without_recursing() {
+        let parens = format!("{}state=RUNNING{}", "(".repeat(5_000), ")".repeat(5_000));
+        assert!(error(&parens).message.contains("more than 32 deep"));
+        let nots = format!("{}state=RUNNING", "NOT ".repeat(2_000));
+        assert!(error(&nots).message.contains("deep"));
+        let dashes = format!("{}state=RUNNING", "-".repeat(10_000));
+        assert!(error(&dashes).message.contains("deep"));
+        let ok = format!("{}state=RUNNING{}", "(".repeat(20), ")".repeat(20));
+        assert_eq!(select(&ok), ["train_a"]);
+        let huge = vec!["state=RUNNING"; 2_000].join(" OR ");
+        let e = error(&huge);
+        assert!(e.message.contains("at most 16384"), "{e}");
+        // Within the limit, a long flat filter parses and matches.
+        let long = vec!["name=nothing"; 500].join(" OR ") + " OR state=RUNNING";
+        assert_eq!(select(&long), ["train_a"]);
     }
 
     #[test]

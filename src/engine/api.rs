@@ -8,10 +8,8 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -119,16 +117,13 @@ pub type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 /// Serves the API on `listener` until the process ends.
 pub async fn serve(engine: Arc<Engine>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    // Small requests and answers: without NODELAY, Nagle and delayed ACKs add 40 ms.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let api = super::fast_predict::Api::new(engine.clone(), router(engine));
-    axum::serve(listener, axum::ServiceExt::into_make_service(api)).await
+    let api = super::fast_predict::Api::new(engine.clone(), router(engine.clone()));
+    super::http_server::serve(&engine, api, listener).await
 }
 
-/// Every route of the API.
-pub fn router(engine: Arc<Engine>) -> Router {
+/// Every route of the API. The bearer token is checked before the router sees a request
+/// ([`super::fast_predict::Api`]), so the routes take it as given.
+fn router(engine: Arc<Engine>) -> Router {
     let jobs = "/v1/projects/{project}/jobs";
     let models = "/v1/projects/{project}/models";
     let authed = Router::new()
@@ -169,28 +164,13 @@ pub fn router(engine: Arc<Engine>) -> Router {
             get(super::operations::get_operation).post(super::operations::operation_action),
         )
         .route("/v1/projects/{project}/runtimes", get(m::list_runtimes))
-        .route("/v2/entries:list", post(super::logging_api::list_entries))
-        .route_layer(middleware::from_fn_with_state(
-            engine.clone(),
-            require_token,
-        ));
+        .route("/v2/entries:list", post(super::logging_api::list_entries));
     Router::new()
         .route("/healthz", get(healthz))
         .merge(authed)
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(engine)
-}
-
-async fn require_token(
-    State(engine): State<Arc<Engine>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match authorize(&engine, request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(e) => e.into_response(),
-    }
 }
 
 /// Checks the request's bearer token against the engine's.
@@ -389,8 +369,12 @@ pub async fn list_jobs(
     project_path(path)?;
     let params = query(params, &["filter", "pageSize", "pageToken"])?;
     let filter_text = params.get("filter").map_or("", String::as_str);
-    let filter = Filter::parse::<Job>(filter_text)
-        .map_err(|e| ApiError::invalid(format!("invalid filter {filter_text:?}: {e}")))?;
+    let filter = Filter::parse::<Job>(filter_text).map_err(|e| {
+        ApiError::invalid(format!(
+            "invalid filter {}: {e}",
+            super::system_params::snippet(filter_text)
+        ))
+    })?;
     let size = page_size(&params, JOBS_PAGE)?;
     let before = match params.get("pageToken").filter(|t| !t.is_empty()) {
         None => None,

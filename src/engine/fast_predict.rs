@@ -6,10 +6,12 @@
 //! goes to the router, with Google's system parameters taken off its query and honoured
 //! on its answer ([`super::system_params`]).
 //!
-//! Either way a request's body is read in full before anything is answered: a client
-//! that reuses its connection (httplib2, which Google's Python client uses) would
-//! otherwise lose the connection, and its next request, when an early error answer
-//! closed it while the body was still being sent.
+//! The bearer token is checked first, from the headers alone: nothing of a caller
+//! without it is parsed or kept. Its body is read and thrown away (up to the size limit,
+//! within the body timeout) before the 401 is sent, and an accepted request's body is read
+//! in full before anything is answered: a client that reuses its connection (httplib2,
+//! which Google's Python client uses) would otherwise lose the connection, and its next
+//! request, when an early answer closed it while the body was still being sent.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -20,11 +22,12 @@ use std::task::{Context, Poll};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower_service::Service;
 
-use super::api::{MAX_BODY, authorize, check_project};
+use super::api::{ApiError, MAX_BODY, authorize, check_project};
+use super::http_server::{self, BodyError};
 use super::models_api::{answer_prediction, unreadable_body};
 use super::{Engine, system_params};
 
@@ -54,6 +57,14 @@ impl Service<Request> for Api {
     }
 
     fn call(&mut self, request: Request) -> Answer {
+        if request.uri().path() != "/healthz"
+            && let Err(refusal) = authorize(&self.engine, request.headers())
+        {
+            let engine = self.engine.clone();
+            return Box::pin(
+                async move { Ok(refuse(&engine, request.into_body(), refusal).await) },
+            );
+        }
         if request.method() == Method::POST
             && request.uri().query().is_none()
             && let Some(target) = PredictTarget::parse(request.uri().path())
@@ -61,32 +72,50 @@ impl Service<Request> for Api {
             let engine = self.engine.clone();
             return Box::pin(async move { Ok(predict(&engine, target, request).await) });
         }
-        let router = self.router.clone();
-        Box::pin(async move { Ok(route(router, request).await) })
+        let (engine, router) = (self.engine.clone(), self.router.clone());
+        Box::pin(async move { Ok(route(&engine, router, request).await) })
+    }
+}
+
+/// The answer to a request without the right token, once its body has been drained.
+async fn refuse(engine: &Engine, body: Body, refusal: ApiError) -> Response {
+    let limits = &engine.config().http;
+    let answer = refusal.into_response();
+    if http_server::drain_body(body, MAX_BODY, limits.body_timeout).await {
+        answer
+    } else {
+        http_server::closing(answer)
     }
 }
 
 /// The whole body, or the answer to give when it cannot be read (the connection is
 /// then closed: what is left of the body is not read).
-async fn read_body(body: Body) -> Result<bytes::Bytes, Response> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
-        let mut answer = unreadable_body(e).into_response();
-        answer
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        answer
-    })
+async fn read_body(engine: &Engine, body: Body) -> Result<bytes::Bytes, Response> {
+    let timeout = engine.config().http.body_timeout;
+    http_server::read_body(body, MAX_BODY, timeout)
+        .await
+        .map_err(|e| {
+            let answer = match e {
+                BodyError::TooSlow(limit) => ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "DEADLINE_EXCEEDED",
+                    format!(
+                        "the request body did not arrive within {} s; send it at once",
+                        limit.as_secs()
+                    ),
+                ),
+                BodyError::Unreadable(e) => unreadable_body(e),
+            };
+            http_server::closing(answer.into_response())
+        })
 }
 
 async fn predict(engine: &Engine, target: PredictTarget, request: Request) -> Response {
     let (head, body) = request.into_parts();
-    let body = match read_body(body).await {
+    let body = match read_body(engine, body).await {
         Ok(body) => body,
         Err(answer) => return answer,
     };
-    if let Err(e) = authorize(engine, &head.headers) {
-        return e.into_response();
-    }
     let (project, model, version) = target.parts(head.uri.path());
     if let Err(e) = check_project(project) {
         return e.into_response();
@@ -96,9 +125,9 @@ async fn predict(engine: &Engine, target: PredictTarget, request: Request) -> Re
 
 /// Any other call: through the router, without Google's system parameters, its answer
 /// shaped as they ask.
-async fn route(mut router: Router, request: Request) -> Response {
+async fn route(engine: &Engine, mut router: Router, request: Request) -> Response {
     let (mut head, body) = request.into_parts();
-    let body = match read_body(body).await {
+    let body = match read_body(engine, body).await {
         Ok(body) => body,
         Err(answer) => return answer,
     };

@@ -16,12 +16,15 @@ pub mod api;
 pub mod batch_predict;
 pub mod combine;
 pub mod fast_predict;
+pub mod http_server;
 pub mod joblog;
 pub mod logging_api;
 pub mod model_tasks;
 pub mod models_api;
 pub mod openapi;
 pub mod operations;
+pub mod private_dir;
+pub mod process_group;
 pub mod registry;
 pub mod runner;
 pub mod runtime;
@@ -69,6 +72,11 @@ pub struct EngineConfig {
     pub max_replicas: u32,
     /// Where to find ONNX Runtime.
     pub onnxruntime: runtime::locate::OrtSetting,
+    /// Limits on connections and request times.
+    pub http: http_server::HttpLimits,
+    /// The file-creation mask jobs run with, when the engine runs under a stricter one
+    /// of its own (`mlconsole engine` keeps its files private with 077).
+    pub job_umask: Option<u32>,
 }
 
 impl EngineConfig {
@@ -87,6 +95,8 @@ impl EngineConfig {
             replica_idle: Duration::from_secs(300),
             max_replicas: u32::try_from(cores).unwrap_or(2),
             onnxruntime: runtime::locate::OrtSetting::Search,
+            http: http_server::HttpLimits::default(),
+            job_umask: None,
         })
     }
 }
@@ -168,7 +178,7 @@ impl Engine {
             dir: dir.clone(),
             source,
         };
-        std::fs::create_dir_all(dir.join("jobs")).map_err(data_err)?;
+        private_dir::create_private_dir(&dir.join("jobs")).map_err(data_err)?;
         let lock = take_lock(&dir)?;
         let token = load_or_make_token(&dir.join("token")).map_err(data_err)?;
         let store = Store::open(&dir.join("state.db"))?;
@@ -177,6 +187,14 @@ impl Engine {
             dir.join("models"),
             config.max_replicas,
         )?;
+        // After the store exists, so that a database an older engine made 0644 is caught.
+        let tightened = private_dir::tighten(&dir).map_err(data_err)?;
+        if !tightened.is_empty() {
+            tracing::warn!(
+                "made private what others could read in the data directory: {}",
+                tightened.join(", ")
+            );
+        }
         Ok(Arc::new(Engine {
             config,
             store,

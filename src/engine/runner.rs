@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use super::Engine;
 use super::joblog::{self, JobLog};
+use super::process_group::signal_job_group;
 use super::store::{JobRecord, StoreError};
 use super::wrapper::{self, ExitRecord};
 use crate::domain::{Invocation, Job, JobState, Severity};
@@ -213,10 +214,12 @@ impl Engine {
         let wrapper_log2 = wrapper_log
             .try_clone()
             .map_err(io_err("create the wrapper's log"))?;
-        let child = tokio::process::Command::new(&self.config.wrapper_exe)
-            .arg("job-wrapper")
-            .arg("--state-dir")
-            .arg(&dir)
+        let mut wrapper = tokio::process::Command::new(&self.config.wrapper_exe);
+        wrapper.arg("job-wrapper").arg("--state-dir").arg(&dir);
+        if let Some(mask) = self.config.job_umask {
+            wrapper.arg("--umask").arg(format!("{mask:03o}"));
+        }
+        let child = wrapper
             .arg("--")
             .args(&invocation.argv)
             .current_dir(&invocation.working_dir)
@@ -371,11 +374,11 @@ impl Engine {
             {
                 match term_sent {
                     None => {
-                        let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
+                        signal_job_group(pid, &id, Signal::SIGTERM);
                         term_sent = Some(Instant::now());
                     }
                     Some(at) if !kill_sent && at.elapsed() >= self.config.cancel_grace => {
-                        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                        signal_job_group(pid, &id, Signal::SIGKILL);
                         kill_sent = true;
                         self.log(
                             &id,
@@ -393,12 +396,13 @@ impl Engine {
                 // The job's main process is gone; like a container's teardown, stop
                 // whatever it left running in its process group.
                 if let Some(pid) = record.process.child_pid {
-                    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                    signal_job_group(pid, &id, Signal::SIGKILL);
                 }
                 if let Some(log) = &log {
                     ingest(log, true).await;
                 }
-                self.settle(&record, &exit);
+                let (state, message) = self.settle(&record, &exit);
+                self.finish_surely(&id, state, message).await;
                 break;
             }
             let wrapper_alive = match &mut wrapper {
@@ -417,9 +421,11 @@ impl Engine {
                             ingest(log, true).await;
                         }
                         let message = "The engine lost track of this job: its supervisor process \
-                            ended without recording how the job ended (was the machine restarted, \
-                            or the process killed?). Its output up to then is in the logs.";
-                        let _ = self.finish(&id, JobState::Failed, Some(message.to_owned()));
+                            ended without recording how the job ended (no exit.json: was the machine \
+                            restarted, the supervisor killed, or the disk full?). Its output up to \
+                            then is in the logs.";
+                        self.finish_surely(&id, JobState::Failed, Some(message.to_owned()))
+                            .await;
                         break;
                     }
                     Some(_) => {}
@@ -450,7 +456,8 @@ impl Engine {
         }
     }
 
-    fn settle(&self, record: &JobRecord, exit: &ExitRecord) {
+    /// How a job ended, from its exit record; notes it in the job's log.
+    fn settle(&self, record: &JobRecord, exit: &ExitRecord) -> (JobState, Option<String>) {
         let id = &record.job.job_id;
         let dir = self.job_state_dir(id);
         let stderr_tail = || {
@@ -487,7 +494,34 @@ impl Engine {
             _ => Severity::Error,
         };
         self.log(id, severity, &note);
-        let _ = self.finish(id, state, message);
+        (state, message)
+    }
+
+    /// Puts a job in its final state, trying again while the database refuses (a full
+    /// disk, a lock held too long): a job never stays RUNNING once its process ended.
+    async fn finish_surely(&self, id: &str, state: JobState, message: Option<String>) {
+        let mut wait = Duration::from_millis(200);
+        for attempt in 1.. {
+            match self.finish(id, state, message.clone()) {
+                Ok(_) | Err(StoreError::NotFound(_)) => return,
+                Err(e) => {
+                    tracing::error!(
+                        "could not record that job {id} ended {state} (attempt {attempt}): {e}; trying again in {wait:?}"
+                    );
+                    if attempt == 1 {
+                        self.log(
+                            id,
+                            Severity::Error,
+                            &format!(
+                                "The engine could not record the job's end ({e}); it keeps trying."
+                            ),
+                        );
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
     }
 
     /// Puts a job in a final state, frees its slot and closes its log.

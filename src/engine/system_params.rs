@@ -74,10 +74,10 @@ pub fn take(uri: &Uri) -> Result<(Uri, Asked), ApiError> {
                 });
             }
             "fields" if !value.trim().is_empty() => {
-                asked.fields = Some(
-                    FieldMask::parse(&value)
-                        .map_err(|e| ApiError::invalid(format!("fields={value:?}: {e}")))?,
-                );
+                asked.fields =
+                    Some(FieldMask::parse(&value).map_err(|e| {
+                        ApiError::invalid(format!("fields={}: {e}", snippet(&value)))
+                    })?);
             }
             _ => {}
         }
@@ -92,6 +92,17 @@ pub fn take(uri: &Uri) -> Result<(Uri, Asked), ApiError> {
         .parse::<Uri>()
         .map_err(|e| ApiError::invalid(format!("the request path is not valid: {e}")))?;
     Ok((uri, asked))
+}
+
+/// A value quoted for an error message, cut short when long.
+pub fn snippet(value: &str) -> String {
+    const SHOWN: usize = 80;
+    if value.chars().count() <= SHOWN {
+        format!("{value:?}")
+    } else {
+        let head: String = value.chars().take(SHOWN).collect();
+        format!("{head:?}… ({} characters)", value.chars().count())
+    }
 }
 
 /// The answer as the system parameters ask: a field subset, indented or not.
@@ -129,6 +140,11 @@ pub async fn shape(response: Response, asked: &Asked) -> Response {
     Response::from_parts(parts, Body::from(text))
 }
 
+/// Longest `fields` value taken, in characters.
+pub const MAX_MASK_LEN: usize = 4096;
+/// Deepest nesting of a `fields` value (`a(b(c))`, `a/b/c`): deeper than any answer.
+pub const MAX_MASK_DEPTH: usize = 32;
+
 /// A partial-response field mask: `jobs(jobId,state),nextPageToken`, `a/b/c`, `*`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FieldMask {
@@ -137,11 +153,17 @@ pub struct FieldMask {
 }
 
 impl FieldMask {
-    /// Parses a mask.
+    /// Parses a mask of at most [`MAX_MASK_LEN`] characters nested at most
+    /// [`MAX_MASK_DEPTH`] deep.
     pub fn parse(text: &str) -> Result<FieldMask, String> {
+        if text.chars().count() > MAX_MASK_LEN {
+            return Err(format!(
+                "the mask is longer than {MAX_MASK_LEN} characters; ask for fewer fields"
+            ));
+        }
         let chars: Vec<char> = text.chars().collect();
         let mut pos = 0;
-        let mask = parse_list(&chars, &mut pos)?;
+        let mask = parse_list(&chars, &mut pos, 0)?;
         if pos < chars.len() {
             return Err(format!("unexpected {:?} at column {}", chars[pos], pos + 1));
         }
@@ -201,10 +223,10 @@ fn merge(into: &mut Value, more: Value) {
     }
 }
 
-fn parse_list(chars: &[char], pos: &mut usize) -> Result<FieldMask, String> {
+fn parse_list(chars: &[char], pos: &mut usize, depth: usize) -> Result<FieldMask, String> {
     let mut mask = FieldMask::default();
     loop {
-        mask.selections.push(parse_selection(chars, pos)?);
+        mask.selections.push(parse_selection(chars, pos, depth)?);
         match chars.get(*pos) {
             Some(',') => *pos += 1,
             _ => return Ok(mask),
@@ -213,7 +235,17 @@ fn parse_list(chars: &[char], pos: &mut usize) -> Result<FieldMask, String> {
 }
 
 /// `name`, `name/selection` or `name(list)`.
-fn parse_selection(chars: &[char], pos: &mut usize) -> Result<(String, Option<FieldMask>), String> {
+fn parse_selection(
+    chars: &[char],
+    pos: &mut usize,
+    depth: usize,
+) -> Result<(String, Option<FieldMask>), String> {
+    if depth >= MAX_MASK_DEPTH {
+        return Err(format!(
+            "fields are nested more than {MAX_MASK_DEPTH} deep (column {})",
+            *pos + 1
+        ));
+    }
     let start = *pos;
     while chars
         .get(*pos)
@@ -229,12 +261,12 @@ fn parse_selection(chars: &[char], pos: &mut usize) -> Result<(String, Option<Fi
         Some('/') => {
             *pos += 1;
             Some(FieldMask {
-                selections: vec![parse_selection(chars, pos)?],
+                selections: vec![parse_selection(chars, pos, depth + 1)?],
             })
         }
         Some('(') => {
             *pos += 1;
-            let inner = parse_list(chars, pos)?;
+            let inner = parse_list(chars, pos, depth + 1)?;
             if chars.get(*pos) != Some(&')') {
                 return Err(format!("'(' is never closed (column {})", *pos + 1));
             }
@@ -298,5 +330,33 @@ mod tests {
         assert_eq!(FieldMask::parse("*").unwrap().apply(&value), value);
         assert!(FieldMask::parse("jobs(jobId").is_err());
         assert!(FieldMask::parse(",x").is_err());
+    }
+
+    #[test]
+    fn deep_or_long_masks_are_refused_without_recursing() {
+        // The attack that overflowed a worker's stack: 20 000 nested parentheses.
+        let deep = format!("{}{}", "a(".repeat(20_000), ")".repeat(20_000));
+        let e = FieldMask::parse(&deep).unwrap_err();
+        assert!(e.contains("longer than"), "{e}");
+        let nested = format!("{}{}", "a(".repeat(1_000), ")".repeat(1_000));
+        assert!(nested.len() < MAX_MASK_LEN);
+        assert!(
+            FieldMask::parse(&nested)
+                .unwrap_err()
+                .contains("nested more than")
+        );
+        let slashes = vec!["a"; MAX_MASK_DEPTH + 1].join("/");
+        assert!(FieldMask::parse(&slashes).unwrap_err().contains("nested"));
+        let ok = vec!["a"; MAX_MASK_DEPTH].join("/");
+        assert!(FieldMask::parse(&ok).is_ok());
+        let long = format!("{}{}", "a(".repeat(2_000), ")".repeat(2_000));
+        let uri: Uri = format!(
+            "/healthz?fields={}",
+            long.replace('(', "%28").replace(')', "%29")
+        )
+        .parse()
+        .unwrap();
+        let e = take(&uri).unwrap_err();
+        assert_eq!(e.into_response().status(), 400);
     }
 }

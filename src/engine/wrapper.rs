@@ -7,6 +7,7 @@
 
 use std::fs::OpenOptions;
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -33,10 +34,12 @@ pub struct ExitRecord {
 }
 
 /// Runs `argv` as the job whose state lives in `state_dir`; returns when the job ended.
-pub fn run(state_dir: &Path, argv: &[String]) -> io::Result<()> {
+/// The job's output files are private; the job itself runs with `umask` when given (the
+/// user's own, where the engine runs under a stricter one).
+pub fn run(state_dir: &Path, argv: &[String], umask: Option<u32>) -> io::Result<()> {
     // Our own session: no terminal hang-up or Ctrl+C aimed at the engine reaches the job.
     let _ = nix::unistd::setsid();
-    let record = match spawn_and_wait(state_dir, argv) {
+    let record = match spawn_and_wait(state_dir, argv, umask) {
         Ok(status) => ExitRecord {
             code: status.code(),
             signal: status.signal(),
@@ -54,7 +57,11 @@ pub fn run(state_dir: &Path, argv: &[String]) -> io::Result<()> {
     write_atomically(&state_dir.join(EXIT_FILE), &serde_json::to_vec(&record)?)
 }
 
-fn spawn_and_wait(state_dir: &Path, argv: &[String]) -> io::Result<std::process::ExitStatus> {
+fn spawn_and_wait(
+    state_dir: &Path,
+    argv: &[String],
+    umask: Option<u32>,
+) -> io::Result<std::process::ExitStatus> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command line"))?;
@@ -62,22 +69,27 @@ fn spawn_and_wait(state_dir: &Path, argv: &[String]) -> io::Result<std::process:
         OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(state_dir.join(name))
     };
+    let (stdout, stderr) = (open(STDOUT_FILE)?, open(STDERR_FILE)?);
+    if let Some(mask) = umask {
+        super::private_dir::set_umask(mask);
+    }
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
-        .stdout(open(STDOUT_FILE)?)
-        .stderr(open(STDERR_FILE)?)
+        .stdout(stdout)
+        .stderr(stderr)
         .process_group(0)
         .spawn()?;
     write_atomically(&state_dir.join(PID_FILE), child.id().to_string().as_bytes())?;
     child.wait()
 }
 
-/// Writes a file so that readers see all of it or nothing.
+/// Writes a file so that readers see all of it or nothing, readable only by this user.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    crate::atomic_file::write(path, bytes)
+    crate::atomic_file::write_private(path, bytes)
 }
 
 /// The job's pid, once the wrapper started it.
