@@ -199,15 +199,29 @@ impl JobLog {
         self.count
     }
 
-    /// Adds an entry of the engine's own.
+    /// Adds an entry of the engine's own (cut to [`MAX_LINE`] bytes).
     pub fn append_engine(&mut self, severity: Severity, text: &str) -> io::Result<()> {
-        let text = text.replace('\n', " ↵ ");
-        let mut engine = OpenOptions::new()
+        let mut text = text.replace('\n', " ↵ ");
+        if text.len() > MAX_LINE {
+            let mut cut = MAX_LINE;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+        }
+        let path = self.dir.join(ENGINE_FILE);
+        let written = OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join(ENGINE_FILE))?;
-        engine.write_all(text.as_bytes())?;
-        engine.write_all(b"\n")?;
+            .open(&path)
+            .and_then(|mut engine| engine.write_all(format!("{text}\n").as_bytes()));
+        if let Err(e) = written {
+            // A full disk may have taken part of the line: the next one starts after it.
+            if let Ok(meta) = std::fs::metadata(&path) {
+                self.engine_len = meta.len();
+            }
+            return Err(e);
+        }
         let record = Record {
             time_us: Utc::now().timestamp_micros(),
             offset: self.engine_len,
@@ -245,7 +259,12 @@ impl JobLog {
             .create(true)
             .append(true)
             .open(self.dir.join(INDEX_FILE))?;
-        index.write_all(&self.pending)?;
+        if let Err(e) = index.write_all(&self.pending) {
+            // A full disk wrote part of the records: cut the index back to the last whole
+            // one and keep the rest pending, so the next flush writes them again.
+            let _ = index.set_len(self.count * RECORD as u64);
+            return Err(e);
+        }
         self.count += (self.pending.len() / RECORD) as u64;
         self.pending.clear();
         Ok(())
@@ -311,6 +330,12 @@ pub fn read_entries(dir: &Path, after: u64, limit: usize) -> io::Result<Vec<LogE
         let code = usize::from(record.stream.to_code());
         let source = sources[code].get_or_insert_with(|| File::open(dir.join(names[code])));
         let text = match source {
+            // No line is longer than MAX_LINE: a longer length is damage, not a line to
+            // allocate for.
+            Ok(_) if record.len as usize > MAX_LINE => format!(
+                "[this line's index record is damaged (length {})]",
+                record.len
+            ),
             Ok(file) => {
                 let mut bytes = vec![0u8; record.len as usize];
                 match file.read_exact_at(&mut bytes, record.offset) {
@@ -440,6 +465,37 @@ mod tests {
                 (LogStream::Stdout, "b".into())
             ]
         );
+    }
+
+    #[test]
+    fn a_lying_record_length_allocates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        append(d, STDOUT_FILE, "a\nb\n");
+        JobLog::open(d).unwrap().ingest(false).unwrap();
+        let index = OpenOptions::new()
+            .write(true)
+            .open(d.join(INDEX_FILE))
+            .unwrap();
+        // The second record claims a 4 GiB line.
+        index
+            .write_all_at(&u32::MAX.to_le_bytes(), (RECORD + 16) as u64)
+            .unwrap();
+        let texts = texts(d);
+        assert_eq!(texts[0].1, "a");
+        assert!(texts[1].1.contains("damaged"), "{texts:?}");
+    }
+
+    #[test]
+    fn a_huge_engine_note_is_cut_to_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = JobLog::open(dir.path()).unwrap();
+        log.append_engine(Severity::Info, &"é".repeat(MAX_LINE))
+            .unwrap();
+        log.append_engine(Severity::Info, "next").unwrap();
+        let texts = texts(dir.path());
+        assert!(texts[0].1.len() <= MAX_LINE);
+        assert_eq!(texts[1].1, "next");
     }
 
     #[test]

@@ -128,9 +128,17 @@ impl Registry {
             let rows = stmt.query_map([], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
             })?;
-            for row in rows {
-                let (body, default) = row?;
-                let model: Model = serde_json::from_str(&body)?;
+            for (n, row) in rows.enumerate() {
+                let read = row.map_err(ModelError::from).and_then(|(body, default)| {
+                    Ok((serde_json::from_str::<Model>(&body)?, default))
+                });
+                let (model, default) = match read {
+                    Ok(read) => read,
+                    Err(e) => {
+                        tracing::error!("skipped an unreadable model row {}: {e}", n + 1);
+                        continue;
+                    }
+                };
                 models.insert(
                     model.short_name().to_owned(),
                     ModelEntry {
@@ -146,9 +154,17 @@ impl Registry {
             let mut stmt = conn.prepare("SELECT model, body FROM versions")?;
             let rows =
                 stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-            for row in rows {
-                let (model, body) = row?;
-                let version: Version = serde_json::from_str(&body)?;
+            for (n, row) in rows.enumerate() {
+                let read = row
+                    .map_err(ModelError::from)
+                    .and_then(|(model, body)| Ok((model, serde_json::from_str::<Version>(&body)?)));
+                let (model, version) = match read {
+                    Ok(read) => read,
+                    Err(e) => {
+                        tracing::error!("skipped an unreadable version row {}: {e}", n + 1);
+                        continue;
+                    }
+                };
                 let Some(entry) = models.get_mut(&model) else {
                     continue;
                 };
@@ -449,18 +465,30 @@ impl Registry {
                 "version {version:?} is the default of model {model:?}; make another version the default before deleting it"
             )));
         }
-        self.conn().execute(
-            "DELETE FROM versions WHERE model = ?1 AND name = ?2",
-            params![model, version],
-        )?;
+        let clears_default = entry.default.as_deref() == Some(version);
+        {
+            // The row and the model's default go together or not at all.
+            let mut conn = self.conn();
+            let tx = conn.transaction()?;
+            tx.execute(
+                "DELETE FROM versions WHERE model = ?1 AND name = ?2",
+                params![model, version],
+            )?;
+            if clears_default {
+                tx.execute(
+                    "UPDATE models SET default_version = NULL WHERE name = ?1",
+                    params![model],
+                )?;
+            }
+            tx.commit()?;
+        }
         let removed = entry
             .versions
             .remove(version)
             .ok_or_else(|| no_version(model, version))?;
         let shown = show_version(entry, &removed);
-        if entry.default.as_deref() == Some(version) {
+        if clears_default {
             entry.default = None;
-            self.save_model(entry)?;
         }
         let _ = std::fs::remove_dir_all(self.dir.join(model).join(version));
         Ok(shown)

@@ -60,6 +60,7 @@ struct JobTable {
 pub struct Store {
     conn: Mutex<Connection>,
     table: RwLock<JobTable>,
+    skipped: Vec<String>,
 }
 
 const SCHEMA: &str = "
@@ -89,6 +90,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         let mut table = JobTable::default();
+        let mut skipped = Vec::new();
         {
             let mut stmt = conn.prepare(
                 "SELECT seq, body, wrapper_pid, child_pid, cancel_requested FROM jobs ORDER BY seq",
@@ -102,9 +104,22 @@ impl Store {
                     row.get::<_, bool>(4)?,
                 ))
             })?;
-            for row in rows {
-                let (seq, body, wrapper_pid, child_pid, cancel_requested) = row?;
-                let job: Job = serde_json::from_str(&body)?;
+            for (n, row) in rows.enumerate() {
+                // One unreadable row never keeps the engine from starting: it is left in
+                // the database as it is, skipped and reported.
+                let read = row.map_err(StoreError::from).and_then(|row| {
+                    let job: Job = serde_json::from_str(&row.1)?;
+                    Ok((row, job))
+                });
+                let ((seq, _, wrapper_pid, child_pid, cancel_requested), job) = match read {
+                    Ok(read) => read,
+                    Err(e) => {
+                        let note = format!("job row {}: {e}", n + 1);
+                        tracing::error!("skipped an unreadable {note}");
+                        skipped.push(note);
+                        continue;
+                    }
+                };
                 table.push(Arc::new(JobRecord {
                     seq,
                     job,
@@ -119,7 +134,13 @@ impl Store {
         Ok(Store {
             conn: Mutex::new(conn),
             table: RwLock::new(table),
+            skipped,
         })
+    }
+
+    /// Rows that could not be read at open, and why (left in the database untouched).
+    pub fn skipped_rows(&self) -> &[String] {
+        &self.skipped
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {

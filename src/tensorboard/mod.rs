@@ -55,53 +55,74 @@ impl EventFile {
         &mut self,
         problems: &mut ReadProblems,
     ) -> io::Result<Vec<(String, Vec<ScalarPoint>)>> {
-        let mut by_tag: Vec<(String, Vec<ScalarPoint>)> = Vec::new();
-        let mut out = |tag: &str, point: ScalarPoint| {
-            // Few tags per file, written in turn: a linear scan beats hashing.
-            match by_tag.iter_mut().find(|(t, _)| t == tag) {
-                Some((_, points)) => points.push(point),
-                None => by_tag.push((tag.to_owned(), vec![point])),
-            }
-        };
         if self.broken {
-            return Ok(by_tag);
+            return Ok(Vec::new());
         }
         let mut file = File::open(&self.path)?;
         let len = file.metadata()?.len();
         if len <= self.offset {
-            return Ok(by_tag);
+            return Ok(Vec::new());
         }
         file.seek(SeekFrom::Start(self.offset))?;
         let mut buf = Vec::with_capacity((len - self.offset) as usize);
         file.read_to_end(&mut buf)?;
-        // Decoding from `Bytes` lets prost hand out tags as slices of this one buffer.
-        let buf = bytes::Bytes::from(buf);
-        let mut at = 0;
-        loop {
-            match read_record(&buf, at) {
-                Framed::Record { data, next } => {
-                    let start = next - 4 - data.len();
-                    match Event::decode(buf.slice(start..next - 4)) {
-                        Ok(event) => scalars_of(&event, &mut out),
-                        Err(_) => problems.corrupt_records += 1,
-                    }
-                    at = next;
-                }
-                Framed::BadData { next } => {
-                    problems.corrupt_records += 1;
-                    at = next;
-                }
-                Framed::BadLength => {
-                    problems.broken_files += 1;
-                    self.broken = true;
-                    break;
-                }
-                Framed::Incomplete => break,
-            }
-        }
-        self.offset += at as u64;
-        Ok(by_tag)
+        let decoded = decode_records(&bytes::Bytes::from(buf), problems);
+        self.broken = decoded.broken;
+        self.offset += decoded.consumed as u64;
+        Ok(decoded.by_tag)
     }
+}
+
+/// What [`decode_records`] found in a buffer of TFRecord-framed events.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    /// Scalars by tag, in the order written.
+    pub by_tag: Vec<(String, Vec<ScalarPoint>)>,
+    /// Bytes of whole records read; a record cut short at the end is left unread.
+    pub consumed: usize,
+    /// The framing broke (a length CRC mismatch, or a length past the limit): nothing
+    /// after it can be read.
+    pub broken: bool,
+}
+
+/// Decodes the events of `buf` (the unread tail of an event file), counting damaged
+/// records in `problems`. Hostile input only ever costs time linear in its size.
+pub fn decode_records(buf: &bytes::Bytes, problems: &mut ReadProblems) -> Decoded {
+    let mut decoded = Decoded::default();
+    let by_tag = &mut decoded.by_tag;
+    let mut out = |tag: &str, point: ScalarPoint| {
+        // Few tags per file, written in turn: a linear scan beats hashing.
+        match by_tag.iter_mut().find(|(t, _)| t == tag) {
+            Some((_, points)) => points.push(point),
+            None => by_tag.push((tag.to_owned(), vec![point])),
+        }
+    };
+    let mut at = 0;
+    loop {
+        match read_record(buf, at) {
+            Framed::Record { data, next } => {
+                let start = next - 4 - data.len();
+                // Decoding from `Bytes` lets prost hand out tags as slices of this buffer.
+                match Event::decode(buf.slice(start..next - 4)) {
+                    Ok(event) => scalars_of(&event, &mut out),
+                    Err(_) => problems.corrupt_records += 1,
+                }
+                at = next;
+            }
+            Framed::BadData { next } => {
+                problems.corrupt_records += 1;
+                at = next;
+            }
+            Framed::BadLength => {
+                problems.broken_files += 1;
+                decoded.broken = true;
+                break;
+            }
+            Framed::Incomplete => break,
+        }
+    }
+    decoded.consumed = at;
+    decoded
 }
 
 fn scalars_of(event: &Event, out: &mut impl FnMut(&str, ScalarPoint)) {

@@ -22,6 +22,10 @@ pub enum Framed<'a> {
     Incomplete,
 }
 
+/// Longest record taken: a length past this is damage (or a hostile file), never a
+/// reason to wait for more bytes.
+pub const MAX_RECORD: u64 = 256 << 20;
+
 /// Reads the record starting at `at` in `buf`.
 pub fn read_record(buf: &[u8], at: usize) -> Framed<'_> {
     let Some(header) = buf.get(at..at + 12) else {
@@ -33,6 +37,9 @@ pub fn read_record(buf: &[u8], at: usize) -> Framed<'_> {
         return Framed::BadLength;
     }
     let len = u64::from_le_bytes(len_bytes.try_into().unwrap_or([0; 8]));
+    if len > MAX_RECORD {
+        return Framed::BadLength;
+    }
     let Ok(len) = usize::try_from(len) else {
         return Framed::BadLength;
     };
@@ -96,5 +103,24 @@ mod tests {
         let mut bad_len = buf;
         bad_len[0] ^= 1;
         assert_eq!(read_record(&bad_len, 0), Framed::BadLength);
+    }
+
+    #[test]
+    fn a_lying_length_with_a_good_crc_is_refused() {
+        // A hostile file: the length's CRC matches, the length is 2^63.
+        let len = (1u64 << 63).to_le_bytes();
+        let mut buf = len.to_vec();
+        buf.extend_from_slice(&masked_crc(&len).to_le_bytes());
+        buf.extend_from_slice(b"tiny");
+        assert_eq!(read_record(&buf, 0), Framed::BadLength);
+        let len = (MAX_RECORD + 1).to_le_bytes();
+        let mut buf = len.to_vec();
+        buf.extend_from_slice(&masked_crc(&len).to_le_bytes());
+        assert_eq!(read_record(&buf, 0), Framed::BadLength);
+        // A plausible length past the end is a record still being written.
+        let len = 100u64.to_le_bytes();
+        let mut buf = len.to_vec();
+        buf.extend_from_slice(&masked_crc(&len).to_le_bytes());
+        assert_eq!(read_record(&buf, 0), Framed::Incomplete);
     }
 }
