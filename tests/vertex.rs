@@ -501,6 +501,46 @@ async fn batch_prediction_jobs_run_and_are_listed_with_the_other_jobs() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_create_whose_answer_is_lost_makes_exactly_one_job() {
+    let fake = FakeGoogle::start(FakeConfig::default());
+    let p = signed_in(&fake).with_request_timeout(Duration::from_millis(700));
+    // The fake makes the job, then answers after the client stopped waiting.
+    fake.stall_creates(1, Duration::from_secs(3));
+    let job = p.submit_job(&container_job("once", &[])).await.unwrap();
+    assert_eq!(fake.job_count(), 1, "the create was not sent twice");
+    assert_eq!(job.display_name.as_deref(), Some("once"));
+    assert!(
+        !job.labels.contains_key("mlconsole-request"),
+        "the console's own label is not shown: {:?}",
+        job.labels
+    );
+    let posts = fake
+        .records()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/customJobs"))
+        .count();
+    assert_eq!(posts, 1);
+
+    // Batch prediction jobs alike.
+    fake.seed_version("iris", "v1", true);
+    fake.stall_creates(1, Duration::from_secs(3));
+    let batch = Job {
+        job_id: "score_once".into(),
+        prediction_input: Some(PredictionInput {
+            model_name: Some("iris".into()),
+            input_paths: vec!["gs://mlc-test-bucket/in/*.jsonl".into()],
+            output_path: "gs://mlc-test-bucket/out".into(),
+            data_format: "JSON".into(),
+            ..PredictionInput::default()
+        }),
+        ..Job::default()
+    };
+    p.submit_job(&batch).await.unwrap();
+    assert_eq!(fake.job_count(), 2);
+    assert_contract(&fake);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_expired_token_is_refreshed_without_the_user_noticing() {
     let fake = FakeGoogle::start(FakeConfig {
         token_lifetime: Duration::from_secs(2),

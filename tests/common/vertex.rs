@@ -103,6 +103,9 @@ struct State {
     denied: Option<String>,
     /// Cloud Logging reads answered 429 before one is served.
     throttled: usize,
+    /// Creates (jobs, uploads, deployments) carried out but answered only after this
+    /// long, so that the client gives up waiting: how many, and how late.
+    stalled_creates: (usize, Duration),
     records: Vec<Recorded>,
     token_requests: Vec<String>,
     rejected_tokens: usize,
@@ -170,7 +173,14 @@ impl FakeGoogle {
                 let app = axum::Router::new().fallback(
                     move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
                         let (state, config) = shared.clone();
-                        async move { handle(&state, &config, &method, &uri, &headers, &body) }
+                        async move {
+                            let late_by = stall(&state, &method, &uri);
+                            let answer = handle(&state, &config, &method, &uri, &headers, &body);
+                            if let Some(late_by) = late_by {
+                                tokio::time::sleep(late_by).await;
+                            }
+                            answer
+                        }
                     },
                 );
                 axum::serve(listener, app)
@@ -286,6 +296,15 @@ impl FakeGoogle {
     }
 
     /// Answers the next `n` Cloud Logging reads with 429 (the read quota).
+    pub fn stall_creates(&self, n: usize, late_by: Duration) {
+        self.state.lock().unwrap().stalled_creates = (n, late_by);
+    }
+
+    /// How many jobs (custom and batch) the fake holds.
+    pub fn job_count(&self) -> usize {
+        self.state.lock().unwrap().jobs.len()
+    }
+
     pub fn throttle_logging(&self, n: usize) {
         self.state.lock().unwrap().throttled = n;
     }
@@ -420,6 +439,22 @@ fn remove_alias(v: &mut Value, alias: &str) {
     if let Some(list) = v["versionAliases"].as_array_mut() {
         list.retain(|a| a != alias);
     }
+}
+
+/// How late to answer this call, when it is a create the test asked to stall.
+fn stall(state: &Mutex<State>, method: &Method, uri: &Uri) -> Option<Duration> {
+    let path = uri.path();
+    let create = method == Method::POST
+        && (path.ends_with("/customJobs")
+            || path.ends_with("/batchPredictionJobs")
+            || path.ends_with("/models:upload")
+            || path.ends_with(":deployModel"));
+    let mut s = state.lock().unwrap();
+    let (left, late_by) = s.stalled_creates;
+    (create && left > 0).then(|| {
+        s.stalled_creates.0 -= 1;
+        late_by
+    })
 }
 
 fn handle(

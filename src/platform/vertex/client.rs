@@ -14,6 +14,20 @@ use crate::platform::PlatformError;
 /// Attempts of one call when the API answers 429, 500 or 503.
 const ATTEMPTS: u32 = 4;
 
+/// How one send of a call turned out.
+enum SendOutcome {
+    /// The API answered.
+    Answered {
+        status: StatusCode,
+        text: String,
+        retry_after: Option<Duration>,
+    },
+    /// No connection was made: nothing reached the API.
+    Unreached(String),
+    /// The call may have reached the API, but no whole answer came back.
+    Unanswered(String),
+}
+
 /// The three Google APIs of one connection and its credentials.
 pub(super) struct VertexHttp {
     client: reqwest::Client,
@@ -52,14 +66,8 @@ impl VertexHttp {
                 "https://monitoring.googleapis.com".into(),
             ),
         };
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .user_agent(concat!("mlconsole/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
         VertexHttp {
-            client,
+            client: client(Duration::from_secs(60)),
             aiplatform,
             logging,
             monitoring,
@@ -68,6 +76,11 @@ impl VertexHttp {
             tokens,
             first_backoff: Duration::from_secs(1),
         }
+    }
+
+    /// Gives up on a call's answer after `timeout` (60 s unless changed).
+    pub fn set_request_timeout(&mut self, timeout: Duration) {
+        self.client = client(timeout);
     }
 
     /// `projects/P/locations/R`.
@@ -133,7 +146,10 @@ impl VertexHttp {
         }
     }
 
-    /// Sends a call; answers the body of a 2xx response.
+    /// Sends a call; answers the body of a 2xx response. A call that may have reached
+    /// the API without an answer (a timeout) is sent again: for reads and for changes
+    /// that come out the same when made twice. A call that creates something goes
+    /// through [`VertexHttp::create`] instead.
     pub async fn call_text(
         &self,
         what: &str,
@@ -147,38 +163,27 @@ impl VertexHttp {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let headers = self.tokens.headers().await?;
-            let mut request = self.client.request(method.clone(), url).headers(headers);
-            if !query.is_empty() {
-                request = request.query(query);
-            }
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let response = match request.send().await {
-                Ok(r) => r,
-                Err(e) if attempt < ATTEMPTS && (e.is_timeout() || e.is_connect()) => {
+            let (status, text, retry_after) = match self
+                .send_once(method.clone(), url, query, body)
+                .await?
+            {
+                SendOutcome::Answered {
+                    status,
+                    text,
+                    retry_after,
+                } => (status, text, retry_after),
+                SendOutcome::Unreached(_) | SendOutcome::Unanswered(_) if attempt < ATTEMPTS => {
                     tokio::time::sleep(backoff).await;
                     backoff *= 2;
                     continue;
                 }
-                Err(e) => {
+                SendOutcome::Unreached(e) | SendOutcome::Unanswered(e) => {
                     return Err(PlatformError::Unreachable {
                         address: host_of(url),
-                        detail: e.to_string(),
+                        detail: e,
                     });
                 }
             };
-            let status = response.status();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-                .map(Duration::from_secs);
-            let text = response
-                .text()
-                .await
-                .map_err(|e| PlatformError::Protocol(format!("{what}: {e}")))?;
             if status.is_success() {
                 return Ok(text);
             }
@@ -196,6 +201,156 @@ impl VertexHttp {
                 continue;
             }
             return Err(self.error(what, status, &text));
+        }
+    }
+
+    /// POSTs a call that creates something billable (a job, an upload, a deployment).
+    /// It is never sent twice blindly: when it may have gone through without an answer
+    /// (a timeout, a 500 or 503), `find` looks for what it would have made (by a label
+    /// the caller set) and that is answered; only when nothing was made is it sent
+    /// again. Refusals that come before anything is made (no connection, 401, 429) are
+    /// retried as other calls are.
+    pub async fn create<T, F, Fut>(
+        &self,
+        what: &str,
+        url: &str,
+        body: &(impl Serialize + Sync),
+        find: F,
+    ) -> Result<T, PlatformError>
+    where
+        T: DeserializeOwned,
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, PlatformError>>,
+    {
+        let mut backoff = self.first_backoff;
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let sent = self.send_once(Method::POST, url, &[], Some(body)).await?;
+            let (status, text, retry_after) = match sent {
+                SendOutcome::Answered {
+                    status,
+                    text,
+                    retry_after,
+                } => (status, text, retry_after),
+                SendOutcome::Unreached(_) if attempt < ATTEMPTS => {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    continue;
+                }
+                SendOutcome::Unreached(e) => {
+                    return Err(PlatformError::Unreachable {
+                        address: host_of(url),
+                        detail: e,
+                    });
+                }
+                SendOutcome::Unanswered(e) => {
+                    if let Some(made) = self.look_for(what, &find, &e).await? {
+                        return Ok(made);
+                    }
+                    if attempt >= ATTEMPTS {
+                        return Err(PlatformError::Unreachable {
+                            address: host_of(url),
+                            detail: e,
+                        });
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    continue;
+                }
+            };
+            if status.is_success() {
+                let text = if text.trim().is_empty() { "{}" } else { &text };
+                return serde_json::from_str(text)
+                    .map_err(|e| PlatformError::Protocol(format!("{what}: {e}")));
+            }
+            if status == StatusCode::UNAUTHORIZED && !refreshed {
+                refreshed = true;
+                self.tokens.refused().await;
+                continue;
+            }
+            let maybe_made = matches!(status.as_u16(), 500 | 503);
+            if maybe_made
+                && let Some(made) = self
+                    .look_for(what, &find, &format!("HTTP {status}"))
+                    .await?
+            {
+                return Ok(made);
+            }
+            if (maybe_made || status.as_u16() == 429) && attempt < ATTEMPTS {
+                tokio::time::sleep(retry_after.unwrap_or(backoff).min(Duration::from_secs(30)))
+                    .await;
+                backoff *= 2;
+                continue;
+            }
+            return Err(self.error(what, status, &text));
+        }
+    }
+
+    /// What an unanswered create made, if anything; when that cannot be told, an error
+    /// that says the call may have gone through (rather than risk making it twice).
+    async fn look_for<T, F, Fut>(
+        &self,
+        what: &str,
+        find: &F,
+        why: &str,
+    ) -> Result<Option<T>, PlatformError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, PlatformError>>,
+    {
+        tracing::warn!(
+            "{what}: no answer ({why}); looking for what it made before sending it again"
+        );
+        find().await.map_err(|e| {
+            PlatformError::Server(format!(
+                "{what} got no answer ({why}) and whether it went through cannot be told ({e}); look in the list before trying again"
+            ))
+        })
+    }
+
+    /// Sends a call once.
+    async fn send_once(
+        &self,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<&(impl Serialize + Sync)>,
+    ) -> Result<SendOutcome, PlatformError> {
+        let headers = self.tokens.headers().await?;
+        let mut request = self.client.request(method, url).headers(headers);
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_connect() => return Ok(SendOutcome::Unreached(e.to_string())),
+            Err(e) if e.is_timeout() => return Ok(SendOutcome::Unanswered(e.to_string())),
+            Err(e) => {
+                return Err(PlatformError::Unreachable {
+                    address: host_of(url),
+                    detail: e.to_string(),
+                });
+            }
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .map(Duration::from_secs);
+        match response.text().await {
+            Ok(text) => Ok(SendOutcome::Answered {
+                status,
+                text,
+                retry_after,
+            }),
+            // The answer was cut off: the call went through, or not.
+            Err(e) => Ok(SendOutcome::Unanswered(e.to_string())),
         }
     }
 
@@ -243,6 +398,26 @@ impl VertexHttp {
         }
     }
 }
+
+/// The HTTP client of a connection.
+fn client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(timeout)
+        .user_agent(concat!("mlconsole/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+/// A label value that names one create call, so that its result can be found again.
+pub fn request_label() -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The label key [`request_label`] values go under.
+pub const REQUEST_LABEL: &str = "mlconsole-request";
 
 /// The canonical status name of an HTTP status Google answers with.
 fn canonical(status: StatusCode) -> &'static str {

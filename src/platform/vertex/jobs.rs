@@ -457,7 +457,7 @@ pub fn from_custom_job(custom: &CustomJob) -> Job {
     Job {
         job_id: id_of(&custom.name).to_owned(),
         display_name: Some(custom.display_name.clone()).filter(|n| !n.is_empty()),
-        labels: custom.labels.clone(),
+        labels: super::models::users_labels(&custom.labels),
         training_input: Some(input),
         create_time: custom.create_time,
         start_time: custom.start_time,
@@ -546,7 +546,7 @@ pub fn from_batch_job(batch: &BatchPredictionJob) -> Job {
     Job {
         job_id: id_of(&batch.name).to_owned(),
         display_name: Some(batch.display_name.clone()).filter(|n| !n.is_empty()),
-        labels: batch.labels.clone(),
+        labels: super::models::users_labels(&batch.labels),
         prediction_input: Some(prediction_input),
         create_time: batch.create_time,
         start_time: batch.start_time,

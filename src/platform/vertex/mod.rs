@@ -106,6 +106,13 @@ impl VertexPlatform {
         self
     }
 
+    /// Gives up on each call's answer after `timeout` instead of 60 s (for emulators and
+    /// tests).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> VertexPlatform {
+        self.http.set_request_timeout(timeout);
+        self
+    }
+
     fn parent(&self) -> String {
         self.http.parent()
     }
@@ -164,19 +171,18 @@ impl VertexPlatform {
             }
             (m, None) => self.model_name(&m),
         };
-        let body = jobs::batch_job_for(job, input, model).map_err(invalid)?;
+        let mut body = jobs::batch_job_for(job, input, model).map_err(invalid)?;
+        let request = client::request_label();
+        body.labels
+            .insert(client::REQUEST_LABEL.into(), request.clone());
         let url = self
             .http
             .ai(&format!("{}/batchPredictionJobs", self.parent()));
         let created: BatchPredictionJob = self
             .http
-            .call(
-                "create the batch prediction job",
-                Method::POST,
-                &url,
-                &[],
-                Some(&body),
-            )
+            .create("create the batch prediction job", &url, &body, || {
+                self.find_created(&url, "batchPredictionJobs", &request)
+            })
             .await?;
         let job = jobs::from_batch_job(&created);
         self.remember(JobKind::Batch, &job);
@@ -185,6 +191,49 @@ impl VertexPlatform {
 
     fn model_name(&self, model: &str) -> String {
         format!("{}/models/{model}", self.parent())
+    }
+
+    /// The version an upload labelled `request` made, as a finished operation, if any.
+    async fn find_upload(
+        &self,
+        model: &str,
+        request: &str,
+    ) -> Result<Option<Operation>, PlatformError> {
+        let url = self
+            .http
+            .ai(&format!("{}:listVersions", self.model_name(model)));
+        let versions: Vec<VxModel> = match self
+            .http
+            .list_all("look for the version just uploaded", &url, "models", None)
+            .await
+        {
+            Ok(versions) => versions,
+            // The first version of a model: no model means no upload.
+            Err(PlatformError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let made = versions
+            .iter()
+            .any(|v| v.labels.get(client::REQUEST_LABEL).map(String::as_str) == Some(request));
+        Ok(made.then(|| Operation {
+            done: true,
+            ..Operation::default()
+        }))
+    }
+
+    /// The job of collection `url` that a create labelled `request` made, if any.
+    async fn find_created<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        field: &str,
+        request: &str,
+    ) -> Result<Option<T>, PlatformError> {
+        let filter = format!("labels.{}=\"{request}\"", client::REQUEST_LABEL);
+        let found: Vec<T> = self
+            .http
+            .list_all("look for the job just created", url, field, Some(&filter))
+            .await?;
+        Ok(found.into_iter().next())
     }
 }
 
@@ -248,17 +297,16 @@ impl Platform for VertexPlatform {
             return self.submit_batch(job, prediction).await;
         }
         let input = job.training_input.clone().unwrap_or_default();
-        let body = jobs::custom_job_for(job, &input).map_err(invalid)?;
+        let mut body = jobs::custom_job_for(job, &input).map_err(invalid)?;
+        let request = client::request_label();
+        body.labels
+            .insert(client::REQUEST_LABEL.into(), request.clone());
         let url = self.http.ai(&format!("{}/customJobs", self.parent()));
         let created: CustomJob = self
             .http
-            .call(
-                "create the custom job",
-                Method::POST,
-                &url,
-                &[],
-                Some(&body),
-            )
+            .create("create the custom job", &url, &body, || {
+                self.find_created(&url, "customJobs", &request)
+            })
             .await?;
         let job = jobs::from_custom_job(&created);
         self.remember(JobKind::Custom, &job);
@@ -521,16 +569,14 @@ impl Platform for VertexPlatform {
         } else {
             body["parentModel"] = json!(self.model_name(model));
         }
+        let request = client::request_label();
+        body["model"]["labels"][client::REQUEST_LABEL] = json!(request);
         let url = self.http.ai(&format!("{}/models:upload", self.parent()));
         let op: Operation = self
             .http
-            .call(
-                &format!("upload {model} {name}"),
-                Method::POST,
-                &url,
-                &[],
-                Some(&body),
-            )
+            .create(&format!("upload {model} {name}"), &url, &body, || {
+                self.find_upload(model, &request)
+            })
             .await?;
         lock(&self.pending_models).remove(model);
         let mut created = version.clone();
@@ -541,12 +587,17 @@ impl Platform for VertexPlatform {
         created.state = VersionState::Creating;
         created.is_default = first;
         created.create_time = Some(Utc::now());
-        lock(&self.uploads).push(Upload {
-            model: model.to_owned(),
-            version: created.clone(),
-            operation: op.name,
-            error: None,
-        });
+        // An upload found after a lost answer has no operation to follow: the version
+        // shows from the registry.
+        if !op.name.is_empty() {
+            lock(&self.uploads).push(Upload {
+                model: model.to_owned(),
+                version: created.clone(),
+                operation: op.name,
+                error: None,
+            });
+        }
+        self.invalidate();
         Ok(created)
     }
 

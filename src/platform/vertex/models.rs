@@ -241,7 +241,7 @@ pub fn to_version(model: &VxModel, endpoints: &[Endpoint]) -> Version {
         description: model.version_description.clone(),
         deployment_uri: model.artifact_uri.clone(),
         framework: framework_of(&image).into(),
-        labels: model.labels.clone(),
+        labels: users_labels(&model.labels),
         is_default: model.version_aliases.iter().any(|a| a == "default"),
         state: VersionState::Ready,
         create_time: model.version_create_time.or(model.create_time),
@@ -255,12 +255,19 @@ pub fn to_version(model: &VxModel, endpoints: &[Endpoint]) -> Version {
     }
 }
 
+/// A resource's labels without the one the console sets to find its creates again.
+pub fn users_labels(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut labels = labels.clone();
+    labels.remove(super::client::REQUEST_LABEL);
+    labels
+}
+
 /// The console's model for a listed Vertex model (its default version).
 pub fn to_model(model: &VxModel, endpoints: &[Endpoint]) -> Model {
     Model {
         name: id_of(&model.name).to_owned(),
         description: model.description.clone(),
-        labels: model.labels.clone(),
+        labels: users_labels(&model.labels),
         default_version: model
             .version_aliases
             .iter()

@@ -166,15 +166,12 @@ impl VertexPlatform {
                     "deploy {model}@{version_id} to endpoint {}",
                     id_of(&endpoint.name)
                 );
+                let body = json!({ "deployedModel": deployed, "trafficSplit": split });
                 let op: Operation = self
                     .http
-                    .call(
-                        &what,
-                        Method::POST,
-                        &format!("{url}:deployModel"),
-                        &[],
-                        Some(&json!({ "deployedModel": deployed, "trafficSplit": split })),
-                    )
+                    .create(&what, &format!("{url}:deployModel"), &body, || {
+                        self.find_deployment(&url, model, version_id)
+                    })
                     .await?;
                 let key = (model.to_owned(), version.to_owned());
                 let shown = if endpoint.display_name.is_empty() {
@@ -189,6 +186,34 @@ impl VertexPlatform {
             }
         }
         Ok(())
+    }
+
+    /// A deployment of `version_id` of `model` on the endpoint at `url`, as a finished
+    /// operation, when a deployModel whose answer was lost made one.
+    async fn find_deployment(
+        &self,
+        url: &str,
+        model: &str,
+        version_id: &str,
+    ) -> Result<Option<Operation>, PlatformError> {
+        let endpoint: Endpoint = self
+            .http
+            .call(
+                "look for the deployment just asked for",
+                Method::GET,
+                url,
+                &[],
+                None::<&()>,
+            )
+            .await?;
+        let deployed = endpoint
+            .deployed_models
+            .iter()
+            .any(|d| d.serves(model) && d.model_version_id == version_id);
+        Ok(deployed.then(|| Operation {
+            done: true,
+            ..Operation::default()
+        }))
     }
 
     /// Checks the uploads still running; answers the rows to show for them.
