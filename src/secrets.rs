@@ -44,11 +44,17 @@ enum Backend {
 pub struct Secrets {
     backend: Backend,
     warning: Option<String>,
+    /// With the keyring: the file secrets went to while it did not answer, read too
+    /// until all of them have moved into the keyring.
+    leftover_file: Option<PathBuf>,
+    /// What moving secrets from that file did, for the user to see.
+    moved: Option<String>,
 }
 
 impl Secrets {
-    /// The OS keyring when its self-test passes, else the 0600 file in `config_dir`
-    /// with a warning that says why and how to get a keyring.
+    /// The OS keyring when its self-test passes (taking in what an earlier start without
+    /// one kept in the file), else the 0600 file in `config_dir` with a warning that says
+    /// why and how to get a keyring.
     pub fn open(config_dir: &Path) -> Secrets {
         let store = match keyring::Entry::store_status() {
             Ok(()) => keyring_core::get_default_store()
@@ -56,7 +62,7 @@ impl Secrets {
             Err(e) => Err(e.to_string()),
         };
         match store.and_then(|store| self_test(&store).map(|()| store)) {
-            Ok(store) => Secrets::in_store(store),
+            Ok(store) => Secrets::in_store_taking_file(store, config_dir),
             Err(reason) => {
                 Secrets::in_file(config_dir, Some(fallback_warning(config_dir, &reason)))
             }
@@ -68,6 +74,8 @@ impl Secrets {
         Secrets {
             backend: Backend::Keyring(store),
             warning: None,
+            leftover_file: None,
+            moved: None,
         }
     }
 
@@ -76,6 +84,96 @@ impl Secrets {
         Secrets {
             backend: Backend::File(config_dir.join(FALLBACK_FILE), Mutex::new(())),
             warning,
+            leftover_file: None,
+            moved: None,
+        }
+    }
+
+    /// Secrets in `store`, first moving in those kept in `config_dir`'s file while no
+    /// keyring answered (as [`Secrets::open`] does with the OS keyring).
+    pub fn in_store_taking_file(store: Arc<CredentialStore>, config_dir: &Path) -> Secrets {
+        let mut secrets = Secrets::in_store(store);
+        secrets.leftover_file = Some(config_dir.join(FALLBACK_FILE));
+        secrets.moved = secrets.move_file_into_keyring();
+        secrets
+    }
+
+    /// Moves every secret of the fallback file into the keyring, removing each from the
+    /// file once the keyring holds it (the file goes when empty); says what it did.
+    fn move_file_into_keyring(&self) -> Option<String> {
+        let (Backend::Keyring(store), Some(path)) = (&self.backend, &self.leftover_file) else {
+            return None;
+        };
+        let mut all = match read_file(path) {
+            Ok(all) if all.is_empty() => return None,
+            Ok(all) => all,
+            Err(e) => {
+                return Some(format!(
+                    "Secrets kept in a file could not be moved into the OS keyring: {e}"
+                ));
+            }
+        };
+        let count = all.len();
+        let mut failed = Vec::new();
+        all.retain(|key, secret| {
+            let stored = entry(store, key).and_then(|e| {
+                e.set_password(secret)
+                    .map_err(|e| SecretError::Keyring(e.to_string()))
+            });
+            match stored {
+                Ok(()) => false,
+                Err(e) => {
+                    failed.push(format!("{key}: {e}"));
+                    true
+                }
+            }
+        });
+        let written = if all.is_empty() {
+            std::fs::remove_file(path).map_err(|e| file_error(path, e))
+        } else {
+            write_file(path, &all)
+        };
+        let moved = count - all.len();
+        let mut note = format!(
+            "Moved {moved} secret(s) from {} into the OS keyring.",
+            path.display()
+        );
+        if !failed.is_empty() {
+            note.push_str(&format!(
+                " {} stay in the file (readable only by you): {}",
+                failed.len(),
+                failed.join("; ")
+            ));
+        }
+        if let Err(e) = written {
+            note.push_str(&format!(" The file could not be cleaned up: {e}"));
+        }
+        Some(note)
+    }
+
+    /// What moving secrets from the fallback file into the keyring did at start.
+    pub fn moved_note(&self) -> Option<&str> {
+        self.moved.as_deref()
+    }
+
+    /// Where the secret called `key` is kept, for the Connections panel.
+    pub fn location_of(&self, key: &str) -> Option<String> {
+        match &self.backend {
+            Backend::Keyring(store) => {
+                let in_keyring = entry(store, key).is_ok_and(|e| e.get_password().is_ok());
+                if in_keyring {
+                    return Some(format!("the OS keyring ({})", short_vendor(store)));
+                }
+                let path = self.leftover_file.as_ref()?;
+                read_file(path)
+                    .ok()?
+                    .contains_key(key)
+                    .then(|| format!("{} (readable only by you)", path.display()))
+            }
+            Backend::File(path, _) => read_file(path)
+                .ok()?
+                .contains_key(key)
+                .then(|| format!("{} (readable only by you)", path.display())),
         }
     }
 
@@ -99,7 +197,11 @@ impl Secrets {
                 let entry = entry(store, key)?;
                 match entry.get_password() {
                     Ok(secret) => Ok(Some(secret)),
-                    Err(keyring_core::Error::NoEntry) => Ok(None),
+                    // One that could not be moved in from the file is read from there.
+                    Err(keyring_core::Error::NoEntry) => match &self.leftover_file {
+                        Some(path) => Ok(read_file(path)?.remove(key)),
+                        None => Ok(None),
+                    },
                     Err(e) => Err(SecretError::Keyring(e.to_string())),
                 }
             }
@@ -132,10 +234,19 @@ impl Secrets {
     /// Forgets `key` (nothing happens when there is none).
     pub fn delete(&self, key: &str) -> Result<(), SecretError> {
         match &self.backend {
-            Backend::Keyring(store) => match entry(store, key)?.delete_credential() {
-                Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-                Err(e) => Err(SecretError::Keyring(e.to_string())),
-            },
+            Backend::Keyring(store) => {
+                match entry(store, key)?.delete_credential() {
+                    Ok(()) | Err(keyring_core::Error::NoEntry) => {}
+                    Err(e) => return Err(SecretError::Keyring(e.to_string())),
+                }
+                if let Some(path) = &self.leftover_file {
+                    let mut all = read_file(path)?;
+                    if all.remove(key).is_some() {
+                        write_file(path, &all)?;
+                    }
+                }
+                Ok(())
+            }
             Backend::File(path, lock) => {
                 let _guard = lock
                     .lock()
@@ -256,6 +367,47 @@ mod tests {
         assert!(
             self_test(&store).is_ok(),
             "a healthy store passes the self-test"
+        );
+    }
+
+    #[test]
+    fn secrets_kept_in_the_file_move_into_the_keyring_once_it_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = Secrets::in_file(dir.path(), None);
+        file.set("connection:a", "secret-a").unwrap();
+        file.set("connection:b", "secret-b").unwrap();
+        assert!(
+            file.location_of("connection:a")
+                .unwrap()
+                .contains(FALLBACK_FILE)
+        );
+
+        let store: Arc<CredentialStore> = keyring_core::mock::Store::new().unwrap();
+        let keyring = Secrets::in_store_taking_file(store.clone(), dir.path());
+        let note = keyring.moved_note().unwrap();
+        assert!(note.contains("Moved 2 secret(s)"), "{note}");
+        assert!(!dir.path().join(FALLBACK_FILE).exists(), "the file is gone");
+        assert_eq!(
+            keyring.get("connection:a").unwrap().as_deref(),
+            Some("secret-a")
+        );
+        let direct = Secrets::in_store(store.clone());
+        assert_eq!(
+            direct.get("connection:b").unwrap().as_deref(),
+            Some("secret-b")
+        );
+        assert!(
+            keyring
+                .location_of("connection:b")
+                .unwrap()
+                .contains("keyring")
+        );
+        assert_eq!(keyring.location_of("connection:zzz"), None);
+        // Nothing left to move on the next start.
+        assert!(
+            Secrets::in_store_taking_file(store, dir.path())
+                .moved_note()
+                .is_none()
         );
     }
 

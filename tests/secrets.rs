@@ -105,6 +105,81 @@ fn without_a_dbus_session_secrets_go_to_a_private_file_with_a_warning() {
     );
 }
 
+#[test]
+fn a_token_saved_while_no_keyring_answered_moves_into_it_on_the_next_start() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("shared-config");
+    std::fs::create_dir_all(&config).unwrap();
+    let mut env = child_home(home.path());
+    env.push(("MLCONSOLE_TEST_CONFIG_DIR", config.clone()));
+    let env: Vec<(&str, &Path)> = env.iter().map(|(k, v)| (*k, v.as_path())).collect();
+    run_child(
+        "child_saves_a_token_without_a_keyring",
+        &[],
+        &env,
+        &["DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY"],
+    );
+    assert!(config.join(mlconsole::secrets::FALLBACK_FILE).exists());
+    let wrap = [
+        "dbus-run-session",
+        "--",
+        "sh",
+        "-c",
+        "printf dummy-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$0\" \"$@\"",
+    ];
+    run_child(
+        "child_finds_the_token_moved_into_the_keyring",
+        &wrap,
+        &env,
+        &[],
+    );
+    assert!(
+        !config.join(mlconsole::secrets::FALLBACK_FILE).exists(),
+        "the file is gone once its secrets are in the keyring"
+    );
+}
+
+fn shared_config_dir() -> std::path::PathBuf {
+    std::env::var_os("MLCONSOLE_TEST_CONFIG_DIR")
+        .expect("set by the parent test")
+        .into()
+}
+
+#[test]
+#[ignore = "runs without a D-Bus session, started by a_token_saved_while_no_keyring_…"]
+fn child_saves_a_token_without_a_keyring() {
+    let secrets = Secrets::open(&shared_config_dir());
+    assert!(secrets.warning().is_some(), "no keyring here");
+    secrets
+        .set(&connection_key("ray-lab"), "moved-token-42")
+        .unwrap();
+    assert!(
+        secrets
+            .location_of(&connection_key("ray-lab"))
+            .unwrap()
+            .contains("secrets.json")
+    );
+}
+
+#[test]
+#[ignore = "runs inside dbus-run-session, started by a_token_saved_while_no_keyring_…"]
+fn child_finds_the_token_moved_into_the_keyring() {
+    let secrets = Secrets::open(&shared_config_dir());
+    assert_eq!(secrets.warning(), None, "the Secret Service answered");
+    let note = secrets.moved_note().unwrap();
+    assert!(note.contains("Moved 1 secret(s)"), "{note}");
+    let key = connection_key("ray-lab");
+    assert_eq!(
+        secrets.get(&key).unwrap().as_deref(),
+        Some("moved-token-42")
+    );
+    assert!(
+        secrets.location_of(&key).unwrap().contains("keyring"),
+        "{:?}",
+        secrets.location_of(&key)
+    );
+}
+
 fn ray_connection(token_for: &str) -> ConnectionConfig {
     ConnectionConfig {
         id: ConnectionId::new(token_for),

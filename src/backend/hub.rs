@@ -71,6 +71,12 @@ pub(super) async fn run(
                     .updates
                     .send(Update::SettingsWarning(warning.to_owned()));
             }
+            if let Some(moved) = secrets.moved_note() {
+                shared.updates.send(Update::Notice {
+                    text: moved.to_owned(),
+                    error: moved.contains("could not"),
+                });
+            }
             shared.updates.send(Update::Connections {
                 list,
                 secrets_in: secrets.describe(),
