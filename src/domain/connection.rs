@@ -162,6 +162,40 @@ pub enum ConnectionKind {
 }
 
 impl ConnectionKind {
+    /// The first address of this connection that is plain `http://` to another machine:
+    /// its token (or Google credentials) would cross the network in clear.
+    pub fn cleartext_remote(&self) -> Option<&str> {
+        let urls: Vec<&str> = match self {
+            ConnectionKind::Local { .. } => Vec::new(),
+            ConnectionKind::Ray {
+                dashboard_url,
+                serve_url,
+            } => [Some(dashboard_url.as_str()), serve_url.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+            ConnectionKind::Vertex { api_endpoint, .. } => {
+                api_endpoint.as_deref().into_iter().collect()
+            }
+        };
+        urls.into_iter().find(|url| {
+            let Some(rest) = url.trim().strip_prefix("http://") else {
+                return false;
+            };
+            let authority = rest.split('/').next().unwrap_or_default();
+            let host = match authority.rsplit_once(':') {
+                Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+                _ => authority,
+            };
+            let host = host.trim_matches(['[', ']']);
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            !loopback
+        })
+    }
+
     /// What the kind is called, e.g. "Ray cluster".
     pub fn label(&self) -> &'static str {
         match self {
@@ -563,5 +597,32 @@ mod tests {
         assert_eq!(new_id("Ray Lab", &taken).as_str(), "ray-lab-2");
         assert_eq!(new_id("local", &taken).as_str(), "c-local");
         assert_eq!(new_id("prod", &taken).as_str(), "prod");
+    }
+
+    #[test]
+    fn plain_http_to_another_machine_is_told_apart_from_loopback_and_https() {
+        let ray = |dashboard: &str, serve: Option<&str>| ConnectionKind::Ray {
+            dashboard_url: dashboard.into(),
+            serve_url: serve.map(str::to_owned),
+        };
+        assert_eq!(ray("http://127.0.0.1:8265", None).cleartext_remote(), None);
+        assert_eq!(ray("http://localhost:8265/", None).cleartext_remote(), None);
+        assert_eq!(ray("http://[::1]:8265", None).cleartext_remote(), None);
+        assert_eq!(
+            ray("https://ray.example.com", None).cleartext_remote(),
+            None
+        );
+        assert_eq!(
+            ray("http://10.1.2.3:8265", None).cleartext_remote(),
+            Some("http://10.1.2.3:8265")
+        );
+        assert_eq!(
+            ray("http://127.0.0.1:8265", Some("http://serve.lan:8000")).cleartext_remote(),
+            Some("http://serve.lan:8000")
+        );
+        assert_eq!(
+            ConnectionKind::Local { data_dir: None }.cleartext_remote(),
+            None
+        );
     }
 }

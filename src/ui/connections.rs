@@ -192,6 +192,12 @@ impl ConnectionsPanel {
                 if response.clicked() {
                     self.open = true;
                 }
+                if let Some(url) = config.kind.cleartext_remote() {
+                    ui.label(RichText::new("⚠ http").color(theme::error_color(dark)))
+                        .on_hover_text(format!(
+                            "{url} is plain http:// to another machine: the token crosses the network unencrypted"
+                        ));
+                }
                 if let Some(cluster) = self.clusters.get(&config.id) {
                     ui.label(RichText::new(cluster_text(cluster)).weak())
                         .on_hover_text("Nodes, CPUs (mean use) and memory used of the cluster, refreshed every 5 s");
@@ -453,6 +459,9 @@ struct ConnectionForm {
     api_endpoint: String,
     error: Option<(&'static str, String)>,
     saving: bool,
+    /// A plain-http address to another machine the user was warned about; saving again
+    /// with the same one confirms it.
+    cleartext_warned: Option<String>,
 }
 
 impl ConnectionForm {
@@ -477,6 +486,7 @@ impl ConnectionForm {
             api_endpoint: String::new(),
             error: None,
             saving: false,
+            cleartext_warned: None,
         }
     }
 
@@ -721,19 +731,38 @@ impl ConnectionForm {
         if let Some(("file", message)) = &self.error {
             ui.colored_label(theme::error_color(dark), format!("⚠ {message}"));
         }
+        if let Some(url) = &self.cleartext_warned {
+            ui.colored_label(
+                theme::error_color(dark),
+                format!(
+                    "⚠ {url} is plain http:// to another machine: the token and every request \
+                     cross the network unencrypted. Use https:// or an SSH tunnel to 127.0.0.1, \
+                     or press Save anyway."
+                ),
+            );
+        }
         ui.add_space(6.0);
         let mut close = false;
         ui.horizontal(|ui| {
-            let save = ui.add_enabled(!self.saving, egui::Button::new("Save connection"));
+            let label = if self.cleartext_warned.is_some() {
+                "Save anyway"
+            } else {
+                "Save connection"
+            };
+            let save = ui.add_enabled(!self.saving, egui::Button::new(label));
             if save.clicked() {
                 let (config, secret) = self.build(list);
+                let cleartext = config.kind.cleartext_remote().map(str::to_owned);
                 match config.validate(list) {
+                    Err(e) => self.error = Some((e.field, e.message)),
+                    Ok(()) if cleartext.is_some() && cleartext != self.cleartext_warned => {
+                        self.cleartext_warned = cleartext;
+                    }
                     Ok(()) => {
                         self.error = None;
                         self.saving = true;
                         actions.push(ConnectionsAction::Save(Box::new(config), secret));
                     }
-                    Err(e) => self.error = Some((e.field, e.message)),
                 }
             }
             if self.saving {

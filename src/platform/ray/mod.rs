@@ -94,8 +94,13 @@ impl RayPlatform {
             .unwrap_or_default();
         let (host, port) = rest.rsplit_once(':').unwrap_or((rest, "8000"));
         let port: u16 = port.parse().unwrap_or(8000);
-        let loopback = host == "127.0.0.1" || host == "localhost";
-        serde_json::json!({"host": if loopback { "127.0.0.1" } else { "0.0.0.0" }, "port": port})
+        // The proxy listens where the user reaches it, and nowhere else: on every
+        // interface (0.0.0.0) only when the Serve URL says so.
+        let host = match host.trim_matches(['[', ']']) {
+            "" | "localhost" => "127.0.0.1",
+            named => named,
+        };
+        serde_json::json!({"host": host, "port": port})
     }
 
     async fn write(
