@@ -143,7 +143,7 @@ fn drop_a_file_on_the_predict_tab_and_see_the_prediction() {
         &mut harness,
         "the file to load into the editor",
         WAIT,
-        |h| h.state().predict().body.contains("6.7"),
+        |h| h.state().predict().body().contains("6.7"),
     );
     step_until(&mut harness, "the request to validate", WAIT, |h| {
         has_label(h, "Valid: 2 instances")
@@ -225,7 +225,7 @@ fn a_model_with_string_columns_gets_a_template_validation_and_its_maps_answered(
     click(&mut harness, "Try");
     assert_eq!(harness.state().tab(), Tab::Predict);
     step_until(&mut harness, "the template", WAIT, |h| {
-        h.state().predict().body.contains("\"color\": \"\"")
+        h.state().predict().body().contains("\"color\": \"\"")
     });
     step_until(&mut harness, "the template to validate", WAIT, |h| {
         has_label(h, "Valid: 1 instance")

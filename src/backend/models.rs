@@ -271,10 +271,26 @@ pub(super) async fn predict(
     });
 }
 
+/// Largest file the Predict playground turns into a request: base64 makes an image a
+/// third larger, and a request body may be at most 32 MiB.
+pub const MAX_PREDICT_FILE: u64 = 16 << 20;
+
 /// Reads a dropped file into a request body (off the UI thread).
 pub(super) async fn load_predict_file(path: PathBuf, inputs: Vec<String>, updates: Updates) {
     let file = path.clone();
     let result = tokio::task::spawn_blocking(move || {
+        let size = std::fs::metadata(&file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+            .len();
+        if size > MAX_PREDICT_FILE {
+            return Err(format!(
+                "{} is {:.1} MB; the playground takes files up to {} MB (a request may be at most {} MB once encoded). Run a batch prediction job for large inputs.",
+                file.display(),
+                size as f64 / 1e6,
+                MAX_PREDICT_FILE >> 20,
+                crate::engine::api::MAX_BODY >> 20
+            ));
+        }
         let bytes =
             std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         let name = file

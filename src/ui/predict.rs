@@ -92,10 +92,14 @@ pub struct PredictTab {
     /// `None`: the model's default version.
     version: Option<String>,
     /// The request being edited.
-    pub body: String,
-    /// The template last written into the editor by itself, and the version it is for.
-    auto_body: (String, String),
-    validated: Option<(String, Option<String>, Result<usize, String>)>,
+    body: String,
+    /// Counts changes of `body`, so that nothing compares or parses it in full per frame.
+    body_revision: u64,
+    /// The revision of the template last written into the editor by itself, and the
+    /// version it is for.
+    auto_body: (u64, String),
+    /// What the request at a revision, for a version, was found to be.
+    validated: Option<(u64, Option<String>, Result<usize, String>)>,
     in_flight: Option<Sent>,
     /// The last answer, pretty-printed, or the error.
     response: Option<Result<String, String>>,
@@ -119,7 +123,22 @@ struct Table {
     rows: Vec<Vec<String>>,
 }
 
+/// Requests longer than this are sent as they are but not shown in the editor: laying
+/// out megabytes of text every frame would stall the UI.
+pub const MAX_EDITABLE_BODY: usize = 256 * 1024;
+
 impl PredictTab {
+    /// The request being edited.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// Replaces the request.
+    pub fn set_body(&mut self, body: String) {
+        self.body = body;
+        self.body_revision += 1;
+    }
+
     /// Inputs and output prefix in Cloud Storage and a Run button, for platforms whose
     /// batch jobs read `gs://` files (a dropped local file cannot be).
     fn cloud_batch_row(
@@ -233,7 +252,7 @@ impl PredictTab {
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 self.file_note = Some(Ok(format!("{count} instances from {name}")));
-                self.body = body;
+                self.set_body(body);
                 let jsonl = file
                     .extension()
                     .is_some_and(|e| e.eq_ignore_ascii_case("jsonl"));
@@ -290,13 +309,13 @@ impl PredictTab {
         let chosen = self.chosen(models).cloned();
         // An empty editor, or one still holding another model's template, starts from
         // the chosen model's template.
-        let empty = self.body.trim().is_empty();
-        if (empty || self.auto_body.0 == self.body)
+        let empty = self.body.len() < 64 && self.body.trim().is_empty();
+        if (empty || self.auto_body.0 == self.body_revision)
             && let Some(v) = chosen.as_ref().filter(|v| !v.inputs.is_empty())
             && (empty || self.auto_body.1 != v.name)
         {
-            self.body = template(&v.inputs);
-            self.auto_body = (self.body.clone(), v.name.clone());
+            self.set_body(template(&v.inputs));
+            self.auto_body = (self.body_revision, v.name.clone());
         }
         self.target_bar(
             ui,
@@ -392,7 +411,7 @@ impl PredictTab {
                 .on_hover_text("A request made from the model's inputs")
                 .clicked()
             {
-                self.body = template(inputs);
+                self.set_body(template(inputs));
             }
             let ready = chosen.is_some_and(|v| v.state == VersionState::Ready);
             let valid = matches!(self.validated, Some((_, _, Ok(_))));
@@ -489,7 +508,7 @@ impl PredictTab {
         if self
             .validated
             .as_ref()
-            .is_some_and(|(body, v, _)| *body == self.body && *v == version)
+            .is_some_and(|(revision, v, _)| *revision == self.body_revision && *v == version)
         {
             return;
         }
@@ -503,7 +522,7 @@ impl PredictTab {
             Some(v) => parse_request(self.body.as_bytes(), &v.inputs)
                 .map(|batches| batches.iter().map(|b| b.instances).sum()),
         };
-        self.validated = Some((self.body.clone(), version, result));
+        self.validated = Some((self.body_revision, version, result));
     }
 
     fn editor(&mut self, ui: &mut Ui, dark: bool) {
@@ -526,20 +545,38 @@ impl PredictTab {
                 Err(text) => ui.colored_label(theme::error_color(dark), text),
             };
         }
+        if self.body.len() > MAX_EDITABLE_BODY {
+            ui.horizontal(|ui| {
+                ui.label(format!(
+                    "A request of {:.1} MB: too large to edit here; Send sends it as it is.",
+                    self.body.len() as f64 / 1e6
+                ));
+                if ui.button("Clear").clicked() {
+                    self.set_body(String::new());
+                }
+            });
+            return;
+        }
+        let mut changed = false;
         egui::ScrollArea::vertical()
             .id_salt("request_editor")
             .show(ui, |ui| {
-                ui.add(
-                    egui::TextEdit::multiline(&mut self.body)
-                        .code_editor()
-                        .desired_width(f32::INFINITY)
-                        .desired_rows(18)
-                        .hint_text(
-                            "{\"instances\": [...]}\nor drop a JSON, JSONL, CSV or image file here",
-                        ),
-                )
-                .labelled_by(label.id);
+                changed = ui
+                    .add(
+                        egui::TextEdit::multiline(&mut self.body)
+                            .code_editor()
+                            .desired_width(f32::INFINITY)
+                            .desired_rows(18)
+                            .hint_text(
+                                "{\"instances\": [...]}\nor drop a JSON, JSONL, CSV or image file here",
+                            ),
+                    )
+                    .labelled_by(label.id)
+                    .changed();
             });
+        if changed {
+            self.body_revision += 1;
+        }
     }
 
     fn answer(&mut self, ui: &mut Ui, dark: bool) {
@@ -599,7 +636,7 @@ impl PredictTab {
                 }
             });
         if let Some(index) = restore {
-            self.body = self.history[index].body.clone();
+            self.set_body(self.history[index].body.clone());
         }
     }
 }

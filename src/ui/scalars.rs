@@ -59,6 +59,8 @@ pub struct ScalarsTab {
     error: Option<String>,
     corrupt_records: u64,
     run_filter: String,
+    /// `run_filter` compiled when it changes (never per frame); `None` when empty.
+    run_regex: Result<Option<regex::Regex>, String>,
     smoothing: f32,
     x_axis: XAxis,
     log_y: bool,
@@ -85,6 +87,7 @@ impl Default for ScalarsTab {
             error: None,
             corrupt_records: 0,
             run_filter: String::new(),
+            run_regex: Ok(None),
             smoothing: 0.6,
             x_axis: XAxis::Step,
             log_y: false,
@@ -294,18 +297,22 @@ impl ScalarsTab {
         response
             .widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Filter runs"));
         if response.changed() {
+            self.run_regex = compile_run_filter(&self.run_filter);
             self.layout_changed();
         }
-        let regex = regex::Regex::new(&self.run_filter);
-        if let Err(e) = &regex {
-            ui.colored_label(theme::error_color(ui.visuals().dark_mode), e.to_string());
+        if let Err(e) = &self.run_regex {
+            ui.colored_label(theme::error_color(ui.visuals().dark_mode), e.as_str());
         }
+        let regex = self.run_regex.clone();
         let mut toggled = false;
         egui::ScrollArea::vertical()
             .id_salt("runs_scroll")
             .show(ui, |ui| {
                 for (name, run) in &mut self.runs {
-                    if regex.as_ref().is_ok_and(|r| !r.is_match(name)) {
+                    if regex
+                        .as_ref()
+                        .is_ok_and(|r| r.as_ref().is_some_and(|r| !r.is_match(name)))
+                    {
                         continue;
                     }
                     ui.horizontal(|ui| {
@@ -325,10 +332,10 @@ impl ScalarsTab {
     }
 
     fn shown_runs(&self) -> Vec<&String> {
-        let regex = regex::Regex::new(&self.run_filter).ok();
+        let regex = self.run_regex.as_ref().ok().and_then(Option::as_ref);
         self.runs
             .iter()
-            .filter(|(name, run)| run.shown && regex.as_ref().is_none_or(|r| r.is_match(name)))
+            .filter(|(name, run)| run.shown && regex.is_none_or(|r| r.is_match(name)))
             .map(|(name, _)| name)
             .collect()
     }
@@ -574,4 +581,16 @@ fn y_label(y: f64, log_y: bool) -> String {
     } else {
         format!("{v:.4}")
     }
+}
+
+/// The run filter as a regex (bounded in size: it is typed by the user), `None` when empty.
+fn compile_run_filter(text: &str) -> Result<Option<regex::Regex>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    regex::RegexBuilder::new(text)
+        .size_limit(1 << 20)
+        .build()
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
