@@ -8,6 +8,8 @@
 # a request, wrk on loopback.
 #   apt-get install wrk; pip install fastapi uvicorn onnxruntime numpy
 #   bash benches/compare_predict.sh [SECONDS]
+# BEFORE=path/to/an/older/mlconsole adds that engine's rows (Iris on ONNX Runtime) to
+# the same run, to measure what a change costs.
 # The python on PATH must have onnxruntime, fastapi and uvicorn (the engine finds ONNX
 # Runtime through it, as it does by default).
 set -euo pipefail
@@ -41,6 +43,20 @@ deploy() { # model file [runtime]
   until curl -s -H "Authorization: Bearer $token" "$api/$1/versions/v1" | grep -Eq 'READY|FAILED'; do sleep 0.1; done
   curl -s -H "Authorization: Bearer $token" "$api/$1/versions/v1" | grep -Eo '"runtime":"[^"]*"|"state":"FAILED"' | head -1
 }
+if [[ -n ${BEFORE:-} ]]; then
+  "$BEFORE" engine --data-dir "$work/before" --port 18475 >"$work/before.log" 2>&1 &
+  pids+=($!)
+  wait_port 18475
+  before_token=$(cat "$work/before/token")
+  curl -sf -H "Authorization: Bearer $before_token" -d '{"name":"iris_ort"}' \
+    http://127.0.0.1:18475/v1/projects/local/models >/dev/null
+  curl -sf -H "Authorization: Bearer $before_token" \
+    -d "{\"name\":\"v1\",\"deploymentUri\":\"$PWD/$iris\",\"autoScaling\":{\"minNodes\":1}}" \
+    http://127.0.0.1:18475/v1/projects/local/models/iris_ort/versions >/dev/null
+  until curl -s -H "Authorization: Bearer $before_token" \
+    http://127.0.0.1:18475/v1/projects/local/models/iris_ort/versions/v1 | grep -Eq 'READY|FAILED'; do sleep 0.1; done
+  echo "iris on BEFORE:     $BEFORE"
+fi
 echo "iris on the engine: $(deploy iris_ort $iris)"
 echo "iris with tract:    $(deploy iris_tract $iris tract)"
 echo "pipeline:           $(deploy pipeline_ort $pipeline)"
@@ -65,9 +81,14 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $token"
 LUA
 
+if [[ -n ${BEFORE:-} ]]; then
+  sed "s/$token/$before_token/" "$work/post.lua" >"$work/post_before.lua"
+fi
+
 run() { # name port model concurrency
-  local out
-  out=$(wrk -t "$(( $4 < 2 ? 1 : 2 ))" -c "$4" -d "${secs}s" --latency -s "$work/post.lua" \
+  local out script=$work/post.lua
+  [[ $2 == 18475 ]] && script=$work/post_before.lua
+  out=$(wrk -t "$(( $4 < 2 ? 1 : 2 ))" -c "$4" -d "${secs}s" --latency -s "$script" \
     "http://127.0.0.1:$2/v1/projects/local/models/$3:predict")
   local rps p50 p99 errs
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -82,8 +103,13 @@ for target in "18471 iris_ort" "18471 iris_tract" "18471 pipeline_ort" "18472 ir
   set -- $target
   wrk -t1 -c8 -d2s -s "$work/post.lua" "http://127.0.0.1:$1/v1/projects/local/models/$2:predict" >/dev/null
 done
+if [[ -n ${BEFORE:-} ]]; then
+  wrk -t1 -c8 -d2s -s "$work/post_before.lua" \
+    "http://127.0.0.1:18475/v1/projects/local/models/iris_ort:predict" >/dev/null
+fi
 for c in 1 8 64; do
   echo "-- iris, c=$c"
+  [[ -n ${BEFORE:-} ]] && run engine-before 18475 iris_ort "$c"
   run engine-ort 18471 iris_ort "$c"
   run engine-tract 18471 iris_tract "$c"
   run peer 18473 iris "$c"

@@ -8,6 +8,7 @@ pub mod atomic_file;
 pub mod backend;
 pub mod domain;
 pub mod engine;
+pub mod fuzzing;
 pub mod onnx_signature;
 pub mod platform;
 pub mod sample_train;

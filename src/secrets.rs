@@ -185,7 +185,22 @@ impl Secrets {
     /// Where secrets are kept, for the Connections panel.
     pub fn describe(&self) -> String {
         match &self.backend {
-            Backend::Keyring(store) => format!("the OS keyring ({})", short_vendor(store)),
+            Backend::Keyring(store) => {
+                let keyring = format!("the OS keyring ({})", short_vendor(store));
+                // Secrets the keyring refused at start are still read from the file.
+                let left = self
+                    .leftover_file
+                    .as_ref()
+                    .and_then(|path| Some((path, read_file(path).ok()?.len())))
+                    .filter(|(_, n)| *n > 0);
+                match left {
+                    Some((path, n)) => format!(
+                        "{keyring}; {n} still in {} (readable only by you)",
+                        path.display()
+                    ),
+                    None => keyring,
+                }
+            }
             Backend::File(path, _) => format!("{} (readable only by you)", path.display()),
         }
     }

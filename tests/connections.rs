@@ -407,3 +407,38 @@ fn a_connection_that_answers_after_ten_seconds_never_delays_the_others() {
         "local connected after {connected_after:?}, its job synced {synced_after:?} after submission, while `slow` had not answered"
     );
 }
+
+#[test]
+fn plain_http_to_another_machine_is_saved_only_when_confirmed_and_wears_a_badge() {
+    let engine = TestEngine::start(&[]);
+    let mut harness = console_harness(&engine);
+    click(&mut harness, "🔌 Connections");
+    click(&mut harness, "➕ Add connection");
+    click(&mut harness, "Ray cluster");
+    type_into(&mut harness, "Connection name", "far");
+    // A reserved name that never resolves: no traffic leaves the machine.
+    replace_in(
+        &mut harness,
+        "Dashboard URL",
+        "http://ray-head.invalid:8265",
+    );
+    click(&mut harness, "Save connection");
+    harness.step();
+    assert!(
+        has_label_containing(&harness, "cross the network unencrypted"),
+        "the form warns before saving"
+    );
+    let id = ConnectionId::new("far");
+    assert!(
+        harness.state().connections().config(&id).is_none(),
+        "nothing saved yet"
+    );
+    click(&mut harness, "Save anyway");
+    step_until(
+        &mut harness,
+        "the connection saved",
+        Duration::from_secs(10),
+        |h| h.state().connections().config(&id).is_some(),
+    );
+    assert!(has_label(&harness, "⚠ http"), "the badge on its chip");
+}

@@ -11,6 +11,8 @@ use crate::domain::ConnectionConfig;
 /// The file's name in the config dir.
 pub const SETTINGS_FILE: &str = "connections.json";
 const VERSION: u32 = 1;
+/// Largest connections file read: anything bigger is damage, not settings.
+const MAX_FILE: u64 = 4 << 20;
 
 /// The platform's config dir for mlconsole, e.g. `~/.config/mlconsole`.
 pub fn default_config_dir() -> Option<PathBuf> {
@@ -45,7 +47,12 @@ pub struct Loaded {
 /// explained in [`Loaded::problem`], and what could be read is kept.
 pub fn load(config_dir: &Path) -> Loaded {
     let path = config_dir.join(SETTINGS_FILE);
-    let bytes = match std::fs::read(&path) {
+    let read = std::fs::File::open(&path).and_then(|file| {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE + 1), &mut bytes)?;
+        Ok(bytes)
+    });
+    let bytes = match read {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Loaded {
@@ -63,7 +70,16 @@ pub fn load(config_dir: &Path) -> Loaded {
             };
         }
     };
-    let (connections, broken) = match serde_json::from_slice::<FileIn>(&bytes) {
+    let too_large = bytes.len() as u64 > MAX_FILE;
+    let parsed = if too_large {
+        Err(format!(
+            "it is over {} MiB; a connections file is a few KB",
+            MAX_FILE >> 20
+        ))
+    } else {
+        serde_json::from_slice::<FileIn>(&bytes).map_err(|e| e.to_string())
+    };
+    let (connections, broken) = match parsed {
         Ok(file) if file.version <= VERSION => read_entries(file.connections),
         Ok(file) => (
             Vec::new(),
@@ -72,7 +88,7 @@ pub fn load(config_dir: &Path) -> Loaded {
                 file.version
             )],
         ),
-        Err(e) => (Vec::new(), vec![e.to_string()]),
+        Err(e) => (Vec::new(), vec![e]),
     };
     let connections = with_builtin(connections);
     if broken.is_empty() {
@@ -190,6 +206,29 @@ mod tests {
         let list = vec![ConnectionConfig::local_default(), ray("ray-lab")];
         save(dir.path(), &list).unwrap();
         assert_eq!(load(dir.path()).connections, list);
+    }
+
+    #[test]
+    fn a_huge_file_is_refused_without_being_parsed_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SETTINGS_FILE);
+        let huge = format!("{}{}", "[".repeat(5 << 20), "]".repeat(5 << 20));
+        std::fs::write(&path, &huge).unwrap();
+        let loaded = load(dir.path());
+        let problem = loaded.problem.unwrap();
+        assert!(problem.contains("over 4 MiB"), "{problem:.300}");
+        assert_eq!(loaded.connections.len(), 1, "the local engine still");
+        let backups = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains("broken")
+            })
+            .count();
+        assert_eq!(backups, 1, "the file as it was is kept");
     }
 
     #[test]
