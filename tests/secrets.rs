@@ -57,6 +57,16 @@ fn run_child(name: &str, wrap: &[&str], env: &[(&str, &Path)], remove: &[&str]) 
     );
 }
 
+/// The child's wrapper: a session bus of its own, with gnome-keyring unlocked by a dummy
+/// password.
+const KEYRING_SESSION: [&str; 5] = [
+    "dbus-run-session",
+    "--",
+    "sh",
+    "-c",
+    "printf dummy-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$0\" \"$@\"",
+];
+
 /// A private home for the child: its keyrings and runtime dir live in `dir`.
 fn child_home(dir: &Path) -> Vec<(&'static str, std::path::PathBuf)> {
     let run = dir.join("run");
@@ -76,17 +86,9 @@ fn a_real_secret_service_keeps_the_token_and_the_settings_file_holds_none() {
     let home = tempfile::tempdir().unwrap();
     let env = child_home(home.path());
     let env: Vec<(&str, &Path)> = env.iter().map(|(k, v)| (*k, v.as_path())).collect();
-    // A session bus of its own, with gnome-keyring unlocked by a dummy password.
-    let wrap = [
-        "dbus-run-session",
-        "--",
-        "sh",
-        "-c",
-        "printf dummy-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$0\" \"$@\"",
-    ];
     run_child(
         "child_stores_a_token_in_the_secret_service",
-        &wrap,
+        &KEYRING_SESSION,
         &env,
         &[],
     );
@@ -120,16 +122,9 @@ fn a_token_saved_while_no_keyring_answered_moves_into_it_on_the_next_start() {
         &["DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY"],
     );
     assert!(config.join(mlconsole::secrets::FALLBACK_FILE).exists());
-    let wrap = [
-        "dbus-run-session",
-        "--",
-        "sh",
-        "-c",
-        "printf dummy-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$0\" \"$@\"",
-    ];
     run_child(
         "child_finds_the_token_moved_into_the_keyring",
-        &wrap,
+        &KEYRING_SESSION,
         &env,
         &[],
     );

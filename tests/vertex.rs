@@ -91,6 +91,21 @@ fn container_job(id: &str, args: &[&str]) -> Job {
     }
 }
 
+/// A batch prediction job of the model `iris` over gs:// JSONL files.
+fn batch_job(id: &str) -> Job {
+    Job {
+        job_id: id.into(),
+        prediction_input: Some(PredictionInput {
+            model_name: Some("iris".into()),
+            input_paths: vec!["gs://mlc-test-bucket/in/*.jsonl".into()],
+            output_path: "gs://mlc-test-bucket/out".into(),
+            data_format: "JSON".into(),
+            ..PredictionInput::default()
+        }),
+        ..Job::default()
+    }
+}
+
 async fn wait_state(p: &VertexPlatform, id: &str, want: JobState) -> Vec<JobState> {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = Vec::new();
@@ -461,17 +476,7 @@ async fn batch_prediction_jobs_run_and_are_listed_with_the_other_jobs() {
     let fake = FakeGoogle::start(FakeConfig::default());
     fake.seed_version("iris", "v1", true);
     let p = signed_in(&fake);
-    let job = Job {
-        job_id: "score_1".into(),
-        prediction_input: Some(PredictionInput {
-            model_name: Some("iris".into()),
-            input_paths: vec!["gs://mlc-test-bucket/in/*.jsonl".into()],
-            output_path: "gs://mlc-test-bucket/out".into(),
-            data_format: "JSON".into(),
-            ..PredictionInput::default()
-        }),
-        ..Job::default()
-    };
+    let job = batch_job("score_1");
     let submitted = p.submit_job(&job).await.unwrap();
     p.submit_job(&container_job("train_2", &[])).await.unwrap();
     wait_state(&p, &submitted.job_id, JobState::Succeeded).await;
@@ -524,17 +529,7 @@ async fn a_create_whose_answer_is_lost_makes_exactly_one_job() {
     // Batch prediction jobs alike.
     fake.seed_version("iris", "v1", true);
     fake.stall_creates(1, Duration::from_secs(3));
-    let batch = Job {
-        job_id: "score_once".into(),
-        prediction_input: Some(PredictionInput {
-            model_name: Some("iris".into()),
-            input_paths: vec!["gs://mlc-test-bucket/in/*.jsonl".into()],
-            output_path: "gs://mlc-test-bucket/out".into(),
-            data_format: "JSON".into(),
-            ..PredictionInput::default()
-        }),
-        ..Job::default()
-    };
+    let batch = batch_job("score_once");
     p.submit_job(&batch).await.unwrap();
     assert_eq!(fake.job_count(), 2);
     assert_contract(&fake);

@@ -444,16 +444,22 @@ mod tests {
         assert_eq!(entry_count(d).unwrap(), 7);
     }
 
-    #[test]
-    fn a_torn_record_is_dropped_and_its_line_read_again() {
+    /// A log of two indexed stdout lines, and its index opened for writing.
+    fn two_lines_indexed() -> (tempfile::TempDir, File) {
         let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        append(d, STDOUT_FILE, "a\nb\n");
-        JobLog::open(d).unwrap().ingest(false).unwrap();
+        append(dir.path(), STDOUT_FILE, "a\nb\n");
+        JobLog::open(dir.path()).unwrap().ingest(false).unwrap();
         let index = OpenOptions::new()
             .write(true)
-            .open(d.join(INDEX_FILE))
+            .open(dir.path().join(INDEX_FILE))
             .unwrap();
+        (dir, index)
+    }
+
+    #[test]
+    fn a_torn_record_is_dropped_and_its_line_read_again() {
+        let (dir, index) = two_lines_indexed();
+        let d = dir.path();
         index.set_len((RECORD + 10) as u64).unwrap();
         let mut log = JobLog::open(d).unwrap();
         assert_eq!(log.count(), 1);
@@ -469,14 +475,8 @@ mod tests {
 
     #[test]
     fn a_lying_record_length_allocates_nothing() {
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, index) = two_lines_indexed();
         let d = dir.path();
-        append(d, STDOUT_FILE, "a\nb\n");
-        JobLog::open(d).unwrap().ingest(false).unwrap();
-        let index = OpenOptions::new()
-            .write(true)
-            .open(d.join(INDEX_FILE))
-            .unwrap();
         // The second record claims a 4 GiB line.
         index
             .write_all_at(&u32::MAX.to_le_bytes(), (RECORD + 16) as u64)
