@@ -163,6 +163,20 @@ fn drop_a_file_on_the_predict_tab_and_see_the_prediction() {
         common::console::has_label_containing(h, "instance 1")
     });
 
+    // A file too large for the playground is refused with its size; the editor keeps
+    // what it had.
+    let before = harness.state().predict().body().to_owned();
+    let huge = data.path().join("huge.jsonl");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(17 << 20)
+        .unwrap();
+    drop_file(&mut harness, huge);
+    step_until(&mut harness, "the size refusal", WAIT, |h| {
+        common::console::has_label_containing(h, "17.8 MB")
+    });
+    assert_eq!(harness.state().predict().body(), before);
+
     // The dropped JSONL file also runs as a batch prediction job.
     drop_file(&mut harness, file);
     step_until(&mut harness, "the JSONL to load again", WAIT, |h| {

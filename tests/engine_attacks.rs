@@ -375,3 +375,37 @@ async fn the_data_dir_is_private_and_loose_modes_are_tightened_at_start() {
     assert_eq!(mode(&data.join("jobs")), 0o700);
     assert_eq!(mode(&data.join("state.db")), 0o600);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_row_is_skipped_and_the_engine_starts() {
+    let mut engine = TestEngine::start(&[]);
+    for id in ["kept", "damaged"] {
+        let job = python_job(id, "print('done')");
+        engine.platform.submit_job(&job).await.unwrap();
+        engine.wait_finished(id).await;
+    }
+    engine.kill_engine();
+    let db = rusqlite::Connection::open(engine.data_dir.join("state.db")).unwrap();
+    db.execute(
+        "UPDATE jobs SET body = '{\"jobId\": 7, truncated' WHERE job_id = 'damaged'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    engine.restart();
+    let (code, page) = engine.get("/v1/projects/local/jobs").await;
+    assert_eq!(code, 200, "{page}");
+    let ids: Vec<&str> = page["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|j| j["jobId"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["kept"],
+        "the readable job is served, the other skipped"
+    );
+    let (code, _) = engine.get("/v1/projects/local/jobs/kept").await;
+    assert_eq!(code, 200);
+}
