@@ -241,4 +241,40 @@ mod tests {
         assert_eq!(names, loaded_names);
         assert!(read(b"not a model at all").is_err());
     }
+
+    /// `tag` (a length-delimited field) around `inner`, as protobuf writes it.
+    fn wrap(field: u8, inner: &[u8]) -> Vec<u8> {
+        let mut out = vec![(field << 3) | 2];
+        let mut len = inner.len();
+        while len >= 0x80 {
+            out.push((len as u8 & 0x7f) | 0x80);
+            len >>= 7;
+        }
+        out.push(len as u8);
+        out.extend_from_slice(inner);
+        out
+    }
+
+    #[test]
+    fn a_type_nested_without_end_is_refused_not_followed() {
+        // seq(seq(seq(… float32 …))) 10 000 deep, built without recursion.
+        let mut ty = wrap(1, &[0x08, 0x01]);
+        for _ in 0..10_000 {
+            ty = wrap(4, &wrap(1, &ty));
+        }
+        let info = [wrap(1, b"x"), wrap(2, &ty)].concat();
+        let graph = [wrap(11, &info), wrap(12, &info)].concat();
+        let model = wrap(7, &graph);
+        let e = read(&model).unwrap_err();
+        assert!(e.contains("not an ONNX model"), "{e}");
+        // Within protobuf's recursion limit the same shape reads.
+        let mut ty = wrap(1, &[0x08, 0x01]);
+        for _ in 0..3 {
+            ty = wrap(4, &wrap(1, &ty));
+        }
+        let info = [wrap(1, b"x"), wrap(2, &ty)].concat();
+        let model = wrap(7, &[wrap(11, &info), wrap(12, &info)].concat());
+        let (inputs, _) = read(&model).unwrap();
+        assert_eq!(inputs[0].dtype, "seq(seq(seq(float32)))");
+    }
 }
