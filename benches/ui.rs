@@ -301,6 +301,7 @@ fn connect(app: &mut App, list: &[ConnectionConfig]) {
     app.apply(Update::Connections {
         list: list.to_vec(),
         secrets_in: "benchmark".into(),
+        secret_places: Default::default(),
     });
     for config in list {
         app.apply(Update::Connection {

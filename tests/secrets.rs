@@ -236,11 +236,23 @@ fn child_stores_a_token_in_the_secret_service() {
         config: Box::new(ray_connection("ray-lab")),
         secret: SecretEdit::Set(token.into()),
     });
+    let mut places = None;
     let saved = wait_for(&backend, "the connection saved", |u| match u {
+        Update::Connections { secret_places, .. } => {
+            places = Some(secret_places);
+            None
+        }
         Update::ConnectionSaved(result) => Some(result),
         _ => None,
     });
     assert_eq!(saved, Ok(ConnectionId::new("ray-lab")));
+    let place = places
+        .and_then(|p| p.get(&ConnectionId::new("ray-lab")).cloned())
+        .unwrap_or_default();
+    assert!(
+        place.contains("OS keyring"),
+        "the Connections window says where the token is: {place:?}"
+    );
     let key = connection_key("ray-lab");
     assert_eq!(secrets.get(&key).unwrap().as_deref(), Some(token));
     let file = std::fs::read_to_string(config.path().join("connections.json")).unwrap();

@@ -2,7 +2,7 @@
 //! and each request sent on to the connection it names (refused there when the
 //! connection is read-only).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -77,9 +77,12 @@ pub(super) async fn run(
                     error: moved.contains("could not"),
                 });
             }
+            let ids = list.iter().map(|c| c.id.clone()).collect();
+            let (secrets_in, secret_places) = describe_secrets(secrets, ids).await;
             shared.updates.send(Update::Connections {
                 list,
-                secrets_in: secrets.describe(),
+                secrets_in,
+                secret_places,
             });
         }
     });
@@ -124,6 +127,19 @@ impl Hub {
         self.updates().send(Update::Connections {
             list: self.configs(),
             secrets_in,
+            secret_places: BTreeMap::new(),
+        });
+    }
+
+    /// Sends the connections with where secrets are kept, each connection's too.
+    async fn send_list_with_secrets(&self) {
+        let list = self.configs();
+        let ids = list.iter().map(|c| c.id.clone()).collect();
+        let (secrets_in, secret_places) = describe_secrets(self.shared.secrets().await, ids).await;
+        self.updates().send(Update::Connections {
+            list,
+            secrets_in,
+            secret_places,
         });
     }
 
@@ -382,7 +398,7 @@ impl Hub {
         let id = config.id.clone();
         self.forget_data(&id);
         self.start(config);
-        self.send_list(self.shared.secrets().await.describe());
+        self.send_list_with_secrets().await;
         self.updates().send(Update::ConnectionSaved(Ok(id)));
     }
 
@@ -420,7 +436,7 @@ impl Hub {
             Err(e) => format!("Removed {name}, but its secret could not be forgotten: {e}"),
         };
         self.forget_data(id);
-        self.send_list(self.shared.secrets().await.describe());
+        self.send_list_with_secrets().await;
         self.updates().send(Update::Notice { text, error: false });
     }
 
@@ -500,4 +516,24 @@ fn read_key_file(path: &Path) -> Result<String, String> {
             path.display()
         )),
     }
+}
+
+/// Where secrets are kept, and each of `ids`' secret, read on a blocking thread (the
+/// keyring answers over D-Bus).
+async fn describe_secrets(
+    secrets: Arc<Secrets>,
+    ids: Vec<ConnectionId>,
+) -> (String, BTreeMap<ConnectionId, String>) {
+    tokio::task::spawn_blocking(move || {
+        let places = ids
+            .into_iter()
+            .filter_map(|id| {
+                let place = secrets.location_of(&connection_key(id.as_str()))?;
+                Some((id, place))
+            })
+            .collect();
+        (secrets.describe(), places)
+    })
+    .await
+    .unwrap_or_default()
 }

@@ -10,6 +10,7 @@ mod models;
 pub mod settings;
 mod tasks;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc;
 
@@ -275,6 +276,8 @@ pub enum Update {
         list: Vec<ConnectionConfig>,
         /// E.g. "the OS keyring (Secret Service store)".
         secrets_in: String,
+        /// Where each connection that has a secret keeps it.
+        secret_places: BTreeMap<ConnectionId, String>,
     },
     /// Something to keep in view about the settings: the connections file was broken, or
     /// secrets are not in an OS keyring.

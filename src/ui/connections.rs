@@ -2,7 +2,7 @@
 //! chips in the status bar, and the Connections window (Ctrl+K) to add, edit, remove,
 //! connect and disconnect them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use egui::{Color32, RichText, Ui};
@@ -38,6 +38,8 @@ pub struct ConnectionsPanel {
     status: HashMap<ConnectionId, ConnectionStatus>,
     clusters: HashMap<ConnectionId, ClusterSummary>,
     secrets_in: String,
+    /// Where each connection that has a secret keeps it.
+    secret_places: BTreeMap<ConnectionId, String>,
     /// Things to keep in view: a broken settings file, secrets outside a keyring.
     pub warnings: Vec<String>,
     /// The window is shown.
@@ -49,7 +51,12 @@ pub struct ConnectionsPanel {
 
 impl ConnectionsPanel {
     /// Takes the backend's list of connections.
-    pub fn set_list(&mut self, list: Vec<ConnectionConfig>, secrets_in: String) {
+    pub fn set_list(
+        &mut self,
+        list: Vec<ConnectionConfig>,
+        secrets_in: String,
+        secret_places: BTreeMap<ConnectionId, String>,
+    ) {
         self.status.retain(|id, _| list.iter().any(|c| &c.id == id));
         if list != self.list {
             self.revision += 1;
@@ -57,7 +64,13 @@ impl ConnectionsPanel {
         self.list = list;
         if !secrets_in.is_empty() {
             self.secrets_in = secrets_in;
+            self.secret_places = secret_places;
         }
+    }
+
+    /// Where the secret of `id` is kept, when it has one.
+    pub fn secret_place(&self, id: &ConnectionId) -> Option<&str> {
+        self.secret_places.get(id).map(String::as_str)
     }
 
     /// Records a connection's state.
@@ -306,7 +319,12 @@ impl ConnectionsPanel {
                             ui.label(RichText::new("read-only").small().weak());
                         }
                     });
-                    ui.label(summary(&config.kind));
+                    ui.vertical(|ui| {
+                        ui.label(summary(&config.kind));
+                        if let Some(place) = self.secret_places.get(&config.id) {
+                            ui.label(RichText::new(format!("secret in {place}")).small().weak());
+                        }
+                    });
                     let (dot, text, hover) = describe(status, dark);
                     ui.horizontal(|ui| {
                         status_dot(ui, dot);

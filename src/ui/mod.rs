@@ -157,8 +157,12 @@ impl App {
     /// Applies one update from the backend.
     pub fn apply(&mut self, update: Update) {
         match update {
-            Update::Connections { list, secrets_in } => {
-                self.connections.set_list(list, secrets_in);
+            Update::Connections {
+                list,
+                secrets_in,
+                secret_places,
+            } => {
+                self.connections.set_list(list, secrets_in, secret_places);
                 let known = |id: &ConnectionId| self.connections.config(id).is_some();
                 if self
                     .selected
