@@ -409,3 +409,42 @@ async fn an_unreadable_row_is_skipped_and_the_engine_starts() {
     let (code, _) = engine.get("/v1/projects/local/jobs/kept").await;
     assert_eq!(code, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_idle_and_slow_sockets_never_locks_clients_out() {
+    let engine = TestEngine::start(&["--max-connections", "16"]);
+    let addr = address(&engine);
+    // Four times the bound: half idle, half stuck in the middle of their headers.
+    let mut held: Vec<TcpStream> = (0..64)
+        .map(|i| {
+            let mut stream = TcpStream::connect(&addr).unwrap();
+            if i % 2 == 0 {
+                stream.write_all(b"GET /healthz HTTP/1.1\r\nHo").unwrap();
+            }
+            stream
+        })
+        .collect();
+    let started = Instant::now();
+    let (code, page) = engine.get("/v1/projects/local/jobs").await;
+    assert_eq!(code, 200, "{page}");
+    let r = engine
+        .http
+        .get(engine.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered in {:?}",
+        started.elapsed()
+    );
+    // The flood's oldest sockets were closed to make room.
+    let closed = held
+        .iter_mut()
+        .take(16)
+        .map(|s| closed_by_server(s, Duration::from_secs(2)))
+        .filter(|closed| *closed)
+        .count();
+    assert_eq!(closed, 16, "the first sockets of the flood are closed");
+}

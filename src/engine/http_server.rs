@@ -2,7 +2,9 @@
 //! at once and time limits on each request, so that no client, slow or hostile, can hold
 //! the engine (a slowloris sending a byte a second, hundreds of idle sockets).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -10,7 +12,7 @@ use axum::extract::Request;
 use axum::response::Response;
 use futures_util::StreamExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tower_service::Service;
 
 use super::Engine;
@@ -19,7 +21,8 @@ use super::fast_predict::Api;
 /// Limits that keep one client from holding the engine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpLimits {
-    /// Most connections served at once; more wait in the listen queue until one closes.
+    /// Most connections served at once; past it the one idle the longest is closed to
+    /// make room, or, when all are busy, new ones wait in the listen queue.
     pub max_connections: usize,
     /// Time a client has to send a request's headers; also the longest a kept-alive
     /// connection may idle between requests.
@@ -40,7 +43,14 @@ impl Default for HttpLimits {
     }
 }
 
-/// Serves `api` on `listener` until the process ends.
+/// How long a connection asked to make room has to finish a request it began before it
+/// is dropped.
+const SHED_GRACE: Duration = Duration::from_secs(1);
+
+/// Serves `api` on `listener` until the process ends. At the bound on connections, a new
+/// one makes room by closing the connection idle the longest (a kept-alive socket or a
+/// client that never finished its headers), so that hundreds of idle or slow sockets
+/// never lock the console out; when every connection is busy, it waits for one to end.
 pub async fn serve(
     engine: &Arc<Engine>,
     api: Api,
@@ -49,11 +59,8 @@ pub async fn serve(
     let limits = engine.config().http.clone();
     raise_open_file_limit(limits.max_connections);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let open = Arc::new(OpenConnections::default());
     loop {
-        // Taken before accepting: past the bound, connections wait in the kernel's queue.
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return Ok(());
-        };
         let tcp = match listener.accept().await {
             Ok((tcp, _)) => tcp,
             Err(e) => {
@@ -64,26 +71,129 @@ pub async fn serve(
                 continue;
             }
         };
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                open.shed_idlest();
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return Ok(());
+                };
+                permit
+            }
+        };
         // Small requests and answers: without NODELAY, Nagle and delayed ACKs add 40 ms.
         let _ = tcp.set_nodelay(true);
-        let api = api.clone();
+        let (id, state) = open.add();
+        let (api, open) = (api.clone(), open.clone());
         let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
+            let activity = state.clone();
             let service = hyper::service::service_fn(move |request: Request<_>| {
                 let mut api = api.clone();
-                async move { api.call(request.map(Body::new)).await }
+                let activity = activity.clone();
+                async move {
+                    activity.begin();
+                    let answer = api.call(request.map(Body::new)).await;
+                    activity.end();
+                    answer
+                }
             });
-            let served = hyper::server::conn::http1::Builder::new()
+            let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(tcp), service)
-                .await;
+                .serve_connection(TokioIo::new(tcp), service);
+            tokio::pin!(connection);
+            let served = tokio::select! {
+                served = connection.as_mut() => served,
+                // Idle (or still sending its headers): closed at once. A request that
+                // began meanwhile gets a moment to finish.
+                () = state.shed.notified() => if state.busy.load(Ordering::Relaxed) == 0 {
+                    Ok(())
+                } else {
+                    connection.as_mut().graceful_shutdown();
+                    tokio::time::timeout(SHED_GRACE, connection.as_mut())
+                        .await
+                        .unwrap_or(Ok(()))
+                }
+            };
             if let Err(e) = served {
                 tracing::debug!("a connection ended with an error: {e}");
             }
+            open.remove(id);
             drop(permit);
         });
     }
+}
+
+/// One open connection, as the bound on connections sees it.
+#[derive(Default)]
+struct ConnectionState {
+    /// Requests being answered.
+    busy: AtomicUsize,
+    /// When it last began or ended a request (or opened), in ms since the engine started.
+    last_active_ms: AtomicU64,
+    /// Asks it to close to make room.
+    shed: Notify,
+}
+
+impl ConnectionState {
+    fn begin(&self) {
+        self.busy.fetch_add(1, Ordering::Relaxed);
+        self.touch();
+    }
+
+    fn end(&self) {
+        self.busy.fetch_sub(1, Ordering::Relaxed);
+        self.touch();
+    }
+
+    fn touch(&self) {
+        self.last_active_ms.store(now_ms(), Ordering::Relaxed);
+    }
+}
+
+/// Milliseconds on a clock that starts with the engine.
+fn now_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The connections open now.
+#[derive(Default)]
+struct OpenConnections {
+    next: AtomicU64,
+    all: Mutex<HashMap<u64, Arc<ConnectionState>>>,
+}
+
+impl OpenConnections {
+    fn add(&self) -> (u64, Arc<ConnectionState>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let state = Arc::new(ConnectionState::default());
+        state.touch();
+        lock(&self.all).insert(id, state.clone());
+        (id, state)
+    }
+
+    fn remove(&self, id: u64) {
+        lock(&self.all).remove(&id);
+    }
+
+    /// Asks the idle connection that has been quiet the longest to close.
+    fn shed_idlest(&self) {
+        let all = lock(&self.all);
+        let idlest = all
+            .values()
+            .filter(|c| c.busy.load(Ordering::Relaxed) == 0)
+            .min_by_key(|c| c.last_active_ms.load(Ordering::Relaxed));
+        if let Some(connection) = idlest {
+            connection.shed.notify_one();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Lets the process hold its connections plus its own files (the default soft limit
