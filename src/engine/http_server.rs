@@ -12,7 +12,7 @@ use axum::extract::Request;
 use axum::response::Response;
 use futures_util::StreamExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tower_service::Service;
 
 use super::Engine;
@@ -43,10 +43,6 @@ impl Default for HttpLimits {
     }
 }
 
-/// How long a connection asked to make room has to finish a request it began before it
-/// is dropped.
-const SHED_GRACE: Duration = Duration::from_secs(1);
-
 /// Serves `api` on `listener` until the process ends. At the bound on connections, a new
 /// one makes room by closing the connection idle the longest (a kept-alive socket or a
 /// client that never finished its headers), so that hundreds of idle or slow sockets
@@ -74,7 +70,7 @@ pub async fn serve(
         let permit = match permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
-                open.shed_idlest();
+                open.close_idlest();
                 let Ok(permit) = permits.clone().acquire_owned().await else {
                     return Ok(());
                 };
@@ -83,11 +79,17 @@ pub async fn serve(
         };
         // Small requests and answers: without NODELAY, Nagle and delayed ACKs add 40 ms.
         let _ = tcp.set_nodelay(true);
-        let (id, state) = open.add();
-        let (api, open) = (api.clone(), open.clone());
+        let (id, activity) = open.add();
+        let registered = Registered {
+            open: open.clone(),
+            id,
+            _permit: permit,
+        };
+        let api = api.clone();
         let header_timeout = limits.header_timeout;
-        tokio::spawn(async move {
-            let activity = state.clone();
+        let task = tokio::spawn(async move {
+            // Dropped when the connection ends or is closed to make room.
+            let _registered = registered;
             let service = hyper::service::service_fn(move |request: Request<_>| {
                 let mut api = api.clone();
                 let activity = activity.clone();
@@ -98,45 +100,29 @@ pub async fn serve(
                     answer
                 }
             });
-            let connection = hyper::server::conn::http1::Builder::new()
+            let served = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(tcp), service);
-            tokio::pin!(connection);
-            let served = tokio::select! {
-                served = connection.as_mut() => served,
-                // Idle (or still sending its headers): closed at once. A request that
-                // began meanwhile gets a moment to finish.
-                () = state.shed.notified() => if state.busy.load(Ordering::Relaxed) == 0 {
-                    Ok(())
-                } else {
-                    connection.as_mut().graceful_shutdown();
-                    tokio::time::timeout(SHED_GRACE, connection.as_mut())
-                        .await
-                        .unwrap_or(Ok(()))
-                }
-            };
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
             if let Err(e) = served {
                 tracing::debug!("a connection ended with an error: {e}");
             }
-            open.remove(id);
-            drop(permit);
         });
+        open.set_abort(id, task.abort_handle());
     }
 }
 
 /// One open connection, as the bound on connections sees it.
 #[derive(Default)]
-struct ConnectionState {
+struct Activity {
     /// Requests being answered.
     busy: AtomicUsize,
     /// When it last began or ended a request (or opened), in ms since the engine started.
     last_active_ms: AtomicU64,
-    /// Asks it to close to make room.
-    shed: Notify,
 }
 
-impl ConnectionState {
+impl Activity {
     fn begin(&self) {
         self.busy.fetch_add(1, Ordering::Relaxed);
         self.touch();
@@ -159,35 +145,58 @@ fn now_ms() -> u64 {
     u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The connections open now.
+/// An open connection's place in [`OpenConnections`] and its permit, given up together
+/// when its task ends or is aborted.
+struct Registered {
+    open: Arc<OpenConnections>,
+    id: u64,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        lock(&self.open.all).remove(&self.id);
+    }
+}
+
+/// The connections open now: how active each is, and how to close it.
 #[derive(Default)]
 struct OpenConnections {
     next: AtomicU64,
-    all: Mutex<HashMap<u64, Arc<ConnectionState>>>,
+    all: Mutex<HashMap<u64, OpenConnection>>,
 }
 
+/// How active one open connection is, and how to close it once its task is known.
+type OpenConnection = (Arc<Activity>, Option<tokio::task::AbortHandle>);
+
 impl OpenConnections {
-    fn add(&self) -> (u64, Arc<ConnectionState>) {
+    fn add(&self) -> (u64, Arc<Activity>) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let state = Arc::new(ConnectionState::default());
-        state.touch();
-        lock(&self.all).insert(id, state.clone());
-        (id, state)
+        let activity = Arc::new(Activity::default());
+        activity.touch();
+        lock(&self.all).insert(id, (activity.clone(), None));
+        (id, activity)
     }
 
-    fn remove(&self, id: u64) {
-        lock(&self.all).remove(&id);
+    /// Records how to close connection `id` (if it has not ended already).
+    fn set_abort(&self, id: u64, abort: tokio::task::AbortHandle) {
+        if let Some(entry) = lock(&self.all).get_mut(&id) {
+            entry.1 = Some(abort);
+        }
     }
 
-    /// Asks the idle connection that has been quiet the longest to close.
-    fn shed_idlest(&self) {
+    /// Closes the idle connection that has been quiet the longest (dropping its task
+    /// closes the socket and gives back its permit).
+    fn close_idlest(&self) {
         let all = lock(&self.all);
         let idlest = all
             .values()
-            .filter(|c| c.busy.load(Ordering::Relaxed) == 0)
-            .min_by_key(|c| c.last_active_ms.load(Ordering::Relaxed));
-        if let Some(connection) = idlest {
-            connection.shed.notify_one();
+            .filter(|(activity, abort)| {
+                abort.is_some() && activity.busy.load(Ordering::Relaxed) == 0
+            })
+            .min_by_key(|(activity, _)| activity.last_active_ms.load(Ordering::Relaxed));
+        if let Some((_, Some(abort))) = idlest {
+            abort.abort();
         }
     }
 }
