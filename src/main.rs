@@ -113,7 +113,7 @@ struct EngineArgs {
     /// Most replicas a version runs when its autoScaling gives no maxNodes [default: number of cores]
     #[arg(long)]
     max_replicas: Option<u32>,
-    /// Most connections served at once; more wait until one closes
+    /// Most connections served at once; past it a new one closes the one idle the longest
     #[arg(long, default_value_t = 512)]
     max_connections: usize,
     /// Seconds a client has to send a request's headers (also the longest a kept-alive connection idles)

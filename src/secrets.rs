@@ -47,8 +47,9 @@ pub struct Secrets {
     /// With the keyring: the file secrets went to while it did not answer, read too
     /// until all of them have moved into the keyring.
     leftover_file: Option<PathBuf>,
-    /// What moving secrets from that file did, for the user to see.
-    moved: Option<String>,
+    /// What moving secrets from that file did, for the user to see, and whether any
+    /// part of it failed.
+    moved: Option<(String, bool)>,
 }
 
 impl Secrets {
@@ -100,7 +101,7 @@ impl Secrets {
 
     /// Moves every secret of the fallback file into the keyring, removing each from the
     /// file once the keyring holds it (the file goes when empty); says what it did.
-    fn move_file_into_keyring(&self) -> Option<String> {
+    fn move_file_into_keyring(&self) -> Option<(String, bool)> {
         let (Backend::Keyring(store), Some(path)) = (&self.backend, &self.leftover_file) else {
             return None;
         };
@@ -108,9 +109,9 @@ impl Secrets {
             Ok(all) if all.is_empty() => return None,
             Ok(all) => all,
             Err(e) => {
-                return Some(format!(
-                    "Secrets kept in a file could not be moved into the OS keyring: {e}"
-                ));
+                let note =
+                    format!("Secrets kept in a file could not be moved into the OS keyring: {e}");
+                return Some((note, true));
             }
         };
         let count = all.len();
@@ -145,36 +146,37 @@ impl Secrets {
                 failed.join("; ")
             ));
         }
-        if let Err(e) = written {
+        if let Err(e) = &written {
             note.push_str(&format!(" The file could not be cleaned up: {e}"));
         }
-        Some(note)
+        Some((note, !failed.is_empty() || written.is_err()))
     }
 
     /// What moving secrets from the fallback file into the keyring did at start.
     pub fn moved_note(&self) -> Option<&str> {
-        self.moved.as_deref()
+        self.moved.as_ref().map(|(note, _)| note.as_str())
+    }
+
+    /// True when moving secrets into the keyring at start left some behind.
+    pub fn move_failed(&self) -> bool {
+        self.moved.as_ref().is_some_and(|(_, failed)| *failed)
     }
 
     /// Where the secret called `key` is kept, for the Connections panel.
     pub fn location_of(&self, key: &str) -> Option<String> {
-        match &self.backend {
+        let file = match &self.backend {
             Backend::Keyring(store) => {
-                let in_keyring = entry(store, key).is_ok_and(|e| e.get_password().is_ok());
-                if in_keyring {
-                    return Some(format!("the OS keyring ({})", short_vendor(store)));
+                if entry(store, key).is_ok_and(|e| e.get_password().is_ok()) {
+                    return Some(keyring_place(store));
                 }
-                let path = self.leftover_file.as_ref()?;
-                read_file(path)
-                    .ok()?
-                    .contains_key(key)
-                    .then(|| format!("{} (readable only by you)", path.display()))
+                self.leftover_file.as_ref()?
             }
-            Backend::File(path, _) => read_file(path)
-                .ok()?
-                .contains_key(key)
-                .then(|| format!("{} (readable only by you)", path.display())),
-        }
+            Backend::File(path, _) => path,
+        };
+        read_file(file)
+            .ok()?
+            .contains_key(key)
+            .then(|| file_place(file))
     }
 
     /// What to tell the user about where secrets are, when it is not the OS keyring.
@@ -186,7 +188,6 @@ impl Secrets {
     pub fn describe(&self) -> String {
         match &self.backend {
             Backend::Keyring(store) => {
-                let keyring = format!("the OS keyring ({})", short_vendor(store));
                 // Secrets the keyring refused at start are still read from the file.
                 let left = self
                     .leftover_file
@@ -194,14 +195,17 @@ impl Secrets {
                     .and_then(|path| Some((path, read_file(path).ok()?.len())))
                     .filter(|(_, n)| *n > 0);
                 match left {
-                    Some((path, n)) => format!(
-                        "{keyring}; {n} still in {} (readable only by you)",
-                        path.display()
-                    ),
-                    None => keyring,
+                    Some((path, n)) => {
+                        format!(
+                            "{}; {n} still in {}",
+                            keyring_place(store),
+                            file_place(path)
+                        )
+                    }
+                    None => keyring_place(store),
                 }
             }
-            Backend::File(path, _) => format!("{} (readable only by you)", path.display()),
+            Backend::File(path, _) => file_place(path),
         }
     }
 
@@ -309,6 +313,16 @@ fn fallback_warning(config_dir: &Path, reason: &str) -> String {
     )
 }
 
+/// The keyring, as the Connections panel names it.
+fn keyring_place(store: &Arc<CredentialStore>) -> String {
+    format!("the OS keyring ({})", short_vendor(store))
+}
+
+/// The fallback file, as the Connections panel names it.
+fn file_place(path: &Path) -> String {
+    format!("{} (readable only by you)", path.display())
+}
+
 fn short_vendor(store: &Arc<CredentialStore>) -> String {
     let vendor = store.vendor();
     vendor
@@ -400,6 +414,7 @@ mod tests {
         let store: Arc<CredentialStore> = keyring_core::mock::Store::new().unwrap();
         let keyring = Secrets::in_store_taking_file(store.clone(), dir.path());
         let note = keyring.moved_note().unwrap();
+        assert!(!keyring.move_failed());
         assert!(note.contains("Moved 2 secret(s)"), "{note}");
         assert!(!dir.path().join(FALLBACK_FILE).exists(), "the file is gone");
         assert_eq!(

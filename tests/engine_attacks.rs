@@ -281,6 +281,19 @@ async fn attacks_leave_the_engine_serving_a_job_and_a_model() {
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     assert_eq!(read_answer(&mut stream).map(|a| a.0), Some(200));
+    // The health check needs no token: what is sent to it is read and dropped, not kept.
+    let head = format!(
+        "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&big).unwrap();
+    let (status, answer) = read_answer(&mut stream).expect("an answer to the big health POST");
+    assert_eq!(status, 405, "{answer}");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_answer(&mut stream).map(|a| a.0), Some(200));
     // Past the limit without a token: refused and the connection closed.
     let huge = format!(
         "POST /v1/projects/local/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",

@@ -74,7 +74,7 @@ pub(super) async fn run(
             if let Some(moved) = secrets.moved_note() {
                 shared.updates.send(Update::Notice {
                     text: moved.to_owned(),
-                    error: moved.contains("could not"),
+                    error: secrets.move_failed(),
                 });
             }
             let ids = list.iter().map(|c| c.id.clone()).collect();

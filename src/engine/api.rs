@@ -26,6 +26,8 @@ pub const PROJECT: &str = "local";
 pub const JOBS_PAGE: (usize, usize) = (100, 1000);
 /// Largest prediction request body (images come as base64); other calls take 2 MB.
 pub const MAX_BODY: usize = 32 << 20;
+/// The one path that needs no token.
+pub const HEALTH_PATH: &str = "/healthz";
 /// Log entries per page when `pageSize` is not given, and the most allowed.
 pub const LOGS_PAGE: (usize, usize) = (1000, 10_000);
 
@@ -166,7 +168,7 @@ fn router(engine: Arc<Engine>) -> Router {
         .route("/v1/projects/{project}/runtimes", get(m::list_runtimes))
         .route("/v2/entries:list", post(super::logging_api::list_entries));
     Router::new()
-        .route("/healthz", get(healthz))
+        .route(HEALTH_PATH, get(healthz))
         .merge(authed)
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)

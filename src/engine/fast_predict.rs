@@ -26,7 +26,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower_service::Service;
 
-use super::api::{ApiError, MAX_BODY, authorize, check_project};
+use super::api::{ApiError, HEALTH_PATH, MAX_BODY, authorize, check_project};
 use super::http_server::{self, BodyError};
 use super::models_api::{answer_prediction, unreadable_body};
 use super::{Engine, system_params};
@@ -57,7 +57,7 @@ impl Service<Request> for Api {
     }
 
     fn call(&mut self, request: Request) -> Answer {
-        if request.uri().path() != "/healthz"
+        if request.uri().path() != HEALTH_PATH
             && let Err(refusal) = authorize(&self.engine, request.headers())
         {
             let engine = self.engine.clone();
@@ -127,9 +127,19 @@ async fn predict(engine: &Engine, target: PredictTarget, request: Request) -> Re
 /// shaped as they ask.
 async fn route(engine: &Engine, mut router: Router, request: Request) -> Response {
     let (mut head, body) = request.into_parts();
-    let body = match read_body(engine, body).await {
-        Ok(body) => body,
-        Err(answer) => return answer,
+    let body = if head.uri.path() == HEALTH_PATH {
+        // Open to callers without the token: whatever they send along is not kept.
+        let limits = &engine.config().http;
+        if !http_server::drain_body(body, MAX_BODY, limits.body_timeout).await {
+            let refusal = unreadable_body("the health check takes no body");
+            return http_server::closing(refusal.into_response());
+        }
+        bytes::Bytes::new()
+    } else {
+        match read_body(engine, body).await {
+            Ok(body) => body,
+            Err(answer) => return answer,
+        }
     };
     let asked = match system_params::take(&head.uri) {
         Ok((uri, asked)) => {

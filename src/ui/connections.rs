@@ -68,11 +68,6 @@ impl ConnectionsPanel {
         }
     }
 
-    /// Where the secret of `id` is kept, when it has one.
-    pub fn secret_place(&self, id: &ConnectionId) -> Option<&str> {
-        self.secret_places.get(id).map(String::as_str)
-    }
-
     /// Records a connection's state.
     pub fn set_status(&mut self, id: ConnectionId, status: ConnectionStatus) {
         if !status.is_connected() {

@@ -28,6 +28,12 @@ enum SendOutcome {
     Unanswered(String),
 }
 
+/// What a call came back with: the answer's text, or what an unanswered create made.
+enum Reply<T> {
+    Text(String),
+    Made(T),
+}
+
 /// The three Google APIs of one connection and its credentials.
 pub(super) struct VertexHttp {
     client: reqwest::Client,
@@ -147,9 +153,9 @@ impl VertexHttp {
     }
 
     /// Sends a call; answers the body of a 2xx response. A call that may have reached
-    /// the API without an answer (a timeout) is sent again: for reads and for changes
-    /// that come out the same when made twice. A call that creates something goes
-    /// through [`VertexHttp::create`] instead.
+    /// the API without an answer (a timeout, a 500, a 503) is sent again: for reads and
+    /// for changes that come out the same when made twice. A call that creates
+    /// something goes through [`VertexHttp::create`] instead.
     pub async fn call_text(
         &self,
         what: &str,
@@ -158,49 +164,10 @@ impl VertexHttp {
         query: &[(&str, String)],
         body: Option<&(impl Serialize + Sync)>,
     ) -> Result<String, PlatformError> {
-        let mut backoff = self.first_backoff;
-        let mut refreshed = false;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (status, text, retry_after) = match self
-                .send_once(method.clone(), url, query, body)
-                .await?
-            {
-                SendOutcome::Answered {
-                    status,
-                    text,
-                    retry_after,
-                } => (status, text, retry_after),
-                SendOutcome::Unreached(_) | SendOutcome::Unanswered(_) if attempt < ATTEMPTS => {
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    continue;
-                }
-                SendOutcome::Unreached(e) | SendOutcome::Unanswered(e) => {
-                    return Err(PlatformError::Unreachable {
-                        address: host_of(url),
-                        detail: e,
-                    });
-                }
-            };
-            if status.is_success() {
-                return Ok(text);
-            }
-            if status == StatusCode::UNAUTHORIZED && !refreshed {
-                // The token may have expired or been revoked since it was cached.
-                refreshed = true;
-                self.tokens.refused().await;
-                continue;
-            }
-            let transient = matches!(status.as_u16(), 429 | 500 | 503);
-            if transient && attempt < ATTEMPTS {
-                tokio::time::sleep(retry_after.unwrap_or(backoff).min(Duration::from_secs(30)))
-                    .await;
-                backoff *= 2;
-                continue;
-            }
-            return Err(self.error(what, status, &text));
+        let unsure = |_: String| async { Ok(None::<std::convert::Infallible>) };
+        match self.send(what, method, url, query, body, unsure).await? {
+            Reply::Text(text) => Ok(text),
+            Reply::Made(never) => match never {},
         }
     }
 
@@ -222,38 +189,65 @@ impl VertexHttp {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<Option<T>, PlatformError>>,
     {
+        let unsure = |why: String| self.look_for(what, &find, why);
+        match self
+            .send(what, Method::POST, url, &[], Some(body), unsure)
+            .await?
+        {
+            Reply::Made(made) => Ok(made),
+            Reply::Text(text) => {
+                let text = if text.trim().is_empty() { "{}" } else { &text };
+                serde_json::from_str(text)
+                    .map_err(|e| PlatformError::Protocol(format!("{what}: {e}")))
+            }
+        }
+    }
+
+    /// Sends a call, retrying what is safe to retry: no connection, a 401 once with a
+    /// fresh token, 429 after the asked wait. When the call may have gone through
+    /// without an answer (a timeout, a cut-off answer, a 500 or 503), `unsure` says
+    /// whether it made something (then that is answered) before it is sent again.
+    async fn send<T, F, Fut>(
+        &self,
+        what: &str,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<&(impl Serialize + Sync)>,
+        unsure: F,
+    ) -> Result<Reply<T>, PlatformError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, PlatformError>>,
+    {
         let mut backoff = self.first_backoff;
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let sent = self.send_once(Method::POST, url, &[], Some(body)).await?;
-            let (status, text, retry_after) = match sent {
+            let (status, text, retry_after) = match self
+                .send_once(method.clone(), url, query, body)
+                .await?
+            {
                 SendOutcome::Answered {
                     status,
                     text,
                     retry_after,
                 } => (status, text, retry_after),
-                SendOutcome::Unreached(_) if attempt < ATTEMPTS => {
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    continue;
-                }
-                SendOutcome::Unreached(e) => {
+                SendOutcome::Unreached(e) | SendOutcome::Unanswered(e) if attempt >= ATTEMPTS => {
                     return Err(PlatformError::Unreachable {
                         address: host_of(url),
                         detail: e,
                     });
                 }
+                SendOutcome::Unreached(_) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    continue;
+                }
                 SendOutcome::Unanswered(e) => {
-                    if let Some(made) = self.look_for(what, &find, &e).await? {
-                        return Ok(made);
-                    }
-                    if attempt >= ATTEMPTS {
-                        return Err(PlatformError::Unreachable {
-                            address: host_of(url),
-                            detail: e,
-                        });
+                    if let Some(made) = unsure(e).await? {
+                        return Ok(Reply::Made(made));
                     }
                     tokio::time::sleep(backoff).await;
                     backoff *= 2;
@@ -261,22 +255,17 @@ impl VertexHttp {
                 }
             };
             if status.is_success() {
-                let text = if text.trim().is_empty() { "{}" } else { &text };
-                return serde_json::from_str(text)
-                    .map_err(|e| PlatformError::Protocol(format!("{what}: {e}")));
+                return Ok(Reply::Text(text));
             }
             if status == StatusCode::UNAUTHORIZED && !refreshed {
+                // The token may have expired or been revoked since it was cached.
                 refreshed = true;
                 self.tokens.refused().await;
                 continue;
             }
             let maybe_made = matches!(status.as_u16(), 500 | 503);
-            if maybe_made
-                && let Some(made) = self
-                    .look_for(what, &find, &format!("HTTP {status}"))
-                    .await?
-            {
-                return Ok(made);
+            if maybe_made && let Some(made) = unsure(format!("HTTP {status}")).await? {
+                return Ok(Reply::Made(made));
             }
             if (maybe_made || status.as_u16() == 429) && attempt < ATTEMPTS {
                 tokio::time::sleep(retry_after.unwrap_or(backoff).min(Duration::from_secs(30)))
@@ -294,7 +283,7 @@ impl VertexHttp {
         &self,
         what: &str,
         find: &F,
-        why: &str,
+        why: String,
     ) -> Result<Option<T>, PlatformError>
     where
         F: Fn() -> Fut,
