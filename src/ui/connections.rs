@@ -314,10 +314,13 @@ impl ConnectionsPanel {
                             ui.label(RichText::new("read-only").small().weak());
                         }
                     });
+                    // Unwrapped: a grid cell starts narrow, and wrapping would break the
+                    // summary into a column of single words.
                     ui.vertical(|ui| {
-                        ui.label(summary(&config.kind));
+                        ui.add(egui::Label::new(summary(&config.kind)).extend());
                         if let Some(place) = self.secret_places.get(&config.id) {
-                            ui.label(RichText::new(format!("secret in {place}")).small().weak());
+                            let place = RichText::new(format!("secret in {place}")).small().weak();
+                            ui.add(egui::Label::new(place).extend());
                         }
                     });
                     let (dot, text, hover) = describe(status, dark);
