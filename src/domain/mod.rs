@@ -2,6 +2,7 @@
 
 pub mod connection;
 pub mod filter;
+pub mod framework;
 pub mod instances;
 pub mod job;
 pub mod logs;
@@ -14,6 +15,7 @@ pub use connection::{
     VertexCredentials,
 };
 pub use filter::{FieldKind, FieldValue, Filter, FilterError, Filterable};
+pub use framework::Framework;
 pub use job::{
     AcceleratorConfig, EntrypointResources, Invocation, Job, JobPage, JobState, PredictionInput,
     ReplicaConfig, TrainingInput,

@@ -96,9 +96,17 @@ pub struct Version {
     /// Where the artifact was taken from: a `model.onnx` file or a folder holding one.
     #[serde(default)]
     pub deployment_uri: String,
-    /// Always `ONNX` for the local engine (output only on create).
+    /// What made the artifact: `TENSORFLOW`, `SCIKIT_LEARN`, `XGBOOST`, `LIGHTGBM` or
+    /// `ONNX`; unset on create detects it from the files, as Cloud ML Engine did.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub framework: String,
+    /// A custom prediction routine's source distributions (`.tar.gz`), installed for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub package_uris: Vec<String>,
+    /// A custom prediction routine's class, `module.Class`, with `from_path(model_dir)`
+    /// and `predict(instances, **kwargs)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction_class: Option<String>,
     /// Free-form labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
@@ -209,14 +217,22 @@ impl Version {
         validate_resource_name("version name", short(&self.name))?;
         if self.deployment_uri.trim().is_empty() {
             return Err(
-                "deploymentUri is required: a model.onnx file or a folder holding one".into(),
+                "deploymentUri is required: the model's folder (a SavedModel, model.joblib, model.pkl, model.bst, model.onnx…) or the model file".into(),
             );
         }
-        if !self.framework.is_empty() && !self.framework.eq_ignore_ascii_case("ONNX") {
-            return Err(format!(
-                "framework {:?} is not served by the local engine; it serves ONNX models",
-                self.framework
-            ));
+        let framework = super::Framework::parse(&self.framework)?;
+        if self.prediction_class.is_some() {
+            if self.package_uris.is_empty() {
+                return Err("predictionClass needs packageUris: the source distributions (.tar.gz) that hold it".into());
+            }
+            if framework.is_some() {
+                return Err("give predictionClass or framework, not both: a custom prediction routine loads the model itself".into());
+            }
+        } else if !self.package_uris.is_empty() {
+            return Err(
+                "packageUris are for a custom prediction routine: give its predictionClass too"
+                    .into(),
+            );
         }
         if self.auto_scaling.is_some() && self.manual_scaling.is_some() {
             return Err("give autoScaling or manualScaling, not both".into());

@@ -13,6 +13,7 @@
 //! ```
 
 pub mod api;
+pub mod artifacts;
 pub mod batch_predict;
 pub mod combine;
 pub mod fast_predict;
@@ -182,10 +183,16 @@ impl Engine {
         let lock = take_lock(&dir)?;
         let token = load_or_make_token(&dir.join("token")).map_err(data_err)?;
         let store = Store::open(&dir.join("state.db"))?;
+        let script = runtime::python::install_predictor(&dir).map_err(data_err)?;
         let (registry, unfinished) = Registry::open(
             &dir.join("state.db"),
             dir.join("models"),
             config.max_replicas,
+            registry::WorkerSettings {
+                python: config.python.clone(),
+                script,
+                idle: config.replica_idle,
+            },
         )?;
         // After the store exists, so that a database an older engine made 0644 is caught.
         let tightened = private_dir::tighten(&dir).map_err(data_err)?;

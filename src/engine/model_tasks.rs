@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::Engine;
 use super::registry::ModelError;
+use super::runtime::{Loaded, Prepared};
 use crate::domain::Version;
 
 /// Time between serving ticks.
@@ -29,11 +30,21 @@ impl Engine {
         tokio::spawn(async move {
             let (m, v) = (model.clone(), version.clone());
             let worker = engine.clone();
-            let loaded = tokio::task::spawn_blocking(move || {
+            let prepared = tokio::task::spawn_blocking(move || {
                 worker.registry.import_artifact(&m, &v, &source)
             })
             .await
             .unwrap_or_else(|e| Err(format!("loading the model was lost: {e}")));
+            let loaded = match prepared {
+                Ok(Prepared::Onnx(model)) => Ok(Loaded::Onnx(model)),
+                Ok(Prepared::Workers(spec)) => {
+                    spec.start().await.map(|(worker, ready)| Loaded::Workers {
+                        worker: Box::new(worker),
+                        ready,
+                    })
+                }
+                Err(e) => Err(e),
+            };
             if let Err(e) = &loaded {
                 tracing::warn!("version {version} of model {model} failed: {e}");
             }

@@ -10,9 +10,10 @@ use std::time::Duration;
 use chrono::Utc;
 use rusqlite::{Connection, params};
 
-use super::runtime::{self, Choice, LoadedModel};
+use super::runtime::python::{Pool, WorkerSpec};
+use super::runtime::{self, Choice, Loaded, Prepared};
 use super::serving::Serving;
-use crate::domain::{DefaultChange, Model, ServingMetrics, Version, VersionState};
+use crate::domain::{DefaultChange, Framework, Model, ServingMetrics, Version, VersionState};
 
 /// The project part of resource names.
 const PROJECT: &str = "projects/local";
@@ -72,10 +73,22 @@ impl ModelEntry {
 /// A version left CREATING: model, version and the file to load it from.
 pub type Unfinished = (String, String, PathBuf);
 
+/// How the engine starts the Python workers that serve what is not ONNX.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// The interpreter.
+    pub python: String,
+    /// Where the predictor was written.
+    pub script: PathBuf,
+    /// How long a replica idles before it goes (the engine's setting).
+    pub idle: Duration,
+}
+
 /// Every model and version of the engine.
 pub struct Registry {
     dir: PathBuf,
     default_max_replicas: u32,
+    workers: WorkerSettings,
     conn: Mutex<Connection>,
     models: RwLock<BTreeMap<String, ModelEntry>>,
 }
@@ -117,6 +130,7 @@ impl Registry {
         db: &Path,
         dir: PathBuf,
         default_max_replicas: u32,
+        workers: WorkerSettings,
     ) -> Result<(Registry, Vec<Unfinished>), ModelError> {
         std::fs::create_dir_all(&dir).map_err(|e| ModelError::Storage(e.to_string()))?;
         let conn = Connection::open(db)?;
@@ -170,22 +184,14 @@ impl Registry {
                 };
                 let short = version.short_name().to_owned();
                 let serving = (version.state == VersionState::Ready).then(|| {
-                    Arc::new(Serving::new(
-                        artifact(&dir, &model, &short),
-                        version.inputs.clone(),
-                        version.outputs.clone(),
-                        version.replica_bounds(default_max_replicas),
-                        version.idle_override(),
-                        choice(&version),
-                        None,
-                    ))
+                    serving_for(&dir, &workers, &model, &version, default_max_replicas, None)
                 });
                 if version.state == VersionState::Creating {
                     let copied = artifact(&dir, &model, &short);
                     let source = if copied.is_file() {
                         copied
                     } else {
-                        source_file(&version.deployment_uri).unwrap_or(copied)
+                        source_of(&version).map(|(path, _)| path).unwrap_or(copied)
                     };
                     creating.push((model.clone(), short.clone(), source));
                 }
@@ -198,6 +204,7 @@ impl Registry {
             Registry {
                 dir,
                 default_max_replicas,
+                workers,
                 conn: Mutex::new(conn),
                 models: RwLock::new(models),
             },
@@ -312,7 +319,19 @@ impl Registry {
         version
             .validate_creation()
             .map_err(ModelError::InvalidArgument)?;
-        let source = source_file(&version.deployment_uri)?;
+        let (source, framework) = source_of(&version)?;
+        for package in &version.package_uris {
+            if !Path::new(package).is_file() {
+                return Err(ModelError::InvalidArgument(format!(
+                    "packageUris: {package:?} is not a file; give local source distributions (.tar.gz)"
+                )));
+            }
+        }
+        if !framework.in_engine() && version.runtime.is_some() {
+            return Err(ModelError::InvalidArgument(format!(
+                "runtime picks an ONNX runtime; a {framework} model is served by its framework"
+            )));
+        }
         version.requested_runtime =
             match Choice::parse(version.runtime.as_deref()).map_err(ModelError::InvalidArgument)? {
                 Choice::Auto => None,
@@ -330,7 +349,7 @@ impl Registry {
         }
         version.name = version_name(model, &short);
         version.state = VersionState::Creating;
-        version.framework = "ONNX".into();
+        version.framework = framework.api_name().into();
         version.create_time = Some(Utc::now());
         version.is_default = false;
         version.error_message = None;
@@ -349,35 +368,58 @@ impl Registry {
         Ok((version, source))
     }
 
-    /// Copies the artifact into the store and loads it (blocking: run off the async
-    /// workers). Answers the loaded model or the message for `errorMessage`.
+    /// Copies the artifact into the store and loads it, or readies what the framework's
+    /// workers need (blocking: run off the async workers). The error is for `errorMessage`.
     pub fn import_artifact(
         &self,
         model: &str,
         version: &str,
         source: &Path,
-    ) -> Result<LoadedModel, String> {
-        let target = artifact(&self.dir, model, version);
-        if source != target {
-            let parent = target.parent().unwrap_or(&self.dir);
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot make {}: {e}", parent.display()))?;
-            let partial = target.with_extension("onnx.partial");
-            std::fs::copy(source, &partial)
-                .and_then(|_| std::fs::rename(&partial, &target))
-                .map_err(|e| format!("cannot copy {}: {e}", source.display()))?;
-        }
-        let choice = self
+    ) -> Result<Prepared, String> {
+        let stored = self
             .read()
             .get(model)
             .and_then(|m| m.versions.get(version))
-            .map_or(Choice::Auto, |v| choice(&v.version));
-        runtime::load(&target, choice)
+            .map(|v| v.version.clone())
+            .ok_or_else(|| format!("version {version:?} of model {model:?} was deleted"))?;
+        if framework_of(&stored).in_engine() {
+            let target = artifact(&self.dir, model, version);
+            if source != target {
+                let parent = target.parent().unwrap_or(&self.dir);
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("cannot make {}: {e}", parent.display()))?;
+                let partial = target.with_extension("onnx.partial");
+                std::fs::copy(source, &partial)
+                    .and_then(|_| std::fs::rename(&partial, &target))
+                    .map_err(|e| format!("cannot copy {}: {e}", source.display()))?;
+            }
+            return runtime::load(&target, choice(&stored)).map(Prepared::Onnx);
+        }
+        let home = self.dir.join(model).join(version);
+        let spec = worker_spec(&self.dir, &self.workers, model, &stored);
+        super::artifacts::copy_in(source, &spec.model_dir)?;
+        if let Some(site) = &spec.site {
+            super::artifacts::install_packages(
+                &self.workers.python,
+                &stored.package_uris,
+                &home.join("packages"),
+                site,
+            )?;
+        }
+        Ok(Prepared::Workers(spec))
     }
 
     /// Where a version's artifact is kept.
     pub fn artifact_path(&self, model: &str, version: &str) -> PathBuf {
         artifact(&self.dir, model, version)
+    }
+
+    /// How a version's framework workers start, when it is not served in the engine.
+    pub fn worker_spec(&self, model: &str, version: &str) -> Option<WorkerSpec> {
+        let models = self.read();
+        let v = models.get(model)?.versions.get(version)?;
+        (!framework_of(&v.version).in_engine())
+            .then(|| worker_spec(&self.dir, &self.workers, model, &v.version))
     }
 
     /// Records the outcome of loading a CREATING version: READY (and default, if the
@@ -386,7 +428,7 @@ impl Registry {
         &self,
         model: &str,
         version: &str,
-        loaded: Result<LoadedModel, String>,
+        loaded: Result<Loaded, String>,
     ) -> Result<Option<Arc<Serving>>, ModelError> {
         let mut models = self.write();
         let Some(entry) = models.get_mut(model) else {
@@ -396,7 +438,7 @@ impl Registry {
             return Ok(None);
         };
         let serving = match loaded {
-            Ok(loaded) => {
+            Ok(Loaded::Onnx(loaded)) => {
                 v.version.state = VersionState::Ready;
                 v.version.inputs = loaded.inputs.clone();
                 v.version.outputs = loaded.outputs.clone();
@@ -407,15 +449,36 @@ impl Registry {
                         loaded.runtime
                     );
                 }
-                let serving = Arc::new(Serving::new(
-                    artifact(&self.dir, model, version),
-                    loaded.inputs.clone(),
-                    loaded.outputs.clone(),
-                    v.version.replica_bounds(self.default_max_replicas),
-                    v.version.idle_override(),
-                    choice(&v.version),
+                let serving = serving_for(
+                    &self.dir,
+                    &self.workers,
+                    model,
+                    &v.version,
+                    self.default_max_replicas,
                     Some(loaded),
-                ));
+                );
+                v.serving = Some(serving.clone());
+                Some(serving)
+            }
+            Ok(Loaded::Workers { worker, ready }) => {
+                v.version.state = VersionState::Ready;
+                v.version.inputs = ready.inputs.clone();
+                v.version.outputs = ready.outputs.clone();
+                v.version.runtime = Some(ready.runtime.clone());
+                if !ready.framework.is_empty() {
+                    v.version.framework = ready.framework.clone();
+                }
+                let serving = serving_for(
+                    &self.dir,
+                    &self.workers,
+                    model,
+                    &v.version,
+                    self.default_max_replicas,
+                    None,
+                );
+                if let Some(pool) = serving.workers() {
+                    pool.adopt(*worker, ready);
+                }
                 v.serving = Some(serving.clone());
                 Some(serving)
             }
@@ -486,6 +549,7 @@ impl Registry {
             .versions
             .remove(version)
             .ok_or_else(|| no_version(model, version))?;
+        stop_workers(&removed);
         let shown = show_version(entry, &removed);
         if clears_default {
             entry.default = None;
@@ -597,6 +661,13 @@ impl Registry {
     }
 }
 
+/// A deleted version's framework workers end.
+fn stop_workers(entry: &VersionEntry) {
+    if let Some(pool) = entry.serving.as_ref().and_then(|s| s.workers()) {
+        pool.stop();
+    }
+}
+
 fn set_default(entry: &mut ModelEntry, version: &str) {
     entry.default = Some(version.to_owned());
     entry.model.default_history.push(DefaultChange {
@@ -609,28 +680,137 @@ fn artifact(dir: &Path, model: &str, version: &str) -> PathBuf {
     dir.join(model).join(version).join("model.onnx")
 }
 
-/// The model file a `deploymentUri` names: the file itself or `model.onnx` in a folder.
-fn source_file(uri: &str) -> Result<PathBuf, ModelError> {
-    let trimmed = uri.trim();
-    let path = PathBuf::from(trimmed.strip_prefix("file://").unwrap_or(trimmed));
-    if trimmed.contains("://") && !trimmed.starts_with("file://") {
+/// The artifact a version's `deploymentUri` names and what made it: the ONNX file
+/// itself, or the folder (or file) the framework's workers load.
+fn source_of(version: &Version) -> Result<(PathBuf, Framework), ModelError> {
+    let uri = version.deployment_uri.trim();
+    let path = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
+    if uri.contains("://") && !uri.starts_with("file://") {
         return Err(ModelError::InvalidArgument(format!(
             "deploymentUri {uri:?}: the local engine reads local files; give a path or a file:// URI"
         )));
     }
-    let file = if path.is_dir() {
+    if !path.exists() {
+        return Err(ModelError::InvalidArgument(format!(
+            "deploymentUri {uri:?}: {} does not exist; give the model's folder (a SavedModel, model.joblib, model.pkl, model.bst, model.onnx…) or the model file",
+            path.display()
+        )));
+    }
+    let files: Vec<String> = if path.is_dir() {
+        let mut names: Vec<String> = std::fs::read_dir(&path)
+            .map_err(|e| {
+                ModelError::InvalidArgument(format!(
+                    "deploymentUri {uri:?}: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        names.sort();
+        names
+    } else {
+        path.file_name()
+            .map(|n| vec![n.to_string_lossy().into_owned()])
+            .unwrap_or_default()
+    };
+    let framework = if version.prediction_class.is_some() {
+        Framework::Custom
+    } else {
+        let given = Framework::parse(&version.framework).map_err(ModelError::InvalidArgument)?;
+        match Framework::detect(&files, given) {
+            Ok(framework) => framework,
+            // A file of another name is taken for ONNX, whose loader says what is wrong.
+            Err(_) if given.is_none() && path.is_file() => Framework::Onnx,
+            Err(e) => {
+                return Err(ModelError::InvalidArgument(format!(
+                    "deploymentUri {uri:?}: {e}"
+                )));
+            }
+        }
+    };
+    if framework != Framework::Onnx || path.is_file() {
+        return Ok((path, framework));
+    }
+    let file = if files.iter().any(|f| f == "model.onnx") {
         path.join("model.onnx")
     } else {
-        path
+        let onnx: Vec<&String> = files.iter().filter(|f| f.ends_with(".onnx")).collect();
+        match onnx[..] {
+            [one] => path.join(one),
+            _ => {
+                return Err(ModelError::InvalidArgument(format!(
+                    "deploymentUri {uri:?}: the folder holds several .onnx files and no model.onnx; name the file"
+                )));
+            }
+        }
     };
-    if file.is_file() {
-        Ok(file)
-    } else {
-        Err(ModelError::InvalidArgument(format!(
-            "deploymentUri {uri:?}: {} does not exist; give a model.onnx file or a folder holding one",
-            file.display()
-        )))
+    Ok((file, framework))
+}
+
+/// What serves a stored version.
+fn framework_of(version: &Version) -> Framework {
+    if version.prediction_class.is_some() {
+        return Framework::Custom;
     }
+    Framework::parse(&version.framework)
+        .ok()
+        .flatten()
+        .unwrap_or(Framework::Onnx)
+}
+
+/// How a version's workers start: its artifact in `<model>/<version>/model`, its
+/// packages in `site`.
+fn worker_spec(
+    dir: &Path,
+    settings: &WorkerSettings,
+    model: &str,
+    version: &Version,
+) -> WorkerSpec {
+    let short = version.short_name();
+    let home = dir.join(model).join(short);
+    WorkerSpec {
+        python: settings.python.clone(),
+        script: settings.script.clone(),
+        model_dir: home.join("model"),
+        framework: framework_of(version),
+        prediction_class: version.prediction_class.clone(),
+        site: (!version.package_uris.is_empty()).then(|| home.join("site")),
+        label: format!("model {model} version {short}"),
+    }
+}
+
+/// The serving pool of a READY version: in the engine for ONNX, else workers.
+fn serving_for(
+    dir: &Path,
+    settings: &WorkerSettings,
+    model: &str,
+    version: &Version,
+    default_max: u32,
+    loaded: Option<runtime::LoadedModel>,
+) -> Arc<Serving> {
+    let bounds = version.replica_bounds(default_max);
+    if framework_of(version).in_engine() {
+        return Arc::new(Serving::new(
+            artifact(dir, model, version.short_name()),
+            version.inputs.clone(),
+            version.outputs.clone(),
+            bounds,
+            version.idle_override(),
+            choice(version),
+            loaded,
+        ));
+    }
+    let pool = Pool::new(
+        worker_spec(dir, settings, model, version),
+        bounds,
+        version.idle_override().unwrap_or(settings.idle),
+    );
+    Arc::new(Serving::with_workers(
+        pool,
+        version.inputs.clone(),
+        version.outputs.clone(),
+        version.idle_override(),
+    ))
 }
 
 fn show_model(entry: &ModelEntry) -> Model {

@@ -306,6 +306,26 @@ impl Engine {
             parts.next().unwrap_or_default(),
             parts.nth(1).unwrap_or_default(),
         );
+        if let Some(spec) = self.registry.worker_spec(model, version) {
+            // The framework's own predictor runs the job, in the user's Python.
+            let mut argv = vec![spec.python.clone()];
+            argv.extend(spec.args("batch"));
+            argv.extend([
+                "--output".into(),
+                prediction.output_path.clone(),
+                "--".into(),
+            ]);
+            argv.extend(prediction.input_paths.iter().cloned());
+            let mut env = BTreeMap::new();
+            env.insert("MLCONSOLE_JOB_ID".into(), job.job_id.clone());
+            env.insert("PYTHONUNBUFFERED".into(), "1".into());
+            env.insert("TF_CPP_MIN_LOG_LEVEL".into(), "2".into());
+            return Invocation {
+                argv,
+                working_dir: state_dir.display().to_string(),
+                env,
+            };
+        }
         let mut argv = vec![
             self.config.wrapper_exe.display().to_string(),
             "batch-predict".into(),

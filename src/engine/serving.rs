@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::combine::{Answer, Combiner, Gathering, Joined, Member};
+use super::runtime::python::{Pool, Refusal};
 use super::runtime::{self, Choice, LoadedModel, Session};
 use crate::domain::predict::{self, Batch, Tensor};
 use crate::domain::{ServingMetrics, ServingSample, TensorSpec};
@@ -66,6 +67,8 @@ pub struct Serving {
     metrics: Metrics,
     /// Set when every input and output has a batch axis, so requests can run together.
     combiner: Option<Combiner>,
+    /// The framework's own workers, for a version not served in the engine.
+    workers: Option<Arc<Pool>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -108,21 +111,57 @@ impl Serving {
             last_use_ms: AtomicI64::new(0),
             metrics: Metrics::default(),
             combiner,
+            workers: None,
         }
+    }
+
+    /// Serves a version with the framework's own workers.
+    pub fn with_workers(
+        pool: Arc<Pool>,
+        inputs: Vec<TensorSpec>,
+        outputs: Vec<TensorSpec>,
+        idle: Option<Duration>,
+    ) -> Serving {
+        let mut serving = Serving::new(
+            PathBuf::new(),
+            inputs,
+            outputs,
+            (0, 1),
+            idle,
+            Choice::Auto,
+            None,
+        );
+        serving.combiner = None;
+        serving.workers = Some(pool);
+        serving
+    }
+
+    /// The framework's workers, when they serve the version.
+    pub fn workers(&self) -> Option<&Arc<Pool>> {
+        self.workers.as_ref()
     }
 
     /// What serves the version, once it has loaded in this engine.
     pub fn runtime(&self) -> Option<String> {
+        if let Some(pool) = &self.workers {
+            return pool.ready().map(|r| r.runtime);
+        }
         lock(&self.runtime).clone()
     }
 
     /// Live replicas.
     pub fn replicas(&self) -> u32 {
+        if let Some(pool) = &self.workers {
+            return pool.replicas();
+        }
         self.replicas.load(Ordering::Relaxed)
     }
 
     /// Model runs so far; fewer than requests when requests ran together.
     pub fn model_runs(&self) -> u64 {
+        if let Some(pool) = &self.workers {
+            return pool.calls();
+        }
         self.runs.load(Ordering::Relaxed)
     }
 
@@ -136,6 +175,9 @@ impl Serving {
 
     /// Starts the minimum number of replicas.
     pub async fn warm_up(&self) -> Result<(), String> {
+        if let Some(pool) = &self.workers {
+            return pool.warm_up().await;
+        }
         let mut started = Vec::new();
         while self.replicas() < self.min {
             let model = self.model().await?;
@@ -157,6 +199,12 @@ impl Serving {
     }
 
     async fn predict_inner(&self, body: &[u8]) -> Result<String, PredictError> {
+        if let Some(pool) = &self.workers {
+            return pool.predict(body).await.map_err(|refusal| match refusal {
+                Refusal::Bad(m) => PredictError::BadRequest(m),
+                Refusal::Failed(m) => PredictError::Failed(m),
+            });
+        }
         let mut batches =
             predict::parse_request(body, &self.inputs).map_err(PredictError::BadRequest)?;
         if let (Some(combiner), 1) = (&self.combiner, batches.len())
@@ -319,6 +367,11 @@ impl Serving {
     /// than `idle`, keeping the minimum; without replicas the model is unloaded.
     pub fn tick(&self, idle: Duration) {
         let idle = self.idle.unwrap_or(idle);
+        if let Some(pool) = &self.workers {
+            pool.set_idle(idle);
+            self.metrics.sample(pool.replicas());
+            return;
+        }
         {
             let mut free = lock(&self.free);
             if self.replicas() > self.min

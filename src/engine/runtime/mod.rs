@@ -5,6 +5,7 @@
 pub mod locale;
 pub mod locate;
 pub mod onnxruntime;
+pub mod python;
 pub mod tract;
 pub mod wire;
 pub mod zipmap;
@@ -84,6 +85,28 @@ pub fn serving_runtimes() -> crate::domain::ServingRuntimes {
             }
         }
     }
+}
+
+/// A version made ready to serve: an ONNX model loaded in the engine, or a worker of the
+/// framework's own that loaded the artifact.
+pub enum Loaded {
+    /// Served in the engine.
+    Onnx(LoadedModel),
+    /// Served by Python workers; this one checked the artifact and serves first.
+    Workers {
+        /// The worker that loaded it.
+        worker: Box<python::Worker>,
+        /// What it said.
+        ready: python::Ready,
+    },
+}
+
+/// An artifact copied in and ready to load.
+pub enum Prepared {
+    /// An ONNX model, already loaded.
+    Onnx(LoadedModel),
+    /// What Python workers need to load it.
+    Workers(python::WorkerSpec),
 }
 
 /// A loaded model, its signature and the runtime that serves it.
