@@ -634,3 +634,61 @@ async fn cloud_logging_entries_list_filters_orders_and_pages_a_jobs_log() {
     let (code, bad) = list(json!({"resourceNames": ["projects/elsewhere"], "filter": job})).await;
     assert_eq!(code, 400, "{bad:#}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gcloud_creates_a_scikit_learn_version_from_a_config_and_waits_for_it() {
+    let Some(fixtures) = std::env::var_os("MLCONSOLE_FRAMEWORK_FIXTURES") else {
+        panic!("MLCONSOLE_FRAMEWORK_FIXTURES is unset: run the tests through .ci/run");
+    };
+    let fixtures = PathBuf::from(fixtures);
+    let engine = TestEngine::start(&[]);
+    let gcloud = Gcloud::for_engine(&engine);
+    gcloud.ok(&["ai-platform", "models", "create", "forest"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("version.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "deploymentUri: {}\nframework: SCIKIT_LEARN\nruntimeVersion: '2.11'\npythonVersion: '3.7'\n",
+            fixtures.join("sk_forest").display()
+        ),
+    )
+    .unwrap();
+    // gcloud waits on the version's operation until it is done.
+    gcloud.ok(&[
+        "ai-platform",
+        "versions",
+        "create",
+        "v1",
+        "--model=forest",
+        &format!("--config={}", config.display()),
+    ]);
+    let v1 = gcloud.json(&[
+        "ai-platform",
+        "versions",
+        "describe",
+        "v1",
+        "--model=forest",
+    ]);
+    assert_eq!(v1["state"], "READY", "{v1:#}");
+    assert_eq!(v1["framework"], "SCIKIT_LEARN");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("expected.json")).unwrap())
+            .unwrap();
+    let forest = &expected["sk_forest"];
+    let instances = dir.path().join("instances.json");
+    let lines: Vec<String> = forest["body"]["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(Value::to_string)
+        .collect();
+    std::fs::write(&instances, lines.join("\n")).unwrap();
+    let answer = gcloud.json(&[
+        "ai-platform",
+        "predict",
+        "--model=forest",
+        &format!("--json-instances={}", instances.display()),
+    ]);
+    assert_eq!(answer["predictions"], forest["predictions"], "{answer:#}");
+}
