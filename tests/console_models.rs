@@ -277,3 +277,45 @@ fn a_model_with_string_columns_gets_a_template_validation_and_its_maps_answered(
     assert!(has_label(&harness, "output_label") && has_label(&harness, "output_probability"));
     assert!(common::console::has_label_containing(&harness, "0: 0."));
 }
+
+#[test]
+fn drop_a_saved_model_folder_see_it_ready_and_try_it() {
+    let Some(fixtures) = std::env::var_os("MLCONSOLE_FRAMEWORK_FIXTURES") else {
+        panic!("MLCONSOLE_FRAMEWORK_FIXTURES is unset: run the tests through .ci/run");
+    };
+    let saved_model = PathBuf::from(fixtures).join("tf_keras");
+    let engine = TestEngine::start(&[]);
+    let mut harness = console_harness(&engine);
+    click(&mut harness, "Models");
+    type_into(&mut harness, "New model", "keras");
+    click(&mut harness, "Create model");
+    step_until(&mut harness, "the new model", WAIT, |h| {
+        h.state().models().models.len() == 1
+    });
+
+    // A SavedModel folder dropped on the tab becomes a version, served by TensorFlow.
+    drop_file(&mut harness, saved_model);
+    step_until(&mut harness, "v1 ready", Duration::from_secs(120), |h| {
+        version(h, "keras", "v1") == Some((VersionState::Ready, true))
+    });
+    assert!(
+        common::console::has_label_containing(&harness, "tensorflow 2."),
+        "the version's runtime"
+    );
+
+    // Try it: the template names the signature's inputs, and the answer has its outputs.
+    click(&mut harness, "Try");
+    assert_eq!(harness.state().tab(), Tab::Predict);
+    step_until(&mut harness, "the template", WAIT, |h| {
+        let body = h.state().predict().body();
+        body.contains("\"petal\"") && body.contains("\"sepal\"")
+    });
+    let answer = send(&mut harness);
+    let first = &answer["predictions"][0];
+    assert!(first["class_id"].is_i64(), "{answer}");
+    assert_eq!(
+        first["probabilities"].as_array().unwrap().len(),
+        3,
+        "{answer}"
+    );
+}

@@ -788,6 +788,12 @@ impl App {
                     folder: false,
                 });
             }
+            ModelsAction::PickVersionFolder(connection, model) => {
+                self.backend.send(Request::PickPath {
+                    target: PickTarget::ModelFile(connection, model),
+                    folder: true,
+                });
+            }
             ModelsAction::Try {
                 connection,
                 model,
@@ -868,7 +874,9 @@ impl App {
                     Tab::Logs => "The selected job's log (Ctrl+F searches, End follows)",
                     Tab::Resources => "CPU and memory of the selected job",
                     Tab::Scalars => "TensorBoard scalars of a log dir (drop a folder)",
-                    Tab::Models => "Models, versions and their traffic (drop a model.onnx)",
+                    Tab::Models => {
+                        "Models, versions and their traffic (drop a model file or folder)"
+                    }
                     Tab::Predict => "Try online prediction (drop a JSON, JSONL, CSV or image)",
                 };
                 if ui

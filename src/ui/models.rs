@@ -30,6 +30,8 @@ pub enum ModelsAction {
     Change(ConnectionId, ModelChange),
     /// Pick a model file for a new version of this model.
     PickVersionFile(ConnectionId, String),
+    /// Pick a model folder (a SavedModel, a folder with model.joblib…) to add as a version.
+    PickVersionFolder(ConnectionId, String),
     /// Open the Predict tab on this model and version.
     Try {
         /// The connection serving it.
@@ -195,7 +197,7 @@ impl ModelsTab {
                     ui.vertical_centered(|ui| {
                         ui.heading("No models yet");
                         ui.label(
-                            "Create a model on the left, then drop a model.onnx on it to add a version.",
+                            "Create a model on the left, then drop a model on it to add a version (a SavedModel folder, model.joblib, model.bst, model.onnx…).",
                         );
                     });
                 }
@@ -351,11 +353,23 @@ impl ModelsTab {
                 if files
                     && ui
                         .add_enabled(writable, egui::Button::new("Add version from file…"))
-                        .on_hover_text("Pick a model.onnx (or drop one on this tab)")
+                        .on_hover_text("Pick a model file: model.joblib, model.pkl, model.bst, model.onnx… (or drop one on this tab)")
                         .on_disabled_hover_text(&refused)
                         .clicked()
                 {
                     actions.push(ModelsAction::PickVersionFile(
+                        connection.clone(),
+                        model.clone(),
+                    ));
+                }
+                if files
+                    && ui
+                        .add_enabled(writable, egui::Button::new("Add version from folder…"))
+                        .on_hover_text("Pick a model folder: a TensorFlow SavedModel, or a folder holding model.joblib, model.bst, model.onnx… (or drop one on this tab)")
+                        .on_disabled_hover_text(&refused)
+                        .clicked()
+                {
+                    actions.push(ModelsAction::PickVersionFolder(
                         connection.clone(),
                         model.clone(),
                     ));
@@ -366,7 +380,7 @@ impl ModelsTab {
             None => {
                 ui.label(
                     RichText::new(
-                        "Drop a model.onnx here to add it as a new version of this model.",
+                        "Drop a model here to add it as a new version: a SavedModel folder, model.joblib, model.pkl, model.bst or model.onnx.",
                     )
                     .weak(),
                 );
@@ -537,9 +551,17 @@ impl ModelsTab {
         }
         // A serving container image (Vertex AI) shows by its last part.
         let runtime = v.runtime.as_deref().unwrap_or(&v.framework);
-        let runtime_label = ui.label(runtime.rsplit('/').next().unwrap_or(runtime));
+        // The framework's own runtime shows by name; its interpreter on hover.
+        let shown = match runtime.split_once(" in Python ") {
+            Some((framework, _)) => framework,
+            None => runtime.rsplit('/').next().unwrap_or(runtime),
+        };
+        let runtime_label = ui.label(shown);
         runtime_label.on_hover_text(match &v.requested_runtime {
             Some(asked) => format!("{} model; asked for {asked}", v.framework),
+            None if shown.len() < runtime.len() && !runtime.contains("://") => {
+                format!("{} model served by {runtime}", framework_name(&v.framework))
+            }
             None if runtime.contains('/') => format!("{} model served by {runtime}", v.framework),
             None => format!(
                 "{} model; runtime picked by the platform (ONNX Runtime where it has it)",
@@ -739,6 +761,15 @@ fn endpoint_traffic_text(v: &Version) -> String {
         })
         .collect::<Vec<_>>()
         .join(" · ")
+}
+
+/// A version's framework in words (a custom prediction routine has none).
+fn framework_name(framework: &str) -> &str {
+    if framework.is_empty() {
+        "custom prediction routine"
+    } else {
+        framework
+    }
 }
 
 /// What serves a connection's models: "Serving with onnxruntime 1.32.0 (default), tract",
