@@ -615,3 +615,64 @@ fn the_console_shows_a_ray_connection_s_jobs_beside_the_local_engine_s() {
         |h| has_label_containing(h, "console line 29"),
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scikit_learn_pipeline_deploys_on_serve_and_answers_what_scikit_learn_predicts() {
+    let Some(fixtures) = std::env::var_os("MLCONSOLE_FRAMEWORK_FIXTURES") else {
+        panic!("MLCONSOLE_FRAMEWORK_FIXTURES is unset: run the tests through .ci/run");
+    };
+    let fixtures = std::path::PathBuf::from(fixtures);
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("expected.json")).unwrap())
+            .unwrap();
+    let pipeline = &expected["sk_pipeline"];
+    let cluster = cluster().await;
+    let ray = platform(cluster);
+    ray.create_model(&Model {
+        name: "shop".into(),
+        ..Model::default()
+    })
+    .await
+    .unwrap();
+    let created = ray
+        .create_version(
+            "shop",
+            &Version {
+                name: "v1".into(),
+                deployment_uri: fixtures.join("sk_pipeline").display().to_string(),
+                ..Version::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        created.framework, "SCIKIT_LEARN",
+        "detected from model.joblib"
+    );
+    let versions = wait_versions(&ray, "shop", Duration::from_secs(180), |v| {
+        v.iter().all(|v| v.state == VersionState::Ready)
+    })
+    .await;
+    assert_eq!(versions[0].framework, "SCIKIT_LEARN");
+    let answer = ray
+        .predict("shop", None, pipeline["body"].to_string())
+        .await
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["predictions"], pipeline["predictions"], "{answer}");
+    // A bad instance is named, as on the local engine.
+    let refused = ray
+        .predict(
+            "shop",
+            None,
+            serde_json::json!({"instances": [{"age": 3.0}]}).to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("feature \"hours\" is missing"),
+        "{refused}"
+    );
+    ray.delete_version("shop", "v1").await.unwrap();
+    ray.delete_model("shop").await.unwrap();
+}

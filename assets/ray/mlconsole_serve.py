@@ -9,7 +9,9 @@ answered in the ``X-Model-Version`` header. The default is the router's
 ``user_config``, so switching it moves traffic without restarting a replica.
 
 Each version's model travels in a py_modules package of its own (a folder holding
-``model.onnx``), so adding a version uploads only that model.
+``model.onnx``, or ``model/`` with a TensorFlow SavedModel, ``model.joblib``,
+``model.bst``… that ``mlconsole_predictor`` loads with the framework), so adding a
+version uploads only that model.
 
 Run as a script (``python mlconsole_serve.py batch ...``) it is a batch prediction job:
 one JSON instance a line in, ``prediction.results-0000K-of-0000N`` and
@@ -164,14 +166,21 @@ def _deployments():
     class Version:
         """One version of a model."""
 
-        def __init__(self, module, version):
-            self.predictor = Predictor(model_path(module))
+        def __init__(self, module, version, framework=""):
+            if framework and framework != "ONNX":
+                # TensorFlow, scikit-learn, XGBoost, LightGBM: the framework loads it.
+                from mlconsole_predictor import load
+
+                package = importlib.import_module(module)
+                self.predictor = load(os.path.join(os.path.dirname(package.__file__), "model"), framework)
+            else:
+                self.predictor = Predictor(model_path(module))
             self.version = version
 
         def predict(self, instances):
             try:
                 return {"predictions": self.predictor.predict(instances)}
-            except BadInstance as e:
+            except ValueError as e:  # both predictors' BadInstance
                 return {"error": str(e)}
 
     @serve.deployment
@@ -214,7 +223,7 @@ def build_app(args):
     """The application of one model: ``args = {"versions": {name: {"module": ...}}}``."""
     Version, Router = _deployments()
     handles = {
-        name: Version.options(name=f"version-{name}").bind(spec["module"], name)
+        name: Version.options(name=f"version-{name}").bind(spec["module"], name, spec.get("framework", ""))
         for name, spec in (args or {}).get("versions", {}).items()
     }
     return Router.options(name="router").bind(**handles)

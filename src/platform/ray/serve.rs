@@ -19,6 +19,8 @@ use crate::platform::PlatformError;
 pub(super) const IMPORT_PATH: &str = "mlconsole_serve:build_app";
 /// The serving module, shipped with the console.
 pub(super) const SERVE_CODE: &str = include_str!("../../../assets/ray/mlconsole_serve.py");
+/// The framework predictor the replicas of non-ONNX versions load their model with.
+const PREDICTOR_CODE: &str = include_str!("../../../assets/python/mlconsole_predictor.py");
 /// The default idle time before Serve removes a replica (the local engine's default).
 const DEFAULT_IDLE_SECONDS: u32 = 300;
 /// CPUs a replica reserves: models are small and a single-node cluster has few.
@@ -119,6 +121,10 @@ pub(super) struct VersionArgs {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub auto_scaling: Option<AutoScaling>,
+    /// What made the artifact when it is not ONNX (`TENSORFLOW`, `SCIKIT_LEARN`…): the
+    /// replica loads `<module>/model` with the framework.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub framework: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -378,8 +384,11 @@ pub(super) async fn put(http: &RayHttp, config: &Value) -> Result<(), PlatformEr
 
 /// The code package every application of mlconsole's runs, uploaded when missing.
 pub(super) async fn code_package(http: &RayHttp) -> Result<String, PlatformError> {
-    let package = package::of_files(&[("mlconsole_serve.py", SERVE_CODE.as_bytes())])
-        .map_err(PlatformError::Protocol)?;
+    let package = package::of_files(&[
+        ("mlconsole_serve.py", SERVE_CODE.as_bytes()),
+        ("mlconsole_predictor.py", PREDICTOR_CODE.as_bytes()),
+    ])
+    .map_err(PlatformError::Protocol)?;
     package::ensure_uploaded(http, package).await
 }
 
@@ -433,7 +442,11 @@ pub(super) fn to_versions(config: &AppConfig, status: &AppStatus) -> Vec<Version
                 name: name.clone(),
                 description: args.description.clone(),
                 deployment_uri: args.deployment_uri.clone(),
-                framework: "ONNX".into(),
+                framework: if args.framework.is_empty() {
+                    "ONNX".into()
+                } else {
+                    args.framework.clone()
+                },
                 labels: args.labels.clone(),
                 auto_scaling: args.auto_scaling,
                 manual_scaling: None,
@@ -489,6 +502,7 @@ mod tests {
                     max_nodes: Some(3),
                     idle_seconds: Some(5),
                 }),
+                framework: String::new(),
             },
         );
         ours.set_default("v1");
