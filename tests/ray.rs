@@ -673,6 +673,40 @@ async fn a_scikit_learn_pipeline_deploys_on_serve_and_answers_what_scikit_learn_
         refused.to_string().contains("feature \"hours\" is missing"),
         "{refused}"
     );
+
+    // Batch prediction on the same version: the framework loads it in the job too.
+    let data = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = pipeline["body"]["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(serde_json::Value::to_string)
+        .collect();
+    std::fs::write(data.path().join("in.jsonl"), lines.join("\n") + "\n").unwrap();
+    let out = data.path().join("out");
+    let job = Job {
+        job_id: "shop_batch".into(),
+        prediction_input: Some(PredictionInput {
+            model_name: Some("shop".into()),
+            input_paths: vec![data.path().join("in.jsonl").display().to_string()],
+            output_path: out.display().to_string(),
+            data_format: "JSON".into(),
+            ..PredictionInput::default()
+        }),
+        ..Job::default()
+    };
+    ray.submit_job(&job).await.unwrap();
+    let done = wait_job(&ray, "shop_batch", Duration::from_secs(120), |j| {
+        j.state.is_finished()
+    })
+    .await;
+    assert_eq!(done.state, JobState::Succeeded, "{done:#?}");
+    let results = std::fs::read_to_string(out.join("prediction.results-00000-of-00001")).unwrap();
+    let got: Vec<serde_json::Value> = results
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(serde_json::Value::Array(got), pipeline["predictions"]);
     ray.delete_version("shop", "v1").await.unwrap();
     ray.delete_model("shop").await.unwrap();
 }

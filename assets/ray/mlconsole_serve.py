@@ -239,6 +239,7 @@ def batch(argv):
     parser = argparse.ArgumentParser(prog="mlconsole_serve.py batch")
     parser.add_argument("--module", required=True, help="the version's model package")
     parser.add_argument("--output", required=True, help="the folder results go to")
+    parser.add_argument("--framework", default="", help="the framework that loads a non-ONNX model")
     parser.add_argument("inputs", nargs="+", help="JSONL files or globs")
     args = parser.parse_args(argv)
     files = []
@@ -248,7 +249,13 @@ def batch(argv):
             sys.exit(f"ERROR: no file matches {pattern!r}")
         files.extend(p for p in matched if p not in files)
     started = time.time()
-    predictor = Predictor(model_path(args.module))
+    if args.framework and args.framework != "ONNX":
+        from mlconsole_predictor import load
+
+        package = importlib.import_module(args.module)
+        predictor = load(os.path.join(os.path.dirname(package.__file__), "model"), args.framework)
+    else:
+        predictor = Predictor(model_path(args.module))
     os.makedirs(args.output, exist_ok=True)
     print(f"Batch prediction over {len(files)} file(s) with {args.module}", flush=True)
     counts = {"predictions": 0, "errors": 0}
@@ -265,14 +272,14 @@ def batch(argv):
             return
         try:
             answers = predictor.predict([instance for _, instance in pending])
-        except BadInstance:
+        except ValueError:  # either predictor's BadInstance
             answers = None
         if answers is None:
             for number, instance in pending:
                 try:
                     results.write(compact(predictor.predict([instance])[0]) + "\n")
                     counts["predictions"] += 1
-                except BadInstance as e:
+                except ValueError as e:
                     error(path, number, str(e))
         else:
             for answer in answers:

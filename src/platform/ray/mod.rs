@@ -140,6 +140,9 @@ impl RayPlatform {
             "--output".into(),
             input.output_path.clone(),
         ];
+        if !args.framework.is_empty() {
+            argv.extend(["--framework".into(), args.framework.clone()]);
+        }
         argv.extend(input.input_paths.iter().cloned());
         let mut pinned = input.clone();
         pinned.model_name = None;
