@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::domain::predict::MAX_INSTANCES;
 use crate::domain::{Framework, TensorSpec};
@@ -309,16 +309,24 @@ struct Pending {
     answer: oneshot::Sender<Result<String, Refusal>>,
 }
 
+/// Requests waiting for a worker, and the workers waiting for a request (the most
+/// recently idle last: it gets the next request, so one hot worker serves a lone client
+/// and the others idle until they retire).
+#[derive(Default)]
+struct Dispatch {
+    queue: VecDeque<Pending>,
+    idle: Vec<(u64, oneshot::Sender<Vec<Pending>>)>,
+}
+
 /// A version's workers: grows under load up to `max`, shrinks after idle down to `min`.
 pub struct Pool {
     spec: WorkerSpec,
     min: u32,
     max: u32,
-    queue: mpsc::UnboundedSender<Pending>,
-    receiver: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>,
+    dispatch: Mutex<Dispatch>,
     live: AtomicU32,
     starting: AtomicU32,
-    idle: AtomicU32,
+    next_id: AtomicU64,
     idle_limit_ms: AtomicU64,
     ready: Mutex<Option<Ready>>,
     calls: AtomicU64,
@@ -328,16 +336,14 @@ pub struct Pool {
 impl Pool {
     /// A pool of workers for `spec`, `(min, max)` of them.
     pub fn new(spec: WorkerSpec, (min, max): (u32, u32), idle: Duration) -> Arc<Pool> {
-        let (queue, receiver) = mpsc::unbounded_channel();
         Arc::new(Pool {
             spec,
             min,
             max: max.max(1),
-            queue,
-            receiver: tokio::sync::Mutex::new(receiver),
+            dispatch: Mutex::default(),
             live: AtomicU32::new(0),
             starting: AtomicU32::new(0),
-            idle: AtomicU32::new(0),
+            next_id: AtomicU64::new(0),
             idle_limit_ms: AtomicU64::new(idle.as_millis() as u64),
             ready: Mutex::new(None),
             calls: AtomicU64::new(0),
@@ -394,13 +400,29 @@ impl Pool {
     pub async fn predict(self: &Arc<Self>, body: &[u8]) -> Result<String, Refusal> {
         check_request(body).map_err(Refusal::Bad)?;
         let (answer, answered) = oneshot::channel();
-        self.queue
-            .send(Pending {
-                body: body.to_vec(),
-                answer,
-            })
-            .map_err(|_| Refusal::Failed("the version is no longer served".into()))?;
-        self.grow();
+        let mut pending = vec![Pending {
+            body: body.to_vec(),
+            answer,
+        }];
+        let queued = {
+            let mut dispatch = lock(&self.dispatch);
+            loop {
+                match dispatch.idle.pop() {
+                    Some((_, worker)) => match worker.send(pending) {
+                        Ok(()) => break false,
+                        // That worker just left: the next one, or the queue.
+                        Err(back) => pending = back,
+                    },
+                    None => {
+                        dispatch.queue.extend(pending);
+                        break true;
+                    }
+                }
+            }
+        };
+        if queued {
+            self.grow();
+        }
         answered
             .await
             .unwrap_or_else(|_| Err(Refusal::Failed("the request was lost".into())))
@@ -408,7 +430,7 @@ impl Pool {
 
     /// Starts a worker when none is free and the maximum allows.
     fn grow(self: &Arc<Self>) {
-        if self.idle.load(Ordering::Relaxed) > 0 {
+        if !lock(&self.dispatch).idle.is_empty() {
             return;
         }
         let busy = self.live.load(Ordering::Relaxed) + self.starting.load(Ordering::Relaxed);
@@ -424,7 +446,7 @@ impl Pool {
                 Ok((worker, ready)) => pool.adopt(worker, ready),
                 Err(e) => {
                     tracing::warn!("{}: cannot start a worker: {e}", pool.spec.label);
-                    pool.fail_waiting(&e).await;
+                    pool.fail_waiting(&e);
                 }
             }
         });
@@ -432,51 +454,66 @@ impl Pool {
 
     /// A start failed: when no worker is left to answer them, the waiting requests get
     /// the reason.
-    async fn fail_waiting(&self, error: &str) {
+    fn fail_waiting(&self, error: &str) {
         if self.live.load(Ordering::Relaxed) + self.starting.load(Ordering::Relaxed) > 0 {
             return;
         }
-        let mut receiver = self.receiver.lock().await;
-        while let Ok(pending) = receiver.try_recv() {
+        let waiting = std::mem::take(&mut lock(&self.dispatch).queue);
+        for pending in waiting {
             let _ = pending.answer.send(Err(Refusal::Failed(format!(
                 "the model cannot be loaded: {error}"
             ))));
         }
     }
 
-    /// A worker's life: take what is queued (all of it, up to [`MAX_TOGETHER`]), answer
-    /// it in one call, and retire after idling past the limit while above the minimum.
+    /// What a worker does next: what is queued (all of it, up to [`MAX_TOGETHER`]), or
+    /// what it is handed while it waits on top of the idle ones. `None` when it should
+    /// go: the version was deleted, or it idled past the limit above the minimum.
+    async fn next(&self, id: u64, idle_since: Instant) -> Option<Vec<Pending>> {
+        let mut waiting = {
+            let mut dispatch = lock(&self.dispatch);
+            if !dispatch.queue.is_empty() {
+                let n = dispatch.queue.len().min(MAX_TOGETHER);
+                return Some(dispatch.queue.drain(..n).collect());
+            }
+            let (handed, waiting) = oneshot::channel();
+            dispatch.idle.push((id, handed));
+            waiting
+        };
+        loop {
+            match tokio::time::timeout(IDLE_CHECK, &mut waiting).await {
+                Ok(taken) => return taken.ok(),
+                Err(_) => {
+                    let limit = Duration::from_millis(self.idle_limit_ms.load(Ordering::Relaxed));
+                    let retiring = idle_since.elapsed() >= limit
+                        && self.live.load(Ordering::Relaxed) > self.min;
+                    if self.stopped.load(Ordering::Relaxed) || retiring {
+                        // Leave the idle ones; a request handed over meanwhile is ours.
+                        lock(&self.dispatch).idle.retain(|(i, _)| *i != id);
+                        return waiting.try_recv().ok();
+                    }
+                }
+            }
+        }
+    }
+
+    /// A worker's life: answer what it is handed in one call, and retire after idling
+    /// past the limit while above the minimum.
     async fn work(self: Arc<Self>, mut worker: Worker) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut idle_since = Instant::now();
         loop {
             if self.stopped.load(Ordering::Relaxed) {
                 break;
             }
-            self.idle.fetch_add(1, Ordering::Relaxed);
-            let taken = tokio::time::timeout(IDLE_CHECK, async {
-                let mut receiver = self.receiver.lock().await;
-                let first = receiver.recv().await?;
-                let mut taken = vec![first];
-                while taken.len() < MAX_TOGETHER {
-                    match receiver.try_recv() {
-                        Ok(next) => taken.push(next),
-                        Err(_) => break,
-                    }
+            let Some(taken) = self.next(id, idle_since).await else {
+                if self.stopped.load(Ordering::Relaxed) {
+                    return self.gone(id, true);
                 }
-                Some(taken)
-            })
-            .await;
-            self.idle.fetch_sub(1, Ordering::Relaxed);
-            let taken = match taken {
-                Ok(Some(taken)) => taken,
-                Ok(None) => break,
-                Err(_) => {
-                    let limit = Duration::from_millis(self.idle_limit_ms.load(Ordering::Relaxed));
-                    if idle_since.elapsed() >= limit && self.retire_one() {
-                        return;
-                    }
-                    continue;
+                if self.retire_one() {
+                    return self.gone(id, false);
                 }
+                continue;
             };
             let (bodies, answers): (Vec<Vec<u8>>, Vec<_>) =
                 taken.into_iter().map(|p| (p.body, p.answer)).unzip();
@@ -495,12 +532,29 @@ impl Pool {
                         ))));
                     }
                     self.live.fetch_sub(1, Ordering::Relaxed);
+                    self.regrow();
                     return;
                 }
             }
             idle_since = Instant::now();
         }
-        self.live.fetch_sub(1, Ordering::Relaxed);
+        self.gone(id, true);
+    }
+
+    /// A worker leaves: off the idle ones, and off the count unless it retired (which
+    /// took it off already).
+    fn gone(&self, id: u64, count: bool) {
+        lock(&self.dispatch).idle.retain(|(i, _)| *i != id);
+        if count {
+            self.live.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// After a worker died: requests still queued get a new worker.
+    fn regrow(self: &Arc<Self>) {
+        if !lock(&self.dispatch).queue.is_empty() {
+            self.grow();
+        }
     }
 
     /// Takes one worker off the count when above the minimum; `false` when it must stay.
