@@ -7,12 +7,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::BackendSettings;
-use super::live::Shared;
+use super::messages::BackendSettings;
+use super::shared::Shared;
 use crate::domain::{ConnectionConfig, ConnectionKind, VertexCredentials};
-use crate::engine::DEFAULT_PORT;
-use crate::platform::vertex::TokenSource;
-use crate::platform::{LocalPlatform, Platform, PlatformError, RayPlatform, VertexPlatform};
+use crate::platform::{Platform, PlatformError, connect};
 
 /// A working connection and, once, what was done to get it.
 pub(super) struct Connected {
@@ -56,23 +54,22 @@ pub(super) async fn connect(
                 .await
                 .map_err(|e| explain(config, &shared.settings, &e))
         }
-        ConnectionKind::Ray {
-            dashboard_url,
-            serve_url,
-        } => {
-            let token = stored_secret(config, shared).await?;
-            let platform = RayPlatform::new(dashboard_url, serve_url.as_deref(), token);
-            checked(Arc::new(platform), config, shared).await
-        }
-        ConnectionKind::Vertex {
-            project,
-            region,
-            credentials,
-            api_endpoint,
-        } => {
-            let tokens = vertex_tokens(config, *credentials, shared).await?;
-            let platform = VertexPlatform::new(project, region, api_endpoint.as_deref(), tokens);
-            checked(Arc::new(platform), config, shared).await
+        kind => {
+            let secret = if connect::needs_secret(kind) {
+                stored_secret(config, shared).await?
+            } else {
+                None
+            };
+            match connect::remote(kind, secret) {
+                Some(Ok(platform)) => checked(platform, config, shared).await,
+                Some(Err(connect::SignedOut { error, hint })) => {
+                    Err(ConnectFailure::SignedOut { error, hint })
+                }
+                None => Err(ConnectFailure::Failed {
+                    error: "not a remote connection".into(),
+                    hint: String::new(),
+                }),
+            }
         }
     }
 }
@@ -93,38 +90,6 @@ async fn checked(
     })
 }
 
-/// Where a Vertex AI connection's tokens come from; a missing or unusable credential is
-/// "signed out" with what to do.
-async fn vertex_tokens(
-    config: &ConnectionConfig,
-    credentials: VertexCredentials,
-    shared: &Shared,
-) -> Result<TokenSource, ConnectFailure> {
-    let signed_out = |error: String, hint: &str| ConnectFailure::SignedOut {
-        error,
-        hint: hint.to_owned(),
-    };
-    match credentials {
-        VertexCredentials::ApplicationDefault => TokenSource::application_default()
-            .map_err(|e| signed_out(e, "then the console signs in by itself (no restart)")),
-        VertexCredentials::ServiceAccountKey => match stored_secret(config, shared).await? {
-            Some(json) => TokenSource::from_key_json(&json).map_err(|e| {
-                signed_out(
-                    e,
-                    "edit the connection (Ctrl+K) and pick the key file again",
-                )
-            }),
-            None => Err(signed_out(
-                "no key is stored for this connection".into(),
-                "edit the connection (Ctrl+K) and pick the service-account key file; it is copied into the keyring",
-            )),
-        },
-        VertexCredentials::Gcloud => Ok(TokenSource::gcloud(
-            std::env::var_os("MLCONSOLE_GCLOUD").map(PathBuf::from),
-        )),
-    }
-}
-
 /// The connection's secret from the keyring, if one is stored.
 async fn stored_secret(
     config: &ConnectionConfig,
@@ -142,23 +107,8 @@ async fn stored_secret(
         })
 }
 
-/// Where the engine of `data_dir` says it listens, or the default address.
-fn engine_address(data_dir: &Path) -> String {
-    std::fs::read_to_string(data_dir.join("engine.json"))
-        .ok()
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-        .and_then(|v| v.get("address")?.as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("http://127.0.0.1:{DEFAULT_PORT}"))
-}
-
 async fn try_local(data_dir: &Path) -> Result<Arc<dyn Platform>, PlatformError> {
-    let address = engine_address(data_dir);
-    let token_file = data_dir.join("token");
-    let token = std::fs::read_to_string(&token_file).map_err(|e| PlatformError::Unreachable {
-        address: address.clone(),
-        detail: format!("no token in {} ({e})", data_dir.display()),
-    })?;
-    let platform = LocalPlatform::new(address, token.trim()).with_token_file(token_file);
+    let platform = connect::local(data_dir)?;
     platform.check_connection().await?;
     Ok(Arc::new(platform))
 }

@@ -9,11 +9,12 @@ use std::sync::atomic::Ordering;
 
 use tokio::task::JoinHandle;
 
-use super::live::{Current, Live, Shared};
-use super::{
-    BackendSettings, ModelWatch, Request, RequestReceiver, SecretEdit, SnippetKind, Update,
-    Updates, models, settings, tasks,
+use super::live::Live;
+use super::messages::{
+    BackendSettings, ModelWatch, Request, SecretEdit, SnippetKind, Update, Updates,
 };
+use super::shared::{Current, Shared};
+use super::{RequestReceiver, models, settings, tasks};
 use crate::domain::{ConnectionConfig, ConnectionId, ConnectionKind, Job, JobKey};
 use crate::secrets::{Secrets, connection_key};
 

@@ -10,54 +10,13 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
-use super::live::Current;
-use super::{ModelView, ModelWatch, SnippetKind, Update, Updates};
+use super::messages::{ModelChange, ModelView, ModelWatch, SnippetKind, Update, Updates};
+use super::shared::Current;
 use crate::domain::{ConnectionId, Model, Version};
 use crate::platform::{Platform, PlatformError, SnippetAuth};
 
 /// How often models and serving metrics are synced while a model tab is shown.
 const MODEL_SYNC_EVERY: Duration = Duration::from_secs(1);
-
-/// A change to models or versions the UI asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModelChange {
-    /// Create a model.
-    CreateModel(String),
-    /// Delete a model without versions.
-    DeleteModel(String),
-    /// Create a version of `model` from a model file or folder.
-    CreateVersion {
-        /// The model.
-        model: String,
-        /// The new version's name.
-        version: String,
-        /// A `model.onnx` or a folder holding one.
-        path: PathBuf,
-    },
-    /// Delete a version.
-    DeleteVersion {
-        /// The model.
-        model: String,
-        /// The version.
-        version: String,
-    },
-    /// Create a version from a job's job dir, creating the model first if need be.
-    DeployJob {
-        /// The model.
-        model: String,
-        /// The new version's name.
-        version: String,
-        /// The job dir holding `model.onnx`.
-        job_dir: PathBuf,
-    },
-    /// Make a version the default.
-    SetDefault {
-        /// The model.
-        model: String,
-        /// The version.
-        version: String,
-    },
-}
 
 /// Keeps models and versions coming while `watching` says so, with serving metrics
 /// when it says [`ModelWatch::WithTraffic`]. Sends only what changed, so that an idle
@@ -288,7 +247,7 @@ pub(super) async fn load_predict_file(path: PathBuf, inputs: Vec<String>, update
                 file.display(),
                 size as f64 / 1e6,
                 MAX_PREDICT_FILE >> 20,
-                crate::engine::api::MAX_BODY >> 20
+                crate::engine::http::MAX_BODY >> 20
             ));
         }
         let bytes =

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::Notify;
 
-use super::live::Current;
-use super::{PickTarget, Update, Updates};
+use super::messages::{PickTarget, Update, Updates};
+use super::shared::Current;
 use crate::domain::{ConnectionId, Job, JobKey};
 use crate::platform::{Platform, PlatformError};
 

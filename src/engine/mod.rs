@@ -12,17 +12,12 @@
 //! models/<m>/<v>/model.onnx   a version's artifact, copied in when it was created
 //! ```
 
-pub mod api;
 pub mod artifacts;
 pub mod batch_predict;
 pub mod combine;
-pub mod fast_predict;
-pub mod http_server;
+pub mod http;
 pub mod joblog;
-pub mod logging_api;
 pub mod model_tasks;
-pub mod models_api;
-pub mod openapi;
 pub mod operations;
 pub mod private_dir;
 pub mod process_group;
@@ -74,7 +69,7 @@ pub struct EngineConfig {
     /// Where to find ONNX Runtime.
     pub onnxruntime: runtime::locate::OrtSetting,
     /// Limits on connections and request times.
-    pub http: http_server::HttpLimits,
+    pub http: http::server::HttpLimits,
     /// The file-creation mask jobs run with, when the engine runs under a stricter one
     /// of its own (`mlconsole engine` keeps its files private with 077).
     pub job_umask: Option<u32>,
@@ -96,7 +91,7 @@ impl EngineConfig {
             replica_idle: Duration::from_secs(300),
             max_replicas: u32::try_from(cores).unwrap_or(2),
             onnxruntime: runtime::locate::OrtSetting::Search,
-            http: http_server::HttpLimits::default(),
+            http: http::server::HttpLimits::default(),
             job_umask: None,
         })
     }
@@ -295,7 +290,7 @@ pub async fn serve(config: EngineConfig) -> anyhow::Result<()> {
     engine.start_serving();
     println!("listening on http://{addr}");
     io::stdout().flush()?;
-    api::serve(engine, listener).await?;
+    http::serve(engine, listener).await?;
     Ok(())
 }
 

@@ -9,7 +9,8 @@ use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::api::{ApiError, MAX_BODY};
+use super::http::MAX_BODY;
+use super::http::error::ApiError;
 
 /// Names Google's APIs take on every call.
 const SYSTEM: [&str; 11] = [

@@ -1,6 +1,6 @@
 //! The client of the embedded local engine's REST API.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,7 +14,8 @@ use crate::domain::{
     Capabilities, Job, JobPage, LogPage, MetricsPage, Model, ModelPage, ServingMetrics,
     ServingRuntimes, Version, VersionPage,
 };
-use crate::engine::api::{ErrorBody, PROJECT};
+use crate::engine::http::PROJECT;
+use crate::engine::http::error::ErrorBody;
 use crate::engine::operations::Operation;
 
 /// Talks to a local engine over HTTP with its bearer token.
@@ -48,12 +49,6 @@ impl LocalPlatform {
     pub fn with_token_file(mut self, path: PathBuf) -> LocalPlatform {
         self.token_file = Some(path);
         self
-    }
-
-    /// A client for the engine whose data directory is `dir`, reading its token there.
-    pub fn for_data_dir(base: impl Into<String>, dir: &Path) -> std::io::Result<LocalPlatform> {
-        let token = std::fs::read_to_string(dir.join("token"))?;
-        Ok(LocalPlatform::new(base, token.trim()).with_token_file(dir.join("token")))
     }
 
     fn models_url(&self) -> String {

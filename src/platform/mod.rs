@@ -2,6 +2,7 @@
 //! Ray clusters and Google Cloud Vertex AI, shaped by what the console needs rather than
 //! by any one server's URLs.
 
+pub mod connect;
 pub mod local;
 pub mod ray;
 pub mod vertex;

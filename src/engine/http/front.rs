@@ -26,10 +26,12 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower_service::Service;
 
-use super::api::{ApiError, HEALTH_PATH, MAX_BODY, authorize, check_project};
-use super::http_server::{self, BodyError};
-use super::models_api::{answer_prediction, unreadable_body};
-use super::{Engine, system_params};
+use super::body::{self, BodyError};
+use super::error::ApiError;
+use super::extract::{authorize, check_project};
+use super::models::{answer_prediction, unreadable_body};
+use super::{HEALTH_PATH, MAX_BODY};
+use crate::engine::{Engine, system_params};
 
 /// The engine's HTTP service: the predict fast path in front of the router.
 #[derive(Clone)]
@@ -81,10 +83,10 @@ impl Service<Request> for Api {
 async fn refuse(engine: &Engine, body: Body, refusal: ApiError) -> Response {
     let limits = &engine.config().http;
     let answer = refusal.into_response();
-    if http_server::drain_body(body, MAX_BODY, limits.body_timeout).await {
+    if body::drain_body(body, MAX_BODY, limits.body_timeout).await {
         answer
     } else {
-        http_server::closing(answer)
+        body::closing(answer)
     }
 }
 
@@ -92,22 +94,20 @@ async fn refuse(engine: &Engine, body: Body, refusal: ApiError) -> Response {
 /// then closed: what is left of the body is not read).
 async fn read_body(engine: &Engine, body: Body) -> Result<bytes::Bytes, Response> {
     let timeout = engine.config().http.body_timeout;
-    http_server::read_body(body, MAX_BODY, timeout)
-        .await
-        .map_err(|e| {
-            let answer = match e {
-                BodyError::TooSlow(limit) => ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "DEADLINE_EXCEEDED",
-                    format!(
-                        "the request body did not arrive within {} s; send it at once",
-                        limit.as_secs()
-                    ),
+    body::read_body(body, MAX_BODY, timeout).await.map_err(|e| {
+        let answer = match e {
+            BodyError::TooSlow(limit) => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "DEADLINE_EXCEEDED",
+                format!(
+                    "the request body did not arrive within {} s; send it at once",
+                    limit.as_secs()
                 ),
-                BodyError::Unreadable(e) => unreadable_body(e),
-            };
-            http_server::closing(answer.into_response())
-        })
+            ),
+            BodyError::Unreadable(e) => unreadable_body(e),
+        };
+        body::closing(answer.into_response())
+    })
 }
 
 async fn predict(engine: &Engine, target: PredictTarget, request: Request) -> Response {
@@ -130,9 +130,9 @@ async fn route(engine: &Engine, mut router: Router, request: Request) -> Respons
     let body = if head.uri.path() == HEALTH_PATH {
         // Open to callers without the token: whatever they send along is not kept.
         let limits = &engine.config().http;
-        if !http_server::drain_body(body, MAX_BODY, limits.body_timeout).await {
+        if !body::drain_body(body, MAX_BODY, limits.body_timeout).await {
             let refusal = unreadable_body("the health check takes no body");
-            return http_server::closing(refusal.into_response());
+            return body::closing(refusal.into_response());
         }
         bytes::Bytes::new()
     } else {

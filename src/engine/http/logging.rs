@@ -18,10 +18,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::api::{ApiError, ErrorBody, PROJECT, json_body};
-use super::{Engine, joblog};
+use super::PROJECT;
+use super::error::{ApiError, ErrorBody};
+use super::extract::json_body;
 use crate::domain::filter::{FieldKind, FieldValue, Filterable};
 use crate::domain::{Filter, Job, LogEntry, LogStream, Severity};
+use crate::engine::{Engine, joblog};
 
 /// Entries per page when `pageSize` is not given, and the most allowed (as Logging).
 pub const ENTRIES_PAGE: (usize, usize) = (50, 1000);

@@ -10,14 +10,14 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::Engine;
-use super::api::{
-    ApiError, ErrorBody, MAX_BODY, Params, check_project, json_body, query, since_param,
-};
-use super::operations::Operation;
-use super::registry::ModelError;
-use super::serving::PredictError;
+use super::MAX_BODY;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Params, check_project, json_body, project_path, query, since_param};
 use crate::domain::{Model, ModelPage, ServingMetrics, ServingRuntimes, Version, VersionPage};
+use crate::engine::Engine;
+use crate::engine::operations::Operation;
+use crate::engine::registry::ModelError;
+use crate::engine::serving::PredictError;
 
 impl From<ModelError> for ApiError {
     fn from(e: ModelError) -> ApiError {
@@ -65,7 +65,7 @@ pub async fn create_model(
     path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Model> {
-    super::api::project_path(path)?;
+    project_path(path)?;
     let model: Model = json_body(body, "Model")?;
     Ok(Json(engine.registry().create_model(model)?))
 }
@@ -79,7 +79,7 @@ pub async fn list_models(
     path: Result<Path<String>, PathRejection>,
     params: Params,
 ) -> ApiResult<ModelPage> {
-    super::api::project_path(path)?;
+    project_path(path)?;
     query(params, &["pageSize", "pageToken"])?;
     Ok(Json(ModelPage {
         models: engine.registry().list_models(),
@@ -104,8 +104,8 @@ pub async fn get_model(State(engine): State<Arc<Engine>>, path: ModelPath) -> Ap
 pub async fn list_runtimes(
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<ServingRuntimes> {
-    super::api::project_path(path)?;
-    Ok(Json(super::runtime::serving_runtimes()))
+    project_path(path)?;
+    Ok(Json(crate::engine::runtime::serving_runtimes()))
 }
 
 /// Deletes a model that has no versions; answers the (finished) operation.

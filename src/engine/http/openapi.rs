@@ -3,8 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{api, logging_api, models_api, operations};
+use super::{error, jobs, logging, models, operations};
 use crate::domain;
+use crate::engine::operations as ops;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,30 +18,30 @@ use crate::domain;
             engine's data directory). Errors use Google's JSON shape."
     ),
     paths(
-        api::healthz,
-        api::openapi_json,
-        api::create_job,
-        api::list_jobs,
-        api::get_job,
-        api::job_action,
-        api::job_logs,
-        api::job_metrics,
-        models_api::create_model,
-        models_api::list_models,
-        models_api::get_model,
-        models_api::delete_model,
-        models_api::model_action,
-        models_api::create_version,
-        models_api::list_versions,
-        models_api::get_version,
-        models_api::delete_version,
-        models_api::version_action,
-        models_api::version_metrics,
-        models_api::list_runtimes,
+        super::healthz,
+        super::openapi_json,
+        jobs::create_job,
+        jobs::list_jobs,
+        jobs::get_job,
+        jobs::job_action,
+        jobs::job_logs,
+        jobs::job_metrics,
+        models::create_model,
+        models::list_models,
+        models::get_model,
+        models::delete_model,
+        models::model_action,
+        models::create_version,
+        models::list_versions,
+        models::get_version,
+        models::delete_version,
+        models::version_action,
+        models::version_metrics,
+        models::list_runtimes,
         operations::get_operation,
         operations::list_operations,
         operations::operation_action,
-        logging_api::list_entries,
+        logging::list_entries,
     ),
     components(schemas(
         domain::Job,
@@ -73,16 +74,16 @@ use crate::domain;
         domain::ServingSample,
         domain::ServingRuntime,
         domain::ServingRuntimes,
-        api::ErrorBody,
-        api::ErrorStatus,
-        operations::Operation,
-        operations::OperationMetadata,
-        operations::OperationError,
-        operations::OperationPage,
-        logging_api::ListLogEntriesRequest,
-        logging_api::ListLogEntriesResponse,
-        logging_api::LoggingEntry,
-        logging_api::MonitoredResource,
+        error::ErrorBody,
+        error::ErrorStatus,
+        ops::Operation,
+        ops::OperationMetadata,
+        ops::OperationError,
+        ops::OperationPage,
+        logging::ListLogEntriesRequest,
+        logging::ListLogEntriesResponse,
+        logging::LoggingEntry,
+        logging::MonitoredResource,
     )),
     modifiers(&BearerToken)
 )]
