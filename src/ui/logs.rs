@@ -431,6 +431,8 @@ impl LogsTab {
                         job.append(" ", 0.0, plain.clone());
                     }
                     let tag = match meta.severity {
+                        // The line says its level itself (Python's `INFO:name:…`).
+                        _ if carries_level(full) => "     ",
                         Severity::Default => "     ",
                         Severity::Debug => "DBG  ",
                         Severity::Info => "INFO ",
@@ -544,6 +546,20 @@ fn char_slice(text: &str, from: usize, count: usize) -> &str {
     &text[start..end.max(start)]
 }
 
+/// Whether a line starts with its own level word (`INFO:trainer:…`, `WARNING …`), so the
+/// level column need not repeat it.
+fn carries_level(text: &str) -> bool {
+    let word = text
+        .trim_start_matches('[')
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or_default();
+    matches!(
+        word,
+        "DEBUG" | "INFO" | "WARNING" | "WARN" | "ERROR" | "CRITICAL" | "FATAL"
+    ) && text.trim_start_matches('[').len() > word.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -558,6 +574,16 @@ mod tests {
             stream: LogStream::Stdout,
             text: text.into(),
         }
+    }
+
+    #[test]
+    fn a_line_that_says_its_level_is_not_tagged_twice() {
+        assert!(carries_level("INFO:sample_train:epoch 1"));
+        assert!(carries_level("WARNING something"));
+        assert!(carries_level("[ERROR] failed"));
+        assert!(!carries_level("INFORMATION wants to be free"));
+        assert!(!carries_level("epoch 1 INFO"));
+        assert!(!carries_level("INFO"));
     }
 
     #[test]

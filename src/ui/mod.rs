@@ -614,6 +614,12 @@ impl App {
                     })
                     .and_then(|k| self.jobs.find(k))
                     .and_then(|j| j.training_input.as_ref()?.job_dir.clone());
+                // Opened with a job selected and nothing loaded: that job's charts.
+                if self.scalars.dir().is_none()
+                    && let Some(dir) = &job_dir
+                {
+                    self.watch_logdir(std::path::PathBuf::from(dir));
+                }
                 for action in self.scalars.ui(ui, job_dir.as_deref()) {
                     match action {
                         ScalarsAction::Watch(dir) => self.watch_logdir(dir),

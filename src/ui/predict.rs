@@ -679,8 +679,54 @@ pub fn template(inputs: &[TensorSpec]) -> String {
         [one] => value(one),
         many => Value::Object(many.iter().map(|s| (s.name.clone(), value(s))).collect()),
     };
-    serde_json::to_string_pretty(&serde_json::json!({ "instances": [instance] }))
-        .unwrap_or_default()
+    compact_pretty(&serde_json::json!({ "instances": [instance] }))
+}
+
+/// JSON laid out one entry a line, except that a list of plain values (a row of
+/// features, an image's row of pixels) stays on one line: a 64-feature instance is one
+/// line, not 64.
+fn compact_pretty(value: &Value) -> String {
+    fn plain(v: &Value) -> bool {
+        !matches!(v, Value::Array(_) | Value::Object(_))
+    }
+    fn write(out: &mut String, v: &Value, indent: usize) {
+        let pad = |n: usize| "  ".repeat(n);
+        match v {
+            Value::Array(items) if items.iter().all(plain) => {
+                let parts: Vec<String> = items.iter().map(Value::to_string).collect();
+                out.push('[');
+                out.push_str(&parts.join(", "));
+                out.push(']');
+            }
+            Value::Array(items) => {
+                out.push_str("[\n");
+                for (i, item) in items.iter().enumerate() {
+                    out.push_str(&pad(indent + 1));
+                    write(out, item, indent + 1);
+                    out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+                }
+                out.push_str(&pad(indent));
+                out.push(']');
+            }
+            Value::Object(map) if map.is_empty() => out.push_str("{}"),
+            Value::Object(map) => {
+                out.push_str("{\n");
+                for (i, (key, item)) in map.iter().enumerate() {
+                    out.push_str(&pad(indent + 1));
+                    out.push_str(&Value::String(key.clone()).to_string());
+                    out.push_str(": ");
+                    write(out, item, indent + 1);
+                    out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+                }
+                out.push_str(&pad(indent));
+                out.push('}');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(&mut out, value, 0);
+    out
 }
 
 /// The predictions as a table, when they are objects, numbers or number lists.
@@ -781,6 +827,19 @@ mod tests {
             serde_json::json!({"color": "", "age": 0})
         );
         assert!(parse_request(body.as_bytes(), &columns).is_ok(), "{body}");
+    }
+
+    #[test]
+    fn a_wide_instance_is_one_line_of_the_template() {
+        let digits = TensorSpec {
+            name: "pixels".into(),
+            dtype: "float32".into(),
+            shape: vec![None, Some(64)],
+        };
+        let body = template(std::slice::from_ref(&digits));
+        assert_eq!(body.lines().count(), 5, "{body}");
+        assert!(body.contains("[0.0, 0.0,"), "{body}");
+        assert!(parse_request(body.as_bytes(), &[digits]).is_ok(), "{body}");
     }
 
     #[test]
