@@ -332,6 +332,58 @@ pub struct JobPage {
 pub const MAX_JOB_ID_LEN: usize = 128;
 
 impl Job {
+    /// A batch prediction job on `model`'s default version (or `version`) over `inputs`
+    /// (files or globs), writing to `output`; named for the model and the time.
+    pub fn batch_prediction(
+        model: &str,
+        version: Option<&str>,
+        inputs: Vec<String>,
+        output: String,
+    ) -> Job {
+        let stamp = Utc::now().format("%Y%m%d_%H%M%S");
+        Job {
+            job_id: format!("predict_{model}_{stamp}"),
+            prediction_input: Some(PredictionInput {
+                model_name: version.is_none().then(|| model.to_owned()),
+                version_name: version.map(|v| format!("{model}/versions/{v}")),
+                input_paths: inputs,
+                output_path: output,
+                data_format: "JSON".into(),
+            }),
+            ..Job::default()
+        }
+    }
+
+    /// A batch prediction job over one JSONL file, writing into a folder beside it.
+    pub fn batch_prediction_of_file(
+        model: &str,
+        version: Option<&str>,
+        file: &std::path::Path,
+    ) -> Job {
+        let stamp = Utc::now().format("%Y%m%d_%H%M%S");
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let output = file.with_file_name(format!("{stem}_predictions_{stamp}"));
+        Job::batch_prediction(
+            model,
+            version,
+            vec![file.display().to_string()],
+            output.display().to_string(),
+        )
+    }
+
+    /// The model a finished job's artifact deploys to: its `model` label, `digits` for
+    /// the sample trainer's jobs, else the job's id.
+    pub fn deploy_model_name(&self) -> String {
+        match self.labels.get("model") {
+            Some(name) => name.clone(),
+            None if self.labels.get("kind").is_some_and(|k| k == "sample") => "digits".into(),
+            None => self.job_id.clone(),
+        }
+    }
+
     /// Checks what can be checked without touching the file system; the message says
     /// which field is wrong and what is expected.
     pub fn validate_submission(&self) -> Result<(), String> {

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use egui::{Color32, RichText, Ui};
 
 use super::job_form::labeled_edit;
+use super::nav::Nav;
 use super::theme;
-use crate::backend::{ConnectionStatus, SecretEdit};
+use crate::backend::{Backend, ConnectionStatus, PickTarget, Request, SecretEdit, Update};
 use crate::domain::connection::{PALETTE, new_id};
 use crate::domain::{
     Capabilities, ClusterSummary, ConnectionConfig, ConnectionId, ConnectionKind, JobState,
@@ -18,7 +19,7 @@ use crate::domain::{
 
 /// What the Connections window asks the app to do.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ConnectionsAction {
+enum ConnectionsAction {
     /// Save a new or changed connection with what to do with its secret.
     Save(Box<ConnectionConfig>, SecretEdit),
     /// Remove a connection (already confirmed).
@@ -50,6 +51,78 @@ pub struct ConnectionsPanel {
 }
 
 impl ConnectionsPanel {
+    /// Takes what concerns connections from a backend update; answers what to tell
+    /// the user.
+    pub fn on_update(&mut self, update: &Update) -> Option<Nav> {
+        let toast = |text: String| Some(Nav::Toast { text, error: false });
+        match update {
+            Update::Connections {
+                list,
+                secrets_in,
+                secret_places,
+            } => self.set_list(list.clone(), secrets_in.clone(), secret_places.clone()),
+            Update::SettingsWarning(text) => {
+                if !self.warnings.contains(text) {
+                    self.warnings.push(text.clone());
+                }
+                return Some(Nav::Toast {
+                    text: text.clone(),
+                    error: true,
+                });
+            }
+            Update::ConnectionSaved(result) => {
+                let saved = result
+                    .as_ref()
+                    .ok()
+                    .map(|id| format!("Saved the connection {}.", self.name(id)));
+                self.saved(result.clone());
+                return saved.and_then(toast);
+            }
+            Update::Connection { connection, status } => {
+                self.set_status(connection.clone(), status.clone());
+                if let ConnectionStatus::Connected {
+                    note: Some(note), ..
+                } = status
+                {
+                    return toast(note.clone());
+                }
+            }
+            Update::Cluster {
+                connection,
+                summary,
+            } => self.set_cluster(connection.clone(), *summary),
+            Update::Picked {
+                target: PickTarget::KeyFile,
+                path,
+            } => self.key_file_picked(path),
+            _ => {}
+        }
+        None
+    }
+
+    /// Sends what the user asked for in the window or the status bar.
+    fn carry_out(actions: Vec<ConnectionsAction>, backend: &Backend) {
+        for action in actions {
+            backend.send(match action {
+                ConnectionsAction::Save(config, secret) => {
+                    Request::SaveConnection { config, secret }
+                }
+                ConnectionsAction::Remove(id) => Request::RemoveConnection(id),
+                ConnectionsAction::SetEnabled(connection, enabled) => {
+                    Request::SetConnectionEnabled {
+                        connection,
+                        enabled,
+                    }
+                }
+                ConnectionsAction::Reconnect(id) => Request::Reconnect(id),
+                ConnectionsAction::PickKeyFile => Request::PickPath {
+                    target: PickTarget::KeyFile,
+                    folder: false,
+                },
+            });
+        }
+    }
+
     /// Takes the backend's list of connections.
     pub fn set_list(
         &mut self,
@@ -175,7 +248,12 @@ impl ConnectionsPanel {
 
     /// One chip per connection (state dot and name) for the status bar; a click opens
     /// the window.
-    pub fn status_chips(&mut self, ui: &mut Ui) -> Vec<ConnectionsAction> {
+    pub fn status_chips(&mut self, ui: &mut Ui, backend: &Backend) {
+        let actions = self.chips(ui);
+        ConnectionsPanel::carry_out(actions, backend);
+    }
+
+    fn chips(&mut self, ui: &mut Ui) -> Vec<ConnectionsAction> {
         let mut actions = Vec::new();
         let dark = ui.visuals().dark_mode;
         for config in &self.list {
@@ -232,8 +310,13 @@ impl ConnectionsPanel {
         actions
     }
 
-    /// Draws the window (when open) and its form; returns what the user asked for.
-    pub fn show(&mut self, ctx: &egui::Context) -> Vec<ConnectionsAction> {
+    /// Draws the window (when open) and its form, sending what the user asks for.
+    pub fn show(&mut self, ctx: &egui::Context, backend: &Backend) {
+        let actions = self.draw_window(ctx);
+        ConnectionsPanel::carry_out(actions, backend);
+    }
+
+    fn draw_window(&mut self, ctx: &egui::Context) -> Vec<ConnectionsAction> {
         let mut actions = Vec::new();
         if self.open {
             let mut open = true;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use egui::{RichText, Ui};
 
 use super::theme;
-use crate::backend::PickTarget;
+use crate::backend::{Backend, PickTarget, Request};
 use crate::domain::{
     AcceleratorConfig, ConnectionConfig, ConnectionId, ConnectionKind, EntrypointResources, Job,
     ReplicaConfig, TrainingInput,
@@ -22,7 +22,7 @@ pub enum JobKind {
 
 /// What the form asks the app to do.
 #[derive(Debug, Clone, PartialEq)]
-pub enum FormAction {
+enum FormAction {
     /// Submit this job on a connection.
     Submit {
         /// Where it runs.
@@ -416,7 +416,30 @@ impl JobForm {
 
     /// Draws the form in a window, offering the `writable` connections to submit on;
     /// returns what the user asked for.
-    pub fn show(&mut self, ctx: &egui::Context, writable: &[&ConnectionConfig]) -> Vec<FormAction> {
+    /// Draws the form, sending a submission or a path to pick; `false` once it is
+    /// closed.
+    pub fn show(
+        &mut self,
+        ctx: &egui::Context,
+        writable: &[&ConnectionConfig],
+        backend: &Backend,
+    ) -> bool {
+        let mut open = true;
+        for action in self.window(ctx, writable) {
+            match action {
+                FormAction::Submit { connection, job } => {
+                    backend.send(Request::SubmitJob { connection, job });
+                }
+                FormAction::Pick { target, folder } => {
+                    backend.send(Request::PickPath { target, folder });
+                }
+                FormAction::Close => open = false,
+            }
+        }
+        open
+    }
+
+    fn window(&mut self, ctx: &egui::Context, writable: &[&ConnectionConfig]) -> Vec<FormAction> {
         let mut actions = Vec::new();
         let mut open = true;
         if !writable.iter().any(|c| c.id == self.connection)

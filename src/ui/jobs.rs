@@ -8,7 +8,9 @@ use egui_extras::{Column, TableBuilder};
 use super::connections::ConnectionsPanel;
 use super::format;
 use super::job_list::JobList;
-use super::theme;
+use super::nav::Nav;
+use super::{Tab, theme};
+use crate::backend::{Backend, ModelChange, Request};
 use crate::domain::{ConnectionId, Filter, FilterError, Job, JobKey, JobState, ListedJob};
 use crate::engine::runner::shell_words;
 
@@ -72,7 +74,7 @@ pub enum SortColumn {
 
 /// What the Jobs tab asks the app to do.
 #[derive(Debug, Clone, PartialEq)]
-pub enum JobsAction {
+enum JobsAction {
     /// Select this job (or none).
     Select(Option<JobKey>),
     /// Open the New job form, filled in from a job of a connection when cloning.
@@ -261,7 +263,50 @@ impl JobsTab {
     }
 
     /// Draws the tab.
+    /// Draws the tab and sends its requests; answers where it leads.
     pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        list: &JobList,
+        connections: &ConnectionsPanel,
+        selected: Option<&JobKey>,
+        list_errors: &[String],
+        backend: &Backend,
+    ) -> Vec<Nav> {
+        let actions = self.draw(ui, list, connections, selected, list_errors);
+        let mut navs = Vec::new();
+        for action in actions {
+            match action {
+                JobsAction::Select(key) => navs.push(Nav::Select(key)),
+                JobsAction::OpenForm(from) => navs.push(Nav::OpenForm(from)),
+                JobsAction::Cancel(key) => backend.send(Request::CancelJob(key)),
+                JobsAction::ShowLogs => navs.push(Nav::Show(Tab::Logs)),
+                JobsAction::ShowResources => navs.push(Nav::Show(Tab::Resources)),
+                JobsAction::ShowScalars(dir) => navs.push(Nav::WatchLogDir(dir.into())),
+                JobsAction::OpenJobDir(dir) => navs.push(Nav::OpenUrl(format!("file://{dir}"))),
+                JobsAction::RunSample => backend.send(Request::RunSampleJob),
+                JobsAction::Deploy(connection, job) => {
+                    let Some(dir) = job.training_input.as_ref().and_then(|i| i.job_dir.clone())
+                    else {
+                        continue;
+                    };
+                    let model = job.deploy_model_name();
+                    backend.send(Request::ChangeModels {
+                        connection: connection.clone(),
+                        change: ModelChange::DeployJob {
+                            model: model.clone(),
+                            version: job.job_id.clone(),
+                            job_dir: dir.into(),
+                        },
+                    });
+                    navs.push(Nav::ShowModel(connection, model));
+                }
+            }
+        }
+        navs
+    }
+
+    fn draw(
         &mut self,
         ui: &mut Ui,
         list: &JobList,

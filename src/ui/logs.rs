@@ -7,13 +7,15 @@ use egui::{Color32, FontId, RichText, Ui};
 
 use super::format;
 use super::log_buffer::LogBuffer;
+use super::nav::Nav;
 use super::theme;
+use crate::backend::{Backend, Request, Update};
 use crate::domain::filter::find_ignore_case;
 use crate::domain::{Capabilities, JobKey, LogStream, Severity};
 
 /// What the Logs tab asks the app to do.
 #[derive(Debug, Clone, PartialEq)]
-pub enum LogsAction {
+enum LogsAction {
     /// Copy this text to the clipboard.
     Copy(String),
     /// Save this text to a file the user picks.
@@ -28,9 +30,9 @@ pub enum LogsAction {
 /// The Logs tab's state.
 pub struct LogsTab {
     /// The selected job's log.
-    pub buffer: LogBuffer,
+    buffer: LogBuffer,
     /// Why reading the log failed, if it did.
-    pub error: Option<String>,
+    error: Option<String>,
     min_severity: Severity,
     search: String,
     wrap: bool,
@@ -175,7 +177,53 @@ impl LogsTab {
 
     /// Draws the tab.
     /// `capabilities` say whether the job's platform reports a level and a time per line.
+    /// Takes the selected job's log lines (and why they could not be read).
+    pub fn on_update(&mut self, update: &Update) {
+        match update {
+            Update::Logs {
+                job,
+                entries,
+                complete,
+            } if self.buffer.job() == Some(job) => {
+                self.error = None;
+                self.buffer.append(entries);
+                self.buffer.set_complete(*complete);
+            }
+            Update::LogsFailed { job, message } if self.buffer.job() == Some(job) => {
+                self.error = Some(format!("Could not read the log: {message}"));
+            }
+            _ => {}
+        }
+    }
+
+    /// Draws the tab and sends its requests; answers where it leads.
     pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        job_running: bool,
+        capabilities: &Capabilities,
+        backend: &Backend,
+    ) -> Vec<Nav> {
+        let mut navs = Vec::new();
+        for action in self.draw(ui, job_running, capabilities) {
+            match action {
+                LogsAction::Copy(text) => {
+                    let lines = text.lines().count();
+                    ui.ctx().copy_text(text);
+                    navs.push(Nav::Toast {
+                        text: format!("Copied {lines} lines."),
+                        error: false,
+                    });
+                }
+                LogsAction::Save { file_name, text } => {
+                    backend.send(Request::SaveText { file_name, text });
+                }
+            }
+        }
+        navs
+    }
+
+    fn draw(
         &mut self,
         ui: &mut Ui,
         job_running: bool,

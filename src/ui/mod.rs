@@ -10,28 +10,30 @@ pub mod jobs;
 pub mod log_buffer;
 pub mod logs;
 pub mod models;
+pub mod nav;
 pub mod predict;
 pub mod resources;
 pub mod scalars;
 pub mod theme;
+pub mod toasts;
 
 use std::time::{Duration, Instant};
 
 use egui::{Key, RichText, Ui};
 
-use crate::backend::{
-    Backend, ConnectionStatus, ModelChange, ModelWatch, PickTarget, Request, Update,
-};
+use crate::backend::{Backend, ConnectionStatus, ModelWatch, PickTarget, Request, Update};
 use crate::domain::{ConnectionId, Job, JobKey, JobState};
-use connections::{ConnectionsAction, ConnectionsPanel};
-use job_form::{FormAction, JobForm};
+use connections::ConnectionsPanel;
+use job_form::JobForm;
 use job_list::JobList;
-use jobs::{JobsAction, JobsTab};
-use logs::{LogsAction, LogsTab};
-use models::{ModelsAction, ModelsTab};
-use predict::{PredictAction, PredictTab};
+use jobs::JobsTab;
+use logs::LogsTab;
+use models::ModelsTab;
+use nav::Nav;
+use predict::PredictTab;
 use resources::ResourcesTab;
-use scalars::{ScalarsAction, ScalarsTab};
+use scalars::ScalarsTab;
+use toasts::Toasts;
 
 /// The console's tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,14 +75,6 @@ impl Tab {
     }
 }
 
-/// A short message in the corner that goes away by itself.
-struct Toast {
-    text: String,
-    error: bool,
-    shown: Instant,
-}
-
-const TOAST_FOR: Duration = Duration::from_secs(6);
 /// Most time a frame spends applying updates before it draws.
 const UPDATE_BUDGET: Duration = Duration::from_millis(8);
 
@@ -106,10 +100,7 @@ pub struct App {
     /// A page to open in the browser on the next frame.
     open_url: Option<String>,
     selected: Option<JobKey>,
-    /// The jobs whose samples the backend is fetching.
-    watched: Vec<JobKey>,
-    watch_generation: u64,
-    toasts: Vec<Toast>,
+    toasts: Toasts,
     frames: u64,
 }
 
@@ -133,9 +124,7 @@ impl App {
             form: None,
             open_url: None,
             selected: None,
-            watched: Vec::new(),
-            watch_generation: 0,
-            toasts: Vec::new(),
+            toasts: Toasts::default(),
             frames: 0,
         }
     }
@@ -156,13 +145,16 @@ impl App {
 
     /// Applies one update from the backend.
     pub fn apply(&mut self, update: Update) {
+        if let Some(nav) = self.connections.on_update(&update) {
+            self.navigate(nav);
+        }
+        self.models.on_update(&update, &self.backend);
+        self.predict.on_update(&update);
+        self.logs.on_update(&update);
+        self.resources.on_update(&update);
+        self.scalars.on_update(&update);
         match update {
-            Update::Connections {
-                list,
-                secrets_in,
-                secret_places,
-            } => {
-                self.connections.set_list(list, secrets_in, secret_places);
+            Update::Connections { .. } => {
                 let known = |id: &ConnectionId| self.connections.config(id).is_some();
                 if self
                     .selected
@@ -172,36 +164,12 @@ impl App {
                     self.select(None);
                 }
             }
-            Update::SettingsWarning(text) => {
-                self.toast(text.clone(), true);
-                if !self.connections.warnings.contains(&text) {
-                    self.connections.warnings.push(text);
-                }
-            }
-            Update::ConnectionSaved(result) => {
-                if let Ok(id) = &result {
-                    let name = self.connections.name(id).to_owned();
-                    self.toast(format!("Saved the connection {name}."), false);
-                }
-                self.connections.saved(result);
-            }
-            Update::Connection { connection, status } => {
-                if let ConnectionStatus::Connected {
-                    note: Some(note), ..
-                } = &status
-                {
-                    self.toast(note.clone(), false);
-                }
-                if status == ConnectionStatus::Disconnected {
-                    self.jobs.replace(&connection, Vec::new());
-                    self.models.set_models(&connection, Vec::new());
-                }
-                self.connections.set_status(connection, status);
-            }
-            Update::Cluster {
+            Update::Connection {
                 connection,
-                summary,
-            } => self.connections.set_cluster(connection, summary),
+                status: ConnectionStatus::Disconnected,
+            } => {
+                self.jobs.replace(&connection, Vec::new());
+            }
             Update::JobsReplaced { connection, jobs } => {
                 self.jobs_errors.remove(&connection);
                 let finished = self.jobs.replace(&connection, jobs);
@@ -218,35 +186,6 @@ impl App {
                 message,
             } => {
                 self.jobs_errors.insert(connection, message);
-            }
-            Update::Logs {
-                job,
-                entries,
-                complete,
-            } => {
-                if self.logs.buffer.job() == Some(&job) {
-                    self.logs.error = None;
-                    self.logs.buffer.append(&entries);
-                    self.logs.buffer.set_complete(complete);
-                }
-            }
-            Update::LogsFailed { job, message } => {
-                if self.logs.buffer.job() == Some(&job) {
-                    self.logs.error = Some(format!("Could not read the log: {message}"));
-                }
-            }
-            Update::Metrics {
-                generation,
-                job,
-                samples,
-                replicas,
-                note,
-            } => {
-                if generation == self.watch_generation {
-                    self.resources.add_samples(&job, &samples);
-                    self.resources.add_replica_samples(&job, &replicas);
-                    self.resources.set_note(&job, note);
-                }
             }
             Update::Submitted {
                 connection,
@@ -282,60 +221,22 @@ impl App {
                 target: PickTarget::LogDir,
                 path,
             } => self.watch_logdir(path),
-            Update::Picked {
-                target: PickTarget::ModelFile(connection, model),
-                path,
-            } => {
-                self.models.select(&connection, &model);
-                if let Some(action) = self.models.dropped_file(path) {
-                    self.on_models_action(action);
-                }
-            }
-            Update::Picked {
-                target: PickTarget::KeyFile,
-                path,
-            } => self.connections.key_file_picked(&path),
             Update::Picked { target, path } => {
                 if let Some(form) = &mut self.form {
                     form.set_picked(&target, &path);
                 }
             }
-            Update::Scalars {
-                dir,
-                runs,
-                corrupt_records,
-            } => self.scalars.add(&dir, runs, corrupt_records),
-            Update::ScalarsFailed { dir, message } => self.scalars.failed(&dir, message),
             Update::TensorBoardStarted(url) => {
                 self.toast(format!("TensorBoard serves at {url}"), false);
                 self.open_url = Some(url);
             }
-            Update::Models { connection, models } => self.models.set_models(&connection, models),
-            Update::ServingRuntimes {
-                connection,
-                runtimes,
-            } => {
-                self.models.runtimes.insert(connection, runtimes);
-            }
-            Update::ModelsFailed {
-                connection,
-                message,
-            } => {
-                self.models.errors.insert(connection, message);
-            }
-            Update::ServingMetrics {
-                connection,
-                model,
-                version,
-                metrics,
-            } => self.models.add_metrics(connection, model, version, metrics),
-            Update::Predicted { result, took } => self.predict.answered(result, took),
-            Update::PredictFile { path, result } => self.predict.file_loaded(path, result),
             Update::CopyText { text, what } => {
                 self.copy = Some(text);
                 self.toast(format!("Copied the {what}."), false);
             }
             Update::Notice { text, error } => self.toast(text, error),
+            // The tabs took the rest.
+            _ => {}
         }
     }
 
@@ -427,20 +328,10 @@ impl App {
         self.selected.as_ref().and_then(|k| self.jobs.find(k))
     }
 
-    /// Tells the backend which jobs' samples to fetch, when that set changed (or always
-    /// with `force`, e.g. after reconnecting); samples then start over from the first.
+    /// Tells the backend which jobs' samples to fetch when that set changed.
     fn refresh_watches(&mut self, force: bool) {
-        let watched = self.resources.watched(self.selected.as_ref());
-        if !force && watched == self.watched {
-            return;
-        }
-        self.resources.clear_samples();
-        self.watched = watched.clone();
-        self.watch_generation += 1;
-        self.backend.send(Request::WatchMetrics {
-            jobs: watched,
-            generation: self.watch_generation,
-        });
+        self.resources
+            .fetch(self.selected.as_ref(), &self.backend, force);
     }
 
     fn announce_finished(&mut self, connection: &ConnectionId, finished: &[Job]) {
@@ -467,14 +358,7 @@ impl App {
     }
 
     fn toast(&mut self, text: String, error: bool) {
-        self.toasts.push(Toast {
-            text,
-            error,
-            shown: Instant::now(),
-        });
-        if self.toasts.len() > 5 {
-            self.toasts.remove(0);
-        }
+        self.toasts.push(text, error);
     }
 
     fn keyboard(&mut self, ctx: &egui::Context) {
@@ -555,15 +439,16 @@ impl App {
                     .iter()
                     .map(|(id, e)| format!("{}: {e}", self.connections.name(id)))
                     .collect();
-                let actions = self.jobs_tab.ui(
+                let navs = self.jobs_tab.ui(
                     ui,
                     &self.jobs,
                     &self.connections,
                     self.selected.as_ref(),
                     &errors,
+                    &self.backend,
                 );
-                for action in actions {
-                    self.on_jobs_action(action);
+                for nav in navs {
+                    self.navigate(nav);
                 }
             }
             Tab::Logs => {
@@ -574,17 +459,8 @@ impl App {
                     .map_or(crate::domain::Capabilities::ALL, |k| {
                         self.connections.capabilities(&k.connection)
                     });
-                for action in self.logs.ui(ui, running, &capabilities) {
-                    match action {
-                        LogsAction::Copy(text) => {
-                            let lines = text.lines().count();
-                            ui.ctx().copy_text(text);
-                            self.toast(format!("Copied {lines} lines."), false);
-                        }
-                        LogsAction::Save { file_name, text } => {
-                            self.backend.send(Request::SaveText { file_name, text });
-                        }
-                    }
+                for nav in self.logs.ui(ui, running, &capabilities, &self.backend) {
+                    self.navigate(nav);
                 }
             }
             Tab::Resources => {
@@ -620,31 +496,18 @@ impl App {
                 {
                     self.watch_logdir(std::path::PathBuf::from(dir));
                 }
-                for action in self.scalars.ui(ui, job_dir.as_deref()) {
-                    match action {
-                        ScalarsAction::Watch(dir) => self.watch_logdir(dir),
-                        ScalarsAction::Pick => self.backend.send(Request::PickPath {
-                            target: PickTarget::LogDir,
-                            folder: true,
-                        }),
-                        ScalarsAction::OpenTensorBoard(dir) => {
-                            self.backend.send(Request::OpenTensorBoard(dir));
-                        }
-                        ScalarsAction::Save { file_name, text } => {
-                            self.backend.send(Request::SaveText { file_name, text });
-                        }
-                    }
+                for nav in self.scalars.ui(ui, job_dir.as_deref(), &self.backend) {
+                    self.navigate(nav);
                 }
             }
             Tab::Models => {
-                for action in self.models.ui(ui, &self.connections) {
-                    self.on_models_action(action);
+                for nav in self.models.ui(ui, &self.connections, &self.backend) {
+                    self.navigate(nav);
                 }
             }
             Tab::Predict => {
-                for action in self.predict.ui(ui, &self.models.models, &self.connections) {
-                    self.on_predict_action(action);
-                }
+                self.predict
+                    .ui(ui, &self.models.models, &self.connections, &self.backend);
             }
         });
         if let Some(url) = self.open_url.take() {
@@ -673,37 +536,25 @@ impl App {
         });
         if let Some(path) = dropped.into_iter().next() {
             match self.tab {
-                Tab::Models => match self.models.dropped_file(path) {
-                    Some(action) => self.on_models_action(action),
-                    None => self.toast(
-                        "Create a model first, then drop its model file on it.".into(),
-                        true,
-                    ),
-                },
+                Tab::Models => {
+                    if let Some(nav) = self.models.drop_path(path, &self.backend) {
+                        self.navigate(nav);
+                    }
+                }
                 Tab::Predict => {
-                    let inputs = self.predict.input_names(&self.models.models);
-                    self.backend.send(Request::LoadPredictFile { path, inputs });
+                    self.predict
+                        .drop_path(path, &self.models.models, &self.backend);
                 }
                 _ => self.watch_logdir(path),
             }
         }
-        if let Some(form) = &mut self.form {
-            for action in form.show(ui.ctx(), &self.connections.writable()) {
-                match action {
-                    FormAction::Submit { connection, job } => {
-                        self.backend.send(Request::SubmitJob { connection, job });
-                    }
-                    FormAction::Pick { target, folder } => {
-                        self.backend.send(Request::PickPath { target, folder });
-                    }
-                    FormAction::Close => self.form = None,
-                }
-            }
+        if let Some(form) = &mut self.form
+            && !form.show(ui.ctx(), &self.connections.writable(), &self.backend)
+        {
+            self.form = None;
         }
-        for action in self.connections.show(ui.ctx()) {
-            self.on_connections_action(action);
-        }
-        self.show_toasts(ui.ctx());
+        self.connections.show(ui.ctx(), &self.backend);
+        self.toasts.show(ui.ctx());
     }
 
     /// A New job form on the selected job's connection, when it takes jobs.
@@ -717,90 +568,22 @@ impl App {
         form
     }
 
-    fn on_connections_action(&mut self, action: ConnectionsAction) {
-        match action {
-            ConnectionsAction::Save(config, secret) => {
-                self.backend
-                    .send(Request::SaveConnection { config, secret });
-            }
-            ConnectionsAction::Remove(id) => self.backend.send(Request::RemoveConnection(id)),
-            ConnectionsAction::SetEnabled(connection, enabled) => {
-                self.backend.send(Request::SetConnectionEnabled {
-                    connection,
-                    enabled,
-                });
-            }
-            ConnectionsAction::Reconnect(id) => self.backend.send(Request::Reconnect(id)),
-            ConnectionsAction::PickKeyFile => self.backend.send(Request::PickPath {
-                target: PickTarget::KeyFile,
-                folder: false,
-            }),
-        }
-    }
-
-    fn on_jobs_action(&mut self, action: JobsAction) {
-        match action {
-            JobsAction::Select(key) => {
+    /// Goes where a tab asked.
+    fn navigate(&mut self, nav: Nav) {
+        match nav {
+            Nav::Show(tab) => self.tab = tab,
+            Nav::Select(key) => {
                 self.select(key);
                 self.jobs_tab.details_open = true;
             }
-            JobsAction::OpenForm(from) => {
+            Nav::OpenForm(from) => {
                 self.form = Some(match from {
                     Some((connection, job)) => JobForm::cloned_from(&connection, &job),
                     None => self.new_form(),
                 });
             }
-            JobsAction::Cancel(key) => self.backend.send(Request::CancelJob(key)),
-            JobsAction::ShowLogs => self.tab = Tab::Logs,
-            JobsAction::ShowResources => self.tab = Tab::Resources,
-            JobsAction::ShowScalars(dir) => self.watch_logdir(dir.into()),
-            JobsAction::OpenJobDir(dir) => self.open_url = Some(format!("file://{dir}")),
-            JobsAction::RunSample => self.backend.send(Request::RunSampleJob),
-            JobsAction::Deploy(connection, job) => {
-                let Some(dir) = job.training_input.as_ref().and_then(|i| i.job_dir.clone()) else {
-                    return;
-                };
-                // The model is named by the job's `model` label; sample jobs serve "digits".
-                let model = match job.labels.get("model") {
-                    Some(name) => name.clone(),
-                    None if job.labels.get("kind").is_some_and(|k| k == "sample") => {
-                        "digits".to_owned()
-                    }
-                    None => job.job_id.clone(),
-                };
-                self.backend.send(Request::ChangeModels {
-                    connection: connection.clone(),
-                    change: ModelChange::DeployJob {
-                        model: model.clone(),
-                        version: job.job_id.clone(),
-                        job_dir: dir.into(),
-                    },
-                });
-                self.models.select(&connection, &model);
-                self.tab = Tab::Models;
-            }
-        }
-    }
-
-    fn on_models_action(&mut self, action: ModelsAction) {
-        match action {
-            ModelsAction::Change(connection, change) => {
-                self.backend
-                    .send(Request::ChangeModels { connection, change });
-            }
-            ModelsAction::PickVersionFile(connection, model) => {
-                self.backend.send(Request::PickPath {
-                    target: PickTarget::ModelFile(connection, model),
-                    folder: false,
-                });
-            }
-            ModelsAction::PickVersionFolder(connection, model) => {
-                self.backend.send(Request::PickPath {
-                    target: PickTarget::ModelFile(connection, model),
-                    folder: true,
-                });
-            }
-            ModelsAction::Try {
+            Nav::WatchLogDir(dir) => self.watch_logdir(dir),
+            Nav::Try {
                 connection,
                 model,
                 version,
@@ -808,65 +591,12 @@ impl App {
                 self.predict.target(&connection, &model, version);
                 self.tab = Tab::Predict;
             }
-        }
-    }
-
-    fn on_predict_action(&mut self, action: PredictAction) {
-        match action {
-            PredictAction::Send {
-                connection,
-                model,
-                version,
-                body,
-            } => self.backend.send(Request::Predict {
-                connection,
-                model,
-                version,
-                body,
-            }),
-            PredictAction::Copy {
-                kind,
-                connection,
-                model,
-                version,
-                body,
-            } => self.backend.send(Request::CopySnippet {
-                connection,
-                kind,
-                model,
-                version,
-                body,
-            }),
-            PredictAction::BatchJob {
-                connection,
-                model,
-                version,
-                file,
-            } => {
-                let job = batch_prediction_job(&model, version.as_deref(), &file);
-                self.backend.send(Request::SubmitJob {
-                    connection,
-                    job: Box::new(job),
-                });
+            Nav::ShowModel(connection, model) => {
+                self.models.select(&connection, &model);
+                self.tab = Tab::Models;
             }
-            PredictAction::CloudBatchJob {
-                connection,
-                model,
-                version,
-                inputs,
-                output,
-            } => {
-                let mut job =
-                    batch_prediction_job(&model, version.as_deref(), std::path::Path::new(""));
-                if let Some(input) = &mut job.prediction_input {
-                    input.input_paths = inputs;
-                    input.output_path = output;
-                }
-                self.backend.send(Request::SubmitJob {
-                    connection,
-                    job: Box::new(job),
-                });
-            }
+            Nav::OpenUrl(url) => self.open_url = Some(url),
+            Nav::Toast { text, error } => self.toast(text, error),
         }
     }
 
@@ -912,65 +642,12 @@ impl App {
     }
 
     fn status_bar(&mut self, ui: &mut Ui) {
-        let actions = ui
-            .horizontal(|ui| {
-                let actions = self.connections.status_chips(ui);
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    ui.label(format!("{} jobs", self.jobs.len()));
-                });
-                actions
-            })
-            .inner;
-        for action in actions {
-            self.on_connections_action(action);
-        }
-    }
-
-    fn show_toasts(&mut self, ctx: &egui::Context) {
-        self.toasts.retain(|t| t.shown.elapsed() < TOAST_FOR);
-        let Some(oldest) = self.toasts.first() else {
-            return;
-        };
-        ctx.request_repaint_after(TOAST_FOR.saturating_sub(oldest.shown.elapsed()));
-        let dark = ctx.global_style().visuals.dark_mode;
-        egui::Area::new(egui::Id::unique("toasts"))
-            .anchor(egui::Align2::RIGHT_BOTTOM, [-12.0, -36.0])
-            .order(egui::Order::Foreground)
-            .show(ctx, |ui| {
-                for toast in &self.toasts {
-                    egui::Frame::popup(ui.style()).show(ui, |ui| {
-                        let color = if toast.error {
-                            theme::error_color(dark)
-                        } else {
-                            ui.visuals().text_color()
-                        };
-                        ui.label(RichText::new(&toast.text).color(color));
-                    });
-                    ui.add_space(4.0);
-                }
+        ui.horizontal(|ui| {
+            self.connections.status_chips(ui, &self.backend);
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.label(format!("{} jobs", self.jobs.len()));
             });
-    }
-}
-
-/// A batch prediction job over one JSONL file, writing next to it.
-fn batch_prediction_job(model: &str, version: Option<&str>, file: &std::path::Path) -> Job {
-    let stamp = chrono::Utc::now().format("%Y%m%d_%H%M%S");
-    let output = file.with_file_name(format!(
-        "{}_predictions_{stamp}",
-        file.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    Job {
-        job_id: format!("predict_{model}_{stamp}"),
-        prediction_input: Some(crate::domain::PredictionInput {
-            model_name: version.is_none().then(|| model.to_owned()),
-            version_name: version.map(|v| format!("{model}/versions/{v}")),
-            input_paths: vec![file.display().to_string()],
-            output_path: output.display().to_string(),
-            data_format: "JSON".into(),
-        }),
-        ..Job::default()
+        });
     }
 }
 

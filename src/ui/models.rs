@@ -10,8 +10,11 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::connections::ConnectionsPanel;
 use super::format;
+use super::nav::Nav;
 use super::theme;
-use crate::backend::{ModelChange, ModelView};
+use crate::backend::{
+    Backend, ConnectionStatus, ModelChange, ModelView, PickTarget, Request, Update,
+};
 use crate::domain::model::validate_resource_name;
 use crate::domain::{
     ConnectionId, ServingMetrics, ServingRuntimes, ServingSample, TensorSpec, Version, VersionState,
@@ -25,7 +28,7 @@ pub type ModelKey = (ConnectionId, String);
 
 /// What the user asked for in the Models tab.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ModelsAction {
+enum ModelsAction {
     /// Change models or versions on a connection.
     Change(ConnectionId, ModelChange),
     /// Pick a model file for a new version of this model.
@@ -161,7 +164,7 @@ impl ModelsTab {
     }
 
     /// The action for a model file dropped on the tab: a new version of the shown model.
-    pub fn dropped_file(&self, path: PathBuf) -> Option<ModelsAction> {
+    fn dropped_file(&self, path: PathBuf) -> Option<ModelsAction> {
         let key = self.selected.as_ref()?;
         let view = self.find(key)?;
         Some(ModelsAction::Change(
@@ -174,8 +177,108 @@ impl ModelsTab {
         ))
     }
 
-    /// Draws the tab.
-    pub fn ui(&mut self, ui: &mut Ui, connections: &ConnectionsPanel) -> Vec<ModelsAction> {
+    /// Takes what concerns the models from a backend update.
+    pub fn on_update(&mut self, update: &Update, backend: &Backend) {
+        match update {
+            Update::Models { connection, models } => self.set_models(connection, models.clone()),
+            Update::ServingRuntimes {
+                connection,
+                runtimes,
+            } => {
+                self.runtimes.insert(connection.clone(), runtimes.clone());
+            }
+            Update::ModelsFailed {
+                connection,
+                message,
+            } => {
+                self.errors.insert(connection.clone(), message.clone());
+            }
+            Update::ServingMetrics {
+                connection,
+                model,
+                version,
+                metrics,
+            } => self.add_metrics(
+                connection.clone(),
+                model.clone(),
+                version.clone(),
+                metrics.clone(),
+            ),
+            Update::Connection {
+                connection,
+                status: ConnectionStatus::Disconnected,
+            } => self.set_models(connection, Vec::new()),
+            Update::Picked {
+                target: PickTarget::ModelFile(connection, model),
+                path,
+            } => {
+                self.select(connection, model);
+                if let Some(action) = self.dropped_file(path.clone()) {
+                    self.carry_out(action, backend);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A file or folder dropped on the tab: a new version of the shown model, or what
+    /// to do first.
+    pub fn drop_path(&mut self, path: PathBuf, backend: &Backend) -> Option<Nav> {
+        match self.dropped_file(path) {
+            Some(action) => self.carry_out(action, backend),
+            None => Some(Nav::Toast {
+                text: "Create a model first, then drop its model file on it.".into(),
+                error: true,
+            }),
+        }
+    }
+
+    /// Sends an action's request, or answers where it leads.
+    fn carry_out(&mut self, action: ModelsAction, backend: &Backend) -> Option<Nav> {
+        match action {
+            ModelsAction::Change(connection, change) => {
+                backend.send(Request::ChangeModels { connection, change });
+            }
+            ModelsAction::PickVersionFile(connection, model) => backend.send(Request::PickPath {
+                target: PickTarget::ModelFile(connection, model),
+                folder: false,
+            }),
+            ModelsAction::PickVersionFolder(connection, model) => {
+                backend.send(Request::PickPath {
+                    target: PickTarget::ModelFile(connection, model),
+                    folder: true,
+                });
+            }
+            ModelsAction::Try {
+                connection,
+                model,
+                version,
+            } => {
+                return Some(Nav::Try {
+                    connection,
+                    model,
+                    version,
+                });
+            }
+        }
+        None
+    }
+
+    /// Draws the tab, sending its requests; answers where it leads.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        connections: &ConnectionsPanel,
+        backend: &Backend,
+    ) -> Vec<Nav> {
+        let actions = self.draw(ui, connections);
+        actions
+            .into_iter()
+            .filter_map(|a| self.carry_out(a, backend))
+            .collect()
+    }
+
+    fn draw(&mut self, ui: &mut Ui, connections: &ConnectionsPanel) -> Vec<ModelsAction> {
         let mut actions = Vec::new();
         egui::Panel::left("model_list")
             .resizable(true)

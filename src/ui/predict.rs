@@ -13,9 +13,9 @@ use super::connections::ConnectionsPanel;
 use super::format;
 use super::models::ModelKey;
 use super::theme;
-use crate::backend::{ModelView, SnippetKind};
+use crate::backend::{Backend, ModelView, Request, SnippetKind, Update};
 use crate::domain::predict::parse_request;
-use crate::domain::{ConnectionId, TensorSpec, Version, VersionState};
+use crate::domain::{ConnectionId, Job, TensorSpec, Version, VersionState};
 
 /// Requests kept in the history.
 const HISTORY: usize = 50;
@@ -24,7 +24,7 @@ const TABLE_ROWS: usize = 200;
 
 /// What the user asked for in the Predict tab.
 #[derive(Debug, Clone, PartialEq)]
-pub enum PredictAction {
+enum PredictAction {
     /// Send the request.
     Send {
         /// The connection serving the model.
@@ -211,8 +211,24 @@ impl PredictTab {
         self.response.as_ref()
     }
 
+    /// Takes what concerns the playground from a backend update.
+    pub fn on_update(&mut self, update: &Update) {
+        match update {
+            Update::Predicted { result, took } => self.answered(result.clone(), *took),
+            Update::PredictFile { path, result } => self.file_loaded(path.clone(), result.clone()),
+            _ => {}
+        }
+    }
+
+    /// A file dropped on the tab: read by the backend into a request for the chosen
+    /// version's inputs.
+    pub fn drop_path(&self, path: PathBuf, models: &[ModelView], backend: &Backend) {
+        let inputs = self.input_names(models);
+        backend.send(Request::LoadPredictFile { path, inputs });
+    }
+
     /// Records the answer to the request in flight.
-    pub fn answered(&mut self, result: Result<String, String>, took: Duration) {
+    fn answered(&mut self, result: Result<String, String>, took: Duration) {
         self.took = Some(took);
         let mut sent = self.in_flight.take();
         match result {
@@ -244,7 +260,7 @@ impl PredictTab {
     }
 
     /// Loads a request made from a dropped file.
-    pub fn file_loaded(&mut self, file: PathBuf, result: Result<(String, usize), String>) {
+    fn file_loaded(&mut self, file: PathBuf, result: Result<(String, usize), String>) {
         match result {
             Ok((body, count)) => {
                 let name = file
@@ -263,7 +279,7 @@ impl PredictTab {
     }
 
     /// Input names of the chosen version, for turning dropped CSV headers into objects.
-    pub fn input_names(&self, models: &[ModelView]) -> Vec<String> {
+    fn input_names(&self, models: &[ModelView]) -> Vec<String> {
         self.chosen(models)
             .map(|v| v.inputs.iter().map(|s| s.name.clone()).collect())
             .unwrap_or_default()
@@ -284,8 +300,20 @@ impl PredictTab {
         }
     }
 
-    /// Draws the tab.
+    /// Draws the tab and sends its requests.
     pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        models: &[ModelView],
+        connections: &ConnectionsPanel,
+        backend: &Backend,
+    ) {
+        for action in self.draw(ui, models, connections) {
+            backend.send(request_for(action));
+        }
+    }
+
+    fn draw(
         &mut self,
         ui: &mut Ui,
         models: &[ModelView],
@@ -647,6 +675,64 @@ fn specs_text(specs: &[TensorSpec]) -> String {
         .map(|s| format!("{} {} {}", s.name, s.dtype, s.shape_text()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The backend request that carries out an action.
+fn request_for(action: PredictAction) -> Request {
+    match action {
+        PredictAction::Send {
+            connection,
+            model,
+            version,
+            body,
+        } => Request::Predict {
+            connection,
+            model,
+            version,
+            body,
+        },
+        PredictAction::Copy {
+            kind,
+            connection,
+            model,
+            version,
+            body,
+        } => Request::CopySnippet {
+            connection,
+            kind,
+            model,
+            version,
+            body,
+        },
+        PredictAction::BatchJob {
+            connection,
+            model,
+            version,
+            file,
+        } => Request::SubmitJob {
+            connection,
+            job: Box::new(Job::batch_prediction_of_file(
+                &model,
+                version.as_deref(),
+                &file,
+            )),
+        },
+        PredictAction::CloudBatchJob {
+            connection,
+            model,
+            version,
+            inputs,
+            output,
+        } => Request::SubmitJob {
+            connection,
+            job: Box::new(Job::batch_prediction(
+                &model,
+                version.as_deref(),
+                inputs,
+                output,
+            )),
+        },
+    }
 }
 
 /// A request with one instance of zeros (`false`, empty strings) shaped like the model's

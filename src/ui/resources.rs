@@ -10,6 +10,7 @@ use egui_plot::{HoverPosition, Legend, Line, LineStyle, Plot, PlotPoint, PlotPoi
 use super::format;
 use super::job_list::JobList;
 use super::theme;
+use crate::backend::{Backend, Request, Update};
 use crate::domain::{JobKey, ReplicaSeries, ResourceSample};
 
 /// A job's samples, ready to plot (x = seconds since its first sample).
@@ -46,6 +47,10 @@ pub struct ResourcesTab {
     /// Jobs matching `compare_search`, cached with the (list revision, search) they are for.
     candidates: Vec<JobKey>,
     candidates_for: Option<(u64, String)>,
+    /// The jobs whose samples the backend is fetching.
+    fetching: Vec<JobKey>,
+    /// Counts the sets sent; samples of an older set are dropped.
+    generation: u64,
 }
 
 /// Most jobs offered in the compare list at once.
@@ -80,6 +85,39 @@ impl ResourcesTab {
             Some(text) => self.notes.insert(job.clone(), text),
             None => self.notes.remove(job),
         };
+    }
+
+    /// Takes the samples of the set of jobs last asked for.
+    pub fn on_update(&mut self, update: &Update) {
+        if let Update::Metrics {
+            generation,
+            job,
+            samples,
+            replicas,
+            note,
+        } = update
+            && *generation == self.generation
+        {
+            self.add_samples(job, samples);
+            self.add_replica_samples(job, replicas);
+            self.set_note(job, note.clone());
+        }
+    }
+
+    /// Tells the backend which jobs' samples to fetch, when that set changed (or always
+    /// with `force`, e.g. after reconnecting); samples then start over from the first.
+    pub fn fetch(&mut self, selected: Option<&JobKey>, backend: &Backend, force: bool) {
+        let watched = self.watched(selected);
+        if !force && watched == self.fetching {
+            return;
+        }
+        self.clear_samples();
+        self.fetching = watched.clone();
+        self.generation += 1;
+        backend.send(Request::WatchMetrics {
+            jobs: watched,
+            generation: self.generation,
+        });
     }
 
     /// The jobs whose samples are shown: the selected one first, then those compared.

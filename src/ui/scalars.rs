@@ -14,12 +14,14 @@ use super::chart_render::{
     ChartImage, ChartKey, ChartRequest, ChartWorker, HoverLine, RunPoints, Series,
 };
 use super::format;
+use super::nav::Nav;
 use super::theme;
+use crate::backend::{Backend, PickTarget, Request, Update};
 use crate::tensorboard::ScalarsByRun;
 
 /// What the Scalars tab asks the app to do.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ScalarsAction {
+enum ScalarsAction {
     /// Read this log dir (and keep reading it).
     Watch(PathBuf),
     /// Let the user pick a folder.
@@ -121,6 +123,20 @@ impl ScalarsTab {
     }
 
     /// Adds new points read from `dir`.
+    /// Takes the scalars read from the watched dir (and why it could not be read).
+    pub fn on_update(&mut self, update: &Update) {
+        match update {
+            Update::Scalars {
+                dir,
+                runs,
+                corrupt_records,
+            } => self.add(dir, runs.clone(), *corrupt_records),
+            Update::ScalarsFailed { dir, message } => self.failed(dir, message.clone()),
+            _ => {}
+        }
+    }
+
+    /// Adds scalars read from `dir`.
     pub fn add(&mut self, dir: &PathBuf, runs: ScalarsByRun, corrupt_records: u64) {
         if self.dir.as_ref() != Some(dir) {
             return;
@@ -210,7 +226,27 @@ impl ScalarsTab {
     }
 
     /// Draws the tab; `job_dir` is the selected job's job dir, if it has one.
-    pub fn ui(&mut self, ui: &mut Ui, job_dir: Option<&str>) -> Vec<ScalarsAction> {
+    pub fn ui(&mut self, ui: &mut Ui, job_dir: Option<&str>, backend: &Backend) -> Vec<Nav> {
+        let mut navs = Vec::new();
+        for action in self.draw(ui, job_dir) {
+            match action {
+                ScalarsAction::Watch(dir) => navs.push(Nav::WatchLogDir(dir)),
+                ScalarsAction::Pick => backend.send(Request::PickPath {
+                    target: PickTarget::LogDir,
+                    folder: true,
+                }),
+                ScalarsAction::OpenTensorBoard(dir) => {
+                    backend.send(Request::OpenTensorBoard(dir));
+                }
+                ScalarsAction::Save { file_name, text } => {
+                    backend.send(Request::SaveText { file_name, text });
+                }
+            }
+        }
+        navs
+    }
+
+    fn draw(&mut self, ui: &mut Ui, job_dir: Option<&str>) -> Vec<ScalarsAction> {
         let mut actions = Vec::new();
         let dark = ui.visuals().dark_mode;
         if self.worker.is_none() {
