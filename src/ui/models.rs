@@ -580,28 +580,39 @@ impl ModelsTab {
             ui.label("No versions yet.");
             return;
         }
-        // Actions come before the signature, whose width follows the model: they stay in
-        // view, and a wide signature scrolls sideways.
-        egui::ScrollArea::horizontal()
-            .id_salt("versions_table")
+        // The signatures, whose width follows the model, go under the table: the rows
+        // fit a 1280-pixel window and Try/Delete stay where they are.
+        egui::Grid::new("versions")
+            .striped(true)
+            .num_columns(7)
+            .spacing([14.0, 6.0])
             .show(ui, |ui| {
-                egui::Grid::new("versions")
-                    .striped(true)
-                    .num_columns(9)
-                    .spacing([14.0, 6.0])
-                    .show(ui, |ui| {
-                        for title in [
-                            "Version", "State", "Runtime", "Replicas", "Traffic", "", "Created",
-                            "Inputs", "Outputs",
-                        ] {
-                            ui.label(RichText::new(title).strong());
-                        }
-                        ui.end_row();
-                        for v in &view.versions {
-                            self.version_row(ui, v, (&connection, &model), refused, actions);
-                            ui.end_row();
-                        }
-                    });
+                for title in [
+                    "Version", "State", "Runtime", "Replicas", "Traffic", "", "Created",
+                ] {
+                    ui.label(RichText::new(title).strong());
+                }
+                ui.end_row();
+                for v in &view.versions {
+                    self.version_row(ui, v, (&connection, &model), refused, actions);
+                    ui.end_row();
+                }
+            });
+        egui::CollapsingHeader::new("Inputs and outputs")
+            .id_salt(("signatures", &model))
+            .default_open(view.versions.len() <= 3)
+            .show(ui, |ui| {
+                for v in &view.versions {
+                    ui.add(
+                        egui::Label::new(format!(
+                            "{}   in: {}   out: {}",
+                            v.short_name(),
+                            signature(&v.inputs),
+                            signature(&v.outputs)
+                        ))
+                        .wrap(),
+                    );
+                }
             });
         if let Some(failed) = view
             .versions
@@ -727,8 +738,6 @@ impl ModelsTab {
             }
         });
         ui.label(v.create_time.map(format::local_time).unwrap_or_default());
-        ui.label(signature(&v.inputs));
-        ui.label(signature(&v.outputs));
     }
 
     fn traffic_chart(&self, ui: &mut Ui, view: &ModelView) {
