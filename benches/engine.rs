@@ -5,7 +5,7 @@
 //!    how soon a line is readable over the API after the job wrote it.
 //! 3. Sampler cost with 50 jobs running.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop on a broken assumption
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a benchmark may stop on a broken assumption; it reuses the tests' fakes
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

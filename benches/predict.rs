@@ -8,7 +8,7 @@
 //! HTTP comparison with the Python peer and a bare axum server is
 //! `benches/compare_predict.sh`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop on a broken assumption
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a benchmark may stop on a broken assumption; it reuses the tests' fakes
 
 use std::path::Path;
 use std::time::Instant;

@@ -7,7 +7,7 @@
 //! 3. online prediction through the Serve proxy at 1 and 16 concurrent clients, beside
 //!    the same model on the local engine, same client, same run.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop on a broken assumption
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a benchmark may stop on a broken assumption; it reuses the tests' fakes
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -5,7 +5,7 @@
 //! reports the time, checking every CRC. The peers, run by `benches/compare_scalars.sh`:
 //! tensorboard-data-server and TensorBoard's Python EventMultiplexer.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop on a broken assumption
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a benchmark may stop on a broken assumption; it reuses the tests' fakes
 
 use std::time::Instant;
 

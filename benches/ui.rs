@@ -5,7 +5,7 @@
 //! while scrolling or following; 3 connections × 30k jobs; peak memory with that data;
 //! and whether an idle console asks for any repaint at all.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop on a broken assumption
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a benchmark may stop on a broken assumption; it reuses the tests' fakes
 
 use std::time::{Duration, Instant};
 

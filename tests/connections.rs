@@ -2,7 +2,7 @@
 //! engines (the second standing in for a remote platform), a broken settings file, an
 //! unreachable and a slow connection, and read-only refused in the backend itself.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a broken expectation panics
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // tests: a broken expectation panics
 
 mod common;
 

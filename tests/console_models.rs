@@ -1,7 +1,7 @@
 //! User stories of the Models and Predict tabs on the real console `App`, driven with
 //! egui_kittest against a real engine serving real ONNX models.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a broken expectation panics
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // test helpers: a broken expectation panics
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! User stories on the real console `App`, driven with egui_kittest against a real engine.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a broken expectation panics
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // test helpers: a broken expectation panics
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The engine's HTTP surface: auth, filters, paging, error shapes, OpenAPI, start-up rules.
 
+#![allow(clippy::too_many_lines)] // a story is one test; the shared fakes are long
+
 mod common;
 
 use std::process::Command;

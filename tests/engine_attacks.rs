@@ -3,7 +3,7 @@
 //! engine stays up, every attack gets a 4xx or a closed connection, the job finishes
 //! with all its lines and predictions answer throughout.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a broken expectation panics
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // tests: a broken expectation panics
 
 mod common;
 

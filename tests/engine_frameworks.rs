@@ -5,7 +5,7 @@
 //! framework predicted (in the same venv), online and through batch prediction; a worker
 //! killed mid-request fails only that request; replicas scale to zero and back.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a broken expectation panics
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // test helpers: a broken expectation panics
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! Jobs on a real engine: real processes, real files, real HTTP.
 
+#![allow(clippy::too_many_lines)] // a story is one test; the shared fakes are long
+
 mod common;
 
 use std::time::Duration;

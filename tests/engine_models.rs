@@ -1,7 +1,7 @@
 //! Models, versions and online prediction against a real engine: scikit-learn's own
 //! outputs, bad instances, delete rules, default switches under load, scaling.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a broken expectation panics
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // test helpers: a broken expectation panics
 
 mod common;
 

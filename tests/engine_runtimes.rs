@@ -4,7 +4,7 @@
 //! framework predicted, on ONNX Runtime and, where it loads, on tract. Without ONNX
 //! Runtime, ONNX-ML models fail with what to do, and tract models still serve.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a broken expectation panics
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // test helpers: a broken expectation panics
 
 mod common;
 

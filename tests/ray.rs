@@ -4,7 +4,7 @@
 //! scikit-learn's, the default switched under load, scale to zero and back, batch
 //! prediction; and token authentication.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a broken expectation panics
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // tests: a broken expectation panics
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! The tfevents reader on files written by TensorBoard's own writer (see
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a broken expectation panics
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // test helpers: a broken expectation panics
 //! `tests/fixtures/tfevents/make_fixtures.py`), damaged files, and a growing file.
 
 use std::path::{Path, PathBuf};

@@ -672,6 +672,7 @@ impl ConnectionForm {
     }
 
     /// Draws the form; true when it should close.
+    #[expect(clippy::too_many_lines, reason = "one form's layout, field by field")]
     fn ui(
         &mut self,
         ui: &mut Ui,

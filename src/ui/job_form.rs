@@ -206,6 +206,10 @@ impl JobForm {
     }
 
     /// Builds the job, or says per field what is wrong.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the form's parsing, to split into one part per platform"
+    )]
     pub fn build(&self) -> Result<Job, BTreeMap<&'static str, String>> {
         let mut errors = BTreeMap::new();
         let vertex = self.vertex;
@@ -470,6 +474,10 @@ impl JobForm {
         actions
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the form's fields, to split into one part per platform"
+    )]
     fn fields(&mut self, ui: &mut Ui, actions: &mut Vec<FormAction>) {
         let dark = ui.visuals().dark_mode;
         let errors = self.field_errors.clone();

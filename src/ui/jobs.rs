@@ -439,6 +439,10 @@ impl JobsTab {
         }
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one table: header, then each column's cell"
+    )]
     fn table(
         &mut self,
         ui: &mut Ui,
@@ -573,6 +577,10 @@ impl JobsTab {
         }
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one details panel, section by section"
+    )]
     fn details(
         &mut self,
         ui: &mut Ui,

@@ -409,6 +409,10 @@ impl LogsTab {
         self.paused = true;
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the painter of the visible lines, in one pass"
+    )]
     fn lines(&mut self, ui: &mut Ui) {
         let dark = ui.visuals().dark_mode;
         let font = FontId::monospace(13.0);

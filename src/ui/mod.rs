@@ -1,6 +1,8 @@
 //! The console window: an `eframe::App` with one tab per file. The UI thread never does
 //! I/O: it drains the backend's updates, draws, and sends requests.
 
+#![deny(clippy::disallowed_methods)]
+
 pub mod chart_render;
 pub mod connections;
 pub mod format;
@@ -525,7 +527,18 @@ impl App {
             self.watching_models = watch;
             self.backend.send(Request::WatchModels(watch));
         }
-        // Dropped files: model files on Models, requests on Predict, log dirs elsewhere.
+        self.take_dropped(ui);
+        if let Some(form) = &mut self.form
+            && !form.show(ui.ctx(), &self.connections.writable(), &self.backend)
+        {
+            self.form = None;
+        }
+        self.connections.show(ui.ctx(), &self.backend);
+        self.toasts.show(ui.ctx());
+    }
+
+    /// Dropped files: model files on Models, requests on Predict, log dirs elsewhere.
+    fn take_dropped(&mut self, ui: &Ui) {
         let dropped: Vec<std::path::PathBuf> = ui.input(|i| {
             i.raw
                 .dropped_files
@@ -548,13 +561,6 @@ impl App {
                 _ => self.watch_logdir(path),
             }
         }
-        if let Some(form) = &mut self.form
-            && !form.show(ui.ctx(), &self.connections.writable(), &self.backend)
-        {
-            self.form = None;
-        }
-        self.connections.show(ui.ctx(), &self.backend);
-        self.toasts.show(ui.ctx());
     }
 
     /// A New job form on the selected job's connection, when it takes jobs.

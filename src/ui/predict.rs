@@ -367,6 +367,7 @@ impl PredictTab {
         actions
     }
 
+    #[expect(clippy::too_many_lines, reason = "one bar of pickers and buttons")]
     fn target_bar(
         &mut self,
         ui: &mut Ui,

@@ -138,7 +138,10 @@ fn open(candidate: &Candidate) -> Result<Loaded, String> {
 }
 
 /// The version the library reports, e.g. `1.32.0`.
-#[allow(unsafe_code)]
+#[expect(
+    unsafe_code,
+    reason = "reads ONNX Runtime's version through its C entry point"
+)]
 fn library_version(path: &Path) -> Option<String> {
     // SAFETY: `OrtGetApiBase` is ONNX Runtime's C entry point: no arguments, and it
     // answers a pointer to a static table whose `GetVersionString` answers a static,
