@@ -161,7 +161,52 @@ pub enum ConnectionKind {
     },
 }
 
+/// Where a platform's jobs find their files: paths on this machine, or Cloud Storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobPaths {
+    /// Absolute paths on this machine (the local engine; Ray uploads them).
+    Local,
+    /// `gs://` URIs (Vertex AI).
+    CloudStorage,
+}
+
+impl JobPaths {
+    /// Checks a folder a job reads or writes; the message says what to give.
+    pub fn check_dir(self, text: &str) -> Result<(), String> {
+        match self {
+            JobPaths::CloudStorage if !text.starts_with("gs://") => {
+                Err("Vertex AI jobs write to Cloud Storage: give a gs:// prefix".into())
+            }
+            JobPaths::Local if !std::path::Path::new(text).is_absolute() => {
+                Err("must be an absolute path".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks a Python package a module job installs.
+    pub fn check_package(self, package: &str) -> Result<(), String> {
+        match self {
+            JobPaths::CloudStorage if !package.starts_with("gs://") => Err(format!(
+                "{package:?}: give the gs:// URI of a built package (sdist or wheel)"
+            )),
+            JobPaths::Local if !std::path::Path::new(package).is_absolute() => {
+                Err(format!("{package:?} must be an absolute path"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 impl ConnectionKind {
+    /// Where this platform's jobs find their files.
+    pub fn job_paths(&self) -> JobPaths {
+        match self {
+            ConnectionKind::Vertex { .. } => JobPaths::CloudStorage,
+            ConnectionKind::Local { .. } | ConnectionKind::Ray { .. } => JobPaths::Local,
+        }
+    }
+
     /// The first address of this connection that is plain `http://` to another machine:
     /// its token (or Google credentials) would cross the network in clear.
     pub fn cleartext_remote(&self) -> Option<&str> {

@@ -331,6 +331,43 @@ pub struct JobPage {
 /// Longest job id accepted, as Cloud ML Engine.
 pub const MAX_JOB_ID_LEN: usize = 128;
 
+/// The part of a job a validation error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobField {
+    /// `jobId`.
+    JobId,
+    /// `labels`.
+    Labels,
+    /// The input as a whole (training or prediction, neither or both).
+    Input,
+    /// `trainingInput.command` (or a command where a module is meant).
+    Command,
+    /// `trainingInput.pythonModule`.
+    Module,
+    /// `trainingInput.packageUris`.
+    Packages,
+    /// `trainingInput.args` (and other strings).
+    Args,
+    /// `trainingInput.env`.
+    Env,
+    /// `trainingInput.resources`.
+    Resources,
+    /// `trainingInput.pipRequirements`.
+    Pip,
+    /// `predictionInput`.
+    Prediction,
+}
+
+/// Why a job cannot be submitted, and which part of it is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct InvalidJob {
+    /// The part that is wrong.
+    pub field: JobField,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
 impl Job {
     /// A batch prediction job on `model`'s default version (or `version`) over `inputs`
     /// (files or globs), writing to `output`; named for the model and the time.
@@ -386,26 +423,43 @@ impl Job {
 
     /// Checks what can be checked without touching the file system; the message says
     /// which field is wrong and what is expected.
-    pub fn validate_submission(&self) -> Result<(), String> {
-        validate_job_id(&self.job_id)?;
+    pub fn validate_submission(&self) -> Result<(), InvalidJob> {
+        use JobField as F;
+        let bad = |field: JobField, message: String| Err(InvalidJob { field, message });
+        if let Err(message) = validate_job_id(&self.job_id) {
+            return bad(F::JobId, message);
+        }
         for (key, value) in &self.labels {
-            validate_label(key, value)?;
+            if let Err(message) = validate_label(key, value) {
+                return bad(F::Labels, message);
+            }
         }
         let input = match (&self.training_input, &self.prediction_input) {
             (Some(_), Some(_)) => {
-                return Err("give trainingInput or predictionInput, not both".into());
+                return bad(
+                    F::Input,
+                    "give trainingInput or predictionInput, not both".into(),
+                );
             }
-            (None, Some(prediction)) => return prediction.validate(),
+            (None, Some(prediction)) => {
+                return prediction
+                    .validate()
+                    .or_else(|message| bad(F::Prediction, message));
+            }
             (Some(input), None) => input,
             (None, None) => {
-                return Err(
+                return bad(
+                    F::Input,
                     "trainingInput is required (pythonModule or command), or predictionInput for batch prediction".into(),
                 );
             }
         };
         match (&input.python_module, input.command.is_empty()) {
             (Some(_), false) => {
-                return Err("trainingInput: give either pythonModule or command, not both".into());
+                return bad(
+                    F::Command,
+                    "trainingInput: give either pythonModule or command, not both".into(),
+                );
             }
             // A container image runs its own entrypoint (Vertex AI).
             (None, true)
@@ -414,28 +468,39 @@ impl Job {
                     .as_ref()
                     .is_none_or(|c| c.image_uri.is_none()) =>
             {
-                return Err(
+                return bad(
+                    F::Command,
                     "trainingInput: give pythonModule (with packageUris) or command".into(),
                 );
             }
             (Some(module), true) if !is_python_module_name(module) => {
-                return Err(format!(
-                    "trainingInput.pythonModule {module:?} is not a module name such as trainer.task"
-                ));
+                return bad(
+                    F::Module,
+                    format!(
+                        "trainingInput.pythonModule {module:?} is not a module name such as trainer.task"
+                    ),
+                );
             }
             _ => {}
         }
         if input.command.first().is_some_and(|p| p.is_empty()) {
-            return Err("trainingInput.command: the program name is empty".into());
+            return bad(
+                F::Command,
+                "trainingInput.command: the program name is empty".into(),
+            );
         }
         if !input.package_uris.is_empty() && input.python_module.is_none() {
-            return Err("trainingInput.packageUris needs pythonModule".into());
+            return bad(
+                F::Packages,
+                "trainingInput.packageUris needs pythonModule".into(),
+            );
         }
         for key in input.env.keys() {
             if key.is_empty() || key.contains('=') || key.contains('\0') {
-                return Err(format!(
-                    "trainingInput.env: {key:?} is not a valid environment variable name"
-                ));
+                return bad(
+                    F::Env,
+                    format!("trainingInput.env: {key:?} is not a valid environment variable name"),
+                );
             }
         }
         let strings = input
@@ -444,18 +509,25 @@ impl Job {
             .chain(&input.command)
             .chain(input.env.values());
         if strings.into_iter().any(|s| s.contains('\0')) {
-            return Err("trainingInput: arguments and env values cannot contain NUL bytes".into());
+            return bad(
+                F::Args,
+                "trainingInput: arguments and env values cannot contain NUL bytes".into(),
+            );
         }
         if let Some(r) = &input.resources {
-            let bad = |v: Option<f64>| v.is_some_and(|v| !v.is_finite() || v < 0.0);
-            if bad(r.cpus) || bad(r.gpus) {
-                return Err(
+            let wrong = |v: Option<f64>| v.is_some_and(|v| !v.is_finite() || v < 0.0);
+            if wrong(r.cpus) || wrong(r.gpus) {
+                return bad(
+                    F::Resources,
                     "trainingInput.resources: CPUs and GPUs are numbers of 0 or more".into(),
                 );
             }
         }
         if input.pip_requirements.iter().any(|r| r.trim().is_empty()) {
-            return Err("trainingInput.pipRequirements: a requirement is empty".into());
+            return bad(
+                F::Pip,
+                "trainingInput.pipRequirements: a requirement is empty".into(),
+            );
         }
         Ok(())
     }
@@ -633,7 +705,8 @@ mod tests {
         assert!(command_job("train_1").validate_submission().is_ok());
         for bad in ["", "1abc", "has-dash", "spa ce", "ümlaut"] {
             let err = command_job(bad).validate_submission().unwrap_err();
-            assert!(err.contains("jobId"), "{bad}: {err}");
+            assert_eq!(err.field, JobField::JobId);
+            assert!(err.message.contains("jobId"), "{bad}: {err}");
         }
     }
 
@@ -641,7 +714,12 @@ mod tests {
     fn module_and_command_are_exclusive() {
         let mut job = command_job("a");
         job.training_input.as_mut().unwrap().python_module = Some("trainer.task".into());
-        assert!(job.validate_submission().unwrap_err().contains("not both"));
+        assert!(
+            job.validate_submission()
+                .unwrap_err()
+                .message
+                .contains("not both")
+        );
         job.training_input.as_mut().unwrap().command.clear();
         assert!(job.validate_submission().is_ok());
         job.training_input.as_mut().unwrap().python_module = Some("trainer-task".into());
@@ -652,7 +730,9 @@ mod tests {
     fn labels_are_checked() {
         let mut job = command_job("a");
         job.labels.insert("Team".into(), "x".into());
-        assert!(job.validate_submission().unwrap_err().contains("label key"));
+        let err = job.validate_submission().unwrap_err();
+        assert_eq!(err.field, JobField::Labels);
+        assert!(err.message.contains("label key"), "{err}");
     }
 
     #[test]

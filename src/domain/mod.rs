@@ -11,14 +11,14 @@ pub mod model;
 pub mod predict;
 
 pub use connection::{
-    Capabilities, ConnectionConfig, ConnectionId, ConnectionKind, JobKey, ListedJob, Support,
-    VertexCredentials,
+    Capabilities, ConnectionConfig, ConnectionId, ConnectionKind, JobKey, JobPaths, ListedJob,
+    Support, VertexCredentials,
 };
 pub use filter::{FieldKind, FieldValue, Filter, FilterError, Filterable};
 pub use framework::Framework;
 pub use job::{
-    AcceleratorConfig, EntrypointResources, Invocation, Job, JobPage, JobState, PredictionInput,
-    ReplicaConfig, TrainingInput,
+    AcceleratorConfig, EntrypointResources, InvalidJob, Invocation, Job, JobField, JobPage,
+    JobState, PredictionInput, ReplicaConfig, TrainingInput,
 };
 pub use logs::{LogEntry, LogPage, LogStream, Severity};
 pub use metrics::{ClusterSummary, MetricsPage, ReplicaSeries, ResourceSample};

@@ -90,6 +90,13 @@ mod tests {
             .spawn()
             .unwrap();
         let pgid = i32::try_from(job.id()).unwrap();
+        // Under load the new process's environment may not be readable at once.
+        for _ in 0..100 {
+            if owner(pgid, "j1") == GroupOwner::Job {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         assert_eq!(owner(pgid, "j1"), GroupOwner::Job);
         // The same group seen as another job's: a reused pid.
         assert_eq!(owner(pgid, "j2"), GroupOwner::Other);

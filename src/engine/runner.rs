@@ -62,7 +62,7 @@ impl Engine {
     /// Validates and queues a new job; returns it as stored.
     pub fn submit(self: &Arc<Self>, mut job: Job) -> Result<Job, EngineError> {
         job.validate_submission()
-            .map_err(EngineError::InvalidArgument)?;
+            .map_err(|e| EngineError::InvalidArgument(e.message))?;
         check_paths(&job)?;
         if let Some(input) = &mut job.prediction_input {
             // Pin the version now, so that a later default switch does not change the job.

@@ -292,7 +292,7 @@ impl Platform for VertexPlatform {
     }
 
     async fn submit_job(&self, job: &Job) -> Result<Job, PlatformError> {
-        job.validate_submission().map_err(invalid)?;
+        job.validate_submission().map_err(|e| invalid(e.message))?;
         if let Some(prediction) = &job.prediction_input {
             return self.submit_batch(job, prediction).await;
         }
