@@ -240,6 +240,7 @@ impl Hub {
                     return;
                 };
                 tokio::spawn(models::change(
+                    connection.clone(),
                     live.current.clone(),
                     change,
                     live.refresh_models.clone(),

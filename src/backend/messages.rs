@@ -429,6 +429,15 @@ pub enum Update {
         /// E.g. "curl command".
         what: String,
     },
+    /// The answer to a change of models or versions, naming the change.
+    ModelChanged {
+        /// Where it was asked.
+        connection: ConnectionId,
+        /// What was asked.
+        change: ModelChange,
+        /// What was done, or why it was not.
+        result: Result<String, String>,
+    },
     /// Something to tell the user, e.g. that a file was saved.
     Notice {
         /// The message.

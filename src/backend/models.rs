@@ -113,17 +113,20 @@ async fn list_models(
     Ok(views)
 }
 
-/// Applies a change, tells the user how it went and syncs models right after.
+/// Applies a change, answers how it went (naming the change) and syncs models right
+/// after.
 pub(super) async fn change(
+    connection: ConnectionId,
     current: Arc<Current>,
     change: ModelChange,
     refresh: Arc<Notify>,
     updates: Updates,
 ) {
     let Some(platform) = current.get() else {
-        updates.send(Update::Notice {
-            text: "Not connected; nothing was changed.".into(),
-            error: true,
+        updates.send(Update::ModelChanged {
+            connection,
+            change,
+            result: Err("Not connected; nothing was changed.".into()),
         });
         return;
     };
@@ -171,16 +174,14 @@ pub(super) async fn change(
             .await
             .map(|_| format!("{version} is now the default of {model}.")),
     };
-    match result {
-        Ok(text) => updates.send(Update::Notice { text, error: false }),
-        Err(e) => {
-            current.failed(&e);
-            updates.send(Update::Notice {
-                text: e.to_string(),
-                error: true,
-            });
-        }
+    if let Err(e) = &result {
+        current.failed(e);
     }
+    updates.send(Update::ModelChanged {
+        connection,
+        change,
+        result: result.map_err(|e| e.to_string()),
+    });
     refresh.notify_one();
 }
 

@@ -3,12 +3,14 @@
 
 #![deny(clippy::disallowed_methods)]
 
+pub mod bars;
 pub mod chart_render;
 pub mod connections;
 pub mod format;
 pub mod job_form;
 pub mod job_list;
 pub mod jobs;
+pub mod keys;
 pub mod log_buffer;
 pub mod logs;
 pub mod models;
@@ -21,7 +23,7 @@ pub mod toasts;
 
 use std::time::{Duration, Instant};
 
-use egui::{Key, RichText, Ui};
+use egui::Ui;
 
 use crate::backend::{Backend, ConnectionStatus, ModelWatch, PickTarget, Request, Update};
 use crate::domain::{ConnectionId, Job, JobKey, JobState};
@@ -31,7 +33,6 @@ use job_list::JobList;
 use jobs::JobsTab;
 use logs::LogsTab;
 use models::ModelsTab;
-use nav::Nav;
 use predict::PredictTab;
 use resources::ResourcesTab;
 use scalars::ScalarsTab;
@@ -237,6 +238,10 @@ impl App {
                 self.toast(format!("Copied the {what}."), false);
             }
             Update::Notice { text, error } => self.toast(text, error),
+            Update::ModelChanged { result, .. } => match result {
+                Ok(text) => self.toast(text, false),
+                Err(text) => self.toast(text, true),
+            },
             // The tabs took the rest.
             _ => {}
         }
@@ -363,72 +368,6 @@ impl App {
         self.toasts.push(text, error);
     }
 
-    fn keyboard(&mut self, ctx: &egui::Context) {
-        let typing = ctx.text_edit_focused();
-        let (find, new_job, connections, escape, enter, end, down, up) = ctx.input(|i| {
-            let plain = |k: Key| i.key_pressed(k) && !i.modifiers.command;
-            (
-                i.modifiers.command && i.key_pressed(Key::F),
-                i.modifiers.command && i.key_pressed(Key::N),
-                i.modifiers.command && i.key_pressed(Key::K) && !typing,
-                i.key_pressed(Key::Escape),
-                plain(Key::Enter),
-                plain(Key::End),
-                plain(Key::ArrowDown) || (!typing && plain(Key::J)),
-                plain(Key::ArrowUp) || (!typing && plain(Key::K)),
-            )
-        });
-        if find {
-            match self.tab {
-                Tab::Logs => self.logs.focus_search(),
-                _ => {
-                    self.tab = Tab::Jobs;
-                    self.jobs_tab.focus_filter();
-                }
-            }
-        }
-        if new_job && self.form.is_none() {
-            self.form = Some(self.new_form());
-        }
-        if connections {
-            self.connections.open = !self.connections.open;
-        }
-        if escape {
-            if self.form.is_some() {
-                self.form = None;
-            } else if self.connections.close_one() {
-            } else if self.tab == Tab::Jobs {
-                self.jobs_tab.close_one();
-            }
-        }
-        if typing || self.form.is_some() || self.connections.open {
-            return;
-        }
-        match self.tab {
-            Tab::Jobs => {
-                let step = match (down, up) {
-                    (true, false) => 1,
-                    (false, true) => -1,
-                    _ => 0,
-                };
-                if step != 0 {
-                    let next = self.jobs_tab.neighbour(
-                        &self.jobs,
-                        &self.connections,
-                        self.selected.as_ref(),
-                        step,
-                    );
-                    self.select(next);
-                }
-                if enter && self.selected.is_some() {
-                    self.jobs_tab.details_open = true;
-                }
-            }
-            Tab::Logs if end => self.logs.follow(),
-            _ => {}
-        }
-    }
-
     /// Draws the console. Call once per frame after [`App::logic`].
     pub fn show(&mut self, ui: &mut Ui) {
         self.frames += 1;
@@ -537,32 +476,6 @@ impl App {
         self.toasts.show(ui.ctx());
     }
 
-    /// Dropped files: model files on Models, requests on Predict, log dirs elsewhere.
-    fn take_dropped(&mut self, ui: &Ui) {
-        let dropped: Vec<std::path::PathBuf> = ui.input(|i| {
-            i.raw
-                .dropped_files
-                .iter()
-                .map(|f| f.path().to_path_buf())
-                .filter(|p| !p.as_os_str().is_empty())
-                .collect()
-        });
-        if let Some(path) = dropped.into_iter().next() {
-            match self.tab {
-                Tab::Models => {
-                    if let Some(nav) = self.models.drop_path(path, &self.backend) {
-                        self.navigate(nav);
-                    }
-                }
-                Tab::Predict => {
-                    self.predict
-                        .drop_path(path, &self.models.models, &self.backend);
-                }
-                _ => self.watch_logdir(path),
-            }
-        }
-    }
-
     /// A New job form on the selected job's connection, when it takes jobs.
     fn new_form(&self) -> JobForm {
         let mut form = JobForm::new();
@@ -572,88 +485,6 @@ impl App {
             form.connection = key.connection.clone();
         }
         form
-    }
-
-    /// Goes where a tab asked.
-    fn navigate(&mut self, nav: Nav) {
-        match nav {
-            Nav::Show(tab) => self.tab = tab,
-            Nav::Select(key) => {
-                self.select(key);
-                self.jobs_tab.details_open = true;
-            }
-            Nav::OpenForm(from) => {
-                self.form = Some(match from {
-                    Some((connection, job)) => JobForm::cloned_from(&connection, &job),
-                    None => self.new_form(),
-                });
-            }
-            Nav::WatchLogDir(dir) => self.watch_logdir(dir),
-            Nav::Try {
-                connection,
-                model,
-                version,
-            } => {
-                self.predict.target(&connection, &model, version);
-                self.tab = Tab::Predict;
-            }
-            Nav::ShowModel(connection, model) => {
-                self.models.select(&connection, &model);
-                self.tab = Tab::Models;
-            }
-            Nav::OpenUrl(url) => self.open_url = Some(url),
-            Nav::Toast { text, error } => self.toast(text, error),
-        }
-    }
-
-    fn top_bar(&mut self, ui: &mut Ui) {
-        ui.horizontal(|ui| {
-            ui.label(RichText::new("mlconsole").strong().size(16.0));
-            ui.separator();
-            for tab in Tab::ALL {
-                let hint = match tab {
-                    Tab::Jobs => "Every job, live (Ctrl+F filters)",
-                    Tab::Logs => "The selected job's log (Ctrl+F searches, End follows)",
-                    Tab::Resources => "CPU and memory of the selected job",
-                    Tab::Scalars => "TensorBoard scalars of a log dir (drop a folder)",
-                    Tab::Models => {
-                        "Models, versions and their traffic (drop a model file or folder)"
-                    }
-                    Tab::Predict => "Try online prediction (drop a JSON, JSONL, CSV or image)",
-                };
-                if ui
-                    .selectable_label(self.tab == tab, tab.title())
-                    .on_hover_text(hint)
-                    .clicked()
-                {
-                    self.tab = tab;
-                }
-            }
-            if let Some(key) = &self.selected {
-                ui.separator();
-                ui.label(RichText::new(format!("Selected: {}", key.job_id)).weak());
-            }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                egui::widgets::global_theme_preference_buttons(ui);
-                ui.separator();
-                if ui
-                    .button("🔌 Connections")
-                    .on_hover_text("Add, edit, connect and disconnect platforms (Ctrl+K)")
-                    .clicked()
-                {
-                    self.connections.open = !self.connections.open;
-                }
-            });
-        });
-    }
-
-    fn status_bar(&mut self, ui: &mut Ui) {
-        ui.horizontal(|ui| {
-            self.connections.status_chips(ui, &self.backend);
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.label(format!("{} jobs", self.jobs.len()));
-            });
-        });
     }
 }
 

@@ -1,7 +1,7 @@
 //! The Models tab: models with their versions (state, default badge, signature,
 //! replicas, live traffic), one-click default switch and rollback, create and delete.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 
 use chrono::Utc;
@@ -79,6 +79,10 @@ pub struct ModelsTab {
     /// model files), and what is wrong with it.
     artifact: String,
     artifact_error: Option<String>,
+    /// Default switches asked for and not yet listed, by version.
+    switching: HashSet<VersionKey>,
+    /// Why the last change of a version failed, shown on its row.
+    failed: HashMap<VersionKey, String>,
 }
 
 impl ModelsTab {
@@ -100,6 +104,19 @@ impl ModelsTab {
         {
             self.awaited = None;
         }
+        // A default switch is done when the list shows it.
+        let models = &self.models;
+        self.switching.retain(|(c, m, v)| {
+            c != connection
+                || !models.iter().any(|view| {
+                    &view.connection == c
+                        && view.model.short_name() == m
+                        && view
+                            .versions
+                            .iter()
+                            .any(|x| x.short_name() == v && x.is_default)
+                })
+        });
         // A model just asked for stays shown until a sync brings it.
         let keep = self
             .selected
@@ -208,6 +225,23 @@ impl ModelsTab {
                 connection,
                 status: ConnectionStatus::Disconnected,
             } => self.set_models(connection, Vec::new()),
+            Update::ModelChanged {
+                connection,
+                change,
+                result,
+            } => {
+                if let Some(key) = version_key(connection, change) {
+                    match result {
+                        Ok(_) => {
+                            self.failed.remove(&key);
+                        }
+                        Err(message) => {
+                            self.switching.remove(&key);
+                            self.failed.insert(key, message.clone());
+                        }
+                    }
+                }
+            }
             Update::Picked {
                 target: PickTarget::ModelFile(connection, model),
                 path,
@@ -237,6 +271,12 @@ impl ModelsTab {
     fn carry_out(&mut self, action: ModelsAction, backend: &Backend) -> Option<Nav> {
         match action {
             ModelsAction::Change(connection, change) => {
+                if let Some(key) = version_key(&connection, &change) {
+                    self.failed.remove(&key);
+                    if matches!(change, ModelChange::SetDefault { .. }) {
+                        self.switching.insert(key);
+                    }
+                }
                 backend.send(Request::ChangeModels { connection, change });
             }
             ModelsAction::PickVersionFile(connection, model) => backend.send(Request::PickPath {
@@ -703,7 +743,16 @@ impl ModelsTab {
         }
         ui.horizontal(|ui| {
             let ready = v.state == VersionState::Ready;
-            if !v.is_default
+            let key = (connection.clone(), model.to_owned(), name.clone());
+            if let Some(message) = self.failed.get(&key) {
+                let short: String = message.chars().take(48).collect();
+                ui.colored_label(theme::error_color(dark), format!("⚠ {short}"))
+                    .on_hover_text(message);
+            }
+            if self.switching.contains(&key) {
+                ui.spinner();
+                ui.label("switching…");
+            } else if !v.is_default
                 && ui
                     .add_enabled(ready && writable, egui::Button::new("Make default"))
                     .on_hover_text("Send the model's traffic to this version")
@@ -875,6 +924,19 @@ fn endpoint_traffic_text(v: &Version) -> String {
         .join(" · ")
 }
 
+/// The version a change is about, when it is about one.
+fn version_key(connection: &ConnectionId, change: &ModelChange) -> Option<VersionKey> {
+    match change {
+        ModelChange::SetDefault { model, version }
+        | ModelChange::DeleteVersion { model, version }
+        | ModelChange::CreateVersion { model, version, .. }
+        | ModelChange::DeployJob { model, version, .. } => {
+            Some((connection.clone(), model.clone(), version.clone()))
+        }
+        ModelChange::CreateModel(_) | ModelChange::DeleteModel(_) => None,
+    }
+}
+
 /// A version's framework in words (a custom prediction routine has none).
 fn framework_name(framework: &str) -> &str {
     if framework.is_empty() {
@@ -972,4 +1034,73 @@ pub fn next_version_name(view: &ModelView) -> String {
         .map(|n| format!("v{n}"))
         .find(|name| !view.versions.iter().any(|v| v.short_name() == name))
         .unwrap_or_else(|| "v1".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Model;
+
+    fn shop(default: &str) -> ModelView {
+        let version = |name: &str| Version {
+            name: name.into(),
+            state: VersionState::Ready,
+            is_default: name == default,
+            ..Version::default()
+        };
+        ModelView {
+            connection: ConnectionId::local(),
+            model: Model {
+                name: "shop".into(),
+                ..Model::default()
+            },
+            versions: vec![version("v1"), version("v2")],
+        }
+    }
+
+    #[test]
+    fn a_default_switch_is_pending_until_listed_and_a_refusal_shows_on_its_row() {
+        let backend = Backend::disconnected();
+        let local = ConnectionId::local();
+        let mut tab = ModelsTab::default();
+        tab.set_models(&local, vec![shop("v1")]);
+        let change = ModelChange::SetDefault {
+            model: "shop".into(),
+            version: "v2".into(),
+        };
+        tab.carry_out(
+            ModelsAction::Change(local.clone(), change.clone()),
+            &backend,
+        );
+        let key = (local.clone(), "shop".to_owned(), "v2".to_owned());
+        assert!(tab.switching.contains(&key), "the row shows a spinner");
+        // The answer alone does not end it: the list showing the new default does.
+        tab.on_update(
+            &Update::ModelChanged {
+                connection: local.clone(),
+                change: change.clone(),
+                result: Ok("v2 is now the default of shop.".into()),
+            },
+            &backend,
+        );
+        assert!(tab.switching.contains(&key));
+        tab.set_models(&local, vec![shop("v2")]);
+        assert!(!tab.switching.contains(&key));
+
+        // A refused change ends the spinner and puts the reason on the row.
+        tab.carry_out(
+            ModelsAction::Change(local.clone(), change.clone()),
+            &backend,
+        );
+        tab.on_update(
+            &Update::ModelChanged {
+                connection: local,
+                change,
+                result: Err("version \"v2\" is FAILED".into()),
+            },
+            &backend,
+        );
+        assert!(!tab.switching.contains(&key));
+        assert_eq!(tab.failed[&key], "version \"v2\" is FAILED");
+    }
 }

@@ -5,7 +5,10 @@
 
 use std::path::PathBuf;
 
-use super::Tab;
+use egui::Ui;
+
+use super::job_form::JobForm;
+use super::{App, Tab};
 use crate::domain::{ConnectionId, Job, JobKey};
 
 /// A move the console makes for a tab.
@@ -39,4 +42,64 @@ pub enum Nav {
         /// Whether it reports a failure.
         error: bool,
     },
+}
+
+impl App {
+    /// Goes where a tab asked.
+    pub(super) fn navigate(&mut self, nav: Nav) {
+        match nav {
+            Nav::Show(tab) => self.tab = tab,
+            Nav::Select(key) => {
+                self.select(key);
+                self.jobs_tab.details_open = true;
+            }
+            Nav::OpenForm(from) => {
+                self.form = Some(match from {
+                    Some((connection, job)) => JobForm::cloned_from(&connection, &job),
+                    None => self.new_form(),
+                });
+            }
+            Nav::WatchLogDir(dir) => self.watch_logdir(dir),
+            Nav::Try {
+                connection,
+                model,
+                version,
+            } => {
+                self.predict.target(&connection, &model, version);
+                self.tab = Tab::Predict;
+            }
+            Nav::ShowModel(connection, model) => {
+                self.models.select(&connection, &model);
+                self.tab = Tab::Models;
+            }
+            Nav::OpenUrl(url) => self.open_url = Some(url),
+            Nav::Toast { text, error } => self.toast(text, error),
+        }
+    }
+
+    /// Dropped files: model files on Models, requests on Predict, log dirs elsewhere.
+    pub(super) fn take_dropped(&mut self, ui: &Ui) {
+        let dropped: Vec<std::path::PathBuf> = ui.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        if let Some(path) = dropped.into_iter().next() {
+            match self.tab {
+                Tab::Models => {
+                    if let Some(nav) = self.models.drop_path(path, &self.backend) {
+                        self.navigate(nav);
+                    }
+                }
+                Tab::Predict => {
+                    self.predict
+                        .drop_path(path, &self.models.models, &self.backend);
+                }
+                _ => self.watch_logdir(path),
+            }
+        }
+    }
 }

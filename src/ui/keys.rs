@@ -1,0 +1,75 @@
+//! The console's keys: Ctrl+F finds, Ctrl+N opens the New job form, Ctrl+K the
+//! connections, Esc closes the innermost thing open, j/k and arrows move through jobs,
+//! Enter opens a job's details, End follows the log.
+
+use egui::Key;
+
+use super::{App, Tab};
+
+impl App {
+    pub(super) fn keyboard(&mut self, ctx: &egui::Context) {
+        let typing = ctx.text_edit_focused();
+        let (find, new_job, connections, escape, enter, end, down, up) = ctx.input(|i| {
+            let plain = |k: Key| i.key_pressed(k) && !i.modifiers.command;
+            (
+                i.modifiers.command && i.key_pressed(Key::F),
+                i.modifiers.command && i.key_pressed(Key::N),
+                i.modifiers.command && i.key_pressed(Key::K) && !typing,
+                i.key_pressed(Key::Escape),
+                plain(Key::Enter),
+                plain(Key::End),
+                plain(Key::ArrowDown) || (!typing && plain(Key::J)),
+                plain(Key::ArrowUp) || (!typing && plain(Key::K)),
+            )
+        });
+        if find {
+            match self.tab {
+                Tab::Logs => self.logs.focus_search(),
+                _ => {
+                    self.tab = Tab::Jobs;
+                    self.jobs_tab.focus_filter();
+                }
+            }
+        }
+        if new_job && self.form.is_none() {
+            self.form = Some(self.new_form());
+        }
+        if connections {
+            self.connections.open = !self.connections.open;
+        }
+        if escape {
+            if self.form.is_some() {
+                self.form = None;
+            } else if self.connections.close_one() {
+            } else if self.tab == Tab::Jobs {
+                self.jobs_tab.close_one();
+            }
+        }
+        if typing || self.form.is_some() || self.connections.open {
+            return;
+        }
+        match self.tab {
+            Tab::Jobs => {
+                let step = match (down, up) {
+                    (true, false) => 1,
+                    (false, true) => -1,
+                    _ => 0,
+                };
+                if step != 0 {
+                    let next = self.jobs_tab.neighbour(
+                        &self.jobs,
+                        &self.connections,
+                        self.selected.as_ref(),
+                        step,
+                    );
+                    self.select(next);
+                }
+                if enter && self.selected.is_some() {
+                    self.jobs_tab.details_open = true;
+                }
+            }
+            Tab::Logs if end => self.logs.follow(),
+            _ => {}
+        }
+    }
+}
