@@ -37,7 +37,7 @@ fn version(
     let view = harness
         .state()
         .models()
-        .models
+        .list
         .iter()
         .find(|m| m.model.short_name() == model)?;
     let v = view.versions.iter().find(|v| v.short_name() == name)?;
@@ -85,7 +85,7 @@ fn create_a_model_drop_versions_on_it_and_move_the_default() {
     type_into(&mut harness, "New model", "iris");
     click(&mut harness, "Create model");
     step_until(&mut harness, "the new model", WAIT, |h| {
-        h.state().models().models.len() == 1
+        h.state().models().list.len() == 1
     });
 
     // Drop two model files on the tab: each becomes a version of the shown model.
@@ -122,7 +122,7 @@ fn create_a_model_drop_versions_on_it_and_move_the_default() {
     step_until(&mut harness, "the refusal", WAIT, |h| {
         common::console::has_label_containing(h, "still has 2 version(s)")
     });
-    assert_eq!(harness.state().models().models.len(), 1, "nothing was lost");
+    assert_eq!(harness.state().models().list.len(), 1, "nothing was lost");
 }
 
 #[test]
@@ -290,7 +290,7 @@ fn drop_a_saved_model_folder_see_it_ready_and_try_it() {
     type_into(&mut harness, "New model", "keras");
     click(&mut harness, "Create model");
     step_until(&mut harness, "the new model", WAIT, |h| {
-        h.state().models().models.len() == 1
+        h.state().models().list.len() == 1
     });
 
     // A SavedModel folder dropped on the tab becomes a version, served by TensorFlow.

@@ -382,7 +382,7 @@ fn a_first_run_trains_the_sample_and_shows_it_alive_then_deploys_and_predicts() 
         "the deployed version to be ready and default",
         Duration::from_secs(20),
         |h| {
-            h.state().models().models.iter().any(|m| {
+            h.state().models().list.iter().any(|m| {
                 m.model.short_name() == "digits"
                     && m.versions
                         .iter()

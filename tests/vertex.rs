@@ -845,7 +845,7 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
             has_label_containing(h, "100% of churn-prod")
                 && h.state()
                     .models()
-                    .models
+                    .list
                     .iter()
                     .any(|m| m.versions.iter().any(|v| v.name == "v2" && v.is_default))
         },

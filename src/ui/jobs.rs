@@ -7,8 +7,8 @@ use egui_extras::{Column, TableBuilder};
 
 use super::connections::ConnectionsPanel;
 use super::format;
-use super::job_list::JobList;
 use super::nav::Nav;
+use super::state::jobs::JobList;
 use super::{Tab, theme};
 use crate::backend::{Backend, ModelChange, Request};
 use crate::domain::{ConnectionId, Filter, FilterError, Job, JobKey, JobState, ListedJob};

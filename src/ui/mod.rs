@@ -8,7 +8,6 @@ pub mod chart_render;
 pub mod connections;
 pub mod format;
 pub mod job_form;
-pub mod job_list;
 pub mod jobs;
 pub mod keys;
 pub mod log_buffer;
@@ -18,6 +17,7 @@ pub mod nav;
 pub mod predict;
 pub mod resources;
 pub mod scalars;
+pub mod state;
 pub mod theme;
 pub mod toasts;
 
@@ -29,13 +29,13 @@ use crate::backend::{Backend, ConnectionStatus, ModelWatch, PickTarget, Request,
 use crate::domain::{ConnectionId, Job, JobKey, JobState};
 use connections::ConnectionsPanel;
 use job_form::JobForm;
-use job_list::JobList;
 use jobs::JobsTab;
 use logs::LogsTab;
 use models::ModelsTab;
 use predict::PredictTab;
 use resources::ResourcesTab;
 use scalars::ScalarsTab;
+use state::jobs::JobList;
 use toasts::Toasts;
 
 /// The console's tabs.
@@ -93,7 +93,9 @@ pub struct App {
     logs: LogsTab,
     resources: ResourcesTab,
     scalars: ScalarsTab,
-    models: ModelsTab,
+    /// Every connection's models as last listed.
+    models: state::models::Models,
+    models_tab: ModelsTab,
     predict: PredictTab,
     /// What of the models the backend is syncing (while a model tab is shown).
     watching_models: ModelWatch,
@@ -120,7 +122,8 @@ impl App {
             logs: LogsTab::default(),
             resources: ResourcesTab::default(),
             scalars: ScalarsTab::default(),
-            models: ModelsTab::default(),
+            models: state::models::Models::default(),
+            models_tab: ModelsTab::default(),
             predict: PredictTab::default(),
             watching_models: ModelWatch::Off,
             copy: None,
@@ -151,7 +154,9 @@ impl App {
         if let Some(nav) = self.connections.on_update(&update) {
             self.navigate(nav);
         }
-        self.models.on_update(&update, &self.backend);
+        self.models.on_update(&update);
+        self.models_tab
+            .on_update(&update, &self.models, &self.backend);
         self.predict.on_update(&update);
         self.logs.on_update(&update);
         self.resources.on_update(&update);
@@ -248,7 +253,12 @@ impl App {
     }
 
     /// The Models tab (for tests).
-    pub fn models(&self) -> &ModelsTab {
+    pub fn models_tab(&self) -> &ModelsTab {
+        &self.models_tab
+    }
+
+    /// Every connection's models as the console has them (for tests).
+    pub fn models(&self) -> &state::models::Models {
         &self.models
     }
 
@@ -442,13 +452,16 @@ impl App {
                 }
             }
             Tab::Models => {
-                for nav in self.models.ui(ui, &self.connections, &self.backend) {
+                for nav in self
+                    .models_tab
+                    .ui(ui, &self.models, &self.connections, &self.backend)
+                {
                     self.navigate(nav);
                 }
             }
             Tab::Predict => {
                 self.predict
-                    .ui(ui, &self.models.models, &self.connections, &self.backend);
+                    .ui(ui, &self.models.list, &self.connections, &self.backend);
             }
         });
         if let Some(url) = self.open_url.take() {

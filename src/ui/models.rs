@@ -11,6 +11,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 use super::connections::ConnectionsPanel;
 use super::format;
 use super::nav::Nav;
+use super::state::models as state;
 use super::theme;
 use crate::backend::{
     Backend, ConnectionStatus, ModelChange, ModelView, PickTarget, Request, Update,
@@ -24,7 +25,7 @@ use crate::domain::{
 const TRAFFIC_WINDOW: usize = 300;
 
 /// A model as the console knows it: its connection and its name there.
-pub type ModelKey = (ConnectionId, String);
+pub use super::state::models::ModelKey;
 
 /// What the user asked for in the Models tab.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,12 +60,6 @@ type VersionKey = (ConnectionId, String, String);
 /// The Models tab's state.
 #[derive(Default)]
 pub struct ModelsTab {
-    /// Every connection's models as last synced, connection by connection.
-    pub models: Vec<ModelView>,
-    /// Why the last sync of a connection failed.
-    pub errors: HashMap<ConnectionId, String>,
-    /// The runtimes each connection serves with, where it says.
-    pub runtimes: HashMap<ConnectionId, ServingRuntimes>,
     traffic: HashMap<VersionKey, VecDeque<ServingSample>>,
     totals: HashMap<VersionKey, (u64, u64)>,
     selected: Option<ModelKey>,
@@ -86,29 +81,19 @@ pub struct ModelsTab {
 }
 
 impl ModelsTab {
-    /// Replaces a connection's models with a fresh sync.
-    pub fn set_models(&mut self, connection: &ConnectionId, models: Vec<ModelView>) {
-        self.errors.remove(connection);
-        let at = self
-            .models
-            .iter()
-            .position(|m| &m.connection == connection)
-            .unwrap_or(self.models.len());
-        self.models.retain(|m| &m.connection != connection);
-        let at = at.min(self.models.len());
-        self.models.splice(at..at, models);
+    /// Keeps the selection and the pending switches in step with a fresh listing.
+    fn listed(&mut self, connection: &ConnectionId, models: &state::Models) {
         if self
             .awaited
             .as_ref()
-            .is_some_and(|k| self.find(k).is_some())
+            .is_some_and(|k| models.find(k).is_some())
         {
             self.awaited = None;
         }
         // A default switch is done when the list shows it.
-        let models = &self.models;
         self.switching.retain(|(c, m, v)| {
             c != connection
-                || !models.iter().any(|view| {
+                || !models.list.iter().any(|view| {
                     &view.connection == c
                         && view.model.short_name() == m
                         && view
@@ -121,18 +106,11 @@ impl ModelsTab {
         let keep = self
             .selected
             .as_ref()
-            .is_some_and(|k| self.find(k).is_some())
+            .is_some_and(|k| models.find(k).is_some())
             || (self.awaited.is_some() && self.awaited == self.selected);
         if !keep {
-            self.selected = self.models.first().map(key_of);
+            self.selected = models.list.first().map(key_of);
         }
-    }
-
-    /// The model a key names.
-    pub fn find(&self, key: &ModelKey) -> Option<&ModelView> {
-        self.models
-            .iter()
-            .find(|m| m.connection == key.0 && m.model.short_name() == key.1)
     }
 
     /// Adds serving samples of a version.
@@ -164,9 +142,9 @@ impl ModelsTab {
     }
 
     /// Shows a model, also one being created that the next syncs may not list yet.
-    pub fn select(&mut self, connection: &ConnectionId, model: &str) {
+    pub fn select(&mut self, connection: &ConnectionId, model: &str, models: &state::Models) {
         let key = (connection.clone(), model.to_owned());
-        if self.find(&key).is_none() {
+        if models.find(&key).is_none() {
             self.awaited = Some(key.clone());
         }
         self.selected = Some(key);
@@ -181,9 +159,9 @@ impl ModelsTab {
     }
 
     /// The action for a model file dropped on the tab: a new version of the shown model.
-    fn dropped_file(&self, path: PathBuf) -> Option<ModelsAction> {
+    fn dropped_file(&self, path: PathBuf, models: &state::Models) -> Option<ModelsAction> {
         let key = self.selected.as_ref()?;
-        let view = self.find(key)?;
+        let view = models.find(key)?;
         Some(ModelsAction::Change(
             key.0.clone(),
             ModelChange::CreateVersion {
@@ -194,22 +172,15 @@ impl ModelsTab {
         ))
     }
 
-    /// Takes what concerns the models from a backend update.
-    pub fn on_update(&mut self, update: &Update, backend: &Backend) {
+    /// Takes what concerns the tab from a backend update, after the snapshot `models`
+    /// took its part.
+    pub fn on_update(&mut self, update: &Update, models: &state::Models, backend: &Backend) {
         match update {
-            Update::Models { connection, models } => self.set_models(connection, models.clone()),
-            Update::ServingRuntimes {
+            Update::Models { connection, .. }
+            | Update::Connection {
                 connection,
-                runtimes,
-            } => {
-                self.runtimes.insert(connection.clone(), runtimes.clone());
-            }
-            Update::ModelsFailed {
-                connection,
-                message,
-            } => {
-                self.errors.insert(connection.clone(), message.clone());
-            }
+                status: ConnectionStatus::Disconnected,
+            } => self.listed(connection, models),
             Update::ServingMetrics {
                 connection,
                 model,
@@ -221,10 +192,6 @@ impl ModelsTab {
                 version.clone(),
                 metrics.clone(),
             ),
-            Update::Connection {
-                connection,
-                status: ConnectionStatus::Disconnected,
-            } => self.set_models(connection, Vec::new()),
             Update::ModelChanged {
                 connection,
                 change,
@@ -246,8 +213,8 @@ impl ModelsTab {
                 target: PickTarget::ModelFile(connection, model),
                 path,
             } => {
-                self.select(connection, model);
-                if let Some(action) = self.dropped_file(path.clone()) {
+                self.select(connection, model, models);
+                if let Some(action) = self.dropped_file(path.clone(), models) {
                     self.carry_out(action, backend);
                 }
             }
@@ -257,8 +224,13 @@ impl ModelsTab {
 
     /// A file or folder dropped on the tab: a new version of the shown model, or what
     /// to do first.
-    pub fn drop_path(&mut self, path: PathBuf, backend: &Backend) -> Option<Nav> {
-        match self.dropped_file(path) {
+    pub fn drop_path(
+        &mut self,
+        path: PathBuf,
+        models: &state::Models,
+        backend: &Backend,
+    ) -> Option<Nav> {
+        match self.dropped_file(path, models) {
             Some(action) => self.carry_out(action, backend),
             None => Some(Nav::Toast {
                 text: "Create a model first, then drop its model file on it.".into(),
@@ -308,33 +280,41 @@ impl ModelsTab {
     pub fn ui(
         &mut self,
         ui: &mut Ui,
+        models: &state::Models,
         connections: &ConnectionsPanel,
         backend: &Backend,
     ) -> Vec<Nav> {
-        let actions = self.draw(ui, connections);
+        let actions = self.draw(ui, models, connections);
         actions
             .into_iter()
             .filter_map(|a| self.carry_out(a, backend))
             .collect()
     }
 
-    fn draw(&mut self, ui: &mut Ui, connections: &ConnectionsPanel) -> Vec<ModelsAction> {
+    fn draw(
+        &mut self,
+        ui: &mut Ui,
+        models: &state::Models,
+        connections: &ConnectionsPanel,
+    ) -> Vec<ModelsAction> {
         let mut actions = Vec::new();
         egui::Panel::left("model_list")
             .resizable(true)
             .default_size(240.0)
-            .show(ui, |ui| self.model_list(ui, connections, &mut actions));
+            .show(ui, |ui| {
+                self.model_list(ui, models, connections, &mut actions);
+            });
         egui::CentralPanel::default().show(ui, |ui| {
             let dark = ui.visuals().dark_mode;
-            for (id, error) in &self.errors {
+            for (id, error) in &models.errors {
                 ui.colored_label(
                     theme::error_color(dark),
                     format!("{}: {error}", connections.name(id)),
                 );
             }
-            let shown = self.selected.as_ref().and_then(|k| self.find(k)).cloned();
+            let shown = self.selected.as_ref().and_then(|k| models.find(k));
             match shown {
-                Some(view) => self.model_detail(ui, &view, connections, &mut actions),
+                Some(view) => self.model_detail(ui, view, models, connections, &mut actions),
                 None => {
                     ui.add_space(40.0);
                     ui.vertical_centered(|ui| {
@@ -353,6 +333,7 @@ impl ModelsTab {
     fn model_list(
         &mut self,
         ui: &mut Ui,
+        models: &state::Models,
         connections: &ConnectionsPanel,
         actions: &mut Vec<ModelsAction>,
     ) {
@@ -398,13 +379,13 @@ impl ModelsTab {
                     return;
                 };
                 match validate_resource_name("model name", &name) {
-                    Ok(()) if self.find(&(on.clone(), name.clone())).is_some() => {
+                    Ok(()) if models.find(&(on.clone(), name.clone())).is_some() => {
                         self.new_model_error = Some(format!("{name} already exists"));
                     }
                     Ok(()) => {
                         self.new_model_error = None;
                         self.new_model.clear();
-                        self.select(&on, &name);
+                        self.select(&on, &name, models);
                         actions.push(ModelsAction::Change(on, ModelChange::CreateModel(name)));
                     }
                     Err(e) => self.new_model_error = Some(e),
@@ -417,7 +398,7 @@ impl ModelsTab {
         ui.separator();
         let several = connections.list().len() > 1;
         egui::ScrollArea::vertical().show(ui, |ui| {
-            for view in &self.models {
+            for view in &models.list {
                 let name = view.model.short_name();
                 let key = key_of(view);
                 let default = view
@@ -460,6 +441,7 @@ impl ModelsTab {
         &mut self,
         ui: &mut Ui,
         view: &ModelView,
+        models: &state::Models,
         connections: &ConnectionsPanel,
         actions: &mut Vec<ModelsAction>,
     ) {
@@ -530,7 +512,7 @@ impl ModelsTab {
             }
             Some(why) => self.artifact_field(ui, view, writable, why, actions),
         }
-        if let Some(runtimes) = self.runtimes.get(&connection) {
+        if let Some(runtimes) = models.runtimes.get(&connection) {
             runtimes_line(ui, runtimes, dark);
         }
         ui.add_space(6.0);
@@ -1063,7 +1045,16 @@ mod tests {
         let backend = Backend::disconnected();
         let local = ConnectionId::local();
         let mut tab = ModelsTab::default();
-        tab.set_models(&local, vec![shop("v1")]);
+        let mut models = state::Models::default();
+        let list = |models: &mut state::Models, tab: &mut ModelsTab, default: &str| {
+            let update = Update::Models {
+                connection: ConnectionId::local(),
+                models: vec![shop(default)],
+            };
+            models.on_update(&update);
+            tab.on_update(&update, models, &Backend::disconnected());
+        };
+        list(&mut models, &mut tab, "v1");
         let change = ModelChange::SetDefault {
             model: "shop".into(),
             version: "v2".into(),
@@ -1081,10 +1072,11 @@ mod tests {
                 change: change.clone(),
                 result: Ok("v2 is now the default of shop.".into()),
             },
+            &models,
             &backend,
         );
         assert!(tab.switching.contains(&key));
-        tab.set_models(&local, vec![shop("v2")]);
+        list(&mut models, &mut tab, "v2");
         assert!(!tab.switching.contains(&key));
 
         // A refused change ends the spinner and puts the reason on the row.
@@ -1098,6 +1090,7 @@ mod tests {
                 change,
                 result: Err("version \"v2\" is FAILED".into()),
             },
+            &models,
             &backend,
         );
         assert!(!tab.switching.contains(&key));

@@ -69,7 +69,7 @@ impl App {
                 self.tab = Tab::Predict;
             }
             Nav::ShowModel(connection, model) => {
-                self.models.select(&connection, &model);
+                self.models_tab.select(&connection, &model, &self.models);
                 self.tab = Tab::Models;
             }
             Nav::OpenUrl(url) => self.open_url = Some(url),
@@ -90,13 +90,14 @@ impl App {
         if let Some(path) = dropped.into_iter().next() {
             match self.tab {
                 Tab::Models => {
-                    if let Some(nav) = self.models.drop_path(path, &self.backend) {
+                    if let Some(nav) = self.models_tab.drop_path(path, &self.models, &self.backend)
+                    {
                         self.navigate(nav);
                     }
                 }
                 Tab::Predict => {
                     self.predict
-                        .drop_path(path, &self.models.models, &self.backend);
+                        .drop_path(path, &self.models.list, &self.backend);
                 }
                 _ => self.watch_logdir(path),
             }

@@ -8,7 +8,7 @@ use egui::{RichText, Ui};
 use egui_plot::{HoverPosition, Legend, Line, LineStyle, Plot, PlotPoint, PlotPoints};
 
 use super::format;
-use super::job_list::JobList;
+use super::state::jobs::JobList;
 use super::theme;
 use crate::backend::{Backend, Request, Update};
 use crate::domain::{JobKey, ReplicaSeries, ResourceSample};

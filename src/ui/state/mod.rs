@@ -1,0 +1,6 @@
+//! What the console knows, as plain data (no egui): the jobs and the models of every
+//! connection, updated by the [`App`](super::App) from the backend's updates and read by
+//! every tab that needs them.
+
+pub mod jobs;
+pub mod models;
