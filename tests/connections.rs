@@ -94,11 +94,7 @@ fn add_a_second_engine_see_both_filter_make_it_read_only_and_remove_it() {
     assert!(has_label(&harness, "Connection"), "the column appears");
     let id = ConnectionId::new("second");
     let config = harness.state().connections().config(&id).cloned().unwrap();
-    let [r, g, b] = config.color;
-    assert_eq!(
-        harness.state().connections().color(&id),
-        egui::Color32::from_rgb(r, g, b)
-    );
+    assert_eq!(harness.state().connections().color(&id), config.color);
     assert_ne!(
         config.color,
         ConnectionConfig::local_default().color,

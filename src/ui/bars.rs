@@ -41,7 +41,7 @@ impl App {
                     .on_hover_text("Add, edit, connect and disconnect platforms (Ctrl+K)")
                     .clicked()
                 {
-                    self.connections.open = !self.connections.open;
+                    self.connections_panel.open = !self.connections_panel.open;
                 }
             });
         });
@@ -49,7 +49,8 @@ impl App {
 
     pub(super) fn status_bar(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
-            self.connections.status_chips(ui, &self.backend);
+            self.connections_panel
+                .status_chips(ui, &self.connections, &self.backend);
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 ui.label(format!("{} jobs", self.jobs.len()));
             });

@@ -2,19 +2,18 @@
 //! chips in the status bar, and the Connections window (Ctrl+K) to add, edit, remove,
 //! connect and disconnect them.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use egui::{Color32, RichText, Ui};
 
 use super::job_form::labeled_edit;
 use super::nav::Nav;
+pub use super::state::connections::Connections;
 use super::theme;
 use crate::backend::{Backend, ConnectionStatus, PickTarget, Request, SecretEdit, Update};
 use crate::domain::connection::{PALETTE, new_id};
 use crate::domain::{
-    Capabilities, ClusterSummary, ConnectionConfig, ConnectionId, ConnectionKind, JobState,
-    VertexCredentials,
+    ClusterSummary, ConnectionConfig, ConnectionId, ConnectionKind, JobState, VertexCredentials,
 };
 
 /// What the Connections window asks the app to do.
@@ -35,36 +34,19 @@ enum ConnectionsAction {
 /// The connections as the backend last reported them, and the window's state.
 #[derive(Default)]
 pub struct ConnectionsPanel {
-    list: Vec<ConnectionConfig>,
-    status: HashMap<ConnectionId, ConnectionStatus>,
-    clusters: HashMap<ConnectionId, ClusterSummary>,
-    secrets_in: String,
-    /// Where each connection that has a secret keeps it.
-    secret_places: BTreeMap<ConnectionId, String>,
-    /// Things to keep in view: a broken settings file, secrets outside a keyring.
-    pub warnings: Vec<String>,
     /// The window is shown.
     pub open: bool,
     form: Option<ConnectionForm>,
     confirm_remove: Option<ConnectionId>,
-    revision: u64,
 }
 
 impl ConnectionsPanel {
     /// Takes what concerns connections from a backend update; answers what to tell
     /// the user.
-    pub fn on_update(&mut self, update: &Update) -> Option<Nav> {
+    pub fn on_update(&mut self, update: &Update, connections: &Connections) -> Option<Nav> {
         let toast = |text: String| Some(Nav::Toast { text, error: false });
         match update {
-            Update::Connections {
-                list,
-                secrets_in,
-                secret_places,
-            } => self.set_list(list.clone(), secrets_in.clone(), secret_places.clone()),
             Update::SettingsWarning(text) => {
-                if !self.warnings.contains(text) {
-                    self.warnings.push(text.clone());
-                }
                 return Some(Nav::Toast {
                     text: text.clone(),
                     error: true,
@@ -74,23 +56,17 @@ impl ConnectionsPanel {
                 let saved = result
                     .as_ref()
                     .ok()
-                    .map(|id| format!("Saved the connection {}.", self.name(id)));
+                    .map(|id| format!("Saved the connection {}.", connections.name(id)));
                 self.saved(result.clone());
                 return saved.and_then(toast);
             }
-            Update::Connection { connection, status } => {
-                self.set_status(connection.clone(), status.clone());
-                if let ConnectionStatus::Connected {
-                    note: Some(note), ..
-                } = status
-                {
-                    return toast(note.clone());
-                }
-            }
-            Update::Cluster {
-                connection,
-                summary,
-            } => self.set_cluster(connection.clone(), *summary),
+            Update::Connection {
+                status:
+                    ConnectionStatus::Connected {
+                        note: Some(note), ..
+                    },
+                ..
+            } => return toast(note.clone()),
             Update::Picked {
                 target: PickTarget::KeyFile,
                 path,
@@ -123,95 +99,6 @@ impl ConnectionsPanel {
         }
     }
 
-    /// Takes the backend's list of connections.
-    pub fn set_list(
-        &mut self,
-        list: Vec<ConnectionConfig>,
-        secrets_in: String,
-        secret_places: BTreeMap<ConnectionId, String>,
-    ) {
-        self.status.retain(|id, _| list.iter().any(|c| &c.id == id));
-        if list != self.list {
-            self.revision += 1;
-        }
-        self.list = list;
-        if !secrets_in.is_empty() {
-            self.secrets_in = secrets_in;
-            self.secret_places = secret_places;
-        }
-    }
-
-    /// Records a connection's state.
-    pub fn set_status(&mut self, id: ConnectionId, status: ConnectionStatus) {
-        if !status.is_connected() {
-            self.clusters.remove(&id);
-        }
-        self.status.insert(id, status);
-    }
-
-    /// Records a cluster's size and load.
-    pub fn set_cluster(&mut self, id: ConnectionId, summary: ClusterSummary) {
-        self.clusters.insert(id, summary);
-    }
-
-    /// A cluster connection's size and load, once known.
-    pub fn cluster(&self, id: &ConnectionId) -> Option<&ClusterSummary> {
-        self.clusters.get(id)
-    }
-
-    /// Changes whenever names, colours or the list change.
-    pub fn revision(&self) -> u64 {
-        self.revision
-    }
-
-    /// Every connection, the built-in local engine first.
-    pub fn list(&self) -> &[ConnectionConfig] {
-        &self.list
-    }
-
-    /// A connection's settings.
-    pub fn config(&self, id: &ConnectionId) -> Option<&ConnectionConfig> {
-        self.list.iter().find(|c| &c.id == id)
-    }
-
-    /// A connection's name (its id if unknown).
-    pub fn name<'a>(&'a self, id: &'a ConnectionId) -> &'a str {
-        self.config(id).map_or(id.as_str(), |c| c.name.as_str())
-    }
-
-    /// A connection's colour.
-    pub fn color(&self, id: &ConnectionId) -> Color32 {
-        let [r, g, b] = self.config(id).map_or([128, 128, 128], |c| c.color);
-        Color32::from_rgb(r, g, b)
-    }
-
-    /// True when the connection refuses changes.
-    pub fn read_only(&self, id: &ConnectionId) -> bool {
-        self.config(id).is_some_and(|c| c.read_only)
-    }
-
-    /// A connection's last reported state.
-    pub fn status(&self, id: &ConnectionId) -> Option<&ConnectionStatus> {
-        self.status.get(id)
-    }
-
-    /// What a connection can do (everything until it says otherwise).
-    pub fn capabilities(&self, id: &ConnectionId) -> Capabilities {
-        self.status
-            .get(id)
-            .and_then(ConnectionStatus::capabilities)
-            .copied()
-            .unwrap_or(Capabilities::ALL)
-    }
-
-    /// The connected connections that accept changes, for a form's connection picker.
-    pub fn writable(&self) -> Vec<&ConnectionConfig> {
-        self.list
-            .iter()
-            .filter(|c| c.enabled && !c.read_only)
-            .collect()
-    }
-
     /// The form's answer from the backend: close it, or show the error at its field.
     pub fn saved(&mut self, result: Result<ConnectionId, (&'static str, String)>) {
         match result {
@@ -233,9 +120,9 @@ impl ConnectionsPanel {
     }
 
     /// Opens the form for a new connection.
-    pub fn add(&mut self) {
+    pub fn add(&mut self, connections: &Connections) {
         self.open = true;
-        self.form = Some(ConnectionForm::new(&self.list));
+        self.form = Some(ConnectionForm::new(connections.list()));
     }
 
     /// Closes the innermost thing open (Esc); false when nothing was.
@@ -248,16 +135,16 @@ impl ConnectionsPanel {
 
     /// One chip per connection (state dot and name) for the status bar; a click opens
     /// the window.
-    pub fn status_chips(&mut self, ui: &mut Ui, backend: &Backend) {
-        let actions = self.chips(ui);
+    pub fn status_chips(&mut self, ui: &mut Ui, connections: &Connections, backend: &Backend) {
+        let actions = self.chips(ui, connections);
         ConnectionsPanel::carry_out(actions, backend);
     }
 
-    fn chips(&mut self, ui: &mut Ui) -> Vec<ConnectionsAction> {
+    fn chips(&mut self, ui: &mut Ui, connections: &Connections) -> Vec<ConnectionsAction> {
         let mut actions = Vec::new();
         let dark = ui.visuals().dark_mode;
-        for config in &self.list {
-            let status = self.status.get(&config.id);
+        for config in connections.list() {
+            let status = connections.status(&config.id);
             let (dot, text, hover) = describe(status, dark);
             let [r, g, b] = config.color;
             ui.horizontal(|ui| {
@@ -284,7 +171,7 @@ impl ConnectionsPanel {
                             "{url} is plain http:// to another machine: the token crosses the network unencrypted"
                         ));
                 }
-                if let Some(cluster) = self.clusters.get(&config.id) {
+                if let Some(cluster) = connections.cluster(&config.id) {
                     ui.label(RichText::new(cluster_text(cluster)).weak())
                         .on_hover_text("Nodes, CPUs (mean use) and memory used of the cluster, refreshed every 5 s");
                 }
@@ -297,12 +184,12 @@ impl ConnectionsPanel {
             });
             ui.separator();
         }
-        if !self.warnings.is_empty() {
+        if !connections.warnings.is_empty() {
             let text =
                 RichText::new("⚠ settings").color(theme::state_color(JobState::Cancelling, dark));
             let response = ui
                 .add(egui::Label::new(text).sense(egui::Sense::click()))
-                .on_hover_text(self.warnings.join("\n\n"));
+                .on_hover_text(connections.warnings.join("\n\n"));
             if response.clicked() {
                 self.open = true;
             }
@@ -311,12 +198,16 @@ impl ConnectionsPanel {
     }
 
     /// Draws the window (when open) and its form, sending what the user asks for.
-    pub fn show(&mut self, ctx: &egui::Context, backend: &Backend) {
-        let actions = self.draw_window(ctx);
+    pub fn show(&mut self, ctx: &egui::Context, connections: &Connections, backend: &Backend) {
+        let actions = self.draw_window(ctx, connections);
         ConnectionsPanel::carry_out(actions, backend);
     }
 
-    fn draw_window(&mut self, ctx: &egui::Context) -> Vec<ConnectionsAction> {
+    fn draw_window(
+        &mut self,
+        ctx: &egui::Context,
+        connections: &Connections,
+    ) -> Vec<ConnectionsAction> {
         let mut actions = Vec::new();
         if self.open {
             let mut open = true;
@@ -325,7 +216,7 @@ impl ConnectionsPanel {
                 .collapsible(false)
                 .resizable(true)
                 .default_width(720.0)
-                .show(ctx, |ui| self.window(ui, &mut actions));
+                .show(ctx, |ui| self.window(ui, connections, &mut actions));
             if !open {
                 self.open = false;
             }
@@ -344,14 +235,14 @@ impl ConnectionsPanel {
                 .resizable(false)
                 .default_width(520.0)
                 .show(ctx, |ui| {
-                    close = form.ui(ui, &self.list, &mut actions);
+                    close = form.ui(ui, connections.list(), &mut actions);
                 });
             if !open || close {
                 self.form = None;
             }
         }
         if let Some(id) = self.confirm_remove.clone() {
-            let name = self.name(&id).to_owned();
+            let name = connections.name(&id).to_owned();
             let modal = egui::Modal::new(egui::Id::unique("confirm_remove_connection")).show(ctx, |ui| {
                 ui.heading(format!("Remove {name}?"));
                 ui.label("Its settings and its secret in the keyring are forgotten. Jobs and models on the platform are not touched.");
@@ -373,9 +264,14 @@ impl ConnectionsPanel {
         actions
     }
 
-    fn window(&mut self, ui: &mut Ui, actions: &mut Vec<ConnectionsAction>) {
+    fn window(
+        &mut self,
+        ui: &mut Ui,
+        connections: &Connections,
+        actions: &mut Vec<ConnectionsAction>,
+    ) {
         let dark = ui.visuals().dark_mode;
-        for warning in &self.warnings {
+        for warning in &connections.warnings {
             ui.colored_label(
                 theme::state_color(JobState::Cancelling, dark),
                 format!("⚠ {warning}"),
@@ -387,8 +283,8 @@ impl ConnectionsPanel {
             .striped(true)
             .spacing([10.0, 6.0])
             .show(ui, |ui| {
-                for config in &self.list {
-                    let status = self.status.get(&config.id);
+                for config in connections.list() {
+                    let status = connections.status(&config.id);
                     let [r, g, b] = config.color;
                     ui.horizontal(|ui| {
                         status_dot(ui, Color32::from_rgb(r, g, b));
@@ -401,7 +297,7 @@ impl ConnectionsPanel {
                     // summary into a column of single words.
                     ui.vertical(|ui| {
                         ui.add(egui::Label::new(summary(&config.kind)).extend());
-                        if let Some(place) = self.secret_places.get(&config.id) {
+                        if let Some(place) = connections.secret_place(&config.id) {
                             let place = RichText::new(format!("secret in {place}")).small().weak();
                             ui.add(egui::Label::new(place).extend());
                         }
@@ -445,10 +341,13 @@ impl ConnectionsPanel {
         ui.add_space(6.0);
         ui.horizontal(|ui| {
             if ui.button("➕ Add connection").clicked() {
-                self.form = Some(ConnectionForm::new(&self.list));
+                self.form = Some(ConnectionForm::new(connections.list()));
             }
-            if !self.secrets_in.is_empty() {
-                ui.label(RichText::new(format!("Secrets are kept in {}.", self.secrets_in)).weak());
+            if !connections.secrets_in().is_empty() {
+                ui.label(
+                    RichText::new(format!("Secrets are kept in {}.", connections.secrets_in()))
+                        .weak(),
+                );
             }
         });
     }

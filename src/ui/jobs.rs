@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use egui::{Color32, RichText, Sense, Ui};
 use egui_extras::{Column, TableBuilder};
 
-use super::connections::ConnectionsPanel;
 use super::format;
 use super::nav::Nav;
+use super::state::connections::Connections;
 use super::state::jobs::JobList;
 use super::{Tab, theme};
 use crate::backend::{Backend, ModelChange, Request};
@@ -169,7 +169,7 @@ impl JobsTab {
     }
 
     /// The keys of the rows shown, in order (rebuilt only when jobs or settings change).
-    pub fn visible_keys(&mut self, list: &JobList, connections: &ConnectionsPanel) -> Vec<JobKey> {
+    pub fn visible_keys(&mut self, list: &JobList, connections: &Connections) -> Vec<JobKey> {
         self.rebuild_view(list, connections);
         self.view
             .iter()
@@ -178,7 +178,7 @@ impl JobsTab {
     }
 
     /// Number of rows shown.
-    pub fn visible_count(&mut self, list: &JobList, connections: &ConnectionsPanel) -> usize {
+    pub fn visible_count(&mut self, list: &JobList, connections: &Connections) -> usize {
         self.rebuild_view(list, connections);
         self.view.len()
     }
@@ -187,7 +187,7 @@ impl JobsTab {
     pub fn neighbour(
         &mut self,
         list: &JobList,
-        connections: &ConnectionsPanel,
+        connections: &Connections,
         selected: Option<&JobKey>,
         step: isize,
     ) -> Option<JobKey> {
@@ -206,7 +206,7 @@ impl JobsTab {
         list.key_at(self.view[target] as usize)
     }
 
-    fn rebuild_view(&mut self, list: &JobList, connections: &ConnectionsPanel) {
+    fn rebuild_view(&mut self, list: &JobList, connections: &Connections) {
         let key = (
             list.revision(),
             self.settings_revision,
@@ -268,7 +268,7 @@ impl JobsTab {
         &mut self,
         ui: &mut Ui,
         list: &JobList,
-        connections: &ConnectionsPanel,
+        connections: &Connections,
         selected: Option<&JobKey>,
         list_errors: &[String],
         backend: &Backend,
@@ -310,7 +310,7 @@ impl JobsTab {
         &mut self,
         ui: &mut Ui,
         list: &JobList,
-        connections: &ConnectionsPanel,
+        connections: &Connections,
         selected: Option<&JobKey>,
         list_errors: &[String],
     ) -> Vec<JobsAction> {
@@ -356,12 +356,7 @@ impl JobsTab {
         actions
     }
 
-    fn toolbar(
-        &mut self,
-        ui: &mut Ui,
-        connections: &ConnectionsPanel,
-        actions: &mut Vec<JobsAction>,
-    ) {
+    fn toolbar(&mut self, ui: &mut Ui, connections: &Connections, actions: &mut Vec<JobsAction>) {
         ui.horizontal(|ui| {
             if ui
                 .button("➕ New job")
@@ -408,7 +403,8 @@ impl JobsTab {
                     self.settings_revision += 1;
                 }
                 for config in connections.list() {
-                    let text = RichText::new(&config.name).color(connections.color(&config.id));
+                    let text = RichText::new(&config.name)
+                        .color(theme::rgb(connections.color(&config.id)));
                     let on = self.connection_chip.as_ref() == Some(&config.id);
                     if ui
                         .selectable_label(on, text)
@@ -447,7 +443,7 @@ impl JobsTab {
         &mut self,
         ui: &mut Ui,
         list: &JobList,
-        connections: &ConnectionsPanel,
+        connections: &Connections,
         selected: Option<&JobKey>,
         actions: &mut Vec<JobsAction>,
     ) {
@@ -539,8 +535,8 @@ impl JobsTab {
                             .color(color);
                     row.col(|ui| cell(ui, state));
                     if several {
-                        let name =
-                            RichText::new(connections.name(owner)).color(connections.color(owner));
+                        let name = RichText::new(connections.name(owner))
+                            .color(theme::rgb(connections.color(owner)));
                         row.col(|ui| cell(ui, name));
                     }
                     match &job.display_name {
@@ -586,7 +582,7 @@ impl JobsTab {
         ui: &mut Ui,
         key: &JobKey,
         job: &Job,
-        connections: &ConnectionsPanel,
+        connections: &Connections,
         actions: &mut Vec<JobsAction>,
     ) {
         let dark = ui.visuals().dark_mode;
@@ -618,7 +614,7 @@ impl JobsTab {
             if connections.list().len() > 1 {
                 ui.label(
                     RichText::new(format!("on {}", connections.name(&key.connection)))
-                        .color(connections.color(&key.connection)),
+                        .color(theme::rgb(connections.color(&key.connection))),
                 );
             }
         });

@@ -35,17 +35,17 @@ impl App {
             self.form = Some(self.new_form());
         }
         if connections {
-            self.connections.open = !self.connections.open;
+            self.connections_panel.open = !self.connections_panel.open;
         }
         if escape {
             if self.form.is_some() {
                 self.form = None;
-            } else if self.connections.close_one() {
+            } else if self.connections_panel.close_one() {
             } else if self.tab == Tab::Jobs {
                 self.jobs_tab.close_one();
             }
         }
-        if typing || self.form.is_some() || self.connections.open {
+        if typing || self.form.is_some() || self.connections_panel.open {
             return;
         }
         match self.tab {

@@ -85,7 +85,9 @@ const UPDATE_BUDGET: Duration = Duration::from_millis(8);
 pub struct App {
     backend: Backend,
     tab: Tab,
-    connections: ConnectionsPanel,
+    /// Every connection as last reported.
+    connections: state::connections::Connections,
+    connections_panel: ConnectionsPanel,
     jobs: JobList,
     /// Why the last job sync of a connection failed.
     jobs_errors: std::collections::BTreeMap<ConnectionId, String>,
@@ -115,7 +117,8 @@ impl App {
         App {
             backend,
             tab: Tab::Jobs,
-            connections: ConnectionsPanel::default(),
+            connections: state::connections::Connections::default(),
+            connections_panel: ConnectionsPanel::default(),
             jobs: JobList::default(),
             jobs_errors: Default::default(),
             jobs_tab: JobsTab::default(),
@@ -151,7 +154,8 @@ impl App {
 
     /// Applies one update from the backend.
     pub fn apply(&mut self, update: Update) {
-        if let Some(nav) = self.connections.on_update(&update) {
+        self.connections.on_update(&update);
+        if let Some(nav) = self.connections_panel.on_update(&update, &self.connections) {
             self.navigate(nav);
         }
         self.models.on_update(&update);
@@ -283,7 +287,7 @@ impl App {
     }
 
     /// The connections and their window.
-    pub fn connections(&self) -> &ConnectionsPanel {
+    pub fn connections(&self) -> &state::connections::Connections {
         &self.connections
     }
 
@@ -485,7 +489,8 @@ impl App {
         {
             self.form = None;
         }
-        self.connections.show(ui.ctx(), &self.backend);
+        self.connections_panel
+            .show(ui.ctx(), &self.connections, &self.backend);
         self.toasts.show(ui.ctx());
     }
 

@@ -8,9 +8,9 @@ use chrono::Utc;
 use egui::{Color32, RichText, Ui};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
-use super::connections::ConnectionsPanel;
 use super::format;
 use super::nav::Nav;
+use super::state::connections::Connections;
 use super::state::models as state;
 use super::theme;
 use crate::backend::{
@@ -281,7 +281,7 @@ impl ModelsTab {
         &mut self,
         ui: &mut Ui,
         models: &state::Models,
-        connections: &ConnectionsPanel,
+        connections: &Connections,
         backend: &Backend,
     ) -> Vec<Nav> {
         let actions = self.draw(ui, models, connections);
@@ -295,7 +295,7 @@ impl ModelsTab {
         &mut self,
         ui: &mut Ui,
         models: &state::Models,
-        connections: &ConnectionsPanel,
+        connections: &Connections,
     ) -> Vec<ModelsAction> {
         let mut actions = Vec::new();
         egui::Panel::left("model_list")
@@ -334,7 +334,7 @@ impl ModelsTab {
         &mut self,
         ui: &mut Ui,
         models: &state::Models,
-        connections: &ConnectionsPanel,
+        connections: &Connections,
         actions: &mut Vec<ModelsAction>,
     ) {
         ui.heading("Models");
@@ -350,7 +350,8 @@ impl ModelsTab {
             ui.horizontal_wrapped(|ui| {
                 ui.label(RichText::new("on").weak());
                 for config in &writable {
-                    let text = RichText::new(&config.name).color(connections.color(&config.id));
+                    let text = RichText::new(&config.name)
+                        .color(theme::rgb(connections.color(&config.id)));
                     let on = self.new_model_on.as_ref() == Some(&config.id);
                     if ui.selectable_label(on, text).clicked() {
                         self.new_model_on = Some(config.id.clone());
@@ -415,7 +416,7 @@ impl ModelsTab {
                         0.0,
                         egui::TextFormat::simple(
                             egui::FontId::proportional(11.0),
-                            connections.color(&view.connection),
+                            theme::rgb(connections.color(&view.connection)),
                         ),
                     );
                 }
@@ -442,7 +443,7 @@ impl ModelsTab {
         ui: &mut Ui,
         view: &ModelView,
         models: &state::Models,
-        connections: &ConnectionsPanel,
+        connections: &Connections,
         actions: &mut Vec<ModelsAction>,
     ) {
         let model = view.model.short_name().to_owned();
@@ -460,7 +461,7 @@ impl ModelsTab {
             if connections.list().len() > 1 {
                 ui.label(
                     RichText::new(format!("on {}", connections.name(&connection)))
-                        .color(connections.color(&connection)),
+                        .color(theme::rgb(connections.color(&connection))),
                 );
             }
             if let Some(t) = view.model.create_time {

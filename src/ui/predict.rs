@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use egui::{RichText, Ui};
 use serde_json::Value;
 
-use super::connections::ConnectionsPanel;
 use super::format;
 use super::models::ModelKey;
+use super::state::connections::Connections;
 use super::theme;
 use crate::backend::{Backend, ModelView, Request, SnippetKind, Update};
 use crate::domain::predict::parse_request;
@@ -305,7 +305,7 @@ impl PredictTab {
         &mut self,
         ui: &mut Ui,
         models: &[ModelView],
-        connections: &ConnectionsPanel,
+        connections: &Connections,
         backend: &Backend,
     ) {
         for action in self.draw(ui, models, connections) {
@@ -317,7 +317,7 @@ impl PredictTab {
         &mut self,
         ui: &mut Ui,
         models: &[ModelView],
-        connections: &ConnectionsPanel,
+        connections: &Connections,
     ) -> Vec<PredictAction> {
         let mut actions = Vec::new();
         if self.view(models).is_none() {
@@ -372,7 +372,7 @@ impl PredictTab {
         &mut self,
         ui: &mut Ui,
         models: &[ModelView],
-        connections: &ConnectionsPanel,
+        connections: &Connections,
         (connection, model): &ModelKey,
         chosen: Option<&Version>,
         actions: &mut Vec<PredictAction>,

@@ -89,3 +89,8 @@ pub fn series_color(index: usize) -> Color32 {
     ];
     PALETTE[index % PALETTE.len()]
 }
+
+/// A connection's colour (red, green, blue) for egui.
+pub fn rgb([r, g, b]: [u8; 3]) -> egui::Color32 {
+    egui::Color32::from_rgb(r, g, b)
+}
