@@ -10,11 +10,12 @@ use std::sync::atomic::Ordering;
 use tokio::task::JoinHandle;
 
 use super::live::Live;
+use super::messages::RequestReceiver;
 use super::messages::{
     BackendSettings, ModelWatch, Request, SecretEdit, SnippetKind, Update, Updates,
 };
 use super::shared::{Current, Shared};
-use super::{RequestReceiver, models, settings, tasks};
+use super::{models, settings, tasks};
 use crate::domain::{ConnectionConfig, ConnectionId, ConnectionKind, Job, JobKey};
 use crate::secrets::{Secrets, connection_key};
 

@@ -509,3 +509,6 @@ impl Updates {
         Updates { tx, repaint }
     }
 }
+
+/// The backend's end of the request channel.
+pub(crate) type RequestReceiver = tokio::sync::mpsc::UnboundedReceiver<Request>;

@@ -14,7 +14,7 @@ mod tasks;
 
 use std::sync::mpsc;
 
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedSender;
 
 pub(crate) use messages::Updates;
 pub use messages::{
@@ -67,5 +67,3 @@ impl Backend {
         self.updates.try_recv().ok()
     }
 }
-
-type RequestReceiver = UnboundedReceiver<Request>;

@@ -3,7 +3,8 @@
 
 use egui::{RichText, Ui};
 
-use super::{App, Tab};
+use super::App;
+use super::nav::Tab;
 
 impl App {
     pub(super) fn top_bar(&mut self, ui: &mut Ui) {

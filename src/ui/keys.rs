@@ -4,7 +4,8 @@
 
 use egui::Key;
 
-use super::{App, Tab};
+use super::App;
+use super::nav::Tab;
 
 impl App {
     pub(super) fn keyboard(&mut self, ctx: &egui::Context) {

@@ -32,51 +32,12 @@ use job_form::JobForm;
 use jobs::JobsTab;
 use logs::LogsTab;
 use models::ModelsTab;
+pub use nav::Tab;
 use predict::PredictTab;
 use resources::ResourcesTab;
 use scalars::ScalarsTab;
 use state::jobs::JobList;
 use toasts::Toasts;
-
-/// The console's tabs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tab {
-    /// Every job, live.
-    Jobs,
-    /// The selected job's log.
-    Logs,
-    /// CPU and memory over time.
-    Resources,
-    /// TensorBoard scalars of a log dir.
-    Scalars,
-    /// Models, versions and their traffic.
-    Models,
-    /// The online prediction playground.
-    Predict,
-}
-
-impl Tab {
-    /// Every tab, in the order the top bar shows them.
-    pub const ALL: [Tab; 6] = [
-        Tab::Jobs,
-        Tab::Logs,
-        Tab::Resources,
-        Tab::Scalars,
-        Tab::Models,
-        Tab::Predict,
-    ];
-
-    fn title(self) -> &'static str {
-        match self {
-            Tab::Jobs => "Jobs",
-            Tab::Logs => "Logs",
-            Tab::Resources => "Resources",
-            Tab::Scalars => "Scalars",
-            Tab::Models => "Models",
-            Tab::Predict => "Predict",
-        }
-    }
-}
 
 /// Most time a frame spends applying updates before it draws.
 const UPDATE_BUDGET: Duration = Duration::from_millis(8);
@@ -254,11 +215,6 @@ impl App {
             // The tabs took the rest.
             _ => {}
         }
-    }
-
-    /// The Models tab (for tests).
-    pub fn models_tab(&self) -> &ModelsTab {
-        &self.models_tab
     }
 
     /// Every connection's models as the console has them (for tests).

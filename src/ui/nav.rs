@@ -7,9 +7,49 @@ use std::path::PathBuf;
 
 use egui::Ui;
 
+use super::App;
 use super::job_form::JobForm;
-use super::{App, Tab};
 use crate::domain::{ConnectionId, Job, JobKey};
+
+/// The console's tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// Every job, live.
+    Jobs,
+    /// The selected job's log.
+    Logs,
+    /// CPU and memory over time.
+    Resources,
+    /// TensorBoard scalars of a log dir.
+    Scalars,
+    /// Models, versions and their traffic.
+    Models,
+    /// The online prediction playground.
+    Predict,
+}
+
+impl Tab {
+    /// Every tab, in the order the top bar shows them.
+    pub const ALL: [Tab; 6] = [
+        Tab::Jobs,
+        Tab::Logs,
+        Tab::Resources,
+        Tab::Scalars,
+        Tab::Models,
+        Tab::Predict,
+    ];
+
+    pub(super) fn title(self) -> &'static str {
+        match self {
+            Tab::Jobs => "Jobs",
+            Tab::Logs => "Logs",
+            Tab::Resources => "Resources",
+            Tab::Scalars => "Scalars",
+            Tab::Models => "Models",
+            Tab::Predict => "Predict",
+        }
+    }
+}
 
 /// A move the console makes for a tab.
 #[derive(Debug, Clone, PartialEq)]

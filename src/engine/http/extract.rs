@@ -8,7 +8,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
 
-use super::PROJECT;
+use super::constants::PROJECT;
 use super::error::ApiError;
 use crate::domain::filter::parse_time;
 use crate::engine::Engine;

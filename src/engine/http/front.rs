@@ -27,10 +27,10 @@ use axum::response::{IntoResponse, Response};
 use tower_service::Service;
 
 use super::body::{self, BodyError};
+use super::constants::{HEALTH_PATH, MAX_BODY};
 use super::error::ApiError;
 use super::extract::{authorize, check_project};
 use super::models::{answer_prediction, unreadable_body};
-use super::{HEALTH_PATH, MAX_BODY};
 use crate::engine::{Engine, system_params};
 
 /// The engine's HTTP service: the predict fast path in front of the router.

@@ -18,7 +18,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::PROJECT;
+use super::constants::PROJECT;
 use super::error::{ApiError, ErrorBody};
 use super::extract::json_body;
 use crate::domain::filter::{FieldKind, FieldValue, Filterable};

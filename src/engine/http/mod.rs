@@ -4,6 +4,7 @@
 //! error shape) and `extract` (auth, project, query and body checks).
 
 pub mod body;
+pub mod constants;
 pub mod error;
 pub mod extract;
 pub mod front;
@@ -16,21 +17,15 @@ pub mod server;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 
+pub use self::constants::{HEALTH_PATH, MAX_BODY, PROJECT};
 use self::error::ApiError;
 use self::models as m;
 use super::Engine;
-
-/// The one project the local engine serves.
-pub const PROJECT: &str = "local";
-/// Largest prediction request body (images come as base64); other calls take 2 MB.
-pub const MAX_BODY: usize = 32 << 20;
-/// The one path that needs no token.
-pub const HEALTH_PATH: &str = "/healthz";
 
 /// Serves the API on `listener` until the process ends.
 pub async fn serve(engine: Arc<Engine>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
@@ -44,7 +39,7 @@ fn router(engine: Arc<Engine>) -> Router {
     let jobs = "/v1/projects/{project}/jobs";
     let models = "/v1/projects/{project}/models";
     let authed = Router::new()
-        .route("/openapi.json", get(openapi_json))
+        .route("/openapi.json", get(openapi::openapi_json))
         .route(jobs, post(jobs::create_job).get(jobs::list_jobs))
         .route(
             &format!("{jobs}/{{job}}"),
@@ -86,7 +81,7 @@ fn router(engine: Arc<Engine>) -> Router {
         .route("/v1/projects/{project}/runtimes", get(m::list_runtimes))
         .route("/v2/entries:list", post(logging::list_entries));
     Router::new()
-        .route(HEALTH_PATH, get(healthz))
+        .route(HEALTH_PATH, get(openapi::healthz))
         .merge(authed)
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
@@ -111,27 +106,4 @@ async fn method_not_allowed(request: Request) -> ApiError {
             request.uri().path()
         ),
     )
-}
-
-/// Health check; needs no token.
-#[utoipa::path(get, path = "/healthz", tag = "engine",
-    responses((status = 200, description = "The engine is up", body = serde_json::Value)))]
-pub async fn healthz() -> Json<serde_json::Value> {
-    let runtimes: Vec<String> = super::runtime::serving_runtimes()
-        .runtimes
-        .iter()
-        .map(crate::domain::ServingRuntime::label)
-        .collect();
-    Json(serde_json::json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-        "runtimes": runtimes,
-    }))
-}
-
-/// This API's OpenAPI 3 description.
-#[utoipa::path(get, path = "/openapi.json", tag = "engine", security(("bearer" = [])),
-    responses((status = 200, description = "OpenAPI 3 document", body = serde_json::Value)))]
-pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(openapi::document())
 }

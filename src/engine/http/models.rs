@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::MAX_BODY;
+use super::constants::MAX_BODY;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Params, check_project, json_body, project_path, query, since_param};
 use crate::domain::{Model, ModelPage, ServingMetrics, ServingRuntimes, Version, VersionPage};

@@ -1,7 +1,10 @@
-//! The engine's OpenAPI 3 description, generated from the handlers and types.
+//! The engine's own routes: the health check, and its OpenAPI 3 description generated
+//! from the handlers and types.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+
+use axum::Json;
 
 use super::{error, jobs, logging, models, operations};
 use crate::domain;
@@ -18,8 +21,8 @@ use crate::engine::operations as ops;
             engine's data directory). Errors use Google's JSON shape."
     ),
     paths(
-        super::healthz,
-        super::openapi_json,
+        healthz,
+        openapi_json,
         jobs::create_job,
         jobs::list_jobs,
         jobs::get_job,
@@ -104,4 +107,27 @@ impl Modify for BearerToken {
 /// The OpenAPI document of the engine's API.
 pub fn document() -> utoipa::openapi::OpenApi {
     EngineApi::openapi()
+}
+
+/// Health check; needs no token.
+#[utoipa::path(get, path = "/healthz", tag = "engine",
+    responses((status = 200, description = "The engine is up", body = serde_json::Value)))]
+pub async fn healthz() -> Json<serde_json::Value> {
+    let runtimes: Vec<String> = crate::engine::runtime::serving_runtimes()
+        .runtimes
+        .iter()
+        .map(crate::domain::ServingRuntime::label)
+        .collect();
+    Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "runtimes": runtimes,
+    }))
+}
+
+/// This API's OpenAPI 3 description.
+#[utoipa::path(get, path = "/openapi.json", tag = "engine", security(("bearer" = [])),
+    responses((status = 200, description = "OpenAPI 3 document", body = serde_json::Value)))]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(document())
 }
