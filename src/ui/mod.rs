@@ -115,6 +115,15 @@ impl App {
 
     /// Applies one update from the backend.
     pub fn apply(&mut self, update: Update) {
+        // Scalars are moved into their tab, not copied: a log dir holds millions of points.
+        let update = match update {
+            Update::Scalars {
+                dir,
+                runs,
+                corrupt_records,
+            } => return self.scalars.add(&dir, runs, corrupt_records),
+            other => other,
+        };
         self.connections.on_update(&update);
         if let Some(nav) = self.connections_panel.on_update(&update, &self.connections) {
             self.navigate(nav);

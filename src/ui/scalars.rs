@@ -123,16 +123,11 @@ impl ScalarsTab {
     }
 
     /// Adds new points read from `dir`.
-    /// Takes the scalars read from the watched dir (and why it could not be read).
+    /// Takes why the watched dir could not be read (its scalars come by value, to
+    /// [`ScalarsTab::add`], as they may be millions of points).
     pub fn on_update(&mut self, update: &Update) {
-        match update {
-            Update::Scalars {
-                dir,
-                runs,
-                corrupt_records,
-            } => self.add(dir, runs.clone(), *corrupt_records),
-            Update::ScalarsFailed { dir, message } => self.failed(dir, message.clone()),
-            _ => {}
+        if let Update::ScalarsFailed { dir, message } = update {
+            self.failed(dir, message.clone());
         }
     }
 
