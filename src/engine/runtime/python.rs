@@ -120,7 +120,16 @@ impl WorkerSpec {
     /// Starts a worker and waits until its model is loaded. The error is for the
     /// version's `errorMessage`.
     pub async fn start(&self) -> Result<(Worker, Ready), String> {
-        let mut child = Command::new(&self.python)
+        let mut command = Command::new(&self.python);
+        // A worker is one replica: replicas give the parallelism, so each runs its model
+        // on one thread (measured: more throughput under load, a shorter tail alone),
+        // unless the user's environment says otherwise.
+        for var in ["TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"] {
+            if std::env::var_os(var).is_none() {
+                command.env(var, "1");
+            }
+        }
+        let mut child = command
             .args(self.args("serve"))
             .env("PYTHONUNBUFFERED", "1")
             .env("TF_CPP_MIN_LOG_LEVEL", "2")
