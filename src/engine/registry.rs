@@ -10,10 +10,14 @@ use std::time::Duration;
 use chrono::Utc;
 use rusqlite::{Connection, params};
 
-use super::runtime::python::{Pool, WorkerSpec};
+mod artifact;
+mod open;
+
+use self::artifact::{artifact, choice, framework_of, serving_for, source_of, worker_spec};
+use super::runtime::python::WorkerSpec;
 use super::runtime::{self, Choice, Loaded, Prepared};
 use super::serving::Serving;
-use crate::domain::{DefaultChange, Framework, Model, ServingMetrics, Version, VersionState};
+use crate::domain::{DefaultChange, Model, ServingMetrics, Version, VersionState};
 
 /// The project part of resource names.
 const PROJECT: &str = "projects/local";
@@ -124,94 +128,6 @@ fn no_version(model: &str, version: &str) -> ModelError {
 }
 
 impl Registry {
-    /// Opens the registry in `db` (the engine's state database), keeping artifacts under
-    /// `dir`. Versions left CREATING by an earlier engine are returned for reloading.
-    pub fn open(
-        db: &Path,
-        dir: PathBuf,
-        default_max_replicas: u32,
-        workers: WorkerSettings,
-    ) -> Result<(Registry, Vec<Unfinished>), ModelError> {
-        std::fs::create_dir_all(&dir).map_err(|e| ModelError::Storage(e.to_string()))?;
-        let conn = Connection::open(db)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        let mut models = BTreeMap::new();
-        {
-            let mut stmt = conn.prepare("SELECT body, default_version FROM models")?;
-            let rows = stmt.query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-            })?;
-            for (n, row) in rows.enumerate() {
-                let read = row.map_err(ModelError::from).and_then(|(body, default)| {
-                    Ok((serde_json::from_str::<Model>(&body)?, default))
-                });
-                let (model, default) = match read {
-                    Ok(read) => read,
-                    Err(e) => {
-                        tracing::error!("skipped an unreadable model row {}: {e}", n + 1);
-                        continue;
-                    }
-                };
-                models.insert(
-                    model.short_name().to_owned(),
-                    ModelEntry {
-                        model,
-                        default,
-                        versions: BTreeMap::new(),
-                    },
-                );
-            }
-        }
-        let mut creating = Vec::new();
-        {
-            let mut stmt = conn.prepare("SELECT model, body FROM versions")?;
-            let rows =
-                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-            for (n, row) in rows.enumerate() {
-                let read = row
-                    .map_err(ModelError::from)
-                    .and_then(|(model, body)| Ok((model, serde_json::from_str::<Version>(&body)?)));
-                let (model, version) = match read {
-                    Ok(read) => read,
-                    Err(e) => {
-                        tracing::error!("skipped an unreadable version row {}: {e}", n + 1);
-                        continue;
-                    }
-                };
-                let Some(entry) = models.get_mut(&model) else {
-                    continue;
-                };
-                let short = version.short_name().to_owned();
-                let serving = (version.state == VersionState::Ready).then(|| {
-                    serving_for(&dir, &workers, &model, &version, default_max_replicas, None)
-                });
-                if version.state == VersionState::Creating {
-                    let copied = artifact(&dir, &model, &short);
-                    let source = if copied.is_file() {
-                        copied
-                    } else {
-                        source_of(&version).map(|(path, _)| path).unwrap_or(copied)
-                    };
-                    creating.push((model.clone(), short.clone(), source));
-                }
-                entry
-                    .versions
-                    .insert(short, VersionEntry { version, serving });
-            }
-        }
-        Ok((
-            Registry {
-                dir,
-                default_max_replicas,
-                workers,
-                conn: Mutex::new(conn),
-                models: RwLock::new(models),
-            },
-            creating,
-        ))
-    }
-
     fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, ModelEntry>> {
         self.models
             .read()
@@ -676,143 +592,6 @@ fn set_default(entry: &mut ModelEntry, version: &str) {
     });
 }
 
-fn artifact(dir: &Path, model: &str, version: &str) -> PathBuf {
-    dir.join(model).join(version).join("model.onnx")
-}
-
-/// The artifact a version's `deploymentUri` names and what made it: the ONNX file
-/// itself, or the folder (or file) the framework's workers load.
-fn source_of(version: &Version) -> Result<(PathBuf, Framework), ModelError> {
-    let uri = version.deployment_uri.trim();
-    let path = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
-    if uri.contains("://") && !uri.starts_with("file://") {
-        return Err(ModelError::InvalidArgument(format!(
-            "deploymentUri {uri:?}: the local engine reads local files; give a path or a file:// URI"
-        )));
-    }
-    if !path.exists() {
-        return Err(ModelError::InvalidArgument(format!(
-            "deploymentUri {uri:?}: {} does not exist; give the model's folder (a SavedModel, model.joblib, model.pkl, model.bst, model.onnx…) or the model file",
-            path.display()
-        )));
-    }
-    let files: Vec<String> = if path.is_dir() {
-        let mut names: Vec<String> = std::fs::read_dir(&path)
-            .map_err(|e| {
-                ModelError::InvalidArgument(format!(
-                    "deploymentUri {uri:?}: cannot read {}: {e}",
-                    path.display()
-                ))
-            })?
-            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-            .collect();
-        names.sort();
-        names
-    } else {
-        path.file_name()
-            .map(|n| vec![n.to_string_lossy().into_owned()])
-            .unwrap_or_default()
-    };
-    let framework = if version.prediction_class.is_some() {
-        Framework::Custom
-    } else {
-        let given = Framework::parse(&version.framework).map_err(ModelError::InvalidArgument)?;
-        match Framework::detect(&files, given) {
-            Ok(framework) => framework,
-            // A file of another name is taken for ONNX, whose loader says what is wrong.
-            Err(_) if given.is_none() && path.is_file() => Framework::Onnx,
-            Err(e) => {
-                return Err(ModelError::InvalidArgument(format!(
-                    "deploymentUri {uri:?}: {e}"
-                )));
-            }
-        }
-    };
-    if framework != Framework::Onnx || path.is_file() {
-        return Ok((path, framework));
-    }
-    let file = if files.iter().any(|f| f == "model.onnx") {
-        path.join("model.onnx")
-    } else {
-        let onnx: Vec<&String> = files.iter().filter(|f| f.ends_with(".onnx")).collect();
-        match onnx[..] {
-            [one] => path.join(one),
-            _ => {
-                return Err(ModelError::InvalidArgument(format!(
-                    "deploymentUri {uri:?}: the folder holds several .onnx files and no model.onnx; name the file"
-                )));
-            }
-        }
-    };
-    Ok((file, framework))
-}
-
-/// What serves a stored version.
-fn framework_of(version: &Version) -> Framework {
-    if version.prediction_class.is_some() {
-        return Framework::Custom;
-    }
-    Framework::parse(&version.framework)
-        .ok()
-        .flatten()
-        .unwrap_or(Framework::Onnx)
-}
-
-/// How a version's workers start: its artifact in `<model>/<version>/model`, its
-/// packages in `site`.
-fn worker_spec(
-    dir: &Path,
-    settings: &WorkerSettings,
-    model: &str,
-    version: &Version,
-) -> WorkerSpec {
-    let short = version.short_name();
-    let home = dir.join(model).join(short);
-    WorkerSpec {
-        python: settings.python.clone(),
-        script: settings.script.clone(),
-        model_dir: home.join("model"),
-        framework: framework_of(version),
-        prediction_class: version.prediction_class.clone(),
-        site: (!version.package_uris.is_empty()).then(|| home.join("site")),
-        label: format!("model {model} version {short}"),
-    }
-}
-
-/// The serving pool of a READY version: in the engine for ONNX, else workers.
-fn serving_for(
-    dir: &Path,
-    settings: &WorkerSettings,
-    model: &str,
-    version: &Version,
-    default_max: u32,
-    loaded: Option<runtime::LoadedModel>,
-) -> Arc<Serving> {
-    let bounds = version.replica_bounds(default_max);
-    if framework_of(version).in_engine() {
-        return Arc::new(Serving::new(
-            artifact(dir, model, version.short_name()),
-            version.inputs.clone(),
-            version.outputs.clone(),
-            bounds,
-            version.idle_override(),
-            choice(version),
-            loaded,
-        ));
-    }
-    let pool = Pool::new(
-        worker_spec(dir, settings, model, version),
-        bounds,
-        version.idle_override().unwrap_or(settings.idle),
-    );
-    Arc::new(Serving::with_workers(
-        pool,
-        version.inputs.clone(),
-        version.outputs.clone(),
-        version.idle_override(),
-    ))
-}
-
 fn show_model(entry: &ModelEntry) -> Model {
     let mut model = entry.model.clone();
     model.default_version = entry
@@ -834,9 +613,4 @@ fn show_version(entry: &ModelEntry, v: &VersionEntry) -> Version {
         }
     }
     version
-}
-
-/// The runtime a version asked for.
-fn choice(version: &Version) -> Choice {
-    Choice::parse(version.requested_runtime.as_deref()).unwrap_or(Choice::Auto)
 }

@@ -748,15 +748,4 @@ pub fn shell_words(argv: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shell_words_quotes_what_needs_it() {
-        let argv = ["python3", "-c", "print('hi')", "--lr=0.1", ""].map(String::from);
-        assert_eq!(
-            shell_words(&argv),
-            r#"python3 -c 'print('\''hi'\'')' --lr=0.1 ''"#
-        );
-    }
-}
+mod tests;
