@@ -36,7 +36,7 @@ pub struct BackendSettings {
 pub struct ModelView {
     /// The connection it is served on.
     pub connection: ConnectionId,
-    /// The model.
+    /// The model as listed.
     pub model: Model,
     /// Its versions, by name.
     pub versions: Vec<Version>,
@@ -67,7 +67,7 @@ pub enum Request {
     /// Keep these jobs' resource samples coming from their first (replaces the previous
     /// set); updates carry `generation` so stale ones can be told apart.
     WatchMetrics {
-        /// The jobs.
+        /// The jobs whose samples to fetch: the selected one first.
         jobs: Vec<JobKey>,
         /// Increases with every request.
         generation: u64,
@@ -76,7 +76,7 @@ pub enum Request {
     SubmitJob {
         /// Where it runs.
         connection: ConnectionId,
-        /// The job.
+        /// The job to submit, as the form built it.
         job: Box<Job>,
     },
     /// Cancel a job.
@@ -99,16 +99,16 @@ pub enum Request {
     WatchModels(ModelWatch),
     /// Change models or versions on a connection.
     ChangeModels {
-        /// The connection.
+        /// Which connection it is about.
         connection: ConnectionId,
-        /// The change.
+        /// What was asked.
         change: ModelChange,
     },
     /// Send an online prediction request.
     Predict {
         /// The connection serving the model.
         connection: ConnectionId,
-        /// The model.
+        /// The model's short name.
         model: String,
         /// A pinned version, or `None` for the default.
         version: Option<String>,
@@ -118,7 +118,7 @@ pub enum Request {
     /// Read a file dropped on the Predict tab into a request; `inputs` are the chosen
     /// version's input names.
     LoadPredictFile {
-        /// The file.
+        /// The file as dropped or picked.
         path: PathBuf,
         /// The model's input names.
         inputs: Vec<String>,
@@ -129,11 +129,11 @@ pub enum Request {
         connection: ConnectionId,
         /// curl or Python.
         kind: SnippetKind,
-        /// The model.
+        /// The model's short name.
         model: String,
         /// A pinned version or `None` for the default.
         version: Option<String>,
-        /// The request body.
+        /// The request body, as typed.
         body: String,
     },
     /// Let the user pick a file or folder for a form field.
@@ -146,7 +146,7 @@ pub enum Request {
     /// Add a connection or change one (matched by id), with what to do with its secret;
     /// it reconnects with the new settings at once.
     SaveConnection {
-        /// The settings.
+        /// The settings as the form built them.
         config: Box<ConnectionConfig>,
         /// Its secret.
         secret: SecretEdit,
@@ -155,7 +155,7 @@ pub enum Request {
     RemoveConnection(ConnectionId),
     /// Connect (`true`) or disconnect a connection, remembering the choice.
     SetConnectionEnabled {
-        /// The connection.
+        /// Which connection it is about.
         connection: ConnectionId,
         /// Connect it.
         enabled: bool,
@@ -274,14 +274,14 @@ pub enum Update {
     ConnectionSaved(Result<ConnectionId, (&'static str, String)>),
     /// A connection's state changed.
     Connection {
-        /// The connection.
+        /// Which connection it is about.
         connection: ConnectionId,
         /// Its state.
         status: ConnectionStatus,
     },
     /// A cluster connection's size and load changed.
     Cluster {
-        /// The connection.
+        /// Which connection it is about.
         connection: ConnectionId,
         /// Nodes, CPUs, memory.
         summary: ClusterSummary,
@@ -289,21 +289,21 @@ pub enum Update {
     /// Every job of a connection, replacing what the UI had of it (first sync, or after
     /// reconnecting).
     JobsReplaced {
-        /// The connection.
+        /// Which connection it is about.
         connection: ConnectionId,
         /// Its jobs.
         jobs: Vec<Job>,
     },
     /// A connection's jobs that changed since its last sync.
     JobsChanged {
-        /// The connection.
+        /// Which connection it is about.
         connection: ConnectionId,
-        /// The jobs.
+        /// The connection's jobs as listed.
         jobs: Vec<Job>,
     },
     /// Syncing a connection's job list failed.
     JobsFailed {
-        /// The connection.
+        /// Which connection it is about.
         connection: ConnectionId,
         /// What went wrong.
         message: String,
@@ -319,7 +319,7 @@ pub enum Update {
     },
     /// Reading the followed job's log failed.
     LogsFailed {
-        /// The job.
+        /// Which job, on which connection.
         job: JobKey,
         /// What went wrong.
         message: String,
@@ -328,7 +328,7 @@ pub enum Update {
     Metrics {
         /// The `WatchMetrics` request they answer.
         generation: u64,
-        /// The job.
+        /// Which job, on which connection.
         job: JobKey,
         /// Samples after the previous ones, oldest first.
         samples: Vec<ResourceSample>,
@@ -346,14 +346,14 @@ pub enum Update {
     },
     /// A cancel was accepted or refused.
     CancelResult {
-        /// The job.
+        /// Which job, on which connection.
         job: JobKey,
         /// The job as it is now, or why the cancel was refused.
         result: Result<Job, String>,
     },
     /// New scalars of the watched log dir (only points not sent before).
     Scalars {
-        /// The log dir.
+        /// The log dir it is about.
         dir: PathBuf,
         /// New points by run, then tag.
         runs: crate::tensorboard::ScalarsByRun,
@@ -362,7 +362,7 @@ pub enum Update {
     },
     /// Reading the log dir failed.
     ScalarsFailed {
-        /// The log dir.
+        /// The log dir it is about.
         dir: PathBuf,
         /// What went wrong.
         message: String,
@@ -371,39 +371,39 @@ pub enum Update {
     TensorBoardStarted(String),
     /// A path was picked for a form field.
     Picked {
-        /// The field.
+        /// Which field the pick is for.
         target: PickTarget,
-        /// The path.
+        /// What the user picked.
         path: PathBuf,
     },
     /// Every model of a connection with its versions.
     Models {
-        /// The connection.
+        /// Which connection it is about.
         connection: ConnectionId,
         /// Its models.
         models: Vec<ModelView>,
     },
     /// The runtimes a connection serves models with.
     ServingRuntimes {
-        /// The connection.
+        /// Which connection it is about.
         connection: ConnectionId,
         /// Its runtimes.
         runtimes: crate::domain::ServingRuntimes,
     },
     /// Syncing a connection's models failed.
     ModelsFailed {
-        /// The connection.
+        /// Which connection it is about.
         connection: ConnectionId,
         /// What went wrong.
         message: String,
     },
     /// New serving samples of a version.
     ServingMetrics {
-        /// The connection.
+        /// Which connection it is about.
         connection: ConnectionId,
-        /// The model.
+        /// The model's short name.
         model: String,
-        /// The version.
+        /// The version's short name.
         version: String,
         /// Totals and the samples after the previous ones.
         metrics: ServingMetrics,
@@ -412,19 +412,19 @@ pub enum Update {
     Predicted {
         /// The response body, or the error.
         result: Result<String, String>,
-        /// The round trip.
+        /// How long the request took, sent to answered.
         took: std::time::Duration,
     },
     /// A dropped file read into a request body and its instance count, or why not.
     PredictFile {
-        /// The file.
+        /// The file as dropped or picked.
         path: PathBuf,
         /// Body and instance count.
         result: Result<(String, usize), String>,
     },
     /// Text to put on the clipboard, and what it is.
     CopyText {
-        /// The text.
+        /// The text, as it goes on the clipboard.
         text: String,
         /// E.g. "curl command".
         what: String,
@@ -440,7 +440,7 @@ pub enum Update {
     },
     /// Something to tell the user, e.g. that a file was saved.
     Notice {
-        /// The message.
+        /// What to tell the user.
         text: String,
         /// True if it reports a failure.
         error: bool,
@@ -456,7 +456,7 @@ pub enum ModelChange {
     DeleteModel(String),
     /// Create a version of `model` from a model file or folder.
     CreateVersion {
-        /// The model.
+        /// The model's short name.
         model: String,
         /// The new version's name.
         version: String,
@@ -465,14 +465,14 @@ pub enum ModelChange {
     },
     /// Delete a version.
     DeleteVersion {
-        /// The model.
+        /// The model's short name.
         model: String,
-        /// The version.
+        /// The version's short name.
         version: String,
     },
     /// Create a version from a job's job dir, creating the model first if need be.
     DeployJob {
-        /// The model.
+        /// The model's short name.
         model: String,
         /// The new version's name.
         version: String,
@@ -481,9 +481,9 @@ pub enum ModelChange {
     },
     /// Make a version the default.
     SetDefault {
-        /// The model.
+        /// The model's short name.
         model: String,
-        /// The version.
+        /// The version's short name.
         version: String,
     },
 }
