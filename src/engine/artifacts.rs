@@ -6,6 +6,17 @@ use std::process::Command;
 
 /// Deepest folder nesting copied from an artifact.
 const MAX_DEPTH: usize = 32;
+/// Most files copied from an artifact (links are followed, so a folder linking to
+/// itself would otherwise copy without end).
+const MAX_FILES: usize = 100_000;
+/// Most bytes copied from an artifact.
+const MAX_BYTES: u64 = 16 << 30;
+
+/// What is left to copy.
+struct Budget {
+    files: usize,
+    bytes: u64,
+}
 
 /// Copies the artifact at `source` (a folder, or one file) into the folder `target`,
 /// replacing what was there. The error is for the version's `errorMessage`.
@@ -16,7 +27,11 @@ pub fn copy_in(source: &Path, target: &Path) -> Result<(), String> {
     let partial = target.with_extension("partial");
     let _ = std::fs::remove_dir_all(&partial);
     let copied = if source.is_dir() {
-        copy_tree(source, &partial, 0)
+        let mut budget = Budget {
+            files: MAX_FILES,
+            bytes: MAX_BYTES,
+        };
+        copy_tree(source, &partial, 0, &mut budget)
     } else {
         std::fs::create_dir_all(&partial)
             .map_err(|e| format!("cannot make {}: {e}", partial.display()))
@@ -36,7 +51,7 @@ pub fn copy_in(source: &Path, target: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot move the artifact into {}: {e}", target.display()))
 }
 
-fn copy_tree(from: &Path, to: &Path, depth: usize) -> Result<(), String> {
+fn copy_tree(from: &Path, to: &Path, depth: usize, budget: &mut Budget) -> Result<(), String> {
     if depth > MAX_DEPTH {
         return Err(format!(
             "{} is nested more than {MAX_DEPTH} folders deep",
@@ -53,9 +68,18 @@ fn copy_tree(from: &Path, to: &Path, depth: usize) -> Result<(), String> {
         // Follows links, as a copy of the model should hold what they point at.
         let meta =
             std::fs::metadata(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        budget.files = budget.files.checked_sub(1).ok_or_else(|| {
+            format!("the artifact holds more than {MAX_FILES} files; give the model's own folder")
+        })?;
         if meta.is_dir() {
-            copy_tree(&path, &target, depth + 1)?;
+            copy_tree(&path, &target, depth + 1, budget)?;
         } else {
+            budget.bytes = budget.bytes.checked_sub(meta.len()).ok_or_else(|| {
+                format!(
+                    "the artifact is over {} GiB; give the model's own folder",
+                    MAX_BYTES >> 30
+                )
+            })?;
             std::fs::copy(&path, &target)
                 .map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
         }
@@ -109,4 +133,24 @@ pub fn install_packages(
     Err(format!(
         "installing packageUris with {python} -m pip failed: {tail}"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_that_links_to_itself_is_refused_not_copied_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("model");
+        std::fs::create_dir(&model).unwrap();
+        std::fs::write(model.join("model.joblib"), b"x").unwrap();
+        std::os::unix::fs::symlink(&model, model.join("again")).unwrap();
+        std::os::unix::fs::symlink(&model, model.join("and_again")).unwrap();
+        let target = dir.path().join("copy");
+        let err = copy_in(&model, &target).unwrap_err();
+        assert!(err.contains("nested more than 32 folders deep"), "{err}");
+        assert!(!target.exists(), "nothing half-copied is left");
+        assert!(!target.with_extension("partial").exists());
+    }
 }
