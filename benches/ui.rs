@@ -17,7 +17,7 @@ use mlconsole::domain::{
     LogStream, Severity, TrainingInput,
 };
 use mlconsole::tensorboard::ScalarPoint;
-use mlconsole::ui::{App, Tab};
+use mlconsole::ui::{App, Nav, Tab};
 
 const JOBS: usize = 100_000;
 const LINES: usize = 1_000_000;
@@ -38,7 +38,7 @@ fn main() {
         started.elapsed().as_secs_f64() * 1e3
     );
     let target = JobKey::new(&local, &job(JOBS / 2).job_id);
-    app.select(Some(target.clone()));
+    app.navigate(Nav::Select(Some(target.clone())));
     let started = Instant::now();
     for chunk in 0..LINES / 10_000 {
         let entries = (chunk * 10_000..(chunk + 1) * 10_000).map(line).collect();
@@ -74,17 +74,20 @@ fn main() {
     report(
         "Jobs tab, filter typed (view rebuilt once)",
         frame.measure(&mut app, 5, |app, i| {
-            app.jobs_tab_mut().set_filter(if i % 2 == 0 {
-                "labels.team=vision"
-            } else {
-                "state=FAILED"
-            });
+            app.navigate(Nav::FilterJobs(
+                if i % 2 == 0 {
+                    "labels.team=vision"
+                } else {
+                    "state=FAILED"
+                }
+                .into(),
+            ));
             Vec::new()
         }),
     );
-    app.jobs_tab_mut().set_filter("");
+    app.navigate(Nav::FilterJobs("".into()));
     several_connections();
-    app.show_tab(Tab::Logs);
+    app.navigate(Nav::Show(Tab::Logs));
     frame.settle(&mut app);
     report(
         "Logs tab, 1M lines, idle",
@@ -110,11 +113,7 @@ fn main() {
             Vec::new()
         }),
     );
-    println!(
-        "(the Logs tab holds {} lines)",
-        app.logs_mut().visible_count()
-    );
-    app.logs_mut().set_search("step 77");
+    app.navigate(Nav::SearchLogs("step 77".into()));
     report(
         "Logs tab, searching 1M lines (first frame rebuilds)",
         frame.measure(&mut app, 3, |_, _| Vec::new()),
@@ -126,7 +125,7 @@ fn main() {
 
     // Scalars: 100 runs x 10 tags x 10k points.
     let logdir = std::path::PathBuf::from("/bench/logdir");
-    app.watch_logdir(logdir.clone());
+    app.navigate(Nav::WatchLogDir(logdir.clone()));
     let started = Instant::now();
     for r in 0..100 {
         let tags = (0..10)
@@ -208,7 +207,7 @@ fn main() {
     );
 
     for tab in Tab::ALL {
-        app.show_tab(tab);
+        app.navigate(Nav::Show(tab));
         frame.settle(&mut app);
         // Let the pointer come to rest, as it does when the user stops moving it.
         for _ in 0..120 {
@@ -274,11 +273,14 @@ fn several_connections() {
     report(
         "Jobs tab, 3 x 30k, connection=ray-lab typed",
         frame.measure(&mut app, 5, |app, i| {
-            app.jobs_tab_mut().set_filter(if i % 2 == 0 {
-                "connection=ray-lab"
-            } else {
-                "connection=ray-lab AND state=FAILED"
-            });
+            app.navigate(Nav::FilterJobs(
+                if i % 2 == 0 {
+                    "connection=ray-lab"
+                } else {
+                    "connection=ray-lab AND state=FAILED"
+                }
+                .into(),
+            ));
             Vec::new()
         }),
     );
@@ -327,6 +329,14 @@ impl Frame {
 
     /// Runs one frame with `events`; returns the repaint delay egui asks for.
     fn run(&mut self, app: &mut App, events: Vec<Event>) -> Duration {
+        self.run_full(app, events)
+            .viewport_output
+            .get(&ViewportId::ROOT)
+            .map_or(Duration::MAX, |v| v.repaint_delay)
+    }
+
+    /// Runs one frame with `events`; returns all egui says about it.
+    fn run_full(&mut self, app: &mut App, events: Vec<Event>) -> egui::FullOutput {
         self.time += 1.0 / 60.0;
         let input = RawInput {
             screen_rect: Some(Rect::from_min_size(pos2(0.0, 0.0), vec2(1280.0, 800.0))),
@@ -335,26 +345,34 @@ impl Frame {
             ..Default::default()
         };
         let ctx = self.ctx.clone();
-        let output = self.ctx.run_ui(input, |ui| {
+        let mut output = self.ctx.run_ui(input, |ui| {
             app.logic(&ctx);
             app.show(ui);
         });
-        let primitives = self.ctx.tessellate(output.shapes, output.pixels_per_point);
+        let shapes = std::mem::take(&mut output.shapes);
+        let primitives = self.ctx.tessellate(shapes, output.pixels_per_point);
         std::hint::black_box(primitives);
         output
-            .viewport_output
-            .get(&ViewportId::ROOT)
-            .map_or(Duration::MAX, |v| v.repaint_delay)
     }
 
-    /// Runs frames (as the worker's repaint requests would) until every chart asked
-    /// for is drawn.
+    /// Runs frames (as the worker's repaint requests would) until no "Drawing <tag>…"
+    /// placeholder is left, read as a screen reader would (AccessKit, on for this only).
     fn until_charts_drawn(&mut self, app: &mut App) {
         let started = Instant::now();
-        while app.scalars().pending_charts() > 0 && started.elapsed() < Duration::from_secs(60) {
+        self.ctx.enable_accesskit();
+        while started.elapsed() < Duration::from_secs(60) {
             std::thread::sleep(Duration::from_millis(2));
-            self.run(app, Vec::new());
+            let output = self.run_full(app, Vec::new());
+            let drawing = output.platform_output.accesskit_update.is_some_and(|tree| {
+                tree.nodes
+                    .iter()
+                    .any(|(_, node)| node.value().is_some_and(|v| v.starts_with("Drawing ")))
+            });
+            if !drawing {
+                break;
+            }
         }
+        self.ctx.disable_accesskit();
     }
 
     fn settle(&mut self, app: &mut App) {

@@ -31,7 +31,8 @@ fn submit(engine: &TestEngine, id: &str, argv: &[&str]) {
 
 fn has_job(h: &Harness<'static, App>, connection: &str, id: &str) -> bool {
     h.state()
-        .jobs()
+        .snapshots()
+        .jobs
         .get(&ConnectionId::new(connection), id)
         .is_some()
 }
@@ -93,8 +94,17 @@ fn add_a_second_engine_see_both_filter_make_it_read_only_and_remove_it() {
     click(&mut harness, "🔌 Connections"); // the top bar's toggle closes the window
     assert!(has_label(&harness, "Connection"), "the column appears");
     let id = ConnectionId::new("second");
-    let config = harness.state().connections().config(&id).cloned().unwrap();
-    assert_eq!(harness.state().connections().color(&id), config.color);
+    let config = harness
+        .state()
+        .snapshots()
+        .connections
+        .config(&id)
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        harness.state().snapshots().connections.color(&id),
+        config.color
+    );
     assert_ne!(
         config.color,
         ConnectionConfig::local_default().color,
@@ -147,7 +157,7 @@ fn add_a_second_engine_see_both_filter_make_it_read_only_and_remove_it() {
         &mut harness,
         "read-only saved",
         Duration::from_secs(10),
-        |h| h.state().connections().read_only(&id),
+        |h| h.state().snapshots().connections.read_only(&id),
     );
     step_until(
         &mut harness,
@@ -171,7 +181,8 @@ fn add_a_second_engine_see_both_filter_make_it_read_only_and_remove_it() {
     click(&mut harness, "Remove…");
     click(&mut harness, "Yes, remove it");
     step_until(&mut harness, "the removal", Duration::from_secs(10), |h| {
-        !has_job(h, "second", "on_second") && h.state().connections().config(&id).is_none()
+        !has_job(h, "second", "on_second")
+            && h.state().snapshots().connections.config(&id).is_none()
     });
     assert!(has_job(&harness, "local", "on_first"));
     let saved =
@@ -263,7 +274,7 @@ fn a_broken_settings_file_is_explained_backed_up_and_the_console_still_works() {
     step_until(&mut harness, "the warning", Duration::from_secs(10), |h| {
         has_label_containing(h, "⚠ settings")
     });
-    let warning = harness.state().connections().warnings.join("\n");
+    let warning = harness.state().snapshots().connections.warnings.join("\n");
     assert!(warning.contains("could not be read"), "{warning}");
     assert!(warning.contains(".broken-"), "names the backup: {warning}");
     let backups: Vec<_> = std::fs::read_dir(config.path())
@@ -381,7 +392,8 @@ fn a_connection_that_answers_after_ten_seconds_never_delays_the_others() {
         Duration::from_secs(20),
         |h| {
             h.state()
-                .jobs()
+                .snapshots()
+                .jobs
                 .get(&ConnectionId::local(), "quick")
                 .is_some_and(|j| j.state == JobState::Succeeded)
         },
@@ -389,7 +401,9 @@ fn a_connection_that_answers_after_ten_seconds_never_delays_the_others() {
     let synced_after = submitted.elapsed();
     let slow_state = harness
         .state()
-        .connection(&ConnectionId::new("slow"))
+        .snapshots()
+        .connections
+        .status(&ConnectionId::new("slow"))
         .cloned();
     assert!(
         matches!(slow_state, Some(ConnectionStatus::Connecting) | None),
@@ -426,7 +440,12 @@ fn plain_http_to_another_machine_is_saved_only_when_confirmed_and_wears_a_badge(
     );
     let id = ConnectionId::new("far");
     assert!(
-        harness.state().connections().config(&id).is_none(),
+        harness
+            .state()
+            .snapshots()
+            .connections
+            .config(&id)
+            .is_none(),
         "nothing saved yet"
     );
     click(&mut harness, "Save anyway");
@@ -434,7 +453,7 @@ fn plain_http_to_another_machine_is_saved_only_when_confirmed_and_wears_a_badge(
         &mut harness,
         "the connection saved",
         Duration::from_secs(10),
-        |h| h.state().connections().config(&id).is_some(),
+        |h| h.state().snapshots().connections.config(&id).is_some(),
     );
     assert!(has_label(&harness, "⚠ http"), "the badge on its chip");
 }

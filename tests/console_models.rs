@@ -10,8 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::TestEngine;
-use common::console::{DroppedPath, click, console_harness, has_label, step_until, type_into};
+use common::console::{
+    DroppedPath, click, console_harness, has_label, shown_tab, step_until, text_in, type_into,
+};
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use mlconsole::domain::{JobState, VersionState};
 use mlconsole::ui::{App, Tab};
 
@@ -36,7 +39,8 @@ fn version(
 ) -> Option<(VersionState, bool)> {
     let view = harness
         .state()
-        .models()
+        .snapshots()
+        .models
         .list
         .iter()
         .find(|m| m.model.short_name() == model)?;
@@ -66,12 +70,12 @@ fn deploy(engine: &TestEngine, model: &str, path: &Path) {
 
 /// Clicks Send on the Predict tab and answers the response it shows.
 fn send(harness: &mut Harness<'static, App>) -> serde_json::Value {
+    let answered = |h: &Harness<'static, App>| h.query_all_by_label_contains("OK in ").count();
+    let before = answered(harness);
     click(harness, "Send");
-    step_until(harness, "the answer", WAIT, |h| {
-        h.state().predict().response().is_some()
-    });
-    let answer = harness.state().predict().response().unwrap().clone();
-    serde_json::from_str(&answer.unwrap()).unwrap()
+    step_until(harness, "the answer", WAIT, |h| answered(h) > before);
+    let answer = text_in(harness, "Response").unwrap();
+    serde_json::from_str(&answer).unwrap()
 }
 
 #[test]
@@ -79,13 +83,13 @@ fn create_a_model_drop_versions_on_it_and_move_the_default() {
     let engine = TestEngine::start(&[]);
     let mut harness = console_harness(&engine);
     click(&mut harness, "Models");
-    assert_eq!(harness.state().tab(), Tab::Models);
+    assert_eq!(shown_tab(&harness), Some(Tab::Models));
     assert!(has_label(&harness, "No models yet"));
 
     type_into(&mut harness, "New model", "iris");
     click(&mut harness, "Create model");
     step_until(&mut harness, "the new model", WAIT, |h| {
-        h.state().models().list.len() == 1
+        h.state().snapshots().models.list.len() == 1
     });
 
     // Drop two model files on the tab: each becomes a version of the shown model.
@@ -122,7 +126,11 @@ fn create_a_model_drop_versions_on_it_and_move_the_default() {
     step_until(&mut harness, "the refusal", WAIT, |h| {
         common::console::has_label_containing(h, "still has 2 version(s)")
     });
-    assert_eq!(harness.state().models().list.len(), 1, "nothing was lost");
+    assert_eq!(
+        harness.state().snapshots().models.list.len(),
+        1,
+        "nothing was lost"
+    );
 }
 
 #[test]
@@ -143,7 +151,7 @@ fn drop_a_file_on_the_predict_tab_and_see_the_prediction() {
         &mut harness,
         "the file to load into the editor",
         WAIT,
-        |h| h.state().predict().body().contains("6.7"),
+        |h| text_in(h, "Request").is_some_and(|b| b.contains("6.7")),
     );
     step_until(&mut harness, "the request to validate", WAIT, |h| {
         has_label(h, "Valid: 2 instances")
@@ -165,7 +173,7 @@ fn drop_a_file_on_the_predict_tab_and_see_the_prediction() {
 
     // A file too large for the playground is refused with its size; the editor keeps
     // what it had.
-    let before = harness.state().predict().body().to_owned();
+    let before = text_in(&harness, "Request");
     let huge = data.path().join("huge.jsonl");
     std::fs::File::create(&huge)
         .unwrap()
@@ -175,7 +183,7 @@ fn drop_a_file_on_the_predict_tab_and_see_the_prediction() {
     step_until(&mut harness, "the size refusal", WAIT, |h| {
         common::console::has_label_containing(h, "17.8 MB")
     });
-    assert_eq!(harness.state().predict().body(), before);
+    assert_eq!(text_in(&harness, "Request"), before);
 
     // The dropped JSONL file also runs as a batch prediction job.
     drop_file(&mut harness, file);
@@ -189,7 +197,8 @@ fn drop_a_file_on_the_predict_tab_and_see_the_prediction() {
         Duration::from_secs(60),
         |h| {
             h.state()
-                .jobs()
+                .snapshots()
+                .jobs
                 .all()
                 .iter()
                 .any(|j| j.prediction_input.is_some() && j.state == JobState::Succeeded)
@@ -237,9 +246,9 @@ fn a_model_with_string_columns_gets_a_template_validation_and_its_maps_answered(
 
     // Try it: the template has one value per column, strings as strings, and validates.
     click(&mut harness, "Try");
-    assert_eq!(harness.state().tab(), Tab::Predict);
+    assert_eq!(shown_tab(&harness), Some(Tab::Predict));
     step_until(&mut harness, "the template", WAIT, |h| {
-        h.state().predict().body().contains("\"color\": \"\"")
+        text_in(h, "Request").is_some_and(|b| b.contains("\"color\": \"\""))
     });
     step_until(&mut harness, "the template to validate", WAIT, |h| {
         has_label(h, "Valid: 1 instance")
@@ -290,7 +299,7 @@ fn drop_a_saved_model_folder_see_it_ready_and_try_it() {
     type_into(&mut harness, "New model", "keras");
     click(&mut harness, "Create model");
     step_until(&mut harness, "the new model", WAIT, |h| {
-        h.state().models().list.len() == 1
+        h.state().snapshots().models.list.len() == 1
     });
 
     // A SavedModel folder dropped on the tab becomes a version, served by TensorFlow.
@@ -305,9 +314,9 @@ fn drop_a_saved_model_folder_see_it_ready_and_try_it() {
 
     // Try it: the template names the signature's inputs, and the answer has its outputs.
     click(&mut harness, "Try");
-    assert_eq!(harness.state().tab(), Tab::Predict);
+    assert_eq!(shown_tab(&harness), Some(Tab::Predict));
     step_until(&mut harness, "the template", WAIT, |h| {
-        let body = h.state().predict().body();
+        let body = text_in(h, "Request").unwrap_or_default();
         body.contains("\"petal\"") && body.contains("\"sepal\"")
     });
     let answer = send(&mut harness);

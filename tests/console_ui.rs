@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::console::{
-    DroppedPath, click, console_harness, has_label, has_label_containing, open_form, replace_in,
-    step_until, type_into,
+    DroppedPath, click, console_harness, drawn_charts, has_label, has_label_containing, open_form,
+    replace_in, shown_tab, step_until, text_in, type_into,
 };
 use common::{TestEngine, command_job};
 use egui_kittest::Harness;
@@ -21,7 +21,8 @@ use mlconsole::ui::{App, Tab};
 fn job_state(harness: &Harness<'static, App>, id: &str) -> Option<JobState> {
     harness
         .state()
-        .jobs()
+        .snapshots()
+        .jobs
         .get(&ConnectionId::local(), id)
         .map(|j| j.state)
 }
@@ -54,7 +55,12 @@ fn submit_a_job_through_the_form_and_watch_it_succeed_then_read_its_log() {
         |h| job_state(h, "console_job") == Some(JobState::Succeeded) && has_label(h, "✔ SUCCEEDED"),
     );
     assert_eq!(
-        harness.state().selected().map(|k| k.job_id.as_str()),
+        harness
+            .state()
+            .snapshots()
+            .selected
+            .as_ref()
+            .map(|k| k.job_id.as_str()),
         Some("console_job"),
         "a submitted job is selected"
     );
@@ -70,7 +76,7 @@ fn submit_a_job_through_the_form_and_watch_it_succeed_then_read_its_log() {
         Duration::from_secs(20),
         |h| has_label_containing(h, "hello from the console"),
     );
-    assert_eq!(harness.state().tab(), Tab::Logs);
+    assert_eq!(shown_tab(&harness), Some(Tab::Logs));
     assert!(has_label_containing(&harness, "Job exited with code 0."));
 }
 
@@ -198,7 +204,7 @@ fn the_status_bar_shows_a_lost_engine_and_the_recovery() {
     engine.restart();
     let connected_to_the_new_engine = |h: &Harness<'static, App>| {
         matches!(
-            h.state().connection(&ConnectionId::local()),
+            h.state().snapshots().connections.status(&ConnectionId::local()),
             Some(ConnectionStatus::Connected { description, .. }) if description.ends_with(&engine.base)
         )
     };
@@ -222,7 +228,7 @@ fn drop_a_log_dir_and_see_its_scalars_as_charts() {
     // The frame that first has the runs shows a placeholder where each chart is being
     // drawn (off the UI thread), then the charts.
     let started = std::time::Instant::now();
-    while harness.state().scalars().run_count() < 2 {
+    while !(has_label(&harness, "run_tf1") && has_label(&harness, "run_tf2/train")) {
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "the runs of the dropped log dir"
@@ -238,10 +244,10 @@ fn drop_a_log_dir_and_see_its_scalars_as_charts() {
         &mut harness,
         "the charts drawn",
         Duration::from_secs(20),
-        |h| h.state().scalars().pending_charts() == 0 && !has_label_containing(h, "Drawing "),
+        |h| !has_label_containing(h, "Drawing "),
     );
-    assert!(harness.state().scalars().drawn_charts() >= 4);
-    assert_eq!(harness.state().tab(), Tab::Scalars);
+    assert!(drawn_charts(&harness) >= 4);
+    assert_eq!(shown_tab(&harness), Some(Tab::Scalars));
     for label in ["run_tf1", "run_tf2/train"] {
         assert!(has_label(&harness, label), "run {label} listed");
     }
@@ -298,9 +304,9 @@ fn a_jobs_scalars_open_from_its_details() {
         &mut harness,
         "the job's scalars",
         Duration::from_secs(20),
-        |h| h.state().scalars().run_count() == 2 && has_label(h, "epoch_loss"),
+        |h| drawn_charts(h) >= 1 && has_label(h, "epoch_loss"),
     );
-    assert_eq!(harness.state().tab(), Tab::Scalars);
+    assert_eq!(shown_tab(&harness), Some(Tab::Scalars));
 }
 
 #[test]
@@ -310,7 +316,8 @@ fn a_first_run_trains_the_sample_and_shows_it_alive_then_deploys_and_predicts() 
     click(&mut harness, "▶ Run sample job");
     let sample = |h: &Harness<'static, App>| {
         h.state()
-            .jobs()
+            .snapshots()
+            .jobs
             .all()
             .first()
             .filter(|j| j.job_id.starts_with("sample_"))
@@ -324,7 +331,9 @@ fn a_first_run_trains_the_sample_and_shows_it_alive_then_deploys_and_predicts() 
     );
     let key = harness
         .state()
-        .selected()
+        .snapshots()
+        .selected
+        .as_ref()
         .cloned()
         .expect("the sample is selected");
 
@@ -344,7 +353,7 @@ fn a_first_run_trains_the_sample_and_shows_it_alive_then_deploys_and_predicts() 
     // Its CPU curve has samples.
     click(&mut harness, "Resources");
     step_until(&mut harness, "CPU samples", Duration::from_secs(30), |h| {
-        h.state().resources().sample_count(&key) > 0
+        has_label_containing(h, &format!("{}: CPU ", key.job_id))
     });
 
     // Its scalars chart: train and eval, loss, accuracy and the learning rate.
@@ -355,11 +364,11 @@ fn a_first_run_trains_the_sample_and_shows_it_alive_then_deploys_and_predicts() 
         "the sample's charts",
         Duration::from_secs(30),
         |h| {
-            h.state().scalars().run_count() == 2
+            ["train", "eval"].iter().all(|r| has_label(h, r))
                 && ["loss", "accuracy", "learning_rate"]
                     .iter()
                     .all(|t| has_label(h, t))
-                && h.state().scalars().drawn_charts() >= 3
+                && drawn_charts(h) >= 3
         },
     );
     for run in ["train", "eval"] {
@@ -376,13 +385,13 @@ fn a_first_run_trains_the_sample_and_shows_it_alive_then_deploys_and_predicts() 
     // Its model.onnx deploys as a version, ready for the Predict tab.
     click(&mut harness, "Jobs");
     click(&mut harness, "🚀 Deploy as version");
-    assert_eq!(harness.state().tab(), Tab::Models);
+    assert_eq!(shown_tab(&harness), Some(Tab::Models));
     step_until(
         &mut harness,
         "the deployed version to be ready and default",
         Duration::from_secs(20),
         |h| {
-            h.state().models().list.iter().any(|m| {
+            h.state().snapshots().models.list.iter().any(|m| {
                 m.model.short_name() == "digits"
                     && m.versions
                         .iter()
@@ -403,6 +412,6 @@ fn a_first_run_trains_the_sample_and_shows_it_alive_then_deploys_and_predicts() 
         &mut harness,
         "the prediction",
         Duration::from_secs(10),
-        |h| h.state().predict().response().is_some_and(Result::is_ok),
+        |h| text_in(h, "Response").is_some(),
     );
 }

@@ -593,7 +593,7 @@ fn the_console_shows_a_ray_connection_s_jobs_beside_the_local_engine_s() {
         "both connections' jobs",
         Duration::from_secs(30),
         |h| {
-            let jobs = h.state().jobs();
+            let jobs = &h.state().snapshots().jobs;
             jobs.get(&ConnectionId::new("ray-lab"), "shown_in_console")
                 .is_some()
                 && jobs.get(&ConnectionId::local(), "on_local").is_some()

@@ -295,7 +295,7 @@ fn child_falls_back_to_a_file_and_says_so() {
         Duration::from_secs(30),
         |h| has_label_containing(h, "⚠ settings"),
     );
-    let warning = harness.state().connections().warnings.join("\n");
+    let warning = harness.state().snapshots().connections.warnings.join("\n");
     assert!(warning.contains("No OS keyring answered"), "{warning}");
     assert!(warning.contains("secrets.json"), "{warning}");
     assert!(

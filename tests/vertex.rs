@@ -748,7 +748,7 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
         "both connections' jobs",
         Duration::from_secs(30),
         |h| {
-            let jobs = h.state().jobs();
+            let jobs = &h.state().snapshots().jobs;
             jobs.get(&ConnectionId::new("vertex-prod"), &submitted.job_id)
                 .is_some()
                 && jobs.get(&ConnectionId::local(), "on_local").is_some()
@@ -762,7 +762,8 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
         Duration::from_secs(30),
         |h| {
             h.state()
-                .jobs()
+                .snapshots()
+                .jobs
                 .get(&ConnectionId::new("vertex-prod"), &submitted.job_id)
                 .is_some_and(|j| j.state == JobState::Succeeded)
         },
@@ -785,9 +786,8 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
         "per-replica samples",
         Duration::from_secs(30),
         |h| {
-            h.state().resources().sample_count(&job_key) > 0
-                && h.state().resources().replica_names(&job_key)
-                    == ["workerpool0-0", "workerpool1-0"]
+            has_label_containing(h, &format!("{}: CPU ", job_key.job_id))
+                && has_label_containing(h, "replicas workerpool0-0, workerpool1-0")
         },
     );
 
@@ -798,7 +798,7 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
         "no permission",
         Duration::from_secs(30),
         |h| {
-            matches!(h.state().connection(&ConnectionId::new("vertex-prod")),
+            matches!(h.state().snapshots().connections.status(&ConnectionId::new("vertex-prod")),
             Some(ConnectionStatus::Failed { error, hint }) if error.contains("no permission for list custom jobs") && hint.contains("roles/aiplatform.user"))
         },
     );
@@ -844,7 +844,8 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
         |h| {
             has_label_containing(h, "100% of churn-prod")
                 && h.state()
-                    .models()
+                    .snapshots()
+                    .models
                     .list
                     .iter()
                     .any(|m| m.versions.iter().any(|v| v.name == "v2" && v.is_default))
@@ -871,7 +872,7 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
         "the batch job listed",
         Duration::from_secs(30),
         |h| {
-            h.state().jobs().all().iter().any(|j| {
+            h.state().snapshots().jobs.all().iter().any(|j| {
                 j.prediction_input.as_ref().is_some_and(|p| {
                     p.input_paths == ["gs://mlc-test-bucket/in/*.jsonl"]
                         && p.output_path == "gs://mlc-test-bucket/out/"
@@ -888,12 +889,13 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
         &mut harness,
         "signed out",
         Duration::from_secs(30),
-        |h| matches!(h.state().connection(&id), Some(ConnectionStatus::SignedOut { hint, .. }) if hint.contains("new key")),
+        |h| matches!(h.state().snapshots().connections.status(&id), Some(ConnectionStatus::SignedOut { hint, .. }) if hint.contains("new key")),
     );
     assert!(
         harness
             .state()
-            .jobs()
+            .snapshots()
+            .jobs
             .get(&ConnectionId::local(), "on_local")
             .is_some()
     );

@@ -30,7 +30,7 @@ impl App {
                     self.tab = tab;
                 }
             }
-            if let Some(key) = &self.selected {
+            if let Some(key) = &self.state.selected {
                 ui.separator();
                 ui.label(RichText::new(format!("Selected: {}", key.job_id)).weak());
             }
@@ -51,9 +51,9 @@ impl App {
     pub(super) fn status_bar(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
             self.connections_panel
-                .status_chips(ui, &self.connections, &self.backend);
+                .status_chips(ui, &self.state.connections, &self.backend);
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.label(format!("{} jobs", self.jobs.len()));
+                ui.label(format!("{} jobs", self.state.jobs.len()));
             });
         });
     }

@@ -9,6 +9,7 @@ use egui_extras::{Column, TableBuilder};
 
 use super::format;
 use super::nav::{Nav, Tab};
+use super::state::Snapshots;
 use super::state::connections::Connections;
 use super::state::jobs::JobList;
 use super::theme;
@@ -179,12 +180,6 @@ impl JobsTab {
             .collect()
     }
 
-    /// Number of rows shown.
-    pub fn visible_count(&mut self, list: &JobList, connections: &Connections) -> usize {
-        self.rebuild_view(list, connections);
-        self.view.len()
-    }
-
     /// The job `step` rows below (or above, negative) the selected one.
     pub fn neighbour(
         &mut self,
@@ -264,18 +259,16 @@ impl JobsTab {
         }
     }
 
-    /// Draws the tab.
     /// Draws the tab and sends its requests; answers where it leads.
-    pub fn ui(
-        &mut self,
-        ui: &mut Ui,
-        list: &JobList,
-        connections: &Connections,
-        selected: Option<&JobKey>,
-        list_errors: &[String],
-        backend: &Backend,
-    ) -> Vec<Nav> {
-        let actions = self.draw(ui, list, connections, selected, list_errors);
+    pub fn ui(&mut self, ui: &mut Ui, state: &Snapshots, backend: &Backend) -> Vec<Nav> {
+        let errors = state.job_sync_errors();
+        let actions = self.draw(
+            ui,
+            &state.jobs,
+            &state.connections,
+            state.selected.as_ref(),
+            &errors,
+        );
         let mut navs = Vec::new();
         for action in actions {
             match action {

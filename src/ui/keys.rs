@@ -58,14 +58,14 @@ impl App {
                 };
                 if step != 0 {
                     let next = self.jobs_tab.neighbour(
-                        &self.jobs,
-                        &self.connections,
-                        self.selected.as_ref(),
+                        &self.state.jobs,
+                        &self.state.connections,
+                        self.state.selected.as_ref(),
                         step,
                     );
                     self.select(next);
                 }
-                if enter && self.selected.is_some() {
+                if enter && self.state.selected.is_some() {
                     self.jobs_tab.details_open = true;
                 }
             }

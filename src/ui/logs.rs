@@ -8,6 +8,7 @@ use egui::{Color32, FontId, RichText, Ui};
 use super::format;
 use super::log_buffer::LogBuffer;
 use super::nav::Nav;
+use super::state::Snapshots;
 use super::theme;
 use crate::backend::{Backend, Request, Update};
 use crate::domain::filter::find_ignore_case;
@@ -110,13 +111,15 @@ impl LogsTab {
     }
 
     /// Number of lines shown after filtering.
-    pub fn visible_count(&mut self) -> usize {
+    #[cfg(test)]
+    fn visible_count(&mut self) -> usize {
         self.refresh_index();
         self.visible.len()
     }
 
     /// Number of lines matching the search.
-    pub fn match_count(&mut self) -> usize {
+    #[cfg(test)]
+    fn match_count(&mut self) -> usize {
         self.refresh_index();
         self.matches.len()
     }
@@ -197,15 +200,10 @@ impl LogsTab {
     }
 
     /// Draws the tab and sends its requests; answers where it leads.
-    pub fn ui(
-        &mut self,
-        ui: &mut Ui,
-        job_running: bool,
-        capabilities: &Capabilities,
-        backend: &Backend,
-    ) -> Vec<Nav> {
+    pub fn ui(&mut self, ui: &mut Ui, state: &Snapshots, backend: &Backend) -> Vec<Nav> {
+        let running = state.selected_job().is_some_and(|j| !j.state.is_finished());
         let mut navs = Vec::new();
-        for action in self.draw(ui, job_running, capabilities) {
+        for action in self.draw(ui, running, &state.selected_capabilities()) {
             match action {
                 LogsAction::Copy(text) => {
                     let lines = text.lines().count();

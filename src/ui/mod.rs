@@ -25,18 +25,18 @@ use std::time::{Duration, Instant};
 
 use egui::Ui;
 
-use crate::backend::{Backend, ConnectionStatus, ModelWatch, PickTarget, Request, Update};
+use crate::backend::{Backend, ModelWatch, PickTarget, Request, Update};
 use crate::domain::{ConnectionId, Job, JobKey, JobState};
 use connections::ConnectionsPanel;
 use job_form::JobForm;
 use jobs::JobsTab;
 use logs::LogsTab;
 use models::ModelsTab;
-pub use nav::Tab;
+pub use nav::{Nav, Tab};
 use predict::PredictTab;
 use resources::ResourcesTab;
 use scalars::ScalarsTab;
-use state::jobs::JobList;
+use state::{Applied, Snapshots};
 use toasts::Toasts;
 
 /// Most time a frame spends applying updates before it draws.
@@ -46,18 +46,12 @@ const UPDATE_BUDGET: Duration = Duration::from_millis(8);
 pub struct App {
     backend: Backend,
     tab: Tab,
-    /// Every connection as last reported.
-    connections: state::connections::Connections,
+    state: Snapshots,
     connections_panel: ConnectionsPanel,
-    jobs: JobList,
-    /// Why the last job sync of a connection failed.
-    jobs_errors: std::collections::BTreeMap<ConnectionId, String>,
     jobs_tab: JobsTab,
     logs: LogsTab,
     resources: ResourcesTab,
     scalars: ScalarsTab,
-    /// Every connection's models as last listed.
-    models: state::models::Models,
     models_tab: ModelsTab,
     predict: PredictTab,
     /// What of the models the backend is syncing (while a model tab is shown).
@@ -67,9 +61,7 @@ pub struct App {
     form: Option<JobForm>,
     /// A page to open in the browser on the next frame.
     open_url: Option<String>,
-    selected: Option<JobKey>,
     toasts: Toasts,
-    frames: u64,
 }
 
 impl App {
@@ -78,25 +70,25 @@ impl App {
         App {
             backend,
             tab: Tab::Jobs,
-            connections: state::connections::Connections::default(),
+            state: Snapshots::default(),
             connections_panel: ConnectionsPanel::default(),
-            jobs: JobList::default(),
-            jobs_errors: Default::default(),
             jobs_tab: JobsTab::default(),
             logs: LogsTab::default(),
             resources: ResourcesTab::default(),
             scalars: ScalarsTab::default(),
-            models: state::models::Models::default(),
             models_tab: ModelsTab::default(),
             predict: PredictTab::default(),
             watching_models: ModelWatch::Off,
             copy: None,
             form: None,
             open_url: None,
-            selected: None,
             toasts: Toasts::default(),
-            frames: 0,
         }
+    }
+
+    /// What the console knows: connections, jobs, models and the selected job.
+    pub fn snapshots(&self) -> &Snapshots {
+        &self.state
     }
 
     /// Applies pending updates from the backend (within a time budget), then handles
@@ -113,7 +105,7 @@ impl App {
         self.keyboard(ctx);
     }
 
-    /// Applies one update from the backend.
+    /// Applies one update from the backend: the snapshots take theirs, then each tab.
     pub fn apply(&mut self, update: Update) {
         // Scalars are moved into their tab, not copied: a log dir holds millions of points.
         let update = match update {
@@ -124,50 +116,46 @@ impl App {
             } => return self.scalars.add(&dir, runs, corrupt_records),
             other => other,
         };
-        self.connections.on_update(&update);
-        if let Some(nav) = self.connections_panel.on_update(&update, &self.connections) {
+        let update = match self.state.apply(update) {
+            Applied::Jobs {
+                connection,
+                finished,
+                listed,
+            } => {
+                self.announce_finished(&connection, &finished);
+                if listed {
+                    self.refresh_watches(true);
+                }
+                return;
+            }
+            Applied::Taken => return,
+            Applied::Nothing(update) => *update,
+        };
+        if let Some(nav) = self
+            .connections_panel
+            .on_update(&update, &self.state.connections)
+        {
             self.navigate(nav);
         }
-        self.models.on_update(&update);
         self.models_tab
-            .on_update(&update, &self.models, &self.backend);
+            .on_update(&update, &self.state.models, &self.backend);
         self.predict.on_update(&update);
         self.logs.on_update(&update);
         self.resources.on_update(&update);
         self.scalars.on_update(&update);
+        self.take_answer(update);
+    }
+
+    /// What the console itself does with an update: answers to submit and cancel, files
+    /// picked, text to copy, notices.
+    fn take_answer(&mut self, update: Update) {
         match update {
             Update::Connections { .. } => {
-                let known = |id: &ConnectionId| self.connections.config(id).is_some();
-                if self
-                    .selected
-                    .as_ref()
-                    .is_some_and(|k| !known(&k.connection))
-                {
+                let state = &self.state;
+                let gone = |k: &JobKey| state.connections.config(&k.connection).is_none();
+                if state.selected.as_ref().is_some_and(gone) {
                     self.select(None);
                 }
-            }
-            Update::Connection {
-                connection,
-                status: ConnectionStatus::Disconnected,
-            } => {
-                self.jobs.replace(&connection, Vec::new());
-            }
-            Update::JobsReplaced { connection, jobs } => {
-                self.jobs_errors.remove(&connection);
-                let finished = self.jobs.replace(&connection, jobs);
-                self.announce_finished(&connection, &finished);
-                self.refresh_watches(true);
-            }
-            Update::JobsChanged { connection, jobs } => {
-                self.jobs_errors.remove(&connection);
-                let finished = self.jobs.upsert(&connection, jobs);
-                self.announce_finished(&connection, &finished);
-            }
-            Update::JobsFailed {
-                connection,
-                message,
-            } => {
-                self.jobs_errors.insert(connection, message);
             }
             Update::Submitted {
                 connection,
@@ -176,7 +164,7 @@ impl App {
                 self.form = None;
                 self.toast(format!("Submitted {}.", job.job_id), false);
                 let key = JobKey::new(&connection, &job.job_id);
-                self.jobs.upsert(&connection, vec![job]);
+                self.state.jobs.upsert(&connection, vec![job]);
                 self.select(Some(key));
                 self.tab = Tab::Jobs;
             }
@@ -193,7 +181,7 @@ impl App {
             Update::CancelResult { job, result } => match result {
                 Ok(changed) => {
                     self.toast(format!("{} is {}.", job.job_id, changed.state), false);
-                    self.jobs.upsert(&job.connection, vec![changed]);
+                    self.state.jobs.upsert(&job.connection, vec![changed]);
                 }
                 Err(message) => {
                     self.toast(format!("Could not cancel {}: {message}", job.job_id), true);
@@ -226,103 +214,34 @@ impl App {
         }
     }
 
-    /// Every connection's models as the console has them (for tests).
-    pub fn models(&self) -> &state::models::Models {
-        &self.models
-    }
-
-    /// The Predict tab (for tests).
-    pub fn predict(&self) -> &PredictTab {
-        &self.predict
-    }
-
-    /// The selected job.
-    pub fn selected(&self) -> Option<&JobKey> {
-        self.selected.as_ref()
-    }
-
-    /// The tab shown.
-    pub fn tab(&self) -> Tab {
-        self.tab
-    }
-
-    /// A connection's state as last reported.
-    pub fn connection(&self, id: &ConnectionId) -> Option<&ConnectionStatus> {
-        self.connections.status(id)
-    }
-
-    /// The connections and their window.
-    pub fn connections(&self) -> &state::connections::Connections {
-        &self.connections
-    }
-
-    /// The console's job list.
-    pub fn jobs(&self) -> &JobList {
-        &self.jobs
-    }
-
-    /// The Logs tab (for tests and benchmarks).
-    pub fn logs_mut(&mut self) -> &mut LogsTab {
-        &mut self.logs
-    }
-
-    /// The Jobs tab (for tests and benchmarks).
-    pub fn jobs_tab_mut(&mut self) -> &mut JobsTab {
-        &mut self.jobs_tab
-    }
-
-    /// Frames drawn so far.
-    pub fn frames(&self) -> u64 {
-        self.frames
-    }
-
-    /// Shows a tab.
-    pub fn show_tab(&mut self, tab: Tab) {
-        self.tab = tab;
-    }
-
     /// Shows the scalars of `dir` in the Scalars tab, refreshed while it changes.
-    pub fn watch_logdir(&mut self, dir: std::path::PathBuf) {
+    fn watch_logdir(&mut self, dir: std::path::PathBuf) {
         self.scalars.set_dir(dir.clone());
         self.tab = Tab::Scalars;
         self.backend.send(Request::WatchLogDir(Some(dir)));
     }
 
-    /// The Scalars tab (for tests and benchmarks).
-    pub fn scalars(&self) -> &ScalarsTab {
-        &self.scalars
-    }
-
-    /// The Resources tab (for tests).
-    pub fn resources(&self) -> &ResourcesTab {
-        &self.resources
-    }
-
     /// Selects a job (or none): its log is followed and its resources watched.
-    pub fn select(&mut self, job: Option<JobKey>) {
-        if self.selected == job {
+    fn select(&mut self, job: Option<JobKey>) {
+        if self.state.selected == job {
             return;
         }
-        self.selected = job.clone();
+        self.state.selected = job.clone();
         self.logs.reset(job.clone());
         self.backend.send(Request::FollowLogs(job));
         self.refresh_watches(false);
     }
 
-    /// The selected job as the job list has it.
-    fn selected_job(&self) -> Option<&Job> {
-        self.selected.as_ref().and_then(|k| self.jobs.find(k))
-    }
-
     /// Tells the backend which jobs' samples to fetch when that set changed.
     fn refresh_watches(&mut self, force: bool) {
         self.resources
-            .fetch(self.selected.as_ref(), &self.backend, force);
+            .fetch(self.state.selected.as_ref(), &self.backend, force);
     }
 
     fn announce_finished(&mut self, connection: &ConnectionId, finished: &[Job]) {
         for job in finished {
             let looking = self
+                .state
                 .selected
                 .as_ref()
                 .is_some_and(|k| &k.connection == connection && k.job_id == job.job_id)
@@ -349,88 +268,20 @@ impl App {
 
     /// Draws the console. Call once per frame after [`App::logic`].
     pub fn show(&mut self, ui: &mut Ui) {
-        self.frames += 1;
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar(ui));
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
-        egui::CentralPanel::default().show(ui, |ui| match self.tab {
-            Tab::Jobs => {
-                let errors: Vec<String> = self
-                    .jobs_errors
-                    .iter()
-                    .map(|(id, e)| format!("{}: {e}", self.connections.name(id)))
-                    .collect();
-                let navs = self.jobs_tab.ui(
-                    ui,
-                    &self.jobs,
-                    &self.connections,
-                    self.selected.as_ref(),
-                    &errors,
-                    &self.backend,
-                );
-                for nav in navs {
-                    self.navigate(nav);
-                }
-            }
-            Tab::Logs => {
-                let running = self.selected_job().is_some_and(|j| !j.state.is_finished());
-                let capabilities = self
-                    .selected
-                    .as_ref()
-                    .map_or(crate::domain::Capabilities::ALL, |k| {
-                        self.connections.capabilities(&k.connection)
-                    });
-                for nav in self.logs.ui(ui, running, &capabilities, &self.backend) {
-                    self.navigate(nav);
-                }
-            }
-            Tab::Resources => {
-                let connections = &self.connections;
-                let no_samples = |key: &JobKey| {
-                    connections
-                        .capabilities(&key.connection)
-                        .resource_samples
-                        .why_not()
-                };
-                if self
-                    .resources
-                    .ui(ui, &self.jobs, self.selected.as_ref(), no_samples)
-                {
-                    self.refresh_watches(false);
-                }
-            }
-            Tab::Scalars => {
-                let job_dir = self
-                    .selected
-                    .as_ref()
-                    .filter(|k| {
-                        self.connections
-                            .capabilities(&k.connection)
-                            .local_job_dirs
-                            .yes()
-                    })
-                    .and_then(|k| self.jobs.find(k))
-                    .and_then(|j| j.training_input.as_ref()?.job_dir.clone());
-                // Opened with a job selected and nothing loaded: that job's charts.
-                if self.scalars.dir().is_none()
-                    && let Some(dir) = &job_dir
-                {
-                    self.watch_logdir(std::path::PathBuf::from(dir));
-                }
-                for nav in self.scalars.ui(ui, job_dir.as_deref(), &self.backend) {
-                    self.navigate(nav);
-                }
-            }
-            Tab::Models => {
-                for nav in self
-                    .models_tab
-                    .ui(ui, &self.models, &self.connections, &self.backend)
-                {
-                    self.navigate(nav);
-                }
-            }
-            Tab::Predict => {
-                self.predict
-                    .ui(ui, &self.models.list, &self.connections, &self.backend);
+        egui::CentralPanel::default().show(ui, |ui| {
+            let (state, backend) = (&self.state, &self.backend);
+            let navs = match self.tab {
+                Tab::Jobs => self.jobs_tab.ui(ui, state, backend),
+                Tab::Logs => self.logs.ui(ui, state, backend),
+                Tab::Resources => self.resources.ui(ui, state, backend),
+                Tab::Scalars => self.scalars.ui(ui, state, backend),
+                Tab::Models => self.models_tab.ui(ui, state, backend),
+                Tab::Predict => self.predict.ui(ui, state, backend),
+            };
+            for nav in navs {
+                self.navigate(nav);
             }
         });
         if let Some(url) = self.open_url.take() {
@@ -449,21 +300,22 @@ impl App {
             self.backend.send(Request::WatchModels(watch));
         }
         self.take_dropped(ui);
+        let connections = &self.state.connections;
         if let Some(form) = &mut self.form
-            && !form.show(ui.ctx(), &self.connections.writable(), &self.backend)
+            && !form.show(ui.ctx(), &connections.writable(), &self.backend)
         {
             self.form = None;
         }
         self.connections_panel
-            .show(ui.ctx(), &self.connections, &self.backend);
+            .show(ui.ctx(), connections, &self.backend);
         self.toasts.show(ui.ctx());
     }
 
     /// A New job form on the selected job's connection, when it takes jobs.
     fn new_form(&self) -> JobForm {
         let mut form = JobForm::new();
-        if let Some(key) = &self.selected
-            && !self.connections.read_only(&key.connection)
+        if let Some(key) = &self.state.selected
+            && !self.state.connections.read_only(&key.connection)
         {
             form.connection = key.connection.clone();
         }

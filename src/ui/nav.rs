@@ -39,7 +39,8 @@ impl Tab {
         Tab::Predict,
     ];
 
-    pub(super) fn title(self) -> &'static str {
+    /// The tab's name in the top bar.
+    pub fn title(self) -> &'static str {
         match self {
             Tab::Jobs => "Jobs",
             Tab::Logs => "Logs",
@@ -62,6 +63,10 @@ pub enum Nav {
     OpenForm(Option<(ConnectionId, Box<Job>)>),
     /// Show the scalars of a log dir in the Scalars tab.
     WatchLogDir(PathBuf),
+    /// Show the Jobs tab filtered by a query (`state=FAILED labels.team=vision`).
+    FilterJobs(String),
+    /// Show the Logs tab searching the selected job's log for a text.
+    SearchLogs(String),
     /// Try a model (its default, or a version) in the Predict tab.
     Try {
         /// Where the model is.
@@ -85,8 +90,8 @@ pub enum Nav {
 }
 
 impl App {
-    /// Goes where a tab asked.
-    pub(super) fn navigate(&mut self, nav: Nav) {
+    /// Goes where a tab (or a test, or a benchmark) asks.
+    pub fn navigate(&mut self, nav: Nav) {
         match nav {
             Nav::Show(tab) => self.tab = tab,
             Nav::Select(key) => {
@@ -100,6 +105,14 @@ impl App {
                 });
             }
             Nav::WatchLogDir(dir) => self.watch_logdir(dir),
+            Nav::FilterJobs(query) => {
+                self.jobs_tab.set_filter(&query);
+                self.tab = Tab::Jobs;
+            }
+            Nav::SearchLogs(text) => {
+                self.logs.set_search(&text);
+                self.tab = Tab::Logs;
+            }
             Nav::Try {
                 connection,
                 model,
@@ -109,7 +122,8 @@ impl App {
                 self.tab = Tab::Predict;
             }
             Nav::ShowModel(connection, model) => {
-                self.models_tab.select(&connection, &model, &self.models);
+                self.models_tab
+                    .select(&connection, &model, &self.state.models);
                 self.tab = Tab::Models;
             }
             Nav::OpenUrl(url) => self.open_url = Some(url),
@@ -130,14 +144,16 @@ impl App {
         if let Some(path) = dropped.into_iter().next() {
             match self.tab {
                 Tab::Models => {
-                    if let Some(nav) = self.models_tab.drop_path(path, &self.models, &self.backend)
+                    if let Some(nav) =
+                        self.models_tab
+                            .drop_path(path, &self.state.models, &self.backend)
                     {
                         self.navigate(nav);
                     }
                 }
                 Tab::Predict => {
                     self.predict
-                        .drop_path(path, &self.models.list, &self.backend);
+                        .drop_path(path, &self.state.models.list, &self.backend);
                 }
                 _ => self.watch_logdir(path),
             }

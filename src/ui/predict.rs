@@ -11,6 +11,8 @@ use serde_json::Value;
 
 use super::format;
 use super::models::ModelKey;
+use super::nav::Nav;
+use super::state::Snapshots;
 use super::state::connections::Connections;
 use super::theme;
 use crate::backend::{Backend, ModelView, Request, SnippetKind, Update};
@@ -128,11 +130,6 @@ pub struct PredictTab {
 pub const MAX_EDITABLE_BODY: usize = 256 * 1024;
 
 impl PredictTab {
-    /// The request being edited.
-    pub fn body(&self) -> &str {
-        &self.body
-    }
-
     /// Replaces the request.
     pub fn set_body(&mut self, body: String) {
         self.body = body;
@@ -204,11 +201,6 @@ impl PredictTab {
     pub fn target(&mut self, connection: &ConnectionId, model: &str, version: Option<String>) {
         self.model = Some((connection.clone(), model.to_owned()));
         self.version = version;
-    }
-
-    /// The answer shown, if any.
-    pub fn response(&self) -> Option<&Result<String, String>> {
-        self.response.as_ref()
     }
 
     /// Takes what concerns the playground from a backend update.
@@ -301,16 +293,11 @@ impl PredictTab {
     }
 
     /// Draws the tab and sends its requests.
-    pub fn ui(
-        &mut self,
-        ui: &mut Ui,
-        models: &[ModelView],
-        connections: &Connections,
-        backend: &Backend,
-    ) {
-        for action in self.draw(ui, models, connections) {
+    pub fn ui(&mut self, ui: &mut Ui, state: &Snapshots, backend: &Backend) -> Vec<Nav> {
+        for action in self.draw(ui, &state.models.list, &state.connections) {
             backend.send(request_for(action));
         }
+        Vec::new()
     }
 
     fn draw(
@@ -445,11 +432,12 @@ impl PredictTab {
     }
 
     fn answer(&mut self, ui: &mut Ui, dark: bool) {
-        ui.horizontal(|ui| {
-            ui.label(RichText::new("Response").strong());
+        let heading = ui.horizontal(|ui| {
+            let heading = ui.label(RichText::new("Response").strong());
             if let Some(took) = self.took {
                 ui.label(format!("{:.1} ms", took.as_secs_f64() * 1000.0));
             }
+            heading
         });
         match &self.response {
             None => {
@@ -471,7 +459,8 @@ impl PredictTab {
                             egui::TextEdit::multiline(&mut text)
                                 .code_editor()
                                 .desired_width(f32::INFINITY),
-                        );
+                        )
+                        .labelled_by(heading.inner.id);
                     });
             }
         }

@@ -8,6 +8,8 @@ use egui::{RichText, Ui};
 use egui_plot::{HoverPosition, Legend, Line, LineStyle, Plot, PlotPoint, PlotPoints};
 
 use super::format;
+use super::nav::Nav;
+use super::state::Snapshots;
 use super::state::jobs::JobList;
 use super::theme;
 use crate::backend::{Backend, Request, Update};
@@ -140,22 +142,53 @@ impl ResourcesTab {
         self.notes.clear();
     }
 
-    /// The replicas drawn for a job on several machines.
-    pub fn replica_names(&self, job: &JobKey) -> Vec<&str> {
-        self.replicas
-            .get(job)
-            .map(|r| r.keys().map(String::as_str).collect())
-            .unwrap_or_default()
+    /// Number of samples held for a job.
+    fn sample_count(&self, job: &JobKey) -> usize {
+        self.series.get(job).map_or(0, |s| s.cpu.len())
     }
 
-    /// Number of samples held for a job.
-    pub fn sample_count(&self, job: &JobKey) -> usize {
-        self.series.get(job).map_or(0, |s| s.cpu.len())
+    /// A job's samples in words: now and peak of each, how many over how long, and its
+    /// replicas when it runs on several machines.
+    fn summary(&self, job: &JobKey) -> Option<String> {
+        let series = self.series.get(job)?;
+        let (cpu, memory) = (series.cpu.last()?, series.memory.last()?);
+        let peak = |points: &[PlotPoint]| points.iter().map(|p| p.y).fold(0.0, f64::max);
+        let span = cpu.x - series.cpu.first().map_or(cpu.x, |p| p.x);
+        let mut text = format!(
+            "{}: CPU {:.0} % (peak {:.0} %), memory {} (peak {}); {} samples over {}",
+            job.job_id,
+            cpu.y,
+            peak(&series.cpu),
+            format::bytes(memory.y),
+            format::bytes(peak(&series.memory)),
+            series.cpu.len(),
+            format::clock_seconds(span),
+        );
+        if let Some(replicas) = self.replicas.get(job).filter(|r| !r.is_empty()) {
+            let names: Vec<&str> = replicas.keys().map(String::as_str).collect();
+            text.push_str(&format!("; replicas {}", names.join(", ")));
+        }
+        Some(text)
+    }
+
+    /// Draws the tab, and asks for the samples of the jobs shown when they change.
+    pub fn ui(&mut self, ui: &mut Ui, state: &Snapshots, backend: &Backend) -> Vec<Nav> {
+        let no_samples = |key: &JobKey| {
+            state
+                .connections
+                .capabilities(&key.connection)
+                .resource_samples
+                .why_not()
+        };
+        if self.draw(ui, &state.jobs, state.selected.as_ref(), no_samples) {
+            self.fetch(state.selected.as_ref(), backend, false);
+        }
+        Vec::new()
     }
 
     /// Draws the tab; `no_samples` says, for a job whose platform takes none, why.
     /// Returns true when the set of watched jobs changed.
-    pub fn ui(
+    fn draw(
         &mut self,
         ui: &mut Ui,
         list: &JobList,
@@ -205,6 +238,11 @@ impl ResourcesTab {
                     ui.label(format!("No samples for {names}: it ran for less than a sampling interval, or before sampling began."));
                 }
             });
+        }
+        for key in &watched {
+            if let Some(text) = self.summary(key) {
+                ui.label(RichText::new(text).weak());
+            }
         }
         let height = ((ui.available_height() - 40.0) / 2.0).max(120.0);
         ui.label(RichText::new("CPU (% of one core)").strong());

@@ -15,6 +15,7 @@ use super::chart_render::{
 };
 use super::format;
 use super::nav::Nav;
+use super::state::Snapshots;
 use super::theme;
 use crate::backend::{Backend, PickTarget, Request, Update};
 use crate::tensorboard::ScalarsByRun;
@@ -159,21 +160,6 @@ impl ScalarsTab {
         }
     }
 
-    /// Number of runs read.
-    pub fn run_count(&self) -> usize {
-        self.runs.len()
-    }
-
-    /// Charts drawn so far (for tests and benchmarks).
-    pub fn drawn_charts(&self) -> usize {
-        self.charts.len()
-    }
-
-    /// Charts being drawn (for tests and benchmarks).
-    pub fn pending_charts(&self) -> usize {
-        self.requested.len()
-    }
-
     /// The shown runs or their tags changed: work them out again, draw charts anew.
     fn layout_changed(&mut self) {
         self.layout = None;
@@ -220,10 +206,28 @@ impl ScalarsTab {
         }
     }
 
-    /// Draws the tab; `job_dir` is the selected job's job dir, if it has one.
-    pub fn ui(&mut self, ui: &mut Ui, job_dir: Option<&str>, backend: &Backend) -> Vec<Nav> {
+    /// Draws the tab and sends its requests; answers where it leads. Opened with a job
+    /// selected and nothing loaded, it shows that job's charts.
+    pub fn ui(&mut self, ui: &mut Ui, state: &Snapshots, backend: &Backend) -> Vec<Nav> {
+        let job_dir = state
+            .selected
+            .as_ref()
+            .filter(|k| {
+                state
+                    .connections
+                    .capabilities(&k.connection)
+                    .local_job_dirs
+                    .yes()
+            })
+            .and_then(|k| state.jobs.find(k))
+            .and_then(|j| j.training_input.as_ref()?.job_dir.clone());
         let mut navs = Vec::new();
-        for action in self.draw(ui, job_dir) {
+        if self.dir.is_none()
+            && let Some(dir) = &job_dir
+        {
+            navs.push(Nav::WatchLogDir(PathBuf::from(dir)));
+        }
+        for action in self.draw(ui, job_dir.as_deref()) {
             match action {
                 ScalarsAction::Watch(dir) => navs.push(Nav::WatchLogDir(dir)),
                 ScalarsAction::Pick => backend.send(Request::PickPath {
@@ -523,6 +527,9 @@ impl ScalarsTab {
                     });
                 }
             });
+        response.response.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::Image, true, format!("{tag} chart"))
+        });
         if let Some(text) = hovered {
             response.response.clone().on_hover_text_at_pointer(text);
         }

@@ -5,10 +5,11 @@ use std::time::{Duration, Instant};
 
 use egui::Role;
 use egui_kittest::Harness;
+use egui_kittest::kittest::NodeT;
 use egui_kittest::kittest::Queryable;
 use mlconsole::backend::{Backend, BackendSettings, ConnectionStatus};
 use mlconsole::domain::ConnectionId;
-use mlconsole::ui::App;
+use mlconsole::ui::{App, Tab};
 
 use super::TestEngine;
 
@@ -64,7 +65,7 @@ pub fn wait_connected(
 ) -> Harness<'static, App> {
     step_until(&mut harness, "connected", Duration::from_secs(15), |h| {
         matches!(
-            h.state().connection(id),
+            h.state().snapshots().connections.status(id),
             Some(ConnectionStatus::Connected { .. })
         )
     });
@@ -150,6 +151,34 @@ pub fn has_label(harness: &Harness<'static, App>, label: &str) -> bool {
 
 pub fn has_label_containing(harness: &Harness<'static, App>, text: &str) -> bool {
     harness.query_all_by_label_contains(text).next().is_some()
+}
+
+/// The tab the top bar shows as chosen.
+pub fn shown_tab(harness: &Harness<'static, App>) -> Option<Tab> {
+    Tab::ALL.into_iter().find(|tab| {
+        harness
+            .query_all_by_label(tab.title())
+            .any(|n| n.accesskit_node().toggled() == Some(egui::accesskit::Toggled::True))
+    })
+}
+
+/// The text in the text box named `label` (e.g. the Predict tab's "Request").
+pub fn text_in(harness: &Harness<'static, App>, label: &str) -> Option<String> {
+    harness
+        .query_by(|n| {
+            n.label().as_deref() == Some(label)
+                && matches!(n.role(), Role::TextInput | Role::MultilineTextInput)
+        })
+        .and_then(|n| n.accesskit_node().value())
+}
+
+/// How many charts the Scalars tab has drawn (each is an image named "<tag> chart").
+pub fn drawn_charts(harness: &Harness<'static, App>) -> usize {
+    harness
+        .query_all_by(|n| {
+            n.role() == Role::Image && n.label().is_some_and(|l| l.ends_with(" chart"))
+        })
+        .count()
 }
 
 /// A file or folder dropped on the window.

@@ -13,6 +13,7 @@ use egui::{RichText, Ui};
 
 use super::format;
 use super::nav::Nav;
+use super::state::Snapshots;
 use super::state::connections::Connections;
 use super::state::models as state;
 use super::theme;
@@ -277,14 +278,8 @@ impl ModelsTab {
     }
 
     /// Draws the tab, sending its requests; answers where it leads.
-    pub fn ui(
-        &mut self,
-        ui: &mut Ui,
-        models: &state::Models,
-        connections: &Connections,
-        backend: &Backend,
-    ) -> Vec<Nav> {
-        let actions = self.draw(ui, models, connections);
+    pub fn ui(&mut self, ui: &mut Ui, state: &Snapshots, backend: &Backend) -> Vec<Nav> {
+        let actions = self.draw(ui, &state.models, &state.connections);
         actions
             .into_iter()
             .filter_map(|a| self.carry_out(a, backend))
