@@ -1,5 +1,6 @@
 //! Plain data types shared by every part of mlconsole. Depends on nothing else in the crate.
 
+pub mod batch_prediction;
 pub mod connection;
 pub mod filter;
 pub mod framework;
@@ -9,7 +10,9 @@ pub mod logs;
 pub mod metrics;
 pub mod model;
 pub mod predict;
+pub mod shell;
 
+pub use batch_prediction::PredictionInput;
 pub use connection::{
     Capabilities, ConnectionConfig, ConnectionId, ConnectionKind, JobKey, JobPaths, ListedJob,
     Support, VertexCredentials,
@@ -18,7 +21,7 @@ pub use filter::{FieldKind, FieldValue, Filter, FilterError, Filterable};
 pub use framework::Framework;
 pub use job::{
     AcceleratorConfig, EntrypointResources, InvalidJob, Invocation, Job, JobField, JobPage,
-    JobState, PredictionInput, ReplicaConfig, TrainingInput,
+    JobState, ReplicaConfig, TrainingInput,
 };
 pub use logs::{LogEntry, LogPage, LogStream, Severity};
 pub use metrics::{ClusterSummary, MetricsPage, ReplicaSeries, ResourceSample};
@@ -26,3 +29,4 @@ pub use model::{
     AutoScaling, DefaultChange, EndpointTraffic, ManualScaling, Model, ModelPage, ServingMetrics,
     ServingRuntime, ServingRuntimes, ServingSample, TensorSpec, Version, VersionPage, VersionState,
 };
+pub use shell::shell_words;

@@ -10,6 +10,7 @@ use chrono::Utc;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+mod checks;
 mod invocation;
 
 use super::Engine;
@@ -17,7 +18,8 @@ use super::joblog::{self, JobLog};
 use super::process_group::signal_job_group;
 use super::store::{JobRecord, StoreError};
 use super::wrapper::{self, ExitRecord};
-use crate::domain::{Invocation, Job, JobState, Severity};
+use crate::domain::{Invocation, Job, JobState, Severity, shell_words};
+use checks::check_paths;
 
 /// How often a supervisor looks at its job: bounds how late a log line shows up.
 const SUPERVISE_EVERY: Duration = Duration::from_millis(100);
@@ -542,66 +544,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Checks the paths a job names: they must be absolute and exist.
-fn check_paths(job: &Job) -> Result<(), EngineError> {
-    if let Some(prediction) = &job.prediction_input {
-        let paths = prediction
-            .input_paths
-            .iter()
-            .chain([&prediction.output_path]);
-        if let Some(uri) = paths.into_iter().find(|p| p.starts_with("gs://")) {
-            return Err(EngineError::InvalidArgument(format!(
-                "predictionInput: {uri:?} is in Cloud Storage; the local engine reads and writes files on this machine"
-            )));
-        }
-    }
-    let Some(input) = &job.training_input else {
-        return Ok(());
-    };
-    if !input.pip_requirements.is_empty() {
-        return Err(EngineError::InvalidArgument(
-            "trainingInput.pipRequirements: the local engine runs jobs in its own Python; install the packages there (or submit to a Ray cluster, which installs them per job)".into(),
-        ));
-    }
-    if input.resources.is_some() {
-        return Err(EngineError::InvalidArgument(
-            "trainingInput.resources: the local engine does not reserve CPUs, GPUs or memory per job; leave them out (they apply to Ray clusters)".into(),
-        ));
-    }
-    if input.names_machines() {
-        return Err(EngineError::InvalidArgument(
-            "trainingInput.masterType, masterConfig and workerCount name cloud machines; the local engine runs one process on this machine, so leave them out (they apply to Vertex AI)".into(),
-        ));
-    }
-    let absolute = |field: &str, path: &str| {
-        if Path::new(path).is_absolute() {
-            Ok(PathBuf::from(path))
-        } else {
-            Err(EngineError::InvalidArgument(format!(
-                "trainingInput.{field} {path:?} must be an absolute path"
-            )))
-        }
-    };
-    for uri in &input.package_uris {
-        if !absolute("packageUris", uri)?.exists() {
-            return Err(EngineError::InvalidArgument(format!(
-                "trainingInput.packageUris: {uri:?} does not exist"
-            )));
-        }
-    }
-    if let Some(dir) = &input.working_dir
-        && !absolute("workingDir", dir)?.is_dir()
-    {
-        return Err(EngineError::InvalidArgument(format!(
-            "trainingInput.workingDir {dir:?} is not a directory"
-        )));
-    }
-    if let Some(dir) = &input.job_dir {
-        absolute("jobDir", dir)?;
-    }
-    Ok(())
-}
-
 /// True if `pid` runs and is the wrapper of the job in `state_dir` (not a reused pid).
 fn process_alive(pid: i32, state_dir: &Path) -> bool {
     if nix::sys::signal::kill(Pid::from_raw(pid), None).is_err() {
@@ -614,23 +556,6 @@ fn process_alive(pid: i32, state_dir: &Path) -> bool {
         }
         Err(_) => true, // no /proc: trust the signal check
     }
-}
-
-/// A command line as a person would type it in a shell.
-pub fn shell_words(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            let plain = !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
-            if plain {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use super::state::connections::Connections;
 use super::state::jobs::JobList;
 use super::theme;
 use crate::backend::{Backend, ModelChange, Request};
+use crate::domain::shell_words;
 use crate::domain::{ConnectionId, Filter, FilterError, Job, JobKey, JobState, ListedJob};
-use crate::engine::runner::shell_words;
 
 /// Quick state filters shown as chips beside the filter box.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! logs), its node and Serve APIs (resources, models), the Serve HTTP proxy (online
 //! prediction) and the Prometheus text its nodes export (serving traffic).
 
+mod artifact;
 mod client;
 mod jobs;
 mod logs;
@@ -9,6 +10,7 @@ mod nodes;
 mod package;
 mod prometheus;
 mod serve;
+mod versions;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,16 +22,13 @@ use serde::Deserialize;
 
 use super::{Platform, PlatformError, SnippetAuth};
 use crate::domain::{
-    Capabilities, ClusterSummary, Framework, Job, JobPage, LogPage, MetricsPage, Model,
-    PredictionInput, ServingMetrics, Support, Version, VersionState,
+    Capabilities, ClusterSummary, Job, JobPage, LogPage, MetricsPage, Model, PredictionInput,
+    ServingMetrics, Support, Version,
 };
 use client::RayHttp;
 use jobs::RayJob;
 pub(in crate::platform) use jobs::page;
-use serve::{AppConfig, Cluster, VersionArgs};
-
-/// Largest model file uploaded as a version.
-const MAX_MODEL: u64 = package::MAX_PACKAGE as u64;
+use serve::{AppConfig, Cluster};
 
 /// Talks to one Ray cluster.
 pub struct RayPlatform {
@@ -193,113 +192,6 @@ fn default_serve_url(dashboard: &str) -> String {
         None => host,
     };
     format!("{scheme}://{host}:8000")
-}
-
-/// The bytes of the `model.onnx` a deployment URI names (a file, or a folder holding one).
-/// A version's artifact as read for a package: an ONNX file's bytes, or the files (by
-/// path in the artifact) a framework loads.
-enum Artifact {
-    Onnx(Vec<u8>),
-    Files(Framework, Vec<(String, Vec<u8>)>),
-}
-
-/// Reads the artifact `uri` names, telling its framework from its files as the local
-/// engine does.
-fn read_artifact(uri: &str, given: &str) -> Result<Artifact, String> {
-    let path = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
-    let names: Vec<String> = if path.is_dir() {
-        let mut names: Vec<String> = std::fs::read_dir(&path)
-            .map_err(|e| format!("deploymentUri: cannot read {}: {e}", path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-            .collect();
-        names.sort();
-        names
-    } else {
-        path.file_name()
-            .map(|n| vec![n.to_string_lossy().into_owned()])
-            .unwrap_or_default()
-    };
-    let given = Framework::parse(given)?;
-    let framework = match Framework::detect(&names, given) {
-        Ok(framework) => framework,
-        Err(_) if given.is_none() && path.is_file() => Framework::Onnx,
-        Err(e) if path.exists() => return Err(format!("deploymentUri: {e}")),
-        Err(_) => return read_model(uri).map(Artifact::Onnx),
-    };
-    if framework.in_engine() {
-        return read_model(uri).map(Artifact::Onnx);
-    }
-    let mut files = Vec::new();
-    let mut total = 0u64;
-    if path.is_file() {
-        let name = names.first().cloned().unwrap_or_default();
-        files.push((name, read_capped(&path, &mut total)?));
-    } else {
-        collect_files(&path, "", &mut files, &mut total, 0)?;
-    }
-    Ok(Artifact::Files(framework, files))
-}
-
-fn read_capped(path: &std::path::Path, total: &mut u64) -> Result<Vec<u8>, String> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| format!("deploymentUri: cannot read {}: {e}", path.display()))?
-        .len();
-    *total += size;
-    if *total > MAX_MODEL {
-        return Err(format!(
-            "deploymentUri: the artifact is over {} MB; a Ray package holds at most that",
-            MAX_MODEL / 1_000_000
-        ));
-    }
-    std::fs::read(path).map_err(|e| format!("deploymentUri: cannot read {}: {e}", path.display()))
-}
-
-fn collect_files(
-    dir: &std::path::Path,
-    prefix: &str,
-    files: &mut Vec<(String, Vec<u8>)>,
-    total: &mut u64,
-    depth: usize,
-) -> Result<(), String> {
-    if depth > 32 {
-        return Err(format!(
-            "deploymentUri: {} is nested too deep",
-            dir.display()
-        ));
-    }
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| format!("deploymentUri: cannot read {}: {e}", dir.display()))?;
-    for entry in entries.flatten() {
-        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
-        let path = entry.path();
-        if path.is_dir() {
-            collect_files(&path, &format!("{name}/"), files, total, depth + 1)?;
-        } else {
-            files.push((name, read_capped(&path, total)?));
-        }
-    }
-    Ok(())
-}
-
-fn read_model(uri: &str) -> Result<Vec<u8>, String> {
-    let path = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
-    let file = if path.is_dir() {
-        path.join("model.onnx")
-    } else {
-        path
-    };
-    let size = std::fs::metadata(&file)
-        .map_err(|e| format!("deploymentUri: cannot read {}: {e}", file.display()))?
-        .len();
-    if size > MAX_MODEL {
-        return Err(format!(
-            "deploymentUri: {} is {} MB; a Ray package holds at most {} MB",
-            file.display(),
-            size / 1_000_000,
-            MAX_MODEL / 1_000_000
-        ));
-    }
-    std::fs::read(&file).map_err(|e| format!("deploymentUri: cannot read {}: {e}", file.display()))
 }
 
 #[derive(Deserialize)]
@@ -502,106 +394,7 @@ impl Platform for RayPlatform {
         model: &str,
         version: &Version,
     ) -> Result<Version, PlatformError> {
-        version.validate_creation().map_err(invalid)?;
-        if version.manual_scaling.is_some() {
-            return Err(invalid(
-                "manualScaling: Ray Serve versions scale with autoScaling (minNodes, maxNodes)"
-                    .into(),
-            ));
-        }
-        let name = version.short_name().to_owned();
-        if version.prediction_class.is_some() {
-            return Err(invalid(
-                "custom prediction routines are served by the local engine; on Ray Serve, deploy the model's own files (a SavedModel, model.joblib, model.bst, model.onnx)".into(),
-            ));
-        }
-        let uri = version.deployment_uri.clone();
-        let given = version.framework.clone();
-        let artifact = tokio::task::spawn_blocking(move || read_artifact(&uri, &given))
-            .await
-            .map_err(|e| PlatformError::Protocol(e.to_string()))?
-            .map_err(invalid)?;
-        let (framework, bytes, files) = match artifact {
-            Artifact::Onnx(bytes) => (Framework::Onnx, bytes, Vec::new()),
-            Artifact::Files(framework, files) => {
-                let all: Vec<u8> = files
-                    .iter()
-                    .flat_map(|(name, bytes)| name.as_bytes().iter().chain(bytes))
-                    .copied()
-                    .collect();
-                (framework, all, files)
-            }
-        };
-        let (inputs, outputs) = if framework.in_engine() {
-            crate::onnx_signature::read(&bytes)
-                .map_err(|e| invalid(format!("deploymentUri: {e}")))?
-        } else {
-            // The framework reads its own signature in the replica.
-            (Vec::new(), Vec::new())
-        };
-        let digest: String =
-            sha1::Digest::finalize(<sha1::Sha1 as sha1::Digest>::new_with_prefix(&bytes))
-                .iter()
-                .take(5)
-                .map(|b| format!("{b:02x}"))
-                .collect();
-        let module = format!(
-            "mlc_{}_{}_{digest}",
-            model.to_ascii_lowercase(),
-            name.to_ascii_lowercase()
-        );
-        let init = format!("{module}/__init__.py");
-        let zipped = if framework.in_engine() {
-            let file = format!("{module}/model.onnx");
-            package::of_files(&[(&init, b"".as_slice()), (&file, &bytes)]).map_err(invalid)?
-        } else {
-            let named: Vec<(String, &[u8])> = files
-                .iter()
-                .map(|(name, bytes)| (format!("{module}/model/{name}"), bytes.as_slice()))
-                .collect();
-            let mut entries: Vec<(&str, &[u8])> = vec![(&init, b"".as_slice())];
-            entries.extend(named.iter().map(|(n, b)| (n.as_str(), *b)));
-            package::of_files(&entries).map_err(invalid)?
-        };
-        let package = package::ensure_uploaded(&self.http, zipped).await?;
-        let _one_at_a_time = self.serve_changes.lock().await;
-        let cluster = Cluster::read(&self.http).await?;
-        let mut app = cluster.ours(model)?;
-        if app.args.versions.contains_key(&name) {
-            return Err(PlatformError::Rejected {
-                status: "ALREADY_EXISTS".into(),
-                message: format!("the model {model} already has a version {name}"),
-            });
-        }
-        let args = VersionArgs {
-            module,
-            package,
-            deployment_uri: version.deployment_uri.clone(),
-            create_time: Some(Utc::now()),
-            inputs,
-            outputs,
-            description: version.description.clone(),
-            labels: version.labels.clone(),
-            auto_scaling: version.auto_scaling,
-            framework: if framework.in_engine() {
-                String::new()
-            } else {
-                framework.api_name().to_owned()
-            },
-        };
-        app.add_version(&name, args);
-        let first = app.router_config().default_version.is_none();
-        if first {
-            app.set_default(&name);
-        }
-        self.write(&cluster, Some(&app), None).await?;
-        let mut created = version.clone();
-        created.name = name;
-        created.framework = framework.api_name().into();
-        created.state = VersionState::Creating;
-        created.is_default = first;
-        created.create_time = Some(Utc::now());
-        Ok(created)
+        self.add_version(model, version).await
     }
 
     async fn delete_version(&self, model: &str, version: &str) -> Result<Version, PlatformError> {

@@ -3,12 +3,15 @@
 //! (Cloud Logging) and job CPU and memory (Cloud Monitoring).
 
 pub mod auth;
+mod batch_jobs;
 mod client;
+mod collections;
 mod jobs;
 mod logs;
 mod metrics;
 mod models;
 mod registry;
+mod uploads;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -21,30 +24,16 @@ use serde_json::json;
 
 use super::{Platform, PlatformError, SnippetAuth};
 use crate::domain::{
-    Capabilities, Job, JobPage, LogPage, MetricsPage, Model, PredictionInput, ServingMetrics,
-    Support, Version, VersionState,
+    Capabilities, Job, JobPage, LogPage, MetricsPage, Model, ServingMetrics, Support, Version,
 };
 pub use auth::TokenSource;
+use batch_jobs::BatchPredictionJob;
 use client::VertexHttp;
-use jobs::{BatchPredictionJob, CustomJob, id_of};
+use collections::JobKind;
+use jobs::{CustomJob, id_of};
 use models::{Operation, VxModel};
-use registry::{Catalog, Upload};
-
-/// Which collection a job id belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum JobKind {
-    Custom,
-    Batch,
-}
-
-impl JobKind {
-    fn collection(self) -> &'static str {
-        match self {
-            JobKind::Custom => "customJobs",
-            JobKind::Batch => "batchPredictionJobs",
-        }
-    }
-}
+use registry::Catalog;
+use uploads::Upload;
 
 /// Talks to Vertex AI in one project and region.
 pub struct VertexPlatform {
@@ -117,123 +106,8 @@ impl VertexPlatform {
         self.http.parent()
     }
 
-    fn remember(&self, kind: JobKind, job: &Job) {
-        lock(&self.known).insert(job.job_id.clone(), (kind, job.clone()));
-    }
-
-    async fn fetch_job(&self, id: &str) -> Result<(JobKind, Job), PlatformError> {
-        let kinds = match lock(&self.known).get(id) {
-            Some((kind, _)) => vec![*kind],
-            None => vec![JobKind::Custom, JobKind::Batch],
-        };
-        for kind in kinds {
-            let url = self
-                .http
-                .ai(&format!("{}/{}/{id}", self.parent(), kind.collection()));
-            let job = match kind {
-                JobKind::Custom => self
-                    .http
-                    .call::<CustomJob>("get the custom job", Method::GET, &url, &[], None::<&()>)
-                    .await
-                    .map(|c| jobs::from_custom_job(&c)),
-                JobKind::Batch => self
-                    .http
-                    .call::<BatchPredictionJob>(
-                        "get the batch prediction job",
-                        Method::GET,
-                        &url,
-                        &[],
-                        None::<&()>,
-                    )
-                    .await
-                    .map(|b| jobs::from_batch_job(&b)),
-            };
-            match job {
-                Ok(job) => {
-                    self.remember(kind, &job);
-                    return Ok((kind, job));
-                }
-                Err(PlatformError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Err(PlatformError::NotFound(format!(
-            "there is no job {id} in {}",
-            self.parent()
-        )))
-    }
-
-    async fn submit_batch(&self, job: &Job, input: &PredictionInput) -> Result<Job, PlatformError> {
-        let model = match input.model_and_version().map_err(invalid)? {
-            (m, Some(v)) => {
-                let version = self.find_version(&m, &v).await?;
-                format!("{}@{}", self.model_name(&m), version.version_id)
-            }
-            (m, None) => self.model_name(&m),
-        };
-        let mut body = jobs::batch_job_for(job, input, model).map_err(invalid)?;
-        let request = client::request_label();
-        body.labels
-            .insert(client::REQUEST_LABEL.into(), request.clone());
-        let url = self
-            .http
-            .ai(&format!("{}/batchPredictionJobs", self.parent()));
-        let created: BatchPredictionJob = self
-            .http
-            .create("create the batch prediction job", &url, &body, || {
-                self.find_created(&url, "batchPredictionJobs", &request)
-            })
-            .await?;
-        let job = jobs::from_batch_job(&created);
-        self.remember(JobKind::Batch, &job);
-        Ok(job)
-    }
-
     fn model_name(&self, model: &str) -> String {
         format!("{}/models/{model}", self.parent())
-    }
-
-    /// The version an upload labelled `request` made, as a finished operation, if any.
-    async fn find_upload(
-        &self,
-        model: &str,
-        request: &str,
-    ) -> Result<Option<Operation>, PlatformError> {
-        let url = self
-            .http
-            .ai(&format!("{}:listVersions", self.model_name(model)));
-        let versions: Vec<VxModel> = match self
-            .http
-            .list_all("look for the version just uploaded", &url, "models", None)
-            .await
-        {
-            Ok(versions) => versions,
-            // The first version of a model: no model means no upload.
-            Err(PlatformError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let made = versions
-            .iter()
-            .any(|v| v.labels.get(client::REQUEST_LABEL).map(String::as_str) == Some(request));
-        Ok(made.then(|| Operation {
-            done: true,
-            ..Operation::default()
-        }))
-    }
-
-    /// The job of collection `url` that a create labelled `request` made, if any.
-    async fn find_created<T: serde::de::DeserializeOwned>(
-        &self,
-        url: &str,
-        field: &str,
-        request: &str,
-    ) -> Result<Option<T>, PlatformError> {
-        let filter = format!("labels.{}=\"{request}\"", client::REQUEST_LABEL);
-        let found: Vec<T> = self
-            .http
-            .list_all("look for the job just created", url, field, Some(&filter))
-            .await?;
-        Ok(found.into_iter().next())
     }
 }
 
@@ -348,7 +222,7 @@ impl Platform for VertexPlatform {
             .chain(
                 batch
                     .iter()
-                    .map(|b| (JobKind::Batch, jobs::from_batch_job(b))),
+                    .map(|b| (JobKind::Batch, batch_jobs::from_batch_job(b))),
             );
         let mut all = Vec::with_capacity(custom.len() + batch.len());
         for (kind, job) in listed {
@@ -536,97 +410,11 @@ impl Platform for VertexPlatform {
         model: &str,
         version: &Version,
     ) -> Result<Version, PlatformError> {
-        let name = version.short_name().to_owned();
-        models::check_alias(&name).map_err(invalid)?;
-        models::check_model_id(model).map_err(invalid)?;
-        let uri = version.deployment_uri.trim();
-        if !uri.starts_with("gs://") {
-            return Err(invalid(format!(
-                "deploymentUri {uri:?}: Vertex AI uploads a model from Cloud Storage; give the gs:// folder of the artifact (copy it there with `gsutil cp -r`)"
-            )));
-        }
-        let image = match &version.runtime {
-            Some(image) if image.contains('/') => image.clone(),
-            _ => models::prebuilt_image(&version.framework).to_owned(),
-        };
-        let first = lock(&self.pending_models).contains(model);
-        let mut aliases = vec![name.clone()];
-        if first {
-            aliases.push("default".into());
-        }
-        let mut body = json!({
-            "model": {
-                "displayName": model,
-                "artifactUri": uri,
-                "containerSpec": {"imageUri": image},
-                "versionAliases": aliases,
-                "versionDescription": version.description,
-                "labels": version.labels,
-            }
-        });
-        if first {
-            body["modelId"] = json!(model);
-        } else {
-            body["parentModel"] = json!(self.model_name(model));
-        }
-        let request = client::request_label();
-        body["model"]["labels"][client::REQUEST_LABEL] = json!(request);
-        let url = self.http.ai(&format!("{}/models:upload", self.parent()));
-        let op: Operation = self
-            .http
-            .create(&format!("upload {model} {name}"), &url, &body, || {
-                self.find_upload(model, &request)
-            })
-            .await?;
-        lock(&self.pending_models).remove(model);
-        let mut created = version.clone();
-        created.name = name;
-        created.deployment_uri = uri.to_owned();
-        created.framework = models::framework_of(&image).into();
-        created.runtime = Some(image);
-        created.state = VersionState::Creating;
-        created.is_default = first;
-        created.create_time = Some(Utc::now());
-        // An upload found after a lost answer has no operation to follow: the version
-        // shows from the registry.
-        if !op.name.is_empty() {
-            lock(&self.uploads).push(Upload {
-                model: model.to_owned(),
-                version: created.clone(),
-                operation: op.name,
-                error: None,
-            });
-        }
-        self.invalidate();
-        Ok(created)
+        self.upload_version(model, version).await
     }
 
     async fn delete_version(&self, model: &str, version: &str) -> Result<Version, PlatformError> {
-        let removed = {
-            let mut uploads = lock(&self.uploads);
-            let before = uploads.len();
-            uploads
-                .retain(|u| !(u.model == model && u.version.name == version && u.error.is_some()));
-            before != uploads.len()
-        };
-        if !removed {
-            let found = self.find_version(model, version).await?;
-            let what = format!("delete version {version} of {model}");
-            let url = self
-                .http
-                .ai(&format!("{}@{}", self.model_name(model), found.version_id));
-            let op: Operation = self
-                .http
-                .call(&what, Method::DELETE, &url, &[], None::<&()>)
-                .await?;
-            let done = models::wait(&self.http, &what, op, self.op_poll, self.op_timeout).await;
-            self.invalidate();
-            done?;
-        }
-        Ok(Version {
-            name: version.to_owned(),
-            ..Version::default()
-        })
+        self.remove_version(model, version).await
     }
 
     async fn set_default_version(

@@ -1,17 +1,16 @@
 //! The Model Registry and endpoints as this client keeps them: what was last read (so the
-//! console's 1 s sync stays inside the read quota), uploads and deployments under way,
+//! console's 1 s sync stays inside the read quota), deployments under way,
 //! and moving an endpoint's traffic to a version.
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::Utc;
 use reqwest::Method;
 use serde_json::json;
 
 use super::jobs::id_of;
 use super::models::{self, Endpoint, Operation, VxModel};
 use super::{VertexPlatform, lock};
-use crate::domain::{Version, VersionState};
+
 use crate::platform::PlatformError;
 
 /// What was last read of the Model Registry and endpoints, and when.
@@ -20,15 +19,6 @@ pub(super) struct Catalog {
     pub(super) models: Option<(std::time::Instant, Vec<VxModel>)>,
     pub(super) versions: HashMap<String, (std::time::Instant, Vec<VxModel>)>,
     pub(super) endpoints: Option<(std::time::Instant, Vec<Endpoint>)>,
-}
-
-/// A version upload still running, or failed and kept to show why.
-#[derive(Debug, Clone)]
-pub(super) struct Upload {
-    pub(super) model: String,
-    pub(super) version: Version,
-    pub(super) operation: String,
-    pub(super) error: Option<String>,
 }
 
 impl VertexPlatform {
@@ -215,70 +205,4 @@ impl VertexPlatform {
             ..Operation::default()
         }))
     }
-
-    /// Checks the uploads still running; answers the rows to show for them.
-    pub(super) async fn upload_rows(&self, model: &str) -> Vec<Version> {
-        let pending: Vec<Upload> = lock(&self.uploads)
-            .iter()
-            .filter(|u| u.model == model)
-            .cloned()
-            .collect();
-        let mut rows = Vec::new();
-        for upload in pending {
-            if upload.error.is_some() {
-                rows.push(failed_row(&upload));
-                continue;
-            }
-            let op: Result<Operation, _> = self
-                .http
-                .call(
-                    "follow the upload",
-                    Method::GET,
-                    &self.http.ai(&upload.operation),
-                    &[],
-                    None::<&()>,
-                )
-                .await;
-            match op {
-                Ok(op) if op.done => {
-                    let mut uploads = lock(&self.uploads);
-                    match op.error {
-                        Some(error) => {
-                            if let Some(u) =
-                                uploads.iter_mut().find(|u| u.operation == upload.operation)
-                            {
-                                u.error = Some(error.in_full());
-                                rows.push(failed_row(u));
-                            }
-                        }
-                        None => {
-                            uploads.retain(|u| u.operation != upload.operation);
-                            drop(uploads);
-                            self.invalidate();
-                        }
-                    }
-                }
-                _ => {
-                    let mut row = upload.version.clone();
-                    row.state = VersionState::Creating;
-                    let since = row
-                        .create_time
-                        .map_or(0, |t| (Utc::now() - t).num_seconds().max(0));
-                    row.progress = Some(format!(
-                        "uploading from {}: {since} s so far",
-                        row.deployment_uri
-                    ));
-                    rows.push(row);
-                }
-            }
-        }
-        rows
-    }
-}
-
-pub(super) fn failed_row(upload: &Upload) -> Version {
-    let mut row = upload.version.clone();
-    row.state = VersionState::Failed;
-    row.error_message = upload.error.clone();
-    row
 }
