@@ -26,7 +26,7 @@ pub enum SecretError {
     /// The fallback file could not be read or written.
     #[error("the secrets file {path} failed: {detail}")]
     File {
-        /// The file.
+        /// The fallback file.
         path: PathBuf,
         /// What went wrong.
         detail: String,

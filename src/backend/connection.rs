@@ -21,9 +21,14 @@ pub(super) struct Connected {
 /// Why connecting failed, and what the user can do.
 pub(super) enum ConnectFailure {
     /// The platform refused the credentials.
-    SignedOut { error: String, hint: String },
-    /// Anything else.
-    Failed { error: String, hint: String },
+    SignedOut {
+        error: String,
+        hint: String,
+    },
+    Failed {
+        error: String,
+        hint: String,
+    },
 }
 
 /// The data dir of a local engine connection.

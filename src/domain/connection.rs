@@ -42,7 +42,7 @@ impl fmt::Display for ConnectionId {
 /// A job as the console knows it: the connection it runs on and its id there.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JobKey {
-    /// The connection.
+    /// Where the job runs.
     pub connection: ConnectionId,
     /// The job's id on that connection's platform.
     pub job_id: String,
@@ -63,7 +63,7 @@ impl JobKey {
 pub struct ListedJob<'a> {
     /// The connection's name.
     pub connection: &'a str,
-    /// The job.
+    /// The job, borrowed from the list.
     pub job: &'a crate::domain::Job,
 }
 
@@ -147,7 +147,7 @@ pub enum ConnectionKind {
     /// A Google Cloud project's Vertex AI in one region.
     #[serde(rename_all = "camelCase")]
     Vertex {
-        /// The project id.
+        /// The Google Cloud project id (not its number).
         project: String,
         /// E.g. `us-central1`.
         region: String,
@@ -266,7 +266,7 @@ impl ConnectionKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionConfig {
-    /// Stable id.
+    /// Stable id: the keyring entry and the jobs' keys use it.
     pub id: ConnectionId,
     /// What the user calls it; unique; `connection=NAME` filters by it.
     pub name: String,

@@ -43,11 +43,11 @@ pub enum FieldKind {
 pub enum FieldValue<'a> {
     /// The item has no value for this field.
     Missing,
-    /// A text value.
+    /// Compared as text, ignoring ASCII case.
     Text(Cow<'a, str>),
     /// A list of words, compared as the text of them joined by spaces.
     Words(&'a [String]),
-    /// A time value.
+    /// Compared as an instant.
     Time(DateTime<Utc>),
     /// A ranked level (see [`FieldKind::Rank`]).
     Rank(i64),
@@ -73,8 +73,8 @@ pub struct FilterError {
     pub message: String,
 }
 
-/// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A comparison operator of the filter language.
 pub enum Op {
     /// `=`
     Eq,

@@ -158,8 +158,8 @@ pub struct ReplicaConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcceleratorConfig {
-    /// How many.
     #[serde(default)]
+    /// How many accelerators each replica gets.
     pub count: u32,
     /// E.g. `NVIDIA_TESLA_T4`.
     #[serde(rename = "type", default)]
@@ -173,8 +173,8 @@ pub struct EntrypointResources {
     /// CPUs, e.g. `1` or `0.5`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus: Option<f64>,
-    /// GPUs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// GPUs reserved for the entrypoint (fractions share one).
     pub gpus: Option<f64>,
     /// Memory in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

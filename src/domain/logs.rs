@@ -13,9 +13,9 @@ pub enum Severity {
     /// No level known: the platform does not report one and the line states none (Cloud
     /// Logging's DEFAULT). Sorts below every level.
     Default,
-    /// Debugging detail.
+    /// Detail for debugging.
     Debug,
-    /// Routine information.
+    /// Ordinary progress.
     Info,
     /// Something may be wrong.
     Warning,

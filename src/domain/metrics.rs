@@ -38,14 +38,14 @@ pub struct MetricsPage {
 pub struct ReplicaSeries {
     /// E.g. `workerpool0-0`.
     pub name: String,
-    /// Its samples.
+    /// The job's own samples (all replicas together).
     pub samples: Vec<ResourceSample>,
 }
 
 /// A cluster's size and load, for the status bar.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ClusterSummary {
-    /// Live nodes.
+    /// Nodes alive in the cluster.
     pub nodes: u32,
     /// CPUs the cluster schedules.
     pub cpus: f64,

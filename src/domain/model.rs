@@ -90,8 +90,8 @@ impl TensorSpec {
 pub struct Version {
     /// `projects/local/models/{model}/versions/{version}`; on create, the short name.
     pub name: String,
-    /// Free text.
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// What the user wrote about it.
     pub description: String,
     /// Where the artifact was taken from: a `model.onnx` file or a folder holding one.
     #[serde(default)]
@@ -178,8 +178,8 @@ pub struct Version {
 pub struct EndpointTraffic {
     /// The endpoint's id.
     pub endpoint: String,
-    /// Its display name.
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// The endpoint's display name, when the platform has one.
     pub endpoint_name: String,
     /// Percent of its requests, 0–100.
     pub percent: u32,
@@ -276,8 +276,8 @@ pub struct DefaultChange {
 pub struct Model {
     /// `projects/local/models/{model}`; on create, the short name.
     pub name: String,
-    /// Free text.
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// What the user wrote about it.
     pub description: String,
     /// Free-form labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -398,7 +398,7 @@ pub struct ServingSample {
     pub latency_p50_ms: f64,
     /// 99th percentile latency in milliseconds.
     pub latency_p99_ms: f64,
-    /// Replicas loaded.
+    /// Replicas serving now (0 when scaled to zero).
     pub replicas: u32,
 }
 

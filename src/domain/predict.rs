@@ -193,7 +193,7 @@ fn write_float(out: &mut String, x: f64, single: bool) -> std::fmt::Result {
 /// A tensor: shape and elements.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
-    /// Dimensions.
+    /// Dimensions, outermost first.
     pub shape: Vec<usize>,
     /// Elements, row-major.
     pub data: TensorData,

@@ -23,7 +23,7 @@ const PROGRESS_EVERY: u64 = 10_000;
 /// What a batch prediction did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
-    /// Lines predicted.
+    /// Instances predicted and written.
     pub predictions: u64,
     /// Lines that could not be.
     pub errors: u64,

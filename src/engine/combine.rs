@@ -21,7 +21,7 @@ pub enum Answer {
 
 /// A request waiting in another request's run.
 pub struct Member {
-    /// Its instances.
+    /// Its instances, to run with the leader's.
     pub batch: Batch,
     reply: oneshot::Sender<Answer>,
 }

@@ -110,7 +110,7 @@ pub enum StartError {
         "another mlconsole engine is already running on {dir}{where_}; stop it first, or start this one with another --data-dir"
     )]
     AlreadyRunning {
-        /// The data directory.
+        /// The data dir both engines use.
         dir: PathBuf,
         /// Where the other engine listens, when known.
         where_: String,
@@ -118,9 +118,9 @@ pub enum StartError {
     /// The data directory or a file in it cannot be used.
     #[error("cannot use the data directory {dir}: {source}")]
     DataDir {
-        /// The data directory.
+        /// The data dir that could not be prepared.
         dir: PathBuf,
-        /// What failed.
+        /// Why not.
         source: io::Error,
     },
     /// The state database cannot be opened.
@@ -136,7 +136,7 @@ pub enum StartError {
     Bind {
         /// The port asked for.
         port: u16,
-        /// What failed.
+        /// Why the port could not be taken.
         source: io::Error,
     },
 }

@@ -25,8 +25,8 @@ const PROJECT: &str = "projects/local";
 /// Why a model or version operation was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    /// Malformed request.
     #[error("{0}")]
+    /// The request is wrong; the text says how.
     InvalidArgument(String),
     /// No such model or version.
     #[error("{0}")]
@@ -80,7 +80,7 @@ pub type Unfinished = (String, String, PathBuf);
 /// How the engine starts the Python workers that serve what is not ONNX.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
-    /// The interpreter.
+    /// The interpreter (`--python`), with the frameworks installed.
     pub python: String,
     /// Where the predictor was written.
     pub script: PathBuf,
@@ -424,7 +424,7 @@ impl Registry {
             .collect())
     }
 
-    /// One version.
+    /// One version of a model, as the API shows it.
     pub fn get_version(&self, model: &str, version: &str) -> Result<Version, ModelError> {
         let models = self.read();
         let entry = models.get(model).ok_or_else(|| no_model(model))?;

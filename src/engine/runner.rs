@@ -47,7 +47,7 @@ pub enum EngineError {
     Io {
         /// What the engine was doing.
         what: String,
-        /// What failed.
+        /// What went wrong underneath.
         source: std::io::Error,
     },
 }

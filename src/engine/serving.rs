@@ -149,7 +149,7 @@ impl Serving {
         lock(&self.runtime).clone()
     }
 
-    /// Live replicas.
+    /// Replicas running now.
     pub fn replicas(&self) -> u32 {
         if let Some(pool) = &self.workers {
             return pool.replicas();

@@ -45,7 +45,7 @@ pub struct JobRecord {
     pub seq: i64,
     /// The job as the API shows it.
     pub job: Job,
-    /// Its processes.
+    /// The process running the job, while it runs.
     pub process: ProcessInfo,
 }
 

@@ -81,7 +81,7 @@ pub trait Platform: Send + Sync {
         page_size: usize,
         page_token: Option<&str>,
     ) -> Result<JobPage, PlatformError>;
-    /// One job.
+    /// One job by its id on this platform.
     async fn get_job(&self, id: &str) -> Result<Job, PlatformError>;
     /// Asks for a job to be cancelled; returns it as it is then.
     async fn cancel_job(&self, id: &str) -> Result<Job, PlatformError>;

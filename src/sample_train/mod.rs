@@ -38,9 +38,9 @@ const HELD_OUT: usize = 360;
 /// One dense layer: `out = in · weights + bias`, weights row-major `[inputs][outputs]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Dense {
-    /// Inputs.
+    /// Width of the layer's input.
     pub inputs: usize,
-    /// Outputs.
+    /// Width of the layer's output.
     pub outputs: usize,
     /// `inputs × outputs` weights, row by row.
     pub weights: Vec<f32>,

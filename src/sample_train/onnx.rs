@@ -8,20 +8,20 @@ use super::{CLASSES, INPUTS, Mlp};
 /// `onnx.ModelProto`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ModelProto {
-    /// IR version.
     #[prost(int64, tag = "1")]
+    /// `ir_version`: the ONNX file format version.
     pub ir_version: i64,
     /// Who made it.
     #[prost(string, tag = "2")]
     pub producer_name: String,
-    /// Its version.
     #[prost(string, tag = "3")]
+    /// `producer_version`: this crate's version.
     pub producer_version: String,
     /// What it is.
     #[prost(string, tag = "6")]
     pub doc_string: String,
-    /// The graph.
     #[prost(message, optional, tag = "7")]
+    /// `graph`: the computation.
     pub graph: Option<GraphProto>,
     /// Operator sets used.
     #[prost(message, repeated, tag = "8")]
@@ -34,8 +34,8 @@ pub struct OperatorSetIdProto {
     /// Empty for the default domain.
     #[prost(string, tag = "1")]
     pub domain: String,
-    /// The opset version.
     #[prost(int64, tag = "2")]
+    /// `version`: the operator set version.
     pub version: i64,
 }
 
@@ -51,11 +51,11 @@ pub struct GraphProto {
     /// Constant tensors (the trained parameters).
     #[prost(message, repeated, tag = "5")]
     pub initializer: Vec<TensorProto>,
-    /// Graph inputs.
     #[prost(message, repeated, tag = "11")]
+    /// `input`: the graph's inputs, by name and type.
     pub input: Vec<ValueInfoProto>,
-    /// Graph outputs.
     #[prost(message, repeated, tag = "12")]
+    /// `output`: the graph's outputs, by name and type.
     pub output: Vec<ValueInfoProto>,
 }
 
@@ -74,8 +74,8 @@ pub struct NodeProto {
     /// The operator, e.g. `MatMul`.
     #[prost(string, tag = "4")]
     pub op_type: String,
-    /// Attributes.
     #[prost(message, repeated, tag = "5")]
+    /// `attribute`: the operator's settings.
     pub attribute: Vec<AttributeProto>,
 }
 
@@ -85,8 +85,8 @@ pub struct AttributeProto {
     /// The attribute's name.
     #[prost(string, tag = "1")]
     pub name: String,
-    /// An integer value.
     #[prost(int64, tag = "3")]
+    /// `i`: an integer attribute's value.
     pub i: i64,
     /// `AttributeType`: 2 = INT.
     #[prost(int32, tag = "20")]
@@ -96,8 +96,8 @@ pub struct AttributeProto {
 /// `onnx.TensorProto` (float data).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct TensorProto {
-    /// The shape.
     #[prost(int64, repeated, tag = "1")]
+    /// `dims`: the tensor's shape.
     pub dims: Vec<i64>,
     /// `DataType`: 1 = FLOAT.
     #[prost(int32, tag = "2")]
@@ -116,16 +116,16 @@ pub struct ValueInfoProto {
     /// The value's name.
     #[prost(string, tag = "1")]
     pub name: String,
-    /// Its type.
     #[prost(message, optional, tag = "2")]
+    /// `type`: the value's type.
     pub r#type: Option<TypeProto>,
 }
 
 /// `onnx.TypeProto` (tensors only).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct TypeProto {
-    /// A tensor type.
     #[prost(message, optional, tag = "1")]
+    /// `tensor_type`: set for tensors (the only kind written).
     pub tensor_type: Option<TensorTypeProto>,
 }
 
@@ -135,24 +135,24 @@ pub struct TensorTypeProto {
     /// `DataType`: 1 = FLOAT.
     #[prost(int32, tag = "1")]
     pub elem_type: i32,
-    /// The shape.
     #[prost(message, optional, tag = "2")]
+    /// `shape`: the tensor's dimensions.
     pub shape: Option<TensorShapeProto>,
 }
 
 /// `onnx.TensorShapeProto`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct TensorShapeProto {
-    /// The dimensions.
     #[prost(message, repeated, tag = "1")]
+    /// `dim`: one entry per dimension.
     pub dim: Vec<Dimension>,
 }
 
 /// `onnx.TensorShapeProto.Dimension`: a size or a symbolic name.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Dimension {
-    /// A fixed size.
     #[prost(int64, optional, tag = "1")]
+    /// `dim_value`: a fixed size (unset for the batch dimension).
     pub dim_value: Option<i64>,
     /// A named, variable size such as `N`.
     #[prost(string, optional, tag = "2")]

@@ -20,11 +20,11 @@ use self::record::{Framed, read_record};
 /// One scalar value of a tag.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScalarPoint {
-    /// Training step.
+    /// The global step it was logged at.
     pub step: i64,
     /// Seconds since the epoch.
     pub wall_time: f64,
-    /// The value.
+    /// The value, as `f64` (TF1 `simple_value` or a TF2 one-element tensor).
     pub value: f64,
 }
 

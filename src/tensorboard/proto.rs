@@ -8,8 +8,8 @@ pub struct Event {
     /// Seconds since the epoch.
     #[prost(double, tag = "1")]
     pub wall_time: f64,
-    /// Training step.
     #[prost(int64, tag = "2")]
+    /// `step`: the global step of the event.
     pub step: i64,
     /// The file's format version, in a file's first event: `brain.Event:2`.
     #[prost(string, optional, tag = "3")]
@@ -22,8 +22,8 @@ pub struct Event {
 /// A set of tagged values.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Summary {
-    /// The values.
     #[prost(message, repeated, tag = "1")]
+    /// `value`: the tagged values of the summary.
     pub value: Vec<SummaryValue>,
 }
 
@@ -50,8 +50,8 @@ pub struct SummaryValue {
 /// Which plugin wrote a summary value.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SummaryMetadata {
-    /// The plugin.
     #[prost(message, optional, tag = "1")]
+    /// `plugin_data`: which TensorBoard plugin the value is for (`scalars` here).
     pub plugin_data: Option<PluginData>,
 }
 
@@ -69,8 +69,8 @@ pub struct TensorProto {
     /// `DataType` enum value (1 float, 2 double, 3 int32, 9 int64, 19 half, ...).
     #[prost(int32, tag = "1")]
     pub dtype: i32,
-    /// The shape.
     #[prost(message, optional, tag = "2")]
+    /// `tensor_shape`: empty for a scalar.
     pub tensor_shape: Option<TensorShape>,
     /// Values as raw little-endian bytes.
     #[prost(bytes = "bytes", tag = "4")]
@@ -106,8 +106,8 @@ pub struct TensorShape {
 /// One dimension of a shape.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct TensorDim {
-    /// Its size.
     #[prost(int64, tag = "1")]
+    /// `size`: this dimension's length.
     pub size: i64,
 }
 

@@ -6,7 +6,7 @@
 pub enum Framed<'a> {
     /// A whole record whose CRCs match; `next` is where the following record starts.
     Record {
-        /// The payload.
+        /// The record's bytes (an `Event` protobuf), its checksum verified.
         data: &'a [u8],
         /// Offset of the next record.
         next: usize,

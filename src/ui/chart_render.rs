@@ -18,11 +18,11 @@ use crate::tensorboard::ScalarPoint;
 /// What the x axis shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum XAxis {
-    /// The training step.
+    /// The training step the point was logged at.
     Step,
     /// Seconds since the run's first point.
     Relative,
-    /// The wall clock.
+    /// The time of day it was logged.
     Wall,
 }
 
@@ -89,9 +89,9 @@ pub struct ChartKey {
     pub runs_revision: u64,
     /// Smoothing weight, as bits.
     pub smoothing: u32,
-    /// The x axis.
+    /// What the x axis measures.
     pub x_axis: XAxis,
-    /// Log scale.
+    /// Whether y is on a log scale.
     pub log_y: bool,
     /// Image size in pixels.
     pub size: [usize; 2],
@@ -101,17 +101,17 @@ pub struct ChartKey {
 
 /// One shown run's points of a chart's tag.
 pub struct RunPoints {
-    /// The run.
+    /// The run's name (its folder under the log dir).
     pub name: String,
-    /// Its colour index.
+    /// Its colour's index in the palette (stable per run).
     pub color: usize,
-    /// Its points.
+    /// Its points, shared with the tab (not copied) in chunks.
     pub chunks: Vec<Arc<Vec<ScalarPoint>>>,
 }
 
 /// A run's line as drawn (reduced), for the hover read-out.
 pub struct HoverLine {
-    /// The run.
+    /// The run's name.
     pub run: String,
     /// Its points, by x.
     pub points: Vec<PlotPoint>,
@@ -123,7 +123,7 @@ pub struct ChartRequest {
     pub tag: String,
     /// What it is drawn from.
     pub key: ChartKey,
-    /// The shown runs.
+    /// The runs drawn, each with its points.
     pub runs: Vec<RunPoints>,
     /// Smoothing weight (0 = raw).
     pub smoothing: f32,
@@ -131,13 +131,13 @@ pub struct ChartRequest {
     pub draw_raw: bool,
 }
 
-/// A drawn chart.
+/// A chart drawn off the UI thread, ready to upload as a texture.
 pub struct ChartImage {
-    /// The tag.
+    /// The tag it charts.
     pub tag: String,
     /// What it was drawn from.
     pub key: ChartKey,
-    /// The lines.
+    /// The lines, rasterised.
     pub image: ColorImage,
     /// The plot area the image covers: `[min x, min y, max x, max y]`.
     pub bounds: [f64; 4],

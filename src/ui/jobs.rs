@@ -20,15 +20,15 @@ use crate::domain::{ConnectionId, Filter, FilterError, Job, JobKey, JobState, Li
 /// Quick state filters shown as chips beside the filter box.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateChip {
-    /// Every job.
+    /// No state filter.
     All,
     /// Preparing, running or being cancelled.
     Running,
-    /// Succeeded.
+    /// Only jobs that succeeded.
     Succeeded,
-    /// Failed.
+    /// Only jobs that failed.
     Failed,
-    /// Cancelled.
+    /// Only jobs that were cancelled.
     Cancelled,
 }
 
@@ -65,9 +65,9 @@ impl StateChip {
 /// A column the table can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortColumn {
-    /// The state.
+    /// By state name.
     State,
-    /// The job id.
+    /// By job id, alphabetically.
     JobId,
     /// When it was created.
     Created,

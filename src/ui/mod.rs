@@ -42,7 +42,7 @@ use toasts::Toasts;
 /// Most time a frame spends applying updates before it draws.
 const UPDATE_BUDGET: Duration = Duration::from_millis(8);
 
-/// The console.
+/// The console window: tab switch, selection, toasts and the tabs.
 pub struct App {
     backend: Backend,
     tab: Tab,

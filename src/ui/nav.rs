@@ -71,7 +71,7 @@ pub enum Nav {
     Try {
         /// Where the model is.
         connection: ConnectionId,
-        /// The model.
+        /// The model's short name.
         model: String,
         /// A pinned version, or the default.
         version: Option<String>,
@@ -82,7 +82,7 @@ pub enum Nav {
     OpenUrl(String),
     /// Tell the user something in the corner.
     Toast {
-        /// The message.
+        /// What to say.
         text: String,
         /// Whether it reports a failure.
         error: bool,

@@ -37,11 +37,9 @@ enum PredictAction {
     Send {
         /// The connection serving the model.
         connection: ConnectionId,
-        /// The model.
         model: String,
         /// A pinned version or `None` for the default.
         version: Option<String>,
-        /// The body.
         body: String,
     },
     /// Put a snippet that sends this request on the clipboard.
@@ -50,29 +48,24 @@ enum PredictAction {
         kind: SnippetKind,
         /// The connection serving the model.
         connection: ConnectionId,
-        /// The model.
         model: String,
         /// A pinned version or `None` for the default.
         version: Option<String>,
-        /// The body.
         body: String,
     },
     /// Run a dropped JSONL file as a batch prediction job.
     BatchJob {
         /// The connection serving the model.
         connection: ConnectionId,
-        /// The model.
         model: String,
         /// A pinned version or `None` for the default.
         version: Option<String>,
-        /// The JSONL file.
         file: PathBuf,
     },
     /// Run a batch prediction job over files in Cloud Storage.
     CloudBatchJob {
         /// The connection serving the model.
         connection: ConnectionId,
-        /// The model.
         model: String,
         /// A pinned version or `None` for the default.
         version: Option<String>,

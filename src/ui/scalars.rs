@@ -33,7 +33,6 @@ enum ScalarsAction {
     Save {
         /// Suggested file name.
         file_name: String,
-        /// The CSV.
         text: String,
     },
 }

@@ -11,7 +11,7 @@ use crate::engine::runner::EngineError;
 /// Google's JSON error shape: `{"error": {"code", "message", "status"}}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
-    /// The error.
+    /// `{code, message, status}` as Google's APIs answer.
     pub error: ErrorStatus,
 }
 

@@ -102,7 +102,7 @@ pub struct LoggingEntry {
     pub log_name: String,
     /// The job the line belongs to.
     pub resource: MonitoredResource,
-    /// The line.
+    /// The line as the job wrote it.
     pub text_payload: String,
     /// When the engine read the line (RFC 3339, microseconds).
     pub timestamp: String,

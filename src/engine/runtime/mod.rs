@@ -26,7 +26,7 @@ pub const ONNXRUNTIME: &str = "onnxruntime";
 pub enum Choice {
     /// ONNX Runtime when it is loaded, else tract.
     Auto,
-    /// tract only.
+    /// tract (pure Rust) even when ONNX Runtime is loaded.
     Tract,
     /// ONNX Runtime only.
     OnnxRuntime,

@@ -360,7 +360,7 @@ impl Pool {
         })
     }
 
-    /// Live workers.
+    /// Workers running now (busy or idle).
     pub fn replicas(&self) -> u32 {
         self.live.load(Ordering::Relaxed)
     }

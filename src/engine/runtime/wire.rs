@@ -38,9 +38,9 @@ pub struct Field<'a> {
     pub start: usize,
     /// Where it ends.
     pub end: usize,
-    /// The field number.
+    /// The protobuf field number.
     pub number: u64,
-    /// The wire type.
+    /// How the value is encoded (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32).
     pub wire_type: u64,
     /// The value's bytes: the payload of length-delimited fields, else the raw value.
     pub payload: &'a [u8],

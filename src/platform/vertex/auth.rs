@@ -18,14 +18,14 @@ const GCLOUD_TOKEN_REUSE: Duration = Duration::from_secs(30 * 60);
 pub enum TokenSource {
     /// Credentials `google-cloud-auth` refreshes by itself; `what` names them for messages.
     Google {
-        /// The credentials.
+        /// The service account key or user credentials signing in.
         credentials: Credentials,
         /// E.g. "the service account ci@p.iam.gserviceaccount.com".
         what: String,
     },
     /// Tokens printed by `gcloud auth print-access-token`, reused for half an hour.
     Gcloud {
-        /// The gcloud program.
+        /// The `gcloud` to ask for tokens.
         program: PathBuf,
         /// The last token and when it was printed.
         cached: Mutex<Option<(String, Instant)>>,

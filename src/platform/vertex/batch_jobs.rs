@@ -13,7 +13,6 @@ use crate::domain::{Job, PredictionInput};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BatchPredictionJob {
-    /// Output only.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// The user's name for it.
@@ -24,28 +23,20 @@ pub struct BatchPredictionJob {
     pub input_config: BatchInput,
     /// Where predictions go.
     pub output_config: BatchOutput,
-    /// The machines predicting.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dedicated_resources: Option<BatchResources>,
-    /// Output only.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub state: String,
-    /// Output only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Status>,
-    /// Output only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub create_time: Option<DateTime<Utc>>,
-    /// Output only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_time: Option<DateTime<Utc>>,
-    /// Output only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end_time: Option<DateTime<Utc>>,
-    /// Output only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub update_time: Option<DateTime<Utc>>,
-    /// Labels.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// Output only: counts of instances.
@@ -59,7 +50,6 @@ pub struct BatchPredictionJob {
 pub struct BatchInput {
     /// `jsonl`.
     pub instances_format: String,
-    /// The files.
     pub gcs_source: GcsSource,
 }
 
@@ -85,7 +75,6 @@ pub struct BatchOutput {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BatchResources {
-    /// The machine.
     pub machine_spec: MachineSpec,
     /// Replicas at start.
     pub starting_replica_count: i32,

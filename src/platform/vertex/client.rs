@@ -16,7 +16,6 @@ const ATTEMPTS: u32 = 4;
 
 /// How one send of a call turned out.
 enum SendOutcome {
-    /// The API answered.
     Answered {
         status: StatusCode,
         text: String,
@@ -43,9 +42,7 @@ pub(super) struct VertexHttp {
     pub logging: String,
     /// E.g. `https://monitoring.googleapis.com`.
     pub monitoring: String,
-    /// The project id.
     pub project: String,
-    /// The region.
     pub region: String,
     /// Where tokens come from.
     pub tokens: TokenSource,

@@ -21,7 +21,6 @@ pub struct Status {
     pub code: i32,
     /// What went wrong.
     pub message: String,
-    /// Typed details.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<serde_json::Value>,
 }
@@ -76,7 +75,6 @@ pub struct CustomJob {
     pub name: String,
     /// The user's name for it.
     pub display_name: String,
-    /// What runs.
     pub job_spec: CustomJobSpec,
     /// `JOB_STATE_*` (output only).
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -84,19 +82,14 @@ pub struct CustomJob {
     /// Why it failed (output only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Status>,
-    /// Output only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub create_time: Option<DateTime<Utc>>,
-    /// Output only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_time: Option<DateTime<Utc>>,
-    /// Output only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end_time: Option<DateTime<Utc>>,
-    /// Output only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub update_time: Option<DateTime<Utc>>,
-    /// Labels.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }
@@ -124,7 +117,6 @@ pub struct GcsDestination {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct WorkerPoolSpec {
-    /// The machine.
     pub machine_spec: MachineSpec,
     /// How many replicas (int64).
     #[serde(with = "int64", skip_serializing_if = "Option::is_none")]
@@ -155,15 +147,12 @@ pub struct MachineSpec {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ContainerSpec {
-    /// The image.
     pub image_uri: String,
     /// Overrides the image's entrypoint.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
-    /// Arguments.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
-    /// Environment.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
 }
@@ -178,10 +167,8 @@ pub struct PythonPackageSpec {
     pub package_uris: Vec<String>,
     /// E.g. `trainer.task`.
     pub python_module: String,
-    /// Arguments.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
-    /// Environment.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
 }
@@ -190,9 +177,7 @@ pub struct PythonPackageSpec {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EnvVar {
-    /// Name.
     pub name: String,
-    /// Value.
     pub value: String,
 }
 

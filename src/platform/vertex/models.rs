@@ -23,7 +23,6 @@ pub struct VxModel {
     pub name: String,
     /// The model's name as shown.
     pub display_name: String,
-    /// Free text.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// `1`, `2`, … (output only).
@@ -35,19 +34,15 @@ pub struct VxModel {
     /// Free text about this version.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub version_description: String,
-    /// Output only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version_create_time: Option<DateTime<Utc>>,
-    /// Output only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub create_time: Option<DateTime<Utc>>,
     /// The `gs://` folder of the artifact.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub artifact_uri: String,
-    /// The serving container.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container_spec: Option<ModelContainer>,
-    /// Labels.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }
@@ -66,7 +61,6 @@ pub struct ModelContainer {
 pub struct Endpoint {
     /// `projects/P/locations/R/endpoints/E`.
     pub name: String,
-    /// As shown.
     pub display_name: String,
     /// What it serves (output only).
     pub deployed_models: Vec<DeployedModel>,
@@ -78,18 +72,14 @@ pub struct Endpoint {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct DeployedModel {
-    /// Output only.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub id: String,
     /// `projects/P/locations/R/models/M` or `…/models/M@VERSION`.
     pub model: String,
-    /// Output only.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub model_version_id: String,
-    /// As shown.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub display_name: String,
-    /// Machines.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dedicated_resources: Option<serde_json::Value>,
     /// Or Google-managed machines.
@@ -117,7 +107,6 @@ pub struct Operation {
     pub error: Option<Status>,
     /// What it made.
     pub response: Option<serde_json::Value>,
-    /// Progress.
     pub metadata: Option<serde_json::Value>,
 }
 

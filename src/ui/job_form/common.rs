@@ -23,7 +23,7 @@ pub enum JobKind {
 /// What was typed in the fields every platform takes.
 #[derive(Debug, Clone)]
 pub struct CommonFields {
-    /// The job id.
+    /// The job's id, as typed (checked when submitted).
     pub job_id: String,
     /// Command or module.
     pub kind: JobKind,

@@ -25,19 +25,19 @@ pub(crate) use crate::domain::JobPaths as Paths;
 /// A field of the form, which errors are kept by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Field {
-    /// The job id.
+    /// The job id box.
     JobId,
-    /// The command line.
+    /// The command line box (local engine).
     Command,
-    /// The Python module.
+    /// The Python module box (`trainer.task`).
     Module,
     /// The packages of a module job.
     Packages,
     /// The trainer's arguments.
     Args,
-    /// The working directory.
+    /// The working directory box.
     WorkingDir,
-    /// The job directory.
+    /// The job directory box (where outputs and summaries go).
     JobDir,
     /// `KEY=VALUE` lines.
     Env,
@@ -84,14 +84,11 @@ pub type Errors = BTreeMap<Field, String>;
 enum FormAction {
     /// Submit this job on this connection.
     Submit {
-        /// The connection.
         connection: ConnectionId,
-        /// The job.
         job: Box<Job>,
     },
     /// Let the user pick a file or folder for a field.
     Pick {
-        /// The field.
         target: PickTarget,
         /// Pick a folder rather than a file.
         folder: bool,
@@ -103,7 +100,7 @@ enum FormAction {
 /// How the chosen connection takes jobs: which fields it has, and its paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
-    /// The local engine.
+    /// The embedded or another mlconsole engine: local paths, one process.
     Local,
     /// A Ray cluster: pip requirements and reserved resources too.
     Cluster,

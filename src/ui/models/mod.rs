@@ -41,7 +41,6 @@ enum ModelsAction {
     Try {
         /// The connection serving it.
         connection: ConnectionId,
-        /// The model.
         model: String,
         /// The version, `None` for the default.
         version: Option<String>,
@@ -137,7 +136,7 @@ impl ModelsTab {
         }
     }
 
-    /// The model shown.
+    /// The model whose versions are shown.
     pub fn selected(&self) -> Option<&ModelKey> {
         self.selected.as_ref()
     }

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use crate::backend::{ConnectionStatus, Update};
 use crate::domain::{Capabilities, ClusterSummary, ConnectionConfig, ConnectionId};
 
-/// The connections snapshot.
 #[derive(Debug, Default)]
+/// Every connection: settings, status and cluster summary as last reported.
 pub struct Connections {
     list: Vec<ConnectionConfig>,
     status: HashMap<ConnectionId, ConnectionStatus>,

@@ -100,7 +100,7 @@ impl Snapshots {
 pub enum Applied {
     /// A connection's jobs changed; `finished` are those that just ended.
     Jobs {
-        /// Whose jobs.
+        /// The connection whose jobs changed.
         connection: ConnectionId,
         /// The jobs that ended with this update.
         finished: Vec<Job>,

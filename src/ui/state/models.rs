@@ -9,8 +9,8 @@ use crate::domain::{ConnectionId, ServingRuntimes};
 /// A model's connection and short name.
 pub type ModelKey = (ConnectionId, String);
 
-/// The models snapshot.
 #[derive(Debug, Default)]
+/// Every connection's models and versions as last listed.
 pub struct Models {
     /// Every connection's models, a connection's together, in the order first listed.
     pub list: Vec<ModelView>,
