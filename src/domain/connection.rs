@@ -512,6 +512,8 @@ pub struct Capabilities {
     pub sample_job: Support,
     /// New versions come from a model file on this machine (dropped or picked).
     pub model_files: Support,
+    /// Hyperparameter tuning jobs (`trainingInput.hyperparameters`).
+    pub tuning: Support,
 }
 
 impl Capabilities {
@@ -525,6 +527,7 @@ impl Capabilities {
         batch_prediction: Support::Yes,
         sample_job: Support::Yes,
         model_files: Support::Yes,
+        tuning: Support::Yes,
     };
 }
 

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::PredictionInput;
 use super::filter::{FieldKind, FieldValue, Filterable};
+use super::tuning::{HyperparameterSpec, TrainingOutput};
 
 /// The lifecycle state of a job, as API v1 names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
@@ -132,6 +133,10 @@ pub struct TrainingInput {
     /// How many more replicas run beside the first, on the same machine type (Vertex AI).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_count: Option<u32>,
+    /// Run as a hyperparameter tuning study: trials of this job with values chosen
+    /// from these ranges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hyperparameters: Option<HyperparameterSpec>,
 }
 
 impl TrainingInput {
@@ -235,6 +240,9 @@ pub struct Job {
     /// How the engine started the process (output only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invocation: Option<Invocation>,
+    /// A tuning job's trials (output only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_output: Option<TrainingOutput>,
 }
 
 /// One page of a job listing, newest first.
@@ -248,6 +256,12 @@ pub struct JobPage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
 }
+
+/// The label a tuning job's trial carries: its trial number.
+pub const TRIAL_LABEL: &str = "tuning_trial";
+
+/// Room a trial's id takes beyond its tuning job's (`_trial_10000`).
+const TRIAL_SUFFIX_LEN: usize = 12;
 
 /// Longest job id accepted, as Cloud ML Engine.
 pub const MAX_JOB_ID_LEN: usize = 128;
@@ -277,6 +291,8 @@ pub enum JobField {
     Pip,
     /// `predictionInput`.
     Prediction,
+    /// `trainingInput.hyperparameters`.
+    Tuning,
 }
 
 /// Why a job cannot be submitted, and which part of it is wrong.
@@ -290,6 +306,18 @@ pub struct InvalidJob {
 }
 
 impl Job {
+    /// The study a tuning job runs, if it is one.
+    pub fn study(&self) -> Option<&HyperparameterSpec> {
+        self.training_input.as_ref()?.hyperparameters.as_ref()
+    }
+
+    /// For a trial of a tuning job: the tuning job's id and the trial's number.
+    pub fn trial_of(&self) -> Option<(&str, &str)> {
+        let trial = self.labels.get(TRIAL_LABEL)?;
+        let parent = self.job_id.strip_suffix(&format!("_trial_{trial}"))?;
+        Some((parent, trial))
+    }
+
     /// The model a finished job's artifact deploys to: its `model` label, `digits` for
     /// the sample trainer's jobs, else the job's id.
     pub fn deploy_model_name(&self) -> String {
@@ -407,6 +435,20 @@ impl Job {
                 F::Pip,
                 "trainingInput.pipRequirements: a requirement is empty".into(),
             );
+        }
+        if let Some(study) = &input.hyperparameters {
+            study
+                .validate()
+                .or_else(|message| bad(F::Tuning, message))?;
+            if self.job_id.len() > MAX_JOB_ID_LEN - TRIAL_SUFFIX_LEN {
+                return bad(
+                    F::JobId,
+                    format!(
+                        "a tuning job's id is at most {} characters: its trials are named <id>_trial_<n>",
+                        MAX_JOB_ID_LEN - TRIAL_SUFFIX_LEN
+                    ),
+                );
+            }
         }
         Ok(())
     }

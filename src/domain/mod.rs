@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod model;
 pub mod predict;
 pub mod shell;
+pub mod tuning;
 
 pub use batch_prediction::PredictionInput;
 pub use connection::{
@@ -21,7 +22,7 @@ pub use filter::{FieldKind, FieldValue, Filter, FilterError, Filterable};
 pub use framework::Framework;
 pub use job::{
     AcceleratorConfig, EntrypointResources, InvalidJob, Invocation, Job, JobField, JobPage,
-    JobState, ReplicaConfig, TrainingInput,
+    JobState, ReplicaConfig, TRIAL_LABEL, TrainingInput,
 };
 pub use logs::{LogEntry, LogPage, LogStream, Severity};
 pub use metrics::{ClusterSummary, MetricsPage, ReplicaSeries, ResourceSample};
@@ -30,3 +31,7 @@ pub use model::{
     ServingRuntime, ServingRuntimes, ServingSample, TensorSpec, Version, VersionPage, VersionState,
 };
 pub use shell::shell_words;
+pub use tuning::{
+    Algorithm, Goal, HyperparameterMetric, HyperparameterOutput, HyperparameterSpec, ParameterSpec,
+    ParameterType, ScaleType, TrainingOutput,
+};

@@ -28,6 +28,7 @@ pub mod sampler;
 pub mod serving;
 pub mod store;
 pub mod system_params;
+pub mod tuning;
 pub mod wrapper;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -161,6 +162,8 @@ pub struct Engine {
     /// Versions an earlier engine left CREATING, loaded again by [`serve`].
     unfinished_versions: Mutex<Vec<registry::Unfinished>>,
     operations: operations::Operations,
+    /// What was read of each running trial's metrics, by trial job id.
+    trial_readers: Mutex<HashMap<String, tuning::metrics::TrialReader>>,
     /// Kept open for the engine's life: the lock on the data directory.
     _lock: File,
 }
@@ -207,6 +210,7 @@ impl Engine {
             registry,
             unfinished_versions: Mutex::new(unfinished),
             operations: operations::Operations::default(),
+            trial_readers: Mutex::default(),
             _lock: lock,
         }))
     }

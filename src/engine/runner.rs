@@ -68,6 +68,7 @@ impl Engine {
         job.validate_submission()
             .map_err(|e| EngineError::InvalidArgument(e.message))?;
         check_paths(&job)?;
+        self.prepare_study(&mut job)?;
         if let Some(input) = &mut job.prediction_input {
             // Pin the version now, so that a later default switch does not change the job.
             let (model, version) = self.registry.resolve_batch(input).map_err(|e| match e {
@@ -87,6 +88,7 @@ impl Engine {
         job.end_time = None;
         job.error_message = None;
         job.invocation = None;
+        let plan = job.study().map(Engine::study_plan);
         let id = job.job_id.clone();
         let record = self.store.insert(job)?;
         let dir = self.job_state_dir(&id);
@@ -99,8 +101,14 @@ impl Engine {
                 .job
                 .clone());
         }
-        self.log(&id, Severity::Info, "Job queued.");
-        lock(&self.slots).queue.push_back(id);
+        match plan {
+            // A study runs no process: its trials are started by the scheduler.
+            Some(plan) => self.log(&id, Severity::Info, &plan),
+            None => {
+                self.log(&id, Severity::Info, "Job queued.");
+                lock(&self.slots).queue.push_back(id);
+            }
+        }
         self.wake_scheduler.notify_one();
         Ok(record.job.clone())
     }
@@ -144,6 +152,7 @@ impl Engine {
     /// Starts queued jobs while slots are free; wakes on submissions and job ends.
     pub async fn schedule(self: Arc<Self>) {
         loop {
+            self.drive_studies();
             self.start_ready_jobs();
             tokio::select! {
                 () = self.wake_scheduler.notified() => {}
@@ -162,8 +171,11 @@ impl Engine {
                 let Some(id) = slots.queue.pop_front() else {
                     return;
                 };
-                if self.store.get(&id).map(|r| r.job.state) != Some(JobState::Queued) {
-                    continue; // cancelled while queued
+                let record = self.store.get(&id);
+                if record.as_ref().map(|r| r.job.state) != Some(JobState::Queued)
+                    || record.is_some_and(|r| r.job.study().is_some())
+                {
+                    continue; // cancelled while queued, or a study (it runs no process)
                 }
                 slots.running.insert(id.clone());
                 id
@@ -433,7 +445,7 @@ impl Engine {
     }
 
     /// Puts a job in a final state, frees its slot and closes its log.
-    fn finish(
+    pub(super) fn finish(
         &self,
         id: &str,
         state: JobState,
@@ -459,6 +471,9 @@ impl Engine {
                 .in_states(&[JobState::Preparing, JobState::Running, JobState::Cancelling])
         {
             let id = record.job.job_id.clone();
+            if record.job.study().is_some() {
+                continue; // driven by the scheduler, not a process
+            }
             if record.process.wrapper_pid.is_none() {
                 self.store.update(&id, |r| r.job.state = JobState::Queued)?;
                 self.log(
@@ -480,7 +495,7 @@ impl Engine {
         let mut slots = lock(&self.slots);
         slots.queue.extend(requeue);
         for record in self.store.in_states(&[JobState::Queued]) {
-            if !slots.queue.contains(&record.job.job_id) {
+            if record.job.study().is_none() && !slots.queue.contains(&record.job.job_id) {
                 slots.queue.push_back(record.job.job_id.clone());
             }
         }
@@ -523,7 +538,7 @@ impl Engine {
     }
 
     /// Adds an entry of the engine's own to a job's log.
-    fn log(&self, id: &str, severity: Severity, text: &str) {
+    pub(super) fn log(&self, id: &str, severity: Severity, text: &str) {
         if let Some(log) = self.open_log(id)
             && let Err(e) = lock(&log).append_engine(severity, text)
         {

@@ -185,6 +185,7 @@ pub(super) fn to_job(ray: &RayJob, update_time: DateTime<Utc>) -> Job {
             working_dir: remote_dir.unwrap_or_else(|| "(the Ray worker's default)".into()),
             env,
         }),
+        training_output: None,
     }
 }
 

@@ -30,6 +30,9 @@ use jobs::RayJob;
 pub(in crate::platform) use jobs::page;
 use serve::{AppConfig, Cluster};
 
+/// Why the form offers no tuning on Ray.
+const RAY_TUNING: &str = "on a Ray cluster a study runs inside one job with Ray Tune (tune.Tuner in your entrypoint), which schedules its trials on the cluster itself";
+
 /// Talks to one Ray cluster.
 pub struct RayPlatform {
     http: Arc<RayHttp>,
@@ -217,6 +220,7 @@ impl Platform for RayPlatform {
             batch_prediction: Support::Yes,
             sample_job: Support::No("the sample job runs on the local engine"),
             model_files: Support::Yes,
+            tuning: Support::No(RAY_TUNING),
         }
     }
 
@@ -239,6 +243,11 @@ impl Platform for RayPlatform {
             return self.submit_batch(job, prediction).await;
         }
         let input = job.training_input.clone().unwrap_or_default();
+        if input.hyperparameters.is_some() {
+            return Err(invalid(format!(
+                "trainingInput.hyperparameters: {RAY_TUNING}"
+            )));
+        }
         if input.names_machines() {
             return Err(invalid(
                 "trainingInput.masterType, masterConfig and workerCount name Vertex AI machines; a Ray job reserves CPUs, GPUs and memory instead".into(),

@@ -218,6 +218,12 @@ fn env_map(env: &[EnvVar]) -> BTreeMap<String, String> {
 /// The custom job to create for a console job: the chief in pool 0, `workerCount` more
 /// replicas of the same in pool 1.
 pub fn custom_job_for(job: &Job, input: &TrainingInput) -> Result<CustomJob, String> {
+    if input.hyperparameters.is_some() {
+        return Err(format!(
+            "trainingInput.hyperparameters: {}",
+            super::VERTEX_TUNING
+        ));
+    }
     let config = input.master_config.clone().unwrap_or_default();
     let image = config
         .image_uri

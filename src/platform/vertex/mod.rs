@@ -35,6 +35,9 @@ use models::{Operation, VxModel};
 use registry::Catalog;
 use uploads::Upload;
 
+/// Why tuning jobs are not sent to Vertex AI yet.
+const VERTEX_TUNING: &str = "the console does not create Vertex AI hyperparameterTuningJobs yet; run the study on the local engine, or create it with `gcloud ai hp-tuning-jobs create`";
+
 /// Talks to Vertex AI in one project and region.
 pub struct VertexPlatform {
     http: VertexHttp,
@@ -147,6 +150,7 @@ impl Platform for VertexPlatform {
             model_files: Support::No(
                 "Vertex AI uploads a version from Cloud Storage: give the gs:// folder of the trained artifact (model.joblib, model.pkl, model.bst or saved_model.pb)",
             ),
+            tuning: Support::No(VERTEX_TUNING),
         }
     }
 

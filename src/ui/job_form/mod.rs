@@ -71,7 +71,9 @@ impl Field {
             JobField::Env => Field::Env,
             JobField::Resources => Field::Cpus,
             JobField::Pip => Field::Pip,
-            JobField::Input | JobField::Command | JobField::Prediction => Field::Command,
+            JobField::Input | JobField::Command | JobField::Prediction | JobField::Tuning => {
+                Field::Command
+            }
         }
     }
 }
