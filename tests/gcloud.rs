@@ -692,3 +692,85 @@ async fn gcloud_creates_a_scikit_learn_version_from_a_config_and_waits_for_it() 
     ]);
     assert_eq!(answer["predictions"], forest["predictions"], "{answer:#}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn googles_client_submits_a_tuning_job_and_gcloud_describes_its_trials() {
+    let engine = TestEngine::start(&[]);
+    let gcloud = Gcloud::for_engine(&engine);
+    let trainer = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tuning/hypertune_trainer.py");
+    let script = r#"
+import json, sys, time
+import google.oauth2.credentials
+from googleapiclient import discovery
+
+base, token, trainer = sys.argv[1:4]
+ml = discovery.build(
+    "ml", "v1",
+    credentials=google.oauth2.credentials.Credentials(token=token),
+    client_options={"api_endpoint": base + "/"},
+    static_discovery=True,
+)
+jobs = ml.projects().jobs()
+jobs.create(parent="projects/local", body={
+    "jobId": "hptuning",
+    "trainingInput": {
+        "command": ["python3", trainer],
+        "hyperparameters": {
+            "goal": "MAXIMIZE",
+            "hyperparameterMetricTag": "accuracy",
+            "maxTrials": "3",
+            "maxParallelTrials": 3,
+            "params": [{"parameterName": "layers", "type": "INTEGER",
+                        "minValue": 1, "maxValue": 3, "scaleType": "UNIT_LINEAR_SCALE"}],
+        },
+    },
+}).execute()
+deadline = time.time() + 90
+job = jobs.get(name="projects/local/jobs/hptuning").execute()
+while job["state"] not in ("SUCCEEDED", "FAILED", "CANCELLED"):
+    assert time.time() < deadline, job
+    time.sleep(0.2)
+    job = jobs.get(name="projects/local/jobs/hptuning").execute()
+print(json.dumps(job))
+"#;
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(&engine.base)
+        .arg(&engine.token)
+        .arg(&trainer)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Python client failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(job["state"], "SUCCEEDED", "{job:#}");
+    let output = &job["trainingOutput"];
+    assert_eq!(output["isHyperparameterTuningJob"], true);
+    assert_eq!(output["completedTrialCount"], "3");
+    assert_eq!(output["trials"].as_array().unwrap().len(), 3);
+
+    let described = gcloud.json(&["ai-platform", "jobs", "describe", "hptuning"]);
+    let trials = described["trainingOutput"]["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 3, "{described:#}");
+    let best = &trials[0];
+    assert!(
+        best["finalMetric"]["objectiveValue"].as_f64().unwrap() >= 10.0,
+        "{best:#}"
+    );
+    assert!(best["hyperparameters"]["layers"].is_string(), "{best:#}");
+    assert_eq!(
+        described["trainingInput"]["hyperparameters"]["goal"],
+        "MAXIMIZE"
+    );
+    let text = gcloud.ok(&["ai-platform", "jobs", "describe", "hptuning"]);
+    assert!(
+        text.contains("trials:") && text.contains("objectiveValue"),
+        "{text}"
+    );
+}
