@@ -4,6 +4,7 @@
 //! 2. Ingest of a job printing 1M lines as fast as it can: lines/s and engine CPU; and
 //!    how soon a line is readable over the API after the job wrote it.
 //! 3. Sampler cost with 50 jobs running.
+//! 4. Tuning: how soon the next trial of a study starts after one ends (one at a time).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a benchmark may stop on a broken assumption; it reuses the tests' fakes
 
@@ -30,6 +31,67 @@ fn main() {
     if wants("sampler") {
         bench_sampler(&runtime);
     }
+    if wants("tuning") {
+        bench_tuning(&runtime);
+    }
+}
+
+/// A study of 40 trials, one at a time, each a process that exits at once: from each
+/// trial's end (its slot freed) to the next trial's job existing and to its process
+/// running.
+fn bench_tuning(runtime: &tokio::runtime::Runtime) {
+    const TRIALS: usize = 40;
+    let engine = Engine::start(&["--max-running", "1"]);
+    let body = serde_json::json!({
+        "jobId": "study",
+        "trainingInput": {
+            "command": ["true"],
+            "hyperparameters": {
+                "goal": "MAXIMIZE",
+                "maxTrials": TRIALS,
+                "maxParallelTrials": 1,
+                "algorithm": "RANDOM_SEARCH",
+                "params": [{"parameterName": "x", "type": "INTEGER", "minValue": 1, "maxValue": 100}]
+            }
+        }
+    })
+    .to_string();
+    runtime.block_on(async {
+        let (code, answer) = engine.post_raw("/v1/projects/local/jobs", &body).await;
+        assert_eq!(code, 200, "{answer}");
+        engine
+            .wait_job("study", Duration::from_secs(300), |j| j.state.is_finished())
+            .await;
+        let mut trials = Vec::new();
+        for n in 1..=TRIALS {
+            trials.push(
+                engine
+                    .platform
+                    .get_job(&format!("study_trial_{n}"))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let gap = |a: Option<chrono::DateTime<Utc>>, b: Option<chrono::DateTime<Utc>>| {
+            (b.unwrap() - a.unwrap()).to_std().unwrap_or_default()
+        };
+        let created: Vec<Duration> = trials
+            .windows(2)
+            .map(|w| gap(w[0].end_time, w[1].create_time))
+            .collect();
+        let running: Vec<Duration> = trials
+            .windows(2)
+            .map(|w| gap(w[0].end_time, w[1].start_time))
+            .collect();
+        println!(
+            "tuning: a trial ends → the next trial submitted  {}",
+            summary(created)
+        );
+        println!(
+            "tuning: a trial ends → the next trial's process running  {}",
+            summary(running)
+        );
+    });
 }
 
 /// Median and 99th percentile of durations, in milliseconds.
