@@ -318,6 +318,20 @@ impl Job {
         Some((parent, trial))
     }
 
+    /// A trial as a job of its own: its values stay in its arguments; what made it a
+    /// trial (its label, its study's environment and job dir) goes.
+    pub fn trial_as_job(&self) -> Job {
+        let mut job = self.clone();
+        job.labels.remove(TRIAL_LABEL);
+        if let Some(input) = &mut job.training_input {
+            input
+                .env
+                .retain(|k, _| !k.starts_with("CLOUD_ML_") && k != "TF_CONFIG");
+            input.job_dir = None;
+        }
+        job
+    }
+
     /// The model a finished job's artifact deploys to: its `model` label, `digits` for
     /// the sample trainer's jobs, else the job's id.
     pub fn deploy_model_name(&self) -> String {

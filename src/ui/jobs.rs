@@ -2,6 +2,7 @@
 //! details and actions.
 
 mod details;
+mod study;
 
 use chrono::{DateTime, Utc};
 use egui::{Color32, RichText, Sense, Ui};
@@ -15,7 +16,12 @@ use super::state::jobs::JobList;
 use super::theme;
 use crate::backend::{Backend, ModelChange, Request};
 use crate::domain::shell_words;
-use crate::domain::{ConnectionId, Filter, FilterError, Job, JobKey, JobState, ListedJob};
+use std::collections::HashMap;
+
+use crate::domain::{
+    ConnectionId, Filter, FilterError, Job, JobKey, JobState, ListedJob, TRIAL_LABEL,
+    TrainingOutput,
+};
 
 /// Quick state filters shown as chips beside the filter box.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +103,10 @@ enum JobsAction {
     /// Create a model version from the `model.onnx` a job of a connection left in its
     /// job dir.
     Deploy(ConnectionId, Box<Job>),
+    /// Show (true) or hide a study's trials under its row.
+    Fold(JobKey, bool),
+    /// Open the New job form filled in from a trial, as a plain job.
+    CloneTrial(JobKey),
 }
 
 /// The Jobs tab's state.
@@ -118,6 +128,9 @@ pub struct JobsTab {
     confirm_cancel: Option<JobKey>,
     focus_filter: bool,
     scroll_to_selected: bool,
+    /// Studies whose trials show under them.
+    unfolded: study::Unfolded,
+    trial_sort: study::TrialSort,
 }
 
 impl Default for JobsTab {
@@ -136,6 +149,8 @@ impl Default for JobsTab {
             confirm_cancel: None,
             focus_filter: false,
             scroll_to_selected: false,
+            unfolded: study::Unfolded::default(),
+            trial_sort: study::TrialSort::default(),
         }
     }
 }
@@ -257,6 +272,7 @@ impl JobsTab {
         if self.descending {
             self.view.reverse();
         }
+        self.fold_trials(list);
     }
 
     /// Draws the tab and sends its requests; answers where it leads.
@@ -280,6 +296,13 @@ impl JobsTab {
                 JobsAction::ShowScalars(dir) => navs.push(Nav::WatchLogDir(dir.into())),
                 JobsAction::OpenJobDir(dir) => navs.push(Nav::OpenUrl(format!("file://{dir}"))),
                 JobsAction::RunSample => backend.send(Request::RunSampleJob),
+                JobsAction::Fold(key, unfolded) => self.set_unfolded(&key, unfolded),
+                JobsAction::CloneTrial(key) => {
+                    if let Some(trial) = state.jobs.find(&key) {
+                        let job = Box::new(trial.trial_as_job());
+                        navs.push(Nav::OpenForm(Some((key.connection, job))));
+                    }
+                }
                 JobsAction::Deploy(connection, job) => {
                     let Some(dir) = job.training_input.as_ref().and_then(|i| i.job_dir.clone())
                     else {
@@ -430,10 +453,6 @@ impl JobsTab {
         }
     }
 
-    #[expect(
-        clippy::too_many_lines,
-        reason = "one table: header, then each column's cell"
-    )]
     fn table(
         &mut self,
         ui: &mut Ui,
@@ -534,11 +553,8 @@ impl JobsTab {
                             .color(theme::rgb(connections.color(owner)));
                         row.col(|ui| cell(ui, name));
                     }
-                    match &job.display_name {
-                        // Vertex AI picks numeric ids; the name the user gave comes first.
-                        Some(name) => row.col(|ui| cell(ui, format!("{name} · {}", job.job_id))),
-                        None => row.col(|ui| cell(ui, job.job_id.as_str())),
-                    };
+                    let key = JobKey::new(owner, &job.job_id);
+                    row.col(|ui| self.id_cell(ui, &key, job, actions));
                     let created = job.create_time.map(format::local_time).unwrap_or_default();
                     let duration = job.duration(now).map(format::duration).unwrap_or_default();
                     row.col(|ui| cell(ui, created));

@@ -1,6 +1,7 @@
 //! The console's keys: Ctrl+F finds, Ctrl+N opens the New job form, Ctrl+K the
 //! connections, Esc closes the innermost thing open, j/k and arrows move through jobs,
-//! Enter opens a job's details, End follows the log.
+//! → and ← unfold and fold a study's trials, Enter opens a job's details, End follows
+//! the log.
 
 use egui::Key;
 
@@ -10,6 +11,10 @@ use super::nav::Tab;
 impl App {
     pub(super) fn keyboard(&mut self, ctx: &egui::Context) {
         let typing = ctx.text_edit_focused();
+        let (right, left) = ctx.input(|i| {
+            let plain = |k: Key| i.key_pressed(k) && !i.modifiers.command;
+            (plain(Key::ArrowRight), plain(Key::ArrowLeft))
+        });
         let (find, new_job, connections, escape, enter, end, down, up) = ctx.input(|i| {
             let plain = |k: Key| i.key_pressed(k) && !i.modifiers.command;
             (
@@ -67,6 +72,10 @@ impl App {
                 }
                 if enter && self.state.selected.is_some() {
                     self.jobs_tab.details_open = true;
+                }
+                // A study's trials unfold under it with →, fold with ←.
+                if let Some(key) = self.state.selected.as_ref().filter(|_| right || left) {
+                    self.jobs_tab.set_unfolded(key, right);
                 }
             }
             Tab::Logs if end => self.logs.follow(),

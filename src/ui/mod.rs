@@ -302,7 +302,7 @@ impl App {
         self.take_dropped(ui);
         let connections = &self.state.connections;
         if let Some(form) = &mut self.form
-            && !form.show(ui.ctx(), &connections.writable(), &self.backend)
+            && !form.show(ui.ctx(), connections, &self.backend)
         {
             self.form = None;
         }

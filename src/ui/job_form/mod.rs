@@ -5,6 +5,7 @@
 
 mod cluster;
 mod common;
+mod tuning;
 mod vertex;
 mod widgets;
 
@@ -14,8 +15,10 @@ use egui::{RichText, Ui};
 
 pub use self::cluster::ClusterFields;
 pub use self::common::{CommonFields, JobKind};
+pub use self::tuning::{ParameterRow, TuningFields};
 pub use self::vertex::VertexFields;
 pub use self::widgets::labeled_edit;
+use super::state::connections::Connections;
 use super::theme;
 use crate::backend::{Backend, PickTarget, Request};
 use crate::domain::{ConnectionConfig, ConnectionId, ConnectionKind, Job, JobField};
@@ -57,6 +60,8 @@ pub enum Field {
     Workers,
     /// Accelerators (Vertex AI).
     Accelerator,
+    /// The Tuning part (the study and its parameters).
+    Tuning,
 }
 
 impl Field {
@@ -71,9 +76,8 @@ impl Field {
             JobField::Env => Field::Env,
             JobField::Resources => Field::Cpus,
             JobField::Pip => Field::Pip,
-            JobField::Input | JobField::Command | JobField::Prediction | JobField::Tuning => {
-                Field::Command
-            }
+            JobField::Input | JobField::Command | JobField::Prediction => Field::Command,
+            JobField::Tuning => Field::Tuning,
         }
     }
 }
@@ -140,6 +144,10 @@ pub struct JobForm {
     pub cluster: ClusterFields,
     /// Vertex AI's fields.
     pub vertex: VertexFields,
+    /// The study, when the job is a tuning job.
+    pub tuning: TuningFields,
+    /// Why the chosen connection takes no tuning jobs, if it does not.
+    tuning_why_not: Option<&'static str>,
     /// Why the last attempt was refused, shown in the form.
     pub error: Option<String>,
     /// A submission is in flight.
@@ -156,6 +164,8 @@ impl JobForm {
             common: CommonFields::new(),
             cluster: ClusterFields::default(),
             vertex: VertexFields::default(),
+            tuning: TuningFields::default(),
+            tuning_why_not: None,
             error: None,
             submitting: false,
             errors: Errors::new(),
@@ -170,6 +180,7 @@ impl JobForm {
             common: CommonFields::from_job(job, &input),
             cluster: ClusterFields::from_input(&input),
             vertex: VertexFields::from_input(&input),
+            tuning: TuningFields::from_input(&input),
             ..JobForm::new()
         }
     }
@@ -187,6 +198,9 @@ impl JobForm {
             Platform::Cluster => self.cluster.parse(&mut input, &mut errors),
             Platform::Vertex => self.vertex.parse(&mut input, &mut errors),
             Platform::Local => {}
+        }
+        if self.tuning_why_not.is_none() {
+            self.tuning.parse(&mut input, &mut errors);
         }
         let job = Job {
             job_id: self.common.job_id.trim().to_owned(),
@@ -211,11 +225,12 @@ impl JobForm {
     pub fn show(
         &mut self,
         ctx: &egui::Context,
-        writable: &[&ConnectionConfig],
+        connections: &Connections,
         backend: &Backend,
     ) -> bool {
         let mut open = true;
-        for action in self.window(ctx, writable) {
+        self.tuning_why_not = connections.capabilities(&self.connection).tuning.why_not();
+        for action in self.window(ctx, &connections.writable()) {
             match action {
                 FormAction::Submit { connection, job } => {
                     backend.send(Request::SubmitJob { connection, job });
@@ -263,6 +278,7 @@ impl JobForm {
         let platform = self.platform;
         let errors = &self.errors;
         let (common, cluster, vertex) = (&mut self.common, &mut self.cluster, &mut self.vertex);
+        let (tuning, why_not) = (&mut self.tuning, self.tuning_why_not);
         egui::Grid::new("job_form")
             .num_columns(2)
             .spacing([8.0, 6.0])
@@ -273,6 +289,7 @@ impl JobForm {
                     Platform::Cluster => cluster.draw(ui, errors),
                     Platform::Local => {}
                 }
+                tuning.draw(ui, errors, why_not);
             });
     }
 

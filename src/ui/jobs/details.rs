@@ -206,6 +206,7 @@ impl JobsTab {
                             );
                         });
                 }
+                self.trials_section(ui, key, job, actions);
                 if !job.labels.is_empty() {
                     ui.add_space(6.0);
                     ui.strong("Labels");
