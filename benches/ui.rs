@@ -13,8 +13,9 @@ use chrono::Utc;
 use egui::{Event, RawInput, Rect, ViewportId, pos2, vec2};
 use mlconsole::backend::{Backend, ConnectionStatus, Update};
 use mlconsole::domain::{
-    Capabilities, ConnectionConfig, ConnectionId, ConnectionKind, Job, JobKey, JobState, LogEntry,
-    LogStream, Severity, TrainingInput,
+    Capabilities, ConnectionConfig, ConnectionId, ConnectionKind, Goal, HyperparameterMetric,
+    HyperparameterOutput, HyperparameterSpec, Job, JobKey, JobState, LogEntry, LogStream,
+    Severity, TRIAL_LABEL, TrainingInput, TrainingOutput,
 };
 use mlconsole::tensorboard::ScalarPoint;
 use mlconsole::ui::{App, Nav, Tab};
@@ -86,6 +87,7 @@ fn main() {
         }),
     );
     app.navigate(Nav::FilterJobs("".into()));
+    study_of_a_thousand_trials(&mut app, &mut frame, &local);
     several_connections();
     app.navigate(Nav::Show(Tab::Logs));
     frame.settle(&mut app);
@@ -427,6 +429,79 @@ fn memory_kib(field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(&format!("{field}:")))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
+}
+
+/// A tuning job with 1 000 trials among the 100k jobs: the Jobs tab folded (trials
+/// hidden under their study) and unfolded (→ on the selected study).
+fn study_of_a_thousand_trials(app: &mut App, frame: &mut Frame, local: &ConnectionId) {
+    const TRIALS: usize = 1_000;
+    let mut study = job(JOBS);
+    study.job_id = "study".into();
+    let mut output = TrainingOutput {
+        is_hyperparameter_tuning_job: true,
+        hyperparameter_metric_tag: "accuracy".into(),
+        ..TrainingOutput::default()
+    };
+    let mut jobs = Vec::with_capacity(TRIALS + 1);
+    for n in 1..=TRIALS {
+        let mut trial = job(n);
+        trial.job_id = format!("study_trial_{n}");
+        trial.labels.insert(TRIAL_LABEL.into(), n.to_string());
+        output.trials.push(HyperparameterOutput {
+            trial_id: n.to_string(),
+            hyperparameters: [("lr".to_owned(), format!("0.{n}"))].into(),
+            final_metric: Some(HyperparameterMetric {
+                training_step: 100,
+                objective_value: (n % 97) as f64 / 97.0,
+            }),
+            state: trial.state,
+            ..HyperparameterOutput::default()
+        });
+        jobs.push(trial);
+    }
+    output.sort_trials(Goal::Maximize);
+    if let Some(input) = &mut study.training_input {
+        input.hyperparameters = Some(HyperparameterSpec {
+            goal: Goal::Maximize,
+            max_trials: TRIALS as i32,
+            ..HyperparameterSpec::default()
+        });
+    }
+    study.training_output = Some(output);
+    jobs.push(study);
+    app.apply(Update::JobsChanged {
+        connection: local.clone(),
+        jobs,
+    });
+    app.navigate(Nav::Select(Some(JobKey::new(local, "study"))));
+    frame.settle(app);
+    report(
+        "Jobs tab, a 1000-trial study folded, idle",
+        frame.measure(app, 300, |_, _| Vec::new()),
+    );
+    frame.run(app, vec![key(egui::Key::ArrowRight)]);
+    frame.settle(app);
+    report(
+        "Jobs tab, a 1000-trial study unfolded, idle",
+        frame.measure(app, 300, |_, _| Vec::new()),
+    );
+    report(
+        "Jobs tab, a 1000-trial study unfolded, scrolling",
+        frame.measure(app, 300, |_, i| {
+            vec![scroll(if i % 100 < 50 { -60.0 } else { 60.0 })]
+        }),
+    );
+    frame.run(app, vec![key(egui::Key::ArrowLeft)]);
+}
+
+fn key(key: egui::Key) -> Event {
+    Event::Key {
+        key,
+        physical_key: None,
+        pressed: true,
+        repeat: false,
+        modifiers: egui::Modifiers::NONE,
+    }
 }
 
 fn job(i: usize) -> Job {
