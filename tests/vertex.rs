@@ -1020,3 +1020,74 @@ fn serve_a_fake_for_screenshots() {
     println!("fake at {}", fake.base);
     std::thread::sleep(Duration::from_secs(secs));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tuning_job_round_trips_as_a_hyperparameter_tuning_job_and_lists_its_trials() {
+    use mlconsole::domain::{Goal, HyperparameterSpec, ParameterSpec, ParameterType, ScaleType};
+    let fake = FakeGoogle::start(FakeConfig::default());
+    let p = signed_in(&fake);
+    assert!(p.capabilities().tuning.yes());
+    let mut job = container_job("tune_1", &[]);
+    job.training_input.as_mut().unwrap().hyperparameters = Some(Box::new(HyperparameterSpec {
+        goal: Goal::Maximize,
+        hyperparameter_metric_tag: "accuracy".into(),
+        max_trials: 4,
+        max_parallel_trials: 2,
+        enable_trial_early_stopping: true,
+        params: vec![
+            ParameterSpec {
+                parameter_name: "layers".into(),
+                kind: ParameterType::Integer,
+                min_value: Some(1.0),
+                max_value: Some(8.0),
+                scale_type: ScaleType::UnitLinearScale,
+                ..ParameterSpec::default()
+            },
+            ParameterSpec {
+                parameter_name: "act".into(),
+                kind: ParameterType::Categorical,
+                categorical_values: vec!["relu".into(), "tanh".into()],
+                ..ParameterSpec::default()
+            },
+        ],
+        ..HyperparameterSpec::default()
+    }));
+    let submitted = p.submit_job(&job).await.unwrap();
+    assert_eq!(submitted.display_name.as_deref(), Some("tune_1"));
+    let sent = fake
+        .records()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/hyperparameterTuningJobs"))
+        .expect("a hyperparameterTuningJobs create");
+    let body = sent.body.unwrap();
+    assert_eq!(body["maxTrialCount"], 4);
+    assert_eq!(body["parallelTrialCount"], 2);
+    assert_eq!(
+        body["studySpec"]["metrics"][0],
+        serde_json::json!({"metricId": "accuracy", "goal": "MAXIMIZE"})
+    );
+    assert_eq!(
+        body["studySpec"]["parameters"][0]["integerValueSpec"],
+        serde_json::json!({"minValue": "1", "maxValue": "8"})
+    );
+    assert!(body["studySpec"]["medianAutomatedStoppingSpec"].is_object());
+    assert!(body["trialJobSpec"]["workerPoolSpecs"][0]["containerSpec"]["imageUri"].is_string());
+
+    wait_state(&p, &submitted.job_id, JobState::Succeeded).await;
+    let listed = p.list_jobs("", 100, None).await.unwrap().jobs;
+    let tuning = listed
+        .iter()
+        .find(|j| j.job_id == submitted.job_id)
+        .expect("listed with the other jobs");
+    let spec = tuning.study().expect("its study");
+    assert_eq!(spec.max_trials, 4);
+    assert_eq!(spec.params[1].categorical_values, ["relu", "tanh"]);
+    let output = tuning.training_output.as_ref().unwrap();
+    assert_eq!(output.trials.len(), 4);
+    assert_eq!(output.completed_trial_count, 4);
+    assert_eq!(output.trials[0].trial_id, "4", "best first");
+    assert_eq!(output.trials[0].hyperparameters["layers"], "4");
+    assert_eq!(output.trials[0].hyperparameters["act"], "tanh");
+    assert_eq!(output.trials[0].final_metric.unwrap().training_step, 10);
+    assert_contract(&fake);
+}

@@ -1,10 +1,12 @@
-//! Which collection a job id is in (`customJobs` or `batchPredictionJobs`: the console
-//! lists both as one), fetching a job from either, and creating batch prediction jobs.
+//! Which collection a job id is in (`customJobs`, `batchPredictionJobs` or
+//! `hyperparameterTuningJobs`: the console lists them as one), fetching a job from any,
+//! and creating batch prediction and tuning jobs.
 
 use reqwest::Method;
 
 use super::batch_jobs::{self, BatchPredictionJob};
 use super::jobs::{self, CustomJob};
+use super::tuning_jobs::{self, TuningJob};
 use super::{VertexPlatform, client, invalid, lock};
 use crate::domain::{Job, PredictionInput};
 use crate::platform::PlatformError;
@@ -14,6 +16,7 @@ use crate::platform::PlatformError;
 pub(super) enum JobKind {
     Custom,
     Batch,
+    Tuning,
 }
 
 impl JobKind {
@@ -21,6 +24,7 @@ impl JobKind {
         match self {
             JobKind::Custom => "customJobs",
             JobKind::Batch => "batchPredictionJobs",
+            JobKind::Tuning => "hyperparameterTuningJobs",
         }
     }
 }
@@ -33,7 +37,7 @@ impl VertexPlatform {
     pub(super) async fn fetch_job(&self, id: &str) -> Result<(JobKind, Job), PlatformError> {
         let kinds = match lock(&self.known).get(id) {
             Some((kind, _)) => vec![*kind],
-            None => vec![JobKind::Custom, JobKind::Batch],
+            None => vec![JobKind::Custom, JobKind::Batch, JobKind::Tuning],
         };
         for kind in kinds {
             let url = self
@@ -56,6 +60,17 @@ impl VertexPlatform {
                     )
                     .await
                     .map(|b| batch_jobs::from_batch_job(&b)),
+                JobKind::Tuning => self
+                    .http
+                    .call::<TuningJob>(
+                        "get the hyperparameter tuning job",
+                        Method::GET,
+                        &url,
+                        &[],
+                        None::<&()>,
+                    )
+                    .await
+                    .map(|t| tuning_jobs::from_tuning_job(&t)),
             };
             match job {
                 Ok(job) => {
@@ -103,6 +118,31 @@ impl VertexPlatform {
     }
 
     /// The job of collection `url` that a create labelled `request` made, if any.
+    /// Creates a hyperparameter tuning job for a console job with a study.
+    pub(super) async fn submit_tuning(
+        &self,
+        job: &Job,
+        input: &crate::domain::TrainingInput,
+        spec: &crate::domain::HyperparameterSpec,
+    ) -> Result<Job, PlatformError> {
+        let mut body = tuning_jobs::tuning_job_for(job, input, spec).map_err(invalid)?;
+        let request = client::request_label();
+        body.labels
+            .insert(client::REQUEST_LABEL.into(), request.clone());
+        let url = self
+            .http
+            .ai(&format!("{}/hyperparameterTuningJobs", self.parent()));
+        let created: TuningJob = self
+            .http
+            .create("create the hyperparameter tuning job", &url, &body, || {
+                self.find_created(&url, "hyperparameterTuningJobs", &request)
+            })
+            .await?;
+        let job = tuning_jobs::from_tuning_job(&created);
+        self.remember(JobKind::Tuning, &job);
+        Ok(job)
+    }
+
     pub(super) async fn find_created<T: serde::de::DeserializeOwned>(
         &self,
         url: &str,

@@ -219,10 +219,10 @@ fn env_map(env: &[EnvVar]) -> BTreeMap<String, String> {
 /// replicas of the same in pool 1.
 pub fn custom_job_for(job: &Job, input: &TrainingInput) -> Result<CustomJob, String> {
     if input.hyperparameters.is_some() {
-        return Err(format!(
-            "trainingInput.hyperparameters: {}",
-            super::VERTEX_TUNING
-        ));
+        return Err(
+            "trainingInput.hyperparameters: a study is a hyperparameterTuningJob, not a custom job"
+                .into(),
+        );
     }
     let config = input.master_config.clone().unwrap_or_default();
     let image = config

@@ -11,6 +11,7 @@ mod logs;
 mod metrics;
 mod models;
 mod registry;
+mod tuning_jobs;
 mod uploads;
 
 use std::collections::{BTreeSet, HashMap};
@@ -34,9 +35,6 @@ use jobs::{CustomJob, id_of};
 use models::{Operation, VxModel};
 use registry::Catalog;
 use uploads::Upload;
-
-/// Why tuning jobs are not sent to Vertex AI yet.
-const VERTEX_TUNING: &str = "the console does not create Vertex AI hyperparameterTuningJobs yet; run the study on the local engine, or create it with `gcloud ai hp-tuning-jobs create`";
 
 /// Talks to Vertex AI in one project and region.
 pub struct VertexPlatform {
@@ -150,7 +148,7 @@ impl Platform for VertexPlatform {
             model_files: Support::No(
                 "Vertex AI uploads a version from Cloud Storage: give the gs:// folder of the trained artifact (model.joblib, model.pkl, model.bst or saved_model.pb)",
             ),
-            tuning: Support::No(VERTEX_TUNING),
+            tuning: Support::Yes,
         }
     }
 
@@ -175,6 +173,9 @@ impl Platform for VertexPlatform {
             return self.submit_batch(job, prediction).await;
         }
         let input = job.training_input.clone().unwrap_or_default();
+        if let Some(spec) = &input.hyperparameters {
+            return self.submit_tuning(job, &input, spec).await;
+        }
         let mut body = jobs::custom_job_for(job, &input).map_err(invalid)?;
         let request = client::request_label();
         body.labels
@@ -220,6 +221,15 @@ impl Platform for VertexPlatform {
                 server.as_deref(),
             )
             .await?;
+        let tuning: Vec<tuning_jobs::TuningJob> = self
+            .http
+            .list_all(
+                "list hyperparameter tuning jobs",
+                &url(JobKind::Tuning),
+                "hyperparameterTuningJobs",
+                server.as_deref(),
+            )
+            .await?;
         let listed = custom
             .iter()
             .map(|c| (JobKind::Custom, jobs::from_custom_job(c)))
@@ -227,8 +237,13 @@ impl Platform for VertexPlatform {
                 batch
                     .iter()
                     .map(|b| (JobKind::Batch, batch_jobs::from_batch_job(b))),
+            )
+            .chain(
+                tuning
+                    .iter()
+                    .map(|t| (JobKind::Tuning, tuning_jobs::from_tuning_job(t))),
             );
-        let mut all = Vec::with_capacity(custom.len() + batch.len());
+        let mut all = Vec::with_capacity(custom.len() + batch.len() + tuning.len());
         for (kind, job) in listed {
             self.remember(kind, &job);
             all.push(job);

@@ -1,4 +1,5 @@
-//! Custom and batch prediction jobs: create, list (filtered, paged), get, cancel.
+//! Custom, batch prediction and hyperparameter tuning jobs: create, list (filtered,
+//! paged), get, cancel; a tuning job's trials follow its state.
 
 use super::*;
 
@@ -14,7 +15,11 @@ pub(super) fn route(s: &mut State, config: &FakeConfig, call: &Call<'_>) -> Opti
         ..
     } = *call;
     Some(match (method.as_str(), parts, verb) {
-        ("POST", [kind @ ("customJobs" | "batchPredictionJobs")], None) => {
+        (
+            "POST",
+            [kind @ ("customJobs" | "batchPredictionJobs" | "hyperparameterTuningJobs")],
+            None,
+        ) => {
             let Some(body) = body else {
                 return Some(error(400, "INVALID_ARGUMENT", "empty body"));
             };
@@ -32,26 +37,36 @@ pub(super) fn route(s: &mut State, config: &FakeConfig, call: &Call<'_>) -> Opti
                 created_at: Utc::now(),
                 cancelled: None,
                 fail,
-                batch: *kind == "batchPredictionJobs",
+                kind: (*kind).to_owned(),
             };
             let view = job_view(&job, config);
             s.jobs.push(job);
             (200, view)
         }
-        ("GET", [kind @ ("customJobs" | "batchPredictionJobs")], None) => {
-            let batch = *kind == "batchPredictionJobs";
+        (
+            "GET",
+            [kind @ ("customJobs" | "batchPredictionJobs" | "hyperparameterTuningJobs")],
+            None,
+        ) => {
             let filter = param(query, "filter");
             let mut items: Vec<Value> = s
                 .jobs
                 .iter()
-                .filter(|j| j.batch == batch)
+                .filter(|j| j.kind == *kind)
                 .map(|j| job_view(j, config))
                 .filter(|v| matches_filter(v, filter))
                 .collect();
             items.reverse();
             (200, page(&items, kind, query))
         }
-        ("GET", [kind @ ("customJobs" | "batchPredictionJobs"), id], None) => {
+        (
+            "GET",
+            [
+                kind @ ("customJobs" | "batchPredictionJobs" | "hyperparameterTuningJobs"),
+                id,
+            ],
+            None,
+        ) => {
             let name = format!("{parent}/{kind}/{id}");
             match s.jobs.iter().find(|j| j.value["name"] == name.as_str()) {
                 Some(job) => (200, job_view(job, config)),
@@ -62,7 +77,14 @@ pub(super) fn route(s: &mut State, config: &FakeConfig, call: &Call<'_>) -> Opti
                 ),
             }
         }
-        ("POST", [kind @ ("customJobs" | "batchPredictionJobs"), id], Some("cancel")) => {
+        (
+            "POST",
+            [
+                kind @ ("customJobs" | "batchPredictionJobs" | "hyperparameterTuningJobs"),
+                id,
+            ],
+            Some("cancel"),
+        ) => {
             let name = format!("{parent}/{kind}/{id}");
             let Some(job) = s.jobs.iter_mut().find(|j| j.value["name"] == name.as_str()) else {
                 return Some(error(404, "NOT_FOUND", "no such job"));
@@ -140,12 +162,62 @@ pub(super) fn job_view(job: &FakeJob, config: &FakeConfig) -> Value {
     if state == "JOB_STATE_CANCELLED" {
         v["error"] = json!({"code": 1, "message": "CANCELED"});
     }
-    if job.batch && state == "JOB_STATE_SUCCEEDED" {
+    if job.kind == "hyperparameterTuningJobs" {
+        v["trials"] = json!(trials(&job.value, state));
+    }
+    if job.kind == "batchPredictionJobs" && state == "JOB_STATE_SUCCEEDED" {
         v["completionStats"] =
             json!({"successfulCount": "3", "failedCount": "0", "incompleteCount": "0"});
         v["outputInfo"] = json!({"gcsOutputDirectory": format!("{}/prediction-1", v["outputConfig"]["gcsDestination"]["outputUriPrefix"].as_str().unwrap_or_default())});
     }
     v
+}
+
+/// A tuning job's trials in `state`: none while pending, the first parallel ones active
+/// while running, every one measured once it succeeded (trial i scores i / 10).
+fn trials(value: &Value, state: &str) -> Vec<Value> {
+    let count = |v: &Value| v.as_i64().or_else(|| v.as_str()?.parse().ok()).unwrap_or(1);
+    let total = count(&value["maxTrialCount"]);
+    let parallel = count(&value["parallelTrialCount"]);
+    let metric = value["studySpec"]["metrics"][0]["metricId"].clone();
+    let (shown, done) = match state {
+        "JOB_STATE_RUNNING" | "JOB_STATE_CANCELLING" | "JOB_STATE_CANCELLED" => {
+            (parallel.min(total), false)
+        }
+        "JOB_STATE_SUCCEEDED" | "JOB_STATE_FAILED" => (total, true),
+        _ => (0, false),
+    };
+    let params = value["studySpec"]["parameters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    (1..=shown)
+        .map(|i| {
+            let parameters: Vec<Value> = params
+                .iter()
+                .map(|p| {
+                    let value = if let Some(values) = p["categoricalValueSpec"]["values"].as_array()
+                    {
+                        values[(i as usize - 1) % values.len()].clone()
+                    } else if let Some(values) = p["discreteValueSpec"]["values"].as_array() {
+                        values[(i as usize - 1) % values.len()].clone()
+                    } else if p["integerValueSpec"].is_object() {
+                        json!(count(&p["integerValueSpec"]["minValue"]) + i - 1)
+                    } else {
+                        json!(p["doubleValueSpec"]["minValue"].as_f64().unwrap_or(0.0) * i as f64)
+                    };
+                    json!({"parameterId": p["parameterId"], "value": value})
+                })
+                .collect();
+            let mut trial = json!({"id": i.to_string(), "parameters": parameters,
+                                   "state": if done { "SUCCEEDED" } else { "ACTIVE" }});
+            if done {
+                trial["finalMeasurement"] = json!({"stepCount": "10",
+                    "metrics": [{"metricId": metric, "value": i as f64 / 10.0}]});
+            }
+            trial
+        })
+        .collect()
 }
 
 /// The log lines a job has written by now: (timestamp, severity, text, stream).

@@ -29,7 +29,7 @@ pub(super) fn entries_list(s: &State, config: &FakeConfig, body: Option<&Value>)
             .next()
             .unwrap_or_default()
             .to_owned();
-        if job_id.as_deref().is_some_and(|j| j != id) || job.batch {
+        if job_id.as_deref().is_some_and(|j| j != id) || job.kind != "customJobs" {
             continue;
         }
         for (n, (time, severity, text, stream)) in job_log(job, config).into_iter().enumerate() {

@@ -77,7 +77,8 @@ struct FakeJob {
     created_at: DateTime<Utc>,
     cancelled: Option<Instant>,
     fail: bool,
-    batch: bool,
+    /// Its collection: `customJobs`, `batchPredictionJobs` or `hyperparameterTuningJobs`.
+    kind: String,
 }
 
 enum Effect {

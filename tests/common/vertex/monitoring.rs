@@ -25,7 +25,7 @@ pub(super) fn time_series(
         );
     }
     let mut series = Vec::new();
-    for job in s.jobs.iter().filter(|j| !j.batch) {
+    for job in s.jobs.iter().filter(|j| j.kind == "customJobs") {
         let id = job.value["name"]
             .as_str()
             .unwrap_or_default()
