@@ -14,8 +14,8 @@ use egui::{Event, RawInput, Rect, ViewportId, pos2, vec2};
 use mlconsole::backend::{Backend, ConnectionStatus, Update};
 use mlconsole::domain::{
     Capabilities, ConnectionConfig, ConnectionId, ConnectionKind, Goal, HyperparameterMetric,
-    HyperparameterOutput, HyperparameterSpec, Job, JobKey, JobState, LogEntry, LogStream,
-    Severity, TRIAL_LABEL, TrainingInput, TrainingOutput,
+    HyperparameterOutput, HyperparameterSpec, Job, JobKey, JobState, LogEntry, LogStream, Severity,
+    TRIAL_LABEL, TrainingInput, TrainingOutput,
 };
 use mlconsole::tensorboard::ScalarPoint;
 use mlconsole::ui::{App, Nav, Tab};
@@ -87,7 +87,6 @@ fn main() {
         }),
     );
     app.navigate(Nav::FilterJobs("".into()));
-    study_of_a_thousand_trials(&mut app, &mut frame, &local);
     several_connections();
     app.navigate(Nav::Show(Tab::Logs));
     frame.settle(&mut app);
@@ -228,6 +227,8 @@ fn main() {
             "{tab:?} tab idle: next repaint asked for in {delay:?} → {frames_in_5s} frames in 5 s with nothing changing"
         );
     }
+    // Last: selecting the study starts another log.
+    study_of_a_thousand_trials(&mut app, &mut frame, &local);
 }
 
 /// The Jobs tab with 3 connections of 30k jobs each, in a console of its own.
@@ -461,13 +462,13 @@ fn study_of_a_thousand_trials(app: &mut App, frame: &mut Frame, local: &Connecti
     }
     output.sort_trials(Goal::Maximize);
     if let Some(input) = &mut study.training_input {
-        input.hyperparameters = Some(HyperparameterSpec {
+        input.hyperparameters = Some(Box::new(HyperparameterSpec {
             goal: Goal::Maximize,
             max_trials: TRIALS as i32,
             ..HyperparameterSpec::default()
-        });
+        }));
     }
-    study.training_output = Some(output);
+    study.training_output = Some(Box::new(output));
     jobs.push(study);
     app.apply(Update::JobsChanged {
         connection: local.clone(),

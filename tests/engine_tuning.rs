@@ -432,3 +432,43 @@ async fn a_bad_study_is_refused_in_googles_shape_naming_the_field() {
         assert!(message.contains(expected), "{message}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_grid_goes_on_where_the_previous_study_stopped() {
+    let engine = TestEngine::start(&[]);
+    let spec = |resume: Option<&str>| {
+        let mut spec = json!({
+            "goal": "MAXIMIZE",
+            "maxTrials": 2,
+            "maxParallelTrials": 2,
+            "algorithm": "GRID_SEARCH",
+            "params": [{"parameterName": "layers", "type": "INTEGER", "minValue": 1, "maxValue": 4}]
+        });
+        if let Some(previous) = resume {
+            spec["resumePreviousJobId"] = json!(previous);
+        }
+        spec
+    };
+    submit(
+        &engine,
+        &tuning_job("first", "hypertune_trainer.py", &[], &spec(None)),
+    )
+    .await;
+    let (job, raw) = wait_study(&engine, "first").await;
+    assert_eq!(job.state, JobState::Succeeded, "{raw:#}");
+    submit(
+        &engine,
+        &tuning_job("second", "hypertune_trainer.py", &[], &spec(Some("first"))),
+    )
+    .await;
+    let (job, raw) = wait_study(&engine, "second").await;
+    assert_eq!(job.state, JobState::Succeeded, "{raw:#}");
+    let mut layers: Vec<String> = raw["trainingOutput"]["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["hyperparameters"]["layers"].as_str().unwrap().to_owned())
+        .collect();
+    layers.sort();
+    assert_eq!(layers, ["3", "4"], "the grid's next points: {raw:#}");
+}

@@ -136,7 +136,7 @@ pub struct TrainingInput {
     /// Run as a hyperparameter tuning study: trials of this job with values chosen
     /// from these ranges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hyperparameters: Option<HyperparameterSpec>,
+    pub hyperparameters: Option<Box<HyperparameterSpec>>,
 }
 
 impl TrainingInput {
@@ -242,7 +242,7 @@ pub struct Job {
     pub invocation: Option<Invocation>,
     /// A tuning job's trials (output only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub training_output: Option<TrainingOutput>,
+    pub training_output: Option<Box<TrainingOutput>>,
 }
 
 /// One page of a job listing, newest first.
@@ -308,7 +308,7 @@ pub struct InvalidJob {
 impl Job {
     /// The study a tuning job runs, if it is one.
     pub fn study(&self) -> Option<&HyperparameterSpec> {
-        self.training_input.as_ref()?.hyperparameters.as_ref()
+        self.training_input.as_ref()?.hyperparameters.as_deref()
     }
 
     /// For a trial of a tuning job: the tuning job's id and the trial's number.

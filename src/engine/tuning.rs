@@ -63,11 +63,11 @@ impl Engine {
                 )));
             }
         }
-        job.training_output = Some(TrainingOutput {
+        job.training_output = Some(Box::new(TrainingOutput {
             is_hyperparameter_tuning_job: true,
             hyperparameter_metric_tag: spec.metric_tag().to_owned(),
             ..TrainingOutput::default()
-        });
+        }));
         Ok(())
     }
 
@@ -112,7 +112,11 @@ impl Engine {
             return Ok(());
         };
         let id = parent.job_id.as_str();
-        let before = parent.training_output.clone().unwrap_or_default();
+        let before = parent
+            .training_output
+            .as_deref()
+            .cloned()
+            .unwrap_or_default();
         let mut output = before.clone();
         output.is_hyperparameter_tuning_job = true;
         output.hyperparameter_metric_tag = spec.metric_tag().to_owned();
@@ -406,7 +410,7 @@ impl Engine {
         end: Option<(JobState, Option<String>)>,
     ) -> Result<(), EngineError> {
         self.store.update(id, |r| {
-            r.job.training_output = Some(output.clone());
+            r.job.training_output = Some(Box::new(output.clone()));
             if started && r.job.state == JobState::Queued {
                 r.job.state = JobState::Running;
                 r.job.start_time = Some(Utc::now());

@@ -112,7 +112,7 @@ impl TuningFields {
         }
         match self.spec() {
             Ok(spec) => match spec.validate() {
-                Ok(()) => input.hyperparameters = Some(spec),
+                Ok(()) => input.hyperparameters = Some(Box::new(spec)),
                 Err(message) => {
                     errors.insert(Field::Tuning, message);
                 }

@@ -193,67 +193,66 @@ impl JobsTab {
                 .map(|n| ((*n).to_owned(), TrialSort::Parameter((*n).to_owned()))),
         );
         let mut sort = None;
-        egui::ScrollArea::horizontal()
+        let dark = ui.visuals().dark_mode;
+        let mut table = TableBuilder::new(ui)
             .id_salt("trials_table")
-            .show(ui, |ui| {
-                egui::Grid::new("trials")
-                    .striped(true)
-                    .num_columns(headers.len())
-                    .show(ui, |ui| {
-                        for (title, by) in &headers {
-                            let arrow = if *by == self.trial_sort { " ⏷" } else { "" };
-                            let text = RichText::new(format!("{title}{arrow}")).strong();
-                            if ui
-                                .add(egui::Button::new(text).frame(false))
-                                .on_hover_text("Sort")
-                                .clicked()
-                            {
-                                sort = Some(by.clone());
-                            }
-                        }
-                        ui.end_row();
-                        let dark = ui.visuals().dark_mode;
-                        for trial in trials.iter().take(MAX_TRIAL_ROWS) {
-                            ui.label(&trial.trial_id);
-                            let mut state = format!("{}", trial.state);
-                            if trial.is_trial_stopped_early {
-                                state.push_str(" (stopped early)");
-                            }
-                            ui.label(
-                                RichText::new(state).color(theme::state_color(trial.state, dark)),
-                            );
-                            ui.label(
-                                trial
-                                    .final_metric
-                                    .map(|m| format!("{} @ {}", m.objective_value, m.training_step))
-                                    .unwrap_or_default(),
-                            );
-                            for name in &names {
-                                ui.label(
-                                    trial.hyperparameters.get(*name).map_or("", String::as_str),
-                                );
-                            }
-                            ui.end_row();
+            .striped(true)
+            .max_scroll_height(TRIALS_TABLE_HEIGHT)
+            .column(Column::auto().at_least(40.0))
+            .column(Column::auto().at_least(90.0))
+            .column(Column::auto().at_least(90.0));
+        for _ in &names {
+            table = table.column(Column::auto().at_least(60.0));
+        }
+        table
+            .header(ROW_HEIGHT, |mut header| {
+                for (title, by) in &headers {
+                    header.col(|ui| {
+                        let arrow = if *by == self.trial_sort { " ⏷" } else { "" };
+                        let text = RichText::new(format!("{title}{arrow}")).strong();
+                        if ui
+                            .add(egui::Button::new(text).frame(false))
+                            .on_hover_text("Sort")
+                            .clicked()
+                        {
+                            sort = Some(by.clone());
                         }
                     });
+                }
+            })
+            .body(|body| {
+                // Only the rows in view are laid out, however many trials there are.
+                body.rows(ROW_HEIGHT, trials.len(), |mut row| {
+                    let Some(trial) = trials.get(row.index()) else {
+                        return;
+                    };
+                    row.col(|ui| cell(ui, trial.trial_id.as_str()));
+                    let mut state = format!("{}", trial.state);
+                    if trial.is_trial_stopped_early {
+                        state.push_str(" (stopped early)");
+                    }
+                    row.col(|ui| {
+                        cell(ui, RichText::new(state).color(theme::state_color(trial.state, dark)));
+                    });
+                    let objective = trial
+                        .final_metric
+                        .map(|m| format!("{} @ {}", m.objective_value, m.training_step))
+                        .unwrap_or_default();
+                    row.col(|ui| cell(ui, objective));
+                    for name in &names {
+                        let value = trial.hyperparameters.get(*name).map_or("", String::as_str);
+                        row.col(|ui| cell(ui, value));
+                    }
+                });
             });
-        if trials.len() > MAX_TRIAL_ROWS {
-            ui.label(
-                RichText::new(format!(
-                    "and {} more (the chart shows them all)",
-                    trials.len() - MAX_TRIAL_ROWS
-                ))
-                .weak(),
-            );
-        }
         if let Some(by) = sort {
             self.trial_sort = by;
         }
     }
 }
 
-/// Most rows the details' trials table lays out.
-const MAX_TRIAL_ROWS: usize = 200;
+/// The trials table's height before it scrolls.
+const TRIALS_TABLE_HEIGHT: f32 = 260.0;
 
 /// "6 of 10 trials: 4 succeeded, 1 failed, 1 running · best 0.93 (trial 4)".
 fn study_summary(output: &TrainingOutput) -> String {
