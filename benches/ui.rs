@@ -475,6 +475,7 @@ fn study_of_a_thousand_trials(app: &mut App, frame: &mut Frame, local: &Connecti
         jobs,
     });
     app.navigate(Nav::Select(Some(JobKey::new(local, "study"))));
+    app.navigate(Nav::Show(Tab::Jobs));
     frame.settle(app);
     report(
         "Jobs tab, a 1000-trial study folded, idle",
