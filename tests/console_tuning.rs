@@ -36,10 +36,17 @@ fn fill_the_tuning_form_see_the_trials_fold_under_the_study_and_clone_the_best()
 
     open_form(&mut harness);
     replace_in(&mut harness, "Job ID", "ui_study");
+    let events = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tfevents/run_tf1/events.out.tfevents.1795548262.vm.17433.0.fixture");
     type_into(
         &mut harness,
         "Command",
         &format!("python3 {}", trainer.display()),
+    );
+    type_into(
+        &mut harness,
+        "Arguments",
+        &format!("--events={}", events.display()),
     );
     click(
         &mut harness,
@@ -137,6 +144,19 @@ fn fill_the_tuning_form_see_the_trials_fold_under_the_study_and_clone_the_best()
     assert!(has_label(&harness, "layers ⏷"), "sorted by layers");
     click(&mut harness, "accuracy");
     assert!(has_label(&harness, "accuracy ⏷"), "sorted by the objective");
+
+    // Its scalars: every trial's runs, named by the trial and its values.
+    click(&mut harness, "📉 Scalars");
+    step_until(
+        &mut harness,
+        "the trials' runs",
+        Duration::from_secs(20),
+        |h| {
+            has_label(h, "trial 1 (act=relu layers=1)/eval")
+                && has_label(h, "trial 4 (act=tanh layers=2)/eval")
+        },
+    );
+    click(&mut harness, "Jobs");
 
     // Clone the best trial as a plain job: its values are its arguments.
     click(&mut harness, "⎘ Clone best trial (4) as a job…");

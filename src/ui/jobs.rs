@@ -554,7 +554,7 @@ impl JobsTab {
                         row.col(|ui| cell(ui, name));
                     }
                     let key = JobKey::new(owner, &job.job_id);
-                    row.col(|ui| self.id_cell(ui, &key, job, actions));
+                    row.col(|ui| self.id_cell(ui, (&key, job), list, actions));
                     let created = job.create_time.map(format::local_time).unwrap_or_default();
                     let duration = job.duration(now).map(format::duration).unwrap_or_default();
                     row.col(|ui| cell(ui, created));

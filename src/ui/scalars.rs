@@ -19,6 +19,7 @@ use crate::backend::{Backend, PickTarget, Request, Update};
 use crate::tensorboard::ScalarsByRun;
 
 mod chart;
+mod trials;
 
 /// What the Scalars tab asks the app to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +79,8 @@ pub struct ScalarsTab {
     views: HashMap<String, [f64; 4]>,
     /// Draws charts off the UI thread; started with the tab's first frame.
     worker: Option<ChartWorker>,
+    /// A study's runs named by trial and values.
+    trial_names: trials::TrialNames,
 }
 
 impl Default for ScalarsTab {
@@ -99,6 +102,7 @@ impl Default for ScalarsTab {
             requested: HashMap::new(),
             views: HashMap::new(),
             worker: None,
+            trial_names: trials::TrialNames::default(),
         }
     }
 }
@@ -220,6 +224,7 @@ impl ScalarsTab {
             })
             .and_then(|k| state.jobs.find(k))
             .and_then(|j| j.training_input.as_ref()?.job_dir.clone());
+        self.name_trials(state);
         let mut navs = Vec::new();
         if self.dir.is_none()
             && let Some(dir) = &job_dir
@@ -343,9 +348,10 @@ impl ScalarsTab {
             .id_salt("runs_scroll")
             .show(ui, |ui| {
                 for (name, run) in &mut self.runs {
+                    let label = self.trial_names.label(name);
                     if regex
                         .as_ref()
-                        .is_ok_and(|r| r.as_ref().is_some_and(|r| !r.is_match(name)))
+                        .is_ok_and(|r| r.as_ref().is_some_and(|r| !r.is_match(&label)))
                     {
                         continue;
                     }
@@ -354,7 +360,7 @@ impl ScalarsTab {
                             ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
                         ui.painter()
                             .rect_filled(rect, 2.0, theme::series_color(run.color));
-                        if ui.checkbox(&mut run.shown, name.as_str()).changed() {
+                        if ui.checkbox(&mut run.shown, label.as_ref()).changed() {
                             toggled = true;
                         }
                     });

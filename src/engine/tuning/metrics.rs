@@ -1,6 +1,6 @@
-//! A trial's objective as its trainer reports it, read both ways trainers do: the
+//! A trial's objective as its trainer reports it, either way trainers do: the
 //! `cloudml-hypertune` file (`CLOUD_ML_HP_METRIC_FILE`, JSON lines rewritten on each
-//! report) and a TensorBoard scalar with the metric's tag in the trial's job dir.
+//! report), else a TensorBoard scalar with the metric's tag in the trial's job dir.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -35,18 +35,12 @@ impl TrialReader {
         }
     }
 
-    /// Every report of `tag` found so far (both ways), by step; the hypertune file wins
-    /// where both report a step.
+    /// Every report of `tag` found so far, by step: the hypertune file's when the trainer
+    /// reports that way (it says what it means to), else the TensorBoard scalar's.
     pub fn read(&mut self, tag: &str) -> Vec<HyperparameterMetric> {
-        let mut points = self.summary_points(tag);
-        for point in self.hypertune_points(tag) {
-            match points
-                .iter_mut()
-                .find(|p| p.training_step == point.training_step)
-            {
-                Some(p) => *p = point,
-                None => points.push(point),
-            }
+        let mut points = self.hypertune_points(tag);
+        if points.is_empty() {
+            points = self.summary_points(tag);
         }
         points.sort_by_key(|p| p.training_step);
         points

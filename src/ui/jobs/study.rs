@@ -88,8 +88,8 @@ impl JobsTab {
     pub(super) fn id_cell(
         &self,
         ui: &mut Ui,
-        key: &JobKey,
-        job: &Job,
+        (key, job): (&JobKey, &Job),
+        list: &JobList,
         actions: &mut Vec<JobsAction>,
     ) {
         let id = match &job.display_name {
@@ -116,11 +116,19 @@ impl JobsTab {
                 }
                 cell(ui, format!("{id} · {}", study_summary(output)));
             });
-        } else if let Some((_, trial)) = job.trial_of() {
-            let values = job
-                .training_input
-                .as_ref()
-                .map(|i| trial_values(&i.args))
+        } else if let Some((parent, trial)) = job.trial_of() {
+            // The values as the study chose them (the trial's arguments hold others too).
+            let values = list
+                .get(&key.connection, parent)
+                .and_then(|p| p.training_output.as_deref())
+                .and_then(|o| o.trials.iter().find(|t| t.trial_id == trial))
+                .map(|t| {
+                    t.hyperparameters
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
                 .unwrap_or_default();
             cell(
                 ui,
@@ -232,7 +240,10 @@ impl JobsTab {
                         state.push_str(" (stopped early)");
                     }
                     row.col(|ui| {
-                        cell(ui, RichText::new(state).color(theme::state_color(trial.state, dark)));
+                        cell(
+                            ui,
+                            RichText::new(state).color(theme::state_color(trial.state, dark)),
+                        );
                     });
                     let objective = trial
                         .final_metric
@@ -283,15 +294,6 @@ fn study_summary(output: &TrainingOutput) -> String {
         ));
     }
     text
-}
-
-/// A trial's values from its arguments: the `--name=value` ones at the end.
-fn trial_values(args: &[String]) -> String {
-    args.iter()
-        .filter(|a| a.starts_with("--") && a.contains('='))
-        .map(|a| a.trim_start_matches("--"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Each trial's final objective against its number.
