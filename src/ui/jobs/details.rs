@@ -159,6 +159,9 @@ impl JobsTab {
                             ui.label(RichText::new(format!("{k}={v}")).monospace().small());
                         }
                     }
+                    None if job.study().is_some() => {
+                        ui.label("A study runs no process: each trial is a job with its own invocation (▶ in its row).");
+                    }
                     None => {
                         ui.label("Not started yet.");
                     }

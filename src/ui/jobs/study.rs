@@ -17,6 +17,8 @@ pub(super) enum TrialSort {
     Objective,
     /// By trial number.
     Trial,
+    /// By state.
+    State,
     /// By one parameter (numbers as numbers).
     Parameter(String),
 }
@@ -176,6 +178,7 @@ impl JobsTab {
         match &self.trial_sort {
             TrialSort::Objective => {}
             TrialSort::Trial => trials.sort_by_key(|t| t.trial_id.parse::<u64>().unwrap_or(0)),
+            TrialSort::State => trials.sort_by_key(|t| t.state.as_str()),
             TrialSort::Parameter(name) => trials.sort_by(|a, b| {
                 let value = |t: &HyperparameterOutput| t.hyperparameters.get(name).cloned();
                 match (value(a), value(b)) {
@@ -189,7 +192,7 @@ impl JobsTab {
         }
         let mut headers = vec![
             ("Trial".to_owned(), TrialSort::Trial),
-            ("State".to_owned(), TrialSort::Objective),
+            ("State".to_owned(), TrialSort::State),
             (
                 output.hyperparameter_metric_tag.clone(),
                 TrialSort::Objective,
