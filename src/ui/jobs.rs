@@ -1,6 +1,7 @@
 //! The Jobs tab: every job in a live, sortable, filterable table, and the selected job's
 //! details and actions.
 
+mod coordinates;
 mod details;
 mod study;
 

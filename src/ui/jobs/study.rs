@@ -1,6 +1,7 @@
 //! A tuning job in the Jobs tab: its trials folded under it in the table (→ and ←, or
 //! the ▶ in its row), and in its details the trials table (sortable by the objective and
-//! by each parameter), the objective of each trial as a chart, and "Clone best trial".
+//! by each parameter), the objective of each trial and the trials in parallel
+//! coordinates as charts, and "Clone best trial".
 
 use std::collections::HashSet;
 
@@ -168,7 +169,6 @@ impl JobsTab {
                 actions.push(JobsAction::CloneTrial(trial));
             }
         }
-        objective_chart(ui, &output.trials);
         let names: Vec<&str> = spec
             .params
             .iter()
@@ -262,6 +262,13 @@ impl JobsTab {
         if let Some(by) = sort {
             self.trial_sort = by;
         }
+        objective_chart(ui, &output.trials);
+        super::coordinates::parallel_coordinates(
+            ui,
+            spec,
+            &output.trials,
+            &output.hyperparameter_metric_tag,
+        );
     }
 }
 
