@@ -131,7 +131,12 @@ pub struct TrainingInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_config: Option<ReplicaConfig>,
     /// How many more replicas run beside the first, on the same machine type (Vertex AI).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::wire::int64_option"
+    )]
+    #[schema(value_type = Option<String>)]
     pub worker_count: Option<u32>,
     /// Run as a hyperparameter tuning study: trials of this job with values chosen
     /// from these ranges.
@@ -163,8 +168,10 @@ pub struct ReplicaConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcceleratorConfig {
-    #[serde(default)]
-    /// How many accelerators each replica gets.
+    /// How many accelerators each replica gets (an int64: text on the wire, a number
+    /// accepted).
+    #[serde(default, with = "super::wire::int64")]
+    #[schema(value_type = String)]
     pub count: u32,
     /// E.g. `NVIDIA_TESLA_T4`.
     #[serde(rename = "type", default)]

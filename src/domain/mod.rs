@@ -12,6 +12,7 @@ pub mod model;
 pub mod predict;
 pub mod shell;
 pub mod tuning;
+pub mod wire;
 
 pub use batch_prediction::PredictionInput;
 pub use connection::{

@@ -414,40 +414,16 @@ fn is_zero(value: &i32) -> bool {
     *value == 0
 }
 
-/// An integer that arrives as a JSON number or as text (proto3 JSON allows both).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Number {
-    Int(i64),
-    Float(f64),
-    Text(String),
-}
-
-impl Number {
-    fn value<E: serde::de::Error>(self) -> Result<i64, E> {
-        match self {
-            Number::Int(n) => Ok(n),
-            Number::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
-            Number::Float(f) => Err(E::custom(format!("{f} is not a whole number"))),
-            Number::Text(t) => t
-                .trim()
-                .parse()
-                .map_err(|_| E::custom(format!("{t:?} is not a whole number"))),
-        }
-    }
-}
-
 fn int32<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
-    let n = Number::deserialize(d)?.value::<D::Error>()?;
-    i32::try_from(n).map_err(|_| serde::de::Error::custom(format!("{n} is out of range")))
+    super::wire::integer(d)
 }
 
 fn int64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    Number::deserialize(d)?.value::<D::Error>()
+    super::wire::integer(d)
 }
 
 fn int64_text<S: Serializer>(value: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&value.to_string())
+    super::wire::int64::serialize(value, s)
 }
 
 #[cfg(test)]

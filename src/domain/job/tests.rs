@@ -90,3 +90,32 @@ fn wire_shape_is_camel_case_and_rejects_unknown_fields() {
     let err = serde_json::from_str::<Job>(r#"{"jobId":"a","trainingInputs":{}}"#).unwrap_err();
     assert!(err.to_string().contains("unknown field"));
 }
+
+#[test]
+fn int64_fields_take_text_or_numbers_and_answer_text_as_googles_clients_send_them() {
+    let input: TrainingInput = serde_json::from_value(serde_json::json!({
+        "command": ["python", "train.py"],
+        "masterConfig": {"acceleratorConfig": {"count": "2", "type": "NVIDIA_TESLA_T4"}},
+        "workerCount": "3"
+    }))
+    .unwrap();
+    let accelerator = input
+        .master_config
+        .as_ref()
+        .unwrap()
+        .accelerator_config
+        .as_ref()
+        .unwrap();
+    assert_eq!((accelerator.count, input.worker_count), (2, Some(3)));
+    let json = serde_json::to_value(&input).unwrap();
+    assert_eq!(json["masterConfig"]["acceleratorConfig"]["count"], "2");
+    assert_eq!(json["workerCount"], "3");
+    let numbers: TrainingInput = serde_json::from_value(serde_json::json!({
+        "masterConfig": {"acceleratorConfig": {"count": 1}},
+        "workerCount": 4
+    }))
+    .unwrap();
+    assert_eq!(numbers.worker_count, Some(4));
+    let refused = serde_json::from_value::<TrainingInput>(serde_json::json!({"workerCount": "-1"}));
+    assert!(refused.unwrap_err().to_string().contains("out of range"));
+}
