@@ -125,6 +125,10 @@ struct EngineArgs {
     /// The ONNX Runtime library to serve with: a path, or `none` for tract only [default: ORT_DYLIB_PATH, then the onnxruntime package of --python, then the system's libonnxruntime]
     #[arg(long)]
     onnxruntime: Option<String>,
+    /// Pretend the machine has N GPUs instead of asking NVML (tests of the GPU scheduler
+    /// on a machine without one)
+    #[arg(long, hide = true)]
+    fake_gpus: Option<u32>,
 }
 
 /// mimalloc: with it the engine answers ~20% more predictions a second than with glibc's
@@ -312,6 +316,9 @@ fn run_engine(args: EngineArgs) -> anyhow::Result<()> {
     config.http.max_connections = args.max_connections;
     config.http.header_timeout = positive_secs(args.header_timeout_secs, "--header-timeout-secs")?;
     config.http.body_timeout = positive_secs(args.body_timeout_secs, "--body-timeout-secs")?;
+    if let Some(n) = args.fake_gpus {
+        config.gpus = engine::gpus::GpuSetting::Fake(n);
+    }
     if let Some(n) = args.max_replicas {
         anyhow::ensure!(n >= 1, "--max-replicas must be at least 1");
         config.max_replicas = n;

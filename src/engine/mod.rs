@@ -15,6 +15,7 @@
 pub mod artifacts;
 pub mod batch_predict;
 pub mod combine;
+pub mod gpus;
 pub mod http;
 pub mod joblog;
 pub mod model_tasks;
@@ -74,6 +75,8 @@ pub struct EngineConfig {
     /// The file-creation mask jobs run with, when the engine runs under a stricter one
     /// of its own (`mlconsole engine` keeps its files private with 077).
     pub job_umask: Option<u32>,
+    /// Where the GPUs jobs may ask for come from.
+    pub gpus: gpus::GpuSetting,
 }
 
 impl EngineConfig {
@@ -94,6 +97,7 @@ impl EngineConfig {
             onnxruntime: runtime::locate::OrtSetting::Search,
             http: http::server::HttpLimits::default(),
             job_umask: None,
+            gpus: gpus::GpuSetting::Detect,
         })
     }
 }
@@ -147,6 +151,10 @@ pub enum StartError {
 struct Slots {
     queue: VecDeque<String>,
     running: HashSet<String>,
+    /// Which GPUs are free and which job holds the others.
+    gpus: gpus::GpuLedger,
+    /// Jobs whose log already says they wait for GPUs.
+    waiting_for_gpus: HashSet<String>,
 }
 
 /// The shared state of a running engine.
@@ -162,6 +170,8 @@ pub struct Engine {
     /// Versions an earlier engine left CREATING, loaded again by [`serve`].
     unfinished_versions: Mutex<Vec<registry::Unfinished>>,
     operations: operations::Operations,
+    /// The machine's GPUs (or why there are none).
+    gpu_inventory: gpus::GpuInventory,
     /// What was read of each running trial's metrics, by trial job id.
     trial_readers: Mutex<HashMap<String, tuning::metrics::TrialReader>>,
     /// Kept open for the engine's life: the lock on the data directory.
@@ -200,11 +210,17 @@ impl Engine {
                 tightened.join(", ")
             );
         }
+        let gpu_inventory = gpus::GpuInventory::discover(&config.gpus);
+        tracing::info!("GPUs: {}", gpu_inventory.describe());
         Ok(Arc::new(Engine {
             config,
             store,
             token,
-            slots: Mutex::default(),
+            slots: Mutex::new(Slots {
+                gpus: gpus::GpuLedger::new(&gpu_inventory),
+                ..Slots::default()
+            }),
+            gpu_inventory,
             wake_scheduler: Notify::new(),
             open_logs: Mutex::default(),
             registry,

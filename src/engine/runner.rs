@@ -13,11 +13,11 @@ use nix::unistd::Pid;
 mod checks;
 mod invocation;
 
-use super::Engine;
 use super::joblog::{self, JobLog};
 use super::process_group::signal_job_group;
 use super::store::{JobRecord, StoreError};
 use super::wrapper::{self, ExitRecord};
+use super::{Engine, gpus};
 use crate::domain::{Invocation, Job, JobState, Severity, shell_words};
 use checks::check_paths;
 
@@ -68,6 +68,7 @@ impl Engine {
         job.validate_submission()
             .map_err(|e| EngineError::InvalidArgument(e.message))?;
         check_paths(&job)?;
+        self.check_gpus(&job)?;
         self.prepare_study(&mut job)?;
         if let Some(input) = &mut job.prediction_input {
             // Pin the version now, so that a later default switch does not change the job.
@@ -163,28 +164,16 @@ impl Engine {
 
     fn start_ready_jobs(self: &Arc<Self>) {
         loop {
-            let id = {
-                let mut slots = lock(&self.slots);
-                if slots.running.len() >= self.config.max_running.max(1) {
-                    return;
-                }
-                let Some(id) = slots.queue.pop_front() else {
-                    return;
-                };
-                let record = self.store.get(&id);
-                if record.as_ref().map(|r| r.job.state) != Some(JobState::Queued)
-                    || record.is_some_and(|r| r.job.study().is_some())
-                {
-                    continue; // cancelled while queued, or a study (it runs no process)
-                }
-                slots.running.insert(id.clone());
-                id
+            let Some((id, devices)) = self.next_startable() else {
+                return;
             };
-            match self.start(&id) {
+            match self.start(&id, &devices) {
                 Ok(()) => {}
                 // Cancelled between the check above and the start: just free the slot.
                 Err(EngineError::FailedPrecondition(_)) => {
-                    lock(&self.slots).running.remove(&id);
+                    let mut slots = lock(&self.slots);
+                    slots.running.remove(&id);
+                    slots.gpus.release(&id);
                 }
                 Err(e) => {
                     let _ = self.finish(&id, JobState::Failed, Some(e.to_string()));
@@ -193,13 +182,87 @@ impl Engine {
         }
     }
 
-    fn start(self: &Arc<Self>, id: &str) -> Result<(), EngineError> {
+    /// Takes the first queued job that can start now (a slot free, and the GPUs it asks
+    /// for), with the devices it gets; a job waiting for GPUs lets the ones behind it
+    /// that need none (or fewer) go first, and its log says what it waits for.
+    fn next_startable(&self) -> Option<(String, Vec<u32>)> {
+        let mut slots = lock(&self.slots);
+        if slots.running.len() >= self.config.max_running.max(1) {
+            return None;
+        }
+        let mut waiting = Vec::new();
+        let mut pick = None;
+        let mut position = 0;
+        while position < slots.queue.len() {
+            let id = slots.queue[position].clone();
+            let record = self.store.get(&id);
+            if record.as_ref().map(|r| r.job.state) != Some(JobState::Queued)
+                || record.as_ref().is_some_and(|r| r.job.study().is_some())
+            {
+                // Cancelled while queued, or a study (it runs no process).
+                slots.queue.remove(position);
+                continue;
+            }
+            let wanted = record.as_ref().map_or(0, |r| gpus::wanted(&r.job));
+            if let Some(devices) = slots.gpus.take(&id, wanted) {
+                slots.queue.remove(position);
+                slots.running.insert(id.clone());
+                slots.waiting_for_gpus.remove(&id);
+                pick = Some((id, devices));
+                break;
+            }
+            if slots.waiting_for_gpus.insert(id.clone()) {
+                waiting.push((id, wanted));
+            }
+            position += 1;
+        }
+        let holders: Vec<String> = slots
+            .gpus
+            .holders()
+            .iter()
+            .map(|(job, devices)| format!("{job} (GPU {})", gpus::visible_devices(devices)))
+            .collect();
+        drop(slots);
+        for (id, wanted) in waiting {
+            let plural = if wanted == 1 { "GPU" } else { "GPUs" };
+            self.log(
+                &id,
+                Severity::Info,
+                &format!(
+                    "Waiting for {wanted} free {plural}; in use by {}.",
+                    holders.join(", ")
+                ),
+            );
+        }
+        pick
+    }
+
+    /// Refuses a job asking for more GPUs than the machine has.
+    fn check_gpus(&self, job: &Job) -> Result<(), EngineError> {
+        let wanted = gpus::wanted(job);
+        if wanted as usize > self.gpu_inventory.devices.len() {
+            return Err(EngineError::InvalidArgument(format!(
+                "trainingInput.masterConfig.acceleratorConfig.count {wanted}: this machine has {}",
+                self.gpu_inventory.describe()
+            )));
+        }
+        Ok(())
+    }
+
+    fn start(self: &Arc<Self>, id: &str, devices: &[u32]) -> Result<(), EngineError> {
         let record = self
             .store
             .get(id)
             .ok_or_else(|| EngineError::NotFound(id.into()))?;
         let dir = self.job_state_dir(id);
-        let invocation = self.invocation(&record.job, &dir);
+        let mut invocation = self.invocation(&record.job, &dir);
+        // On a machine with GPUs a job sees only those it was given ("" hides them all).
+        if !self.gpu_inventory.devices.is_empty() {
+            let visible = gpus::visible_devices(devices);
+            for key in ["CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"] {
+                invocation.env.insert(key.into(), visible.clone());
+            }
+        }
         self.store.try_update(id, |r| {
             if r.job.state != JobState::Queued {
                 return Err(EngineError::FailedPrecondition(format!(
@@ -457,7 +520,10 @@ impl Engine {
             r.job.error_message = error_message;
         });
         self.close_log(id);
-        lock(&self.slots).running.remove(id);
+        let mut slots = lock(&self.slots);
+        slots.running.remove(id);
+        slots.gpus.release(id);
+        drop(slots);
         self.wake_scheduler.notify_one();
         record
     }
@@ -489,7 +555,17 @@ impl Engine {
                 Severity::Info,
                 "Engine restarted; following the job again.",
             );
-            lock(&self.slots).running.insert(id.clone());
+            let held = record
+                .job
+                .invocation
+                .as_ref()
+                .and_then(|i| i.env.get("CUDA_VISIBLE_DEVICES"))
+                .map(|v| gpus::devices_in(v))
+                .unwrap_or_default();
+            let mut slots = lock(&self.slots);
+            slots.running.insert(id.clone());
+            slots.gpus.hold(&id, held);
+            drop(slots);
             tokio::spawn(self.clone().supervise(id, None));
         }
         let mut slots = lock(&self.slots);

@@ -32,9 +32,14 @@ pub(super) fn check_paths(job: &Job) -> Result<(), EngineError> {
             "trainingInput.resources: the local engine does not reserve CPUs, GPUs or memory per job; leave them out (they apply to Ray clusters)".into(),
         ));
     }
-    if input.names_machines() {
+    let image = input
+        .master_config
+        .as_ref()
+        .is_some_and(|c| c.image_uri.is_some());
+    // masterConfig.acceleratorConfig alone asks for this machine's GPUs.
+    if input.master_type.is_some() || input.worker_count.is_some() || image {
         return Err(EngineError::InvalidArgument(
-            "trainingInput.masterType, masterConfig and workerCount name cloud machines; the local engine runs one process on this machine, so leave them out (they apply to Vertex AI)".into(),
+            "trainingInput.masterType, masterConfig.imageUri and workerCount name cloud machines; the local engine runs one process on this machine, so leave them out (they apply to Vertex AI; masterConfig.acceleratorConfig.count asks for this machine's GPUs)".into(),
         ));
     }
     let absolute = |field: &str, path: &str| {

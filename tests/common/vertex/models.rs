@@ -3,6 +3,10 @@
 use super::*;
 
 /// The models calls; `None` when the call is not one of them.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one match over the resource's calls, as Google's API lists them"
+)]
 pub(super) fn route(s: &mut State, config: &FakeConfig, call: &Call<'_>) -> Option<(u16, Value)> {
     let Call {
         method,

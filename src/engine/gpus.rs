@@ -1,0 +1,189 @@
+//! The machine's GPUs as the local engine schedules them: found through NVML (the
+//! `nvml-wrapper` crate, which loads `libnvidia-ml` at run time, so a machine without a
+//! driver runs as one without GPUs), or a fake set for tests (`--fake-gpus N`). A job asks
+//! for `masterConfig.acceleratorConfig.count` devices and sees only those
+//! (`CUDA_VISIBLE_DEVICES`, `NVIDIA_VISIBLE_DEVICES`).
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::domain::Job;
+
+/// One GPU of the machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuDevice {
+    /// Its NVML index (what `CUDA_VISIBLE_DEVICES` names).
+    pub index: u32,
+    /// E.g. `NVIDIA GeForce RTX 4090`.
+    pub name: String,
+    /// Its memory in bytes.
+    pub memory_bytes: u64,
+}
+
+/// Where the engine learns the machine's GPUs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum GpuSetting {
+    /// Ask NVML.
+    #[default]
+    Detect,
+    /// Pretend the machine has this many (tests of the scheduler on a machine without).
+    Fake(u32),
+}
+
+/// What the machine has: its GPUs, or why it has none.
+#[derive(Debug, Clone, Default)]
+pub struct GpuInventory {
+    /// The devices, by index.
+    pub devices: Vec<GpuDevice>,
+    /// Why there are none, when there are none ("no NVIDIA GPU found: …").
+    pub none_because: Option<String>,
+}
+
+impl GpuInventory {
+    /// Finds the GPUs as `setting` says.
+    pub fn discover(setting: &GpuSetting) -> GpuInventory {
+        match setting {
+            GpuSetting::Fake(n) => GpuInventory {
+                devices: (0..*n)
+                    .map(|index| GpuDevice {
+                        index,
+                        name: format!("fake GPU {index}"),
+                        memory_bytes: 16 << 30,
+                    })
+                    .collect(),
+                none_because: (*n == 0).then(|| "no GPU (--fake-gpus 0)".to_owned()),
+            },
+            GpuSetting::Detect => match nvml_devices() {
+                Ok(devices) if !devices.is_empty() => GpuInventory {
+                    devices,
+                    none_because: None,
+                },
+                Ok(_) => GpuInventory {
+                    devices: Vec::new(),
+                    none_because: Some("no NVIDIA GPU found: the driver reports none".into()),
+                },
+                Err(e) => GpuInventory {
+                    devices: Vec::new(),
+                    none_because: Some(format!("no NVIDIA GPU found ({e})")),
+                },
+            },
+        }
+    }
+
+    /// "1 GPU (NVIDIA A100)", "2 GPUs (…)" or "0 GPUs (no NVIDIA GPU found …)".
+    pub fn describe(&self) -> String {
+        let count = self.devices.len();
+        let plural = if count == 1 { "GPU" } else { "GPUs" };
+        match (&self.none_because, self.devices.first()) {
+            (Some(why), _) => format!("{count} {plural} ({why})"),
+            (None, Some(first)) => format!("{count} {plural} ({})", first.name),
+            (None, None) => format!("{count} {plural}"),
+        }
+    }
+}
+
+fn nvml_devices() -> Result<Vec<GpuDevice>, String> {
+    let nvml = nvml_wrapper::Nvml::init().map_err(|e| e.to_string())?;
+    let count = nvml.device_count().map_err(|e| e.to_string())?;
+    let mut devices = Vec::new();
+    for index in 0..count {
+        let device = nvml.device_by_index(index).map_err(|e| e.to_string())?;
+        devices.push(GpuDevice {
+            index,
+            name: device.name().unwrap_or_else(|_| format!("GPU {index}")),
+            memory_bytes: device.memory_info().map_or(0, |m| m.total),
+        });
+    }
+    Ok(devices)
+}
+
+/// How many GPUs a job asks for.
+pub fn wanted(job: &Job) -> u32 {
+    job.training_input
+        .as_ref()
+        .and_then(|i| i.master_config.as_ref())
+        .and_then(|c| c.accelerator_config.as_ref())
+        .map_or(0, |a| a.count)
+}
+
+/// Which devices are free and which job holds the others.
+#[derive(Debug, Default)]
+pub struct GpuLedger {
+    free: BTreeSet<u32>,
+    held: HashMap<String, Vec<u32>>,
+}
+
+impl GpuLedger {
+    /// Every device of `inventory` free.
+    pub fn new(inventory: &GpuInventory) -> GpuLedger {
+        GpuLedger {
+            free: inventory.devices.iter().map(|d| d.index).collect(),
+            held: HashMap::new(),
+        }
+    }
+
+    /// Devices free now.
+    pub fn free_count(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Gives `job` the `count` lowest free devices, if that many are free.
+    pub fn take(&mut self, job: &str, count: u32) -> Option<Vec<u32>> {
+        let count = count as usize;
+        if count == 0 || self.free.len() < count {
+            return (count == 0).then(Vec::new);
+        }
+        let devices: Vec<u32> = self.free.iter().take(count).copied().collect();
+        for d in &devices {
+            self.free.remove(d);
+        }
+        self.held.insert(job.to_owned(), devices.clone());
+        Some(devices)
+    }
+
+    /// Marks `devices` as held by `job` again (a job an earlier engine started).
+    pub fn hold(&mut self, job: &str, devices: Vec<u32>) {
+        for d in &devices {
+            self.free.remove(d);
+        }
+        self.held.insert(job.to_owned(), devices);
+    }
+
+    /// Frees what `job` held.
+    pub fn release(&mut self, job: &str) {
+        if let Some(devices) = self.held.remove(job) {
+            self.free.extend(devices);
+        }
+    }
+
+    /// The jobs holding devices now, for "waiting for a GPU" messages.
+    pub fn holders(&self) -> Vec<(&str, &[u32])> {
+        let mut holders: Vec<(&str, &[u32])> = self
+            .held
+            .iter()
+            .filter(|(_, d)| !d.is_empty())
+            .map(|(j, d)| (j.as_str(), d.as_slice()))
+            .collect();
+        holders.sort_unstable();
+        holders
+    }
+}
+
+/// `CUDA_VISIBLE_DEVICES` for `devices` ("" hides every device).
+pub fn visible_devices(devices: &[u32]) -> String {
+    devices
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The devices a job was given, read back from its environment.
+pub fn devices_in(env_value: &str) -> Vec<u32> {
+    env_value
+        .split(',')
+        .filter_map(|d| d.trim().parse().ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

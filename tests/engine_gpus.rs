@@ -1,0 +1,124 @@
+//! GPUs on the local engine: a job asks for `masterConfig.acceleratorConfig.count`
+//! devices, waits while they are taken, sees only its own, and is refused when the
+//! machine has fewer. The machine here has none: the engine's fake device set
+//! (`--fake-gpus`) stands in for NVML, as the scheduler sees only the device list.
+
+mod common;
+
+use common::TestEngine;
+use mlconsole::domain::JobState;
+use mlconsole::platform::Platform;
+use serde_json::json;
+
+fn gpu_job(id: &str, count: &str, script: &str) -> String {
+    json!({
+        "jobId": id,
+        "trainingInput": {
+            "command": ["sh", "-c", script],
+            "masterConfig": {"acceleratorConfig": {"count": count, "type": "NVIDIA_TESLA_T4"}}
+        }
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_jobs_asking_for_the_one_gpu_run_one_after_the_other_each_seeing_it() {
+    let engine = TestEngine::start(&["--fake-gpus", "1", "--max-running", "4"]);
+    let script =
+        "echo \"devices=[$CUDA_VISIBLE_DEVICES] nvidia=[$NVIDIA_VISIBLE_DEVICES]\"; sleep 1";
+    for id in ["first", "second"] {
+        let (code, answer) = engine
+            .post_raw("/v1/projects/local/jobs", &gpu_job(id, "1", script))
+            .await;
+        assert_eq!(code, 200, "{answer}");
+        assert_eq!(
+            answer["trainingInput"]["masterConfig"]["acceleratorConfig"]["count"], "1",
+            "an int64 is answered as text"
+        );
+    }
+    let (code, answer) = engine
+        .post_raw(
+            "/v1/projects/local/jobs",
+            &json!({"jobId": "cpu_only", "trainingInput": {"command": ["sh", "-c", "echo devices=[$CUDA_VISIBLE_DEVICES]"]}})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(code, 200, "{answer}");
+
+    let first = engine.wait_finished("first").await;
+    let second = engine.wait_finished("second").await;
+    assert_eq!(
+        (first.state, second.state),
+        (JobState::Succeeded, JobState::Succeeded)
+    );
+    assert!(
+        second.start_time.unwrap() >= first.end_time.unwrap(),
+        "the second waited for the GPU: {first:#?} {second:#?}"
+    );
+    for job in ["first", "second"] {
+        let logs = engine.all_logs(job).await;
+        assert!(
+            logs.iter()
+                .any(|e| e.text.contains("devices=[0] nvidia=[0]")),
+            "{job} sees GPU 0 only: {logs:#?}"
+        );
+    }
+    let waited = engine.all_logs("second").await;
+    assert!(
+        waited.iter().any(|e| e
+            .text
+            .contains("Waiting for 1 free GPU; in use by first (GPU 0)")),
+        "{waited:#?}"
+    );
+    // A job that asked for none sees none, and did not wait behind them.
+    let cpu = engine.wait_finished("cpu_only").await;
+    let logs = engine.all_logs("cpu_only").await;
+    assert!(
+        logs.iter().any(|e| e.text.contains("devices=[]")),
+        "{logs:#?}"
+    );
+    assert!(cpu.start_time.unwrap() < second.start_time.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_asking_for_more_gpus_than_the_machine_has_is_refused_saying_how_many() {
+    let engine = TestEngine::start(&["--fake-gpus", "1"]);
+    let (code, answer) = engine
+        .post_raw("/v1/projects/local/jobs", &gpu_job("greedy", "2", "true"))
+        .await;
+    assert_eq!(code, 400, "{answer}");
+    assert_eq!(answer["error"]["status"], "INVALID_ARGUMENT");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("this machine has 1 GPU (fake GPU 0)"),
+        "{message}"
+    );
+
+    // Without a GPU (no driver here): 0, and why.
+    let bare = TestEngine::start(&[]);
+    let (code, answer) = bare
+        .post_raw(
+            "/v1/projects/local/jobs",
+            &gpu_job("wants_one", "1", "true"),
+        )
+        .await;
+    assert_eq!(code, 400, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("this machine has 0 GPUs (no NVIDIA GPU found"),
+        "{message}"
+    );
+    // A job asking for none runs as before, its environment untouched.
+    let job = bare
+        .platform
+        .submit_job(&common::command_job(
+            "plain",
+            &["sh", "-c", "echo [${CUDA_VISIBLE_DEVICES-unset}]"],
+        ))
+        .await
+        .unwrap();
+    let done = bare.wait_finished(&job.job_id).await;
+    assert_eq!(done.state, JobState::Succeeded);
+    let logs = bare.all_logs("plain").await;
+    assert!(logs.iter().any(|e| e.text.contains("[unset]")), "{logs:#?}");
+}
