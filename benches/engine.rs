@@ -363,7 +363,7 @@ fn bench_sampler(runtime: &tokio::runtime::Runtime) {
     let times: Vec<Duration> = (0..50)
         .map(|_| {
             let t = Instant::now();
-            let samples = sample_trees(&mut sys, &roots);
+            let samples = sample_trees(&mut sys, &roots, None);
             assert_eq!(samples.len(), JOBS);
             t.elapsed()
         })

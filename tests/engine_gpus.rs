@@ -122,3 +122,51 @@ async fn a_job_asking_for_more_gpus_than_the_machine_has_is_refused_saying_how_m
     let logs = bare.all_logs("plain").await;
     assert!(logs.iter().any(|e| e.text.contains("[unset]")), "{logs:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jobs_gpu_use_is_summed_over_its_processes() {
+    let engine = TestEngine::start(&["--fake-gpus", "1"]);
+    // Two children use the GPU (as the fake source tells from their command lines).
+    let script = "python3 -c 'import time; time.sleep(6)' --fake-gpu-mib=100 & \
+                  python3 -c 'import time; time.sleep(6)' --fake-gpu-mib=200 & wait";
+    let (code, answer) = engine
+        .post_raw("/v1/projects/local/jobs", &gpu_job("on_gpu", "1", script))
+        .await;
+    assert_eq!(code, 200, "{answer}");
+    let started = std::time::Instant::now();
+    loop {
+        let page = engine.platform.read_metrics("on_gpu", None).await.unwrap();
+        if let Some(sample) = page
+            .samples
+            .iter()
+            .find(|s| s.gpu_memory_bytes == Some(300 << 20))
+        {
+            assert_eq!(sample.gpu_percent, Some(100.0), "{sample:?}");
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "a sample with both children's GPU memory: {page:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // A machine without GPUs reports none.
+    let bare = TestEngine::start(&[]);
+    bare.platform
+        .submit_job(&common::command_job("cpu", &["sleep", "3"]))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let page = loop {
+        let page = bare.platform.read_metrics("cpu", None).await.unwrap();
+        if !page.samples.is_empty() || started.elapsed() > std::time::Duration::from_secs(10) {
+            break page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(!page.samples.is_empty());
+    assert!(
+        page.samples.iter().all(|s| s.gpu_percent.is_none()),
+        "{page:#?}"
+    );
+}

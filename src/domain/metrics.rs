@@ -14,6 +14,13 @@ pub struct ResourceSample {
     pub cpu_percent: f64,
     /// Resident memory in bytes.
     pub memory_bytes: u64,
+    /// GPU use, in percent of one device (200 = two devices busy), when the job uses a
+    /// GPU the platform reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_percent: Option<f64>,
+    /// GPU memory in bytes, summed over the devices, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_memory_bytes: Option<u64>,
 }
 
 /// A job's samples, oldest first.

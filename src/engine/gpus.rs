@@ -96,6 +96,109 @@ fn nvml_devices() -> Result<Vec<GpuDevice>, String> {
     Ok(devices)
 }
 
+/// One process's use of the GPUs.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProcessGpu {
+    /// Percent of one device (summed over devices).
+    pub percent: f64,
+    /// Device memory in bytes (summed over devices).
+    pub memory_bytes: u64,
+}
+
+/// Per-process GPU use, sampled with the CPU and memory.
+pub trait GpuUsage: Send {
+    /// Each process using a GPU now, by pid.
+    fn by_process(&mut self) -> HashMap<i32, ProcessGpu>;
+}
+
+/// The source `setting` asks for; `None` when the machine has no GPU to sample.
+pub fn usage_source(setting: &GpuSetting) -> Option<Box<dyn GpuUsage>> {
+    match setting {
+        GpuSetting::Fake(0) => None,
+        GpuSetting::Fake(_) => Some(Box::new(FakeUsage)),
+        GpuSetting::Detect => {
+            let nvml = nvml_wrapper::Nvml::init().ok()?;
+            (nvml.device_count().ok()? > 0).then(|| {
+                Box::new(NvmlUsage {
+                    nvml,
+                    last_seen: HashMap::new(),
+                }) as Box<dyn GpuUsage>
+            })
+        }
+    }
+}
+
+/// NVML's compute processes (memory) and process utilization samples (SM %).
+struct NvmlUsage {
+    nvml: nvml_wrapper::Nvml,
+    /// Per device, the newest utilization sample read, so each read takes only newer ones.
+    last_seen: HashMap<u32, u64>,
+}
+
+impl GpuUsage for NvmlUsage {
+    fn by_process(&mut self) -> HashMap<i32, ProcessGpu> {
+        let mut usage: HashMap<i32, ProcessGpu> = HashMap::new();
+        let count = self.nvml.device_count().unwrap_or(0);
+        for index in 0..count {
+            let Ok(device) = self.nvml.device_by_index(index) else {
+                continue;
+            };
+            for process in device.running_compute_processes().unwrap_or_default() {
+                let Ok(pid) = i32::try_from(process.pid) else {
+                    continue;
+                };
+                if let nvml_wrapper::enums::device::UsedGpuMemory::Used(bytes) =
+                    process.used_gpu_memory
+                {
+                    usage.entry(pid).or_default().memory_bytes += bytes;
+                }
+            }
+            let since = self.last_seen.get(&index).copied();
+            let samples = device.process_utilization_stats(since).unwrap_or_default();
+            if let Some(newest) = samples.iter().map(|s| s.timestamp).max() {
+                self.last_seen.insert(index, newest);
+            }
+            for sample in samples {
+                if let Ok(pid) = i32::try_from(sample.pid) {
+                    usage.entry(pid).or_default().percent += f64::from(sample.sm_util);
+                }
+            }
+        }
+        usage
+    }
+}
+
+/// The fake source of `--fake-gpus`: a process whose command line holds
+/// `--fake-gpu-mib=N` uses N MiB and 50 % of a device (how tests give a job's processes
+/// GPU use on a machine without one).
+struct FakeUsage;
+
+impl GpuUsage for FakeUsage {
+    fn by_process(&mut self) -> HashMap<i32, ProcessGpu> {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return HashMap::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|entry| {
+                let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+                let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+                let mib = cmdline
+                    .split(|b| *b == 0)
+                    .filter_map(|arg| std::str::from_utf8(arg).ok())
+                    .find_map(|arg| arg.strip_prefix("--fake-gpu-mib=")?.parse::<u64>().ok())?;
+                Some((
+                    pid,
+                    ProcessGpu {
+                        percent: 50.0,
+                        memory_bytes: mib << 20,
+                    },
+                ))
+            })
+            .collect()
+    }
+}
+
 /// How many GPUs a job asks for.
 pub fn wanted(job: &Job) -> u32 {
     job.training_input

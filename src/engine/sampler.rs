@@ -1,4 +1,5 @@
-//! Samples the CPU and memory of every running job's whole process tree once a second.
+//! Samples the CPU and memory (and GPU use, on a machine with GPUs) of every running
+//! job's whole process tree once a second.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use chrono::Utc;
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
 use super::Engine;
+use super::gpus::{self, ProcessGpu};
 use crate::domain::ResourceSample;
 
 /// Time between samples.
@@ -22,6 +24,7 @@ pub async fn run(engine: Arc<Engine>) {
             return;
         }
     };
+    let mut gpu = gpus::usage_source(&engine.config().gpus);
     let mut ticker = tokio::time::interval(SAMPLE_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -33,23 +36,31 @@ pub async fn run(engine: Arc<Engine>) {
         let Some(mut sys) = system.take() else {
             return;
         };
+        let mut source = gpu.take();
         let joined = tokio::task::spawn_blocking(move || {
-            let samples = sample_trees(&mut sys, &roots);
-            (sys, samples)
+            let usage = source.as_mut().map(|s| s.by_process());
+            let samples = sample_trees(&mut sys, &roots, usage.as_ref());
+            (sys, source, samples)
         })
         .await;
-        let Ok((sys, samples)) = joined else {
+        let Ok((sys, source, samples)) = joined else {
             return;
         };
         system = Some(sys);
+        gpu = source;
         if let Err(e) = engine.store().add_samples(&samples) {
             tracing::error!("cannot save resource samples: {e}");
         }
     }
 }
 
-/// Refreshes every process and sums CPU and memory over each root's descendants.
-pub fn sample_trees(sys: &mut System, roots: &[(String, i32)]) -> Vec<(String, ResourceSample)> {
+/// Refreshes every process and sums CPU and memory (and the GPU use in `gpu`, when the
+/// machine has GPUs) over each root's descendants.
+pub fn sample_trees(
+    sys: &mut System,
+    roots: &[(String, i32)],
+    gpu: Option<&HashMap<i32, ProcessGpu>>,
+) -> Vec<(String, ResourceSample)> {
     sys.refresh_processes_specifics(
         ProcessesToUpdate::All,
         true,
@@ -71,11 +82,19 @@ pub fn sample_trees(sys: &mut System, roots: &[(String, i32)]) -> Vec<(String, R
             let root = Pid::from(usize::try_from(*root).ok()?);
             sys.process(root)?;
             let (mut cpu, mut memory) = (0.0f64, 0u64);
+            let mut on_gpu = ProcessGpu::default();
             let mut stack = vec![root];
             while let Some(pid) = stack.pop() {
                 if let Some(p) = sys.process(pid) {
                     cpu += f64::from(p.cpu_usage());
                     memory += p.memory();
+                }
+                let used = i32::try_from(pid.as_u32())
+                    .ok()
+                    .and_then(|pid| gpu?.get(&pid));
+                if let Some(used) = used {
+                    on_gpu.percent += used.percent;
+                    on_gpu.memory_bytes += used.memory_bytes;
                 }
                 if let Some(kids) = children.get(&pid) {
                     stack.extend(kids);
@@ -85,6 +104,9 @@ pub fn sample_trees(sys: &mut System, roots: &[(String, i32)]) -> Vec<(String, R
                 time,
                 cpu_percent: cpu,
                 memory_bytes: memory,
+                // A machine with GPUs reports 0 for a job using none.
+                gpu_percent: gpu.map(|_| on_gpu.percent),
+                gpu_memory_bytes: gpu.map(|_| on_gpu.memory_bytes),
             };
             Some((job_id.clone(), sample))
         })

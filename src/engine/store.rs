@@ -78,7 +78,9 @@ const SCHEMA: &str = "
         job_id TEXT NOT NULL,
         time_us INTEGER NOT NULL,
         cpu_percent REAL NOT NULL,
-        memory_bytes INTEGER NOT NULL
+        memory_bytes INTEGER NOT NULL,
+        gpu_percent REAL,
+        gpu_memory_bytes INTEGER
     );
     CREATE INDEX IF NOT EXISTS samples_by_job ON samples (job_id, time_us);
 ";
@@ -89,6 +91,7 @@ impl Store {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        add_gpu_columns(&conn)?;
         let mut table = JobTable::default();
         let mut skipped = Vec::new();
         {
@@ -284,15 +287,21 @@ impl Store {
         let tx = conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO samples (job_id, time_us, cpu_percent, memory_bytes) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO samples (job_id, time_us, cpu_percent, memory_bytes, gpu_percent, gpu_memory_bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for (job_id, s) in samples {
                 let memory = i64::try_from(s.memory_bytes).unwrap_or(i64::MAX);
+                let gpu_memory = s
+                    .gpu_memory_bytes
+                    .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
                 stmt.execute(params![
                     job_id,
                     s.time.timestamp_micros(),
                     s.cpu_percent,
-                    memory
+                    memory,
+                    s.gpu_percent,
+                    gpu_memory
                 ])?;
             }
         }
@@ -308,21 +317,38 @@ impl Store {
     ) -> Result<Vec<ResourceSample>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT time_us, cpu_percent, memory_bytes FROM samples
+            "SELECT time_us, cpu_percent, memory_bytes, gpu_percent, gpu_memory_bytes FROM samples
              WHERE job_id = ?1 AND time_us > ?2 ORDER BY time_us",
         )?;
         let since_us = since.map_or(i64::MIN, |t| t.timestamp_micros());
         let rows = stmt.query_map(params![job_id, since_us], |row| {
             let time_us: i64 = row.get(0)?;
             let memory: i64 = row.get(2)?;
+            let gpu_memory: Option<i64> = row.get(4)?;
             Ok(ResourceSample {
                 time: DateTime::from_timestamp_micros(time_us).unwrap_or_default(),
                 cpu_percent: row.get(1)?,
                 memory_bytes: u64::try_from(memory).unwrap_or(0),
+                gpu_percent: row.get(3)?,
+                gpu_memory_bytes: gpu_memory.map(|m| u64::try_from(m).unwrap_or(0)),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// Adds the GPU columns to a samples table an older engine made without them.
+fn add_gpu_columns(conn: &Connection) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('samples')")?;
+    let columns: Vec<String> = stmt
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for (column, kind) in [("gpu_percent", "REAL"), ("gpu_memory_bytes", "INTEGER")] {
+        if !columns.iter().any(|c| c == column) {
+            conn.execute_batch(&format!("ALTER TABLE samples ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
 }
 
 impl JobTable {
@@ -413,6 +439,8 @@ mod tests {
                     time: t0 + chrono::Duration::seconds(i),
                     cpu_percent: 50.0 * i as f64,
                     memory_bytes: 1000 * i as u64,
+                    gpu_percent: (i == 2).then_some(75.0),
+                    gpu_memory_bytes: (i == 2).then_some(1 << 30),
                 };
                 ("a".to_owned(), s)
             })
@@ -422,6 +450,31 @@ mod tests {
         let later = store.samples("a", Some(t0)).unwrap();
         assert_eq!(later.len(), 2);
         assert_eq!(later[1].memory_bytes, 2000);
+        assert_eq!(
+            (
+                later[0].gpu_percent,
+                later[1].gpu_percent,
+                later[1].gpu_memory_bytes
+            ),
+            (None, Some(75.0), Some(1 << 30))
+        );
         assert!(store.samples("b", None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_samples_table_without_gpu_columns_gets_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE samples (job_id TEXT NOT NULL, time_us INTEGER NOT NULL,
+             cpu_percent REAL NOT NULL, memory_bytes INTEGER NOT NULL);
+             INSERT INTO samples VALUES ('a', 1, 10.0, 100);",
+        )
+        .unwrap();
+        drop(old);
+        let store = Store::open(&path).unwrap();
+        let kept = store.samples("a", None).unwrap();
+        assert_eq!((kept.len(), kept[0].gpu_percent), (1, None));
     }
 }

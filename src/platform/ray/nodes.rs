@@ -228,6 +228,8 @@ impl Nodes {
                 time: Utc::now(),
                 cpu_percent: cpu,
                 memory_bytes: rss.max(0.0) as u64,
+                gpu_percent: None,
+                gpu_memory_bytes: None,
             }]
         } else {
             Vec::new()

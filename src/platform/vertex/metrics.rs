@@ -319,6 +319,8 @@ fn blank(time: DateTime<Utc>) -> ResourceSample {
         time,
         cpu_percent: 0.0,
         memory_bytes: 0,
+        gpu_percent: None,
+        gpu_memory_bytes: None,
     }
 }
 
