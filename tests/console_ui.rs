@@ -415,3 +415,37 @@ fn a_first_run_trains_the_sample_and_shows_it_alive_then_deploys_and_predicts() 
         |h| text_in(h, "Response").is_some(),
     );
 }
+
+#[test]
+fn a_job_on_two_gpus_shows_its_gpu_use_and_memory_in_resources() {
+    let engine = TestEngine::start(&["--fake-gpus", "2"]);
+    let mut harness = console_harness(&engine);
+    let job = serde_json::json!({
+        "jobId": "two_gpus",
+        "trainingInput": {
+            "command": ["sh", "-c", "python3 -c 'import time; time.sleep(20)' --fake-gpu-mib=100 & \
+                                     python3 -c 'import time; time.sleep(20)' --fake-gpu-mib=200 & wait"],
+            "masterConfig": {"acceleratorConfig": {"count": "2", "type": "NVIDIA_TESLA_T4"}}
+        }
+    });
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (code, answer) =
+        runtime.block_on(engine.post_raw("/v1/projects/local/jobs", &job.to_string()));
+    assert_eq!(code, 200, "{answer}");
+    step_until(
+        &mut harness,
+        "the job listed",
+        Duration::from_secs(20),
+        |h| has_label(h, "two_gpus"),
+    );
+    click(&mut harness, "two_gpus");
+    click(&mut harness, "Resources");
+    step_until(&mut harness, "GPU charts", Duration::from_secs(30), |h| {
+        has_label(h, "GPU (% of one device)")
+            && has_label(h, "GPU memory")
+            && has_label_containing(h, "GPU 100 % (peak 100 %), GPU memory 300.0 MiB")
+    });
+    runtime
+        .block_on(engine.platform.cancel_job("two_gpus"))
+        .unwrap();
+}

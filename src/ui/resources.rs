@@ -21,6 +21,9 @@ struct Series {
     origin: Option<DateTime<Utc>>,
     cpu: Vec<PlotPoint>,
     memory: Vec<PlotPoint>,
+    /// GPU use and memory, for samples that report them.
+    gpu: Vec<PlotPoint>,
+    gpu_memory: Vec<PlotPoint>,
 }
 
 impl Series {
@@ -31,6 +34,10 @@ impl Series {
             let x = (s.time - origin).num_milliseconds() as f64 / 1000.0;
             self.cpu.push(PlotPoint::new(x, s.cpu_percent));
             self.memory.push(PlotPoint::new(x, s.memory_bytes as f64));
+            if let (Some(gpu), Some(memory)) = (s.gpu_percent, s.gpu_memory_bytes) {
+                self.gpu.push(PlotPoint::new(x, gpu));
+                self.gpu_memory.push(PlotPoint::new(x, memory as f64));
+            }
         }
     }
 }
@@ -164,6 +171,15 @@ impl ResourcesTab {
             series.cpu.len(),
             format::clock_seconds(span),
         );
+        if let (Some(gpu), Some(gpu_memory)) = (series.gpu.last(), series.gpu_memory.last()) {
+            text.push_str(&format!(
+                "; GPU {:.0} % (peak {:.0} %), GPU memory {} (peak {})",
+                gpu.y,
+                peak(&series.gpu),
+                format::bytes(gpu_memory.y),
+                format::bytes(peak(&series.gpu_memory)),
+            ));
+        }
         if let Some(replicas) = self.replicas.get(job).filter(|r| !r.is_empty()) {
             let names: Vec<&str> = replicas.keys().map(String::as_str).collect();
             text.push_str(&format!("; replicas {}", names.join(", ")));
@@ -244,7 +260,11 @@ impl ResourcesTab {
                 ui.label(RichText::new(text).weak());
             }
         }
-        let height = ((ui.available_height() - 40.0) / 2.0).max(120.0);
+        let on_gpu = watched
+            .iter()
+            .any(|k| self.series.get(k).is_some_and(|s| !s.gpu.is_empty()));
+        let charts = if on_gpu { 4.0 } else { 2.0 };
+        let height = ((ui.available_height() - 20.0 * charts) / charts).max(100.0);
         ui.label(RichText::new("CPU (% of one core)").strong());
         let percent = |y: f64| format!("{y:.1} %");
         self.plot(ui, "cpu_plot", height, &watched, |s| &s.cpu, percent);
@@ -257,6 +277,19 @@ impl ResourcesTab {
             |s| &s.memory,
             format::bytes,
         );
+        if on_gpu {
+            ui.label(RichText::new("GPU (% of one device)").strong());
+            self.plot(ui, "gpu_plot", height, &watched, |s| &s.gpu, percent);
+            ui.label(RichText::new("GPU memory").strong());
+            self.plot(
+                ui,
+                "gpu_memory_plot",
+                height,
+                &watched,
+                |s| &s.gpu_memory,
+                format::bytes,
+            );
+        }
         changed
     }
 
