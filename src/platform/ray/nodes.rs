@@ -1,6 +1,7 @@
-//! CPU and memory from Ray's nodes: a job's driver and workers from each node's process
-//! list (`/nodes/{node_id}`, refreshed by Ray every 5 s), summed per job; and the
-//! cluster's size and load for the status bar.
+//! CPU, memory and GPU use from Ray's nodes: a job's driver and workers from each node's
+//! process list (`/nodes/{node_id}`, refreshed by Ray every 5 s; GPU memory and
+//! utilization per process where the node has GPUs), summed per job; and the cluster's
+//! size and load for the status bar.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -67,6 +68,34 @@ struct Worker {
     memory_info: Option<MemoryInfo>,
     #[serde(default)]
     job_id: Option<String>,
+    /// GPU memory of the process in MB, which the dashboard adds from the node's
+    /// `gpus[].processesPids` (absent on a node without GPUs).
+    #[serde(default)]
+    gpu_memory_usage: Option<f64>,
+    /// GPU utilization of the process in percent, added alike.
+    #[serde(default)]
+    gpu_utilization: Option<f64>,
+}
+
+/// A job's processes summed, as one sample's numbers.
+#[derive(Default)]
+struct Sum {
+    cpu: f64,
+    rss: f64,
+    /// (percent, MB) once a process reports GPU use.
+    gpu: Option<(f64, f64)>,
+}
+
+impl Sum {
+    fn take(&mut self, w: &Worker) {
+        self.cpu += w.cpu_percent;
+        self.rss += w.memory_info.as_ref().map_or(0.0, |m| m.rss);
+        if w.gpu_memory_usage.is_some() || w.gpu_utilization.is_some() {
+            let (percent, mb) = self.gpu.get_or_insert((0.0, 0.0));
+            *percent += w.gpu_utilization.unwrap_or(0.0);
+            *mb += w.gpu_memory_usage.unwrap_or(0.0);
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -169,8 +198,7 @@ impl Nodes {
                 ..MetricsPage::default()
             });
         }
-        let mut cpu = 0.0;
-        let mut rss = 0.0;
+        let mut sum = Sum::default();
         let mut found = 0usize;
         let supervisor = format!("_ray_internal_job_actor_{id}");
         let mut supervisor_seen = false;
@@ -179,10 +207,6 @@ impl Nodes {
                 .json(http.dashboard(Method::GET, &format!("/nodes/{}", node.node_id)))
                 .await?;
             let detail = detail.data.detail;
-            let take = |w: &Worker, cpu: &mut f64, rss: &mut f64| {
-                *cpu += w.cpu_percent;
-                *rss += w.memory_info.as_ref().map_or(0.0, |m| m.rss);
-            };
             match &job.job_id {
                 Some(hex) => {
                     for w in detail
@@ -190,7 +214,7 @@ impl Nodes {
                         .iter()
                         .filter(|w| w.job_id.as_deref() == Some(hex))
                     {
-                        take(w, &mut cpu, &mut rss);
+                        sum.take(w);
                         found += 1;
                     }
                 }
@@ -202,7 +226,7 @@ impl Nodes {
                         .find(|a| a.name.as_deref() == Some(supervisor.as_str()))
                         .and_then(|a| a.pid);
                     if let Some(w) = pid.and_then(|p| detail.workers.iter().find(|w| w.pid == p)) {
-                        take(w, &mut cpu, &mut rss);
+                        sum.take(w);
                         supervisor_seen = true;
                     }
                 }
@@ -226,10 +250,12 @@ impl Nodes {
         let samples = if found > 0 || supervisor_seen {
             vec![ResourceSample {
                 time: Utc::now(),
-                cpu_percent: cpu,
-                memory_bytes: rss.max(0.0) as u64,
-                gpu_percent: None,
-                gpu_memory_bytes: None,
+                cpu_percent: sum.cpu,
+                memory_bytes: sum.rss.max(0.0) as u64,
+                gpu_percent: sum.gpu.map(|(percent, _)| percent),
+                gpu_memory_bytes: sum
+                    .gpu
+                    .map(|(_, mb)| (mb.max(0.0) * 1024.0 * 1024.0) as u64),
             }]
         } else {
             Vec::new()
@@ -280,3 +306,6 @@ impl Nodes {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
