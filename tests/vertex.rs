@@ -1091,3 +1091,52 @@ async fn a_tuning_job_round_trips_as_a_hyperparameter_tuning_job_and_lists_its_t
     assert_eq!(output.trials[0].final_metric.unwrap().training_step, 10);
     assert_contract(&fake);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_with_accelerators_reports_their_use_and_memory_per_replica() {
+    let fake = FakeGoogle::start(FakeConfig::default());
+    let p = signed_in(&fake);
+    let mut job = container_job("on_t4", &[]);
+    job.training_input
+        .as_mut()
+        .unwrap()
+        .master_config
+        .as_mut()
+        .unwrap()
+        .accelerator_config = Some(mlconsole::domain::AcceleratorConfig {
+        count: 2,
+        kind: "NVIDIA_TESLA_T4".into(),
+    });
+    let submitted = p.submit_job(&job).await.unwrap();
+    wait_state(&p, &submitted.job_id, JobState::Succeeded).await;
+    let metrics = p.read_metrics(&submitted.job_id, None).await.unwrap();
+    let sample = metrics.samples.first().expect("samples");
+    // 80 % of each of 2 T4s on each of two replicas; a quarter of their 16 GiB.
+    assert_eq!(sample.gpu_percent, Some(0.8 * 100.0 * 2.0 * 2.0));
+    let gib = 1024 * 1024 * 1024;
+    assert_eq!(sample.gpu_memory_bytes, Some(16 * gib / 4 * 2 * 2));
+    assert!(
+        metrics
+            .replicas
+            .iter()
+            .all(|r| r.samples[0].gpu_percent == Some(160.0)),
+        "{:?}",
+        metrics.replicas
+    );
+    // A job without accelerators asks Monitoring for none.
+    let plain = p.submit_job(&container_job("cpu_only", &[])).await.unwrap();
+    wait_state(&p, &plain.job_id, JobState::Succeeded).await;
+    let metrics = p.read_metrics(&plain.job_id, None).await.unwrap();
+    assert!(metrics.samples.iter().all(|s| s.gpu_percent.is_none()));
+    let accelerator_reads = fake
+        .records()
+        .iter()
+        .filter(|r| {
+            r.query.iter().any(|(k, v)| {
+                k == "filter" && v.contains("/accelerator/") && v.contains(&plain.job_id)
+            })
+        })
+        .count();
+    assert_eq!(accelerator_reads, 0);
+    assert_contract(&fake);
+}

@@ -34,8 +34,10 @@ impl Series {
             let x = (s.time - origin).num_milliseconds() as f64 / 1000.0;
             self.cpu.push(PlotPoint::new(x, s.cpu_percent));
             self.memory.push(PlotPoint::new(x, s.memory_bytes as f64));
-            if let (Some(gpu), Some(memory)) = (s.gpu_percent, s.gpu_memory_bytes) {
+            if let Some(gpu) = s.gpu_percent {
                 self.gpu.push(PlotPoint::new(x, gpu));
+            }
+            if let Some(memory) = s.gpu_memory_bytes {
                 self.gpu_memory.push(PlotPoint::new(x, memory as f64));
             }
         }
@@ -171,11 +173,16 @@ impl ResourcesTab {
             series.cpu.len(),
             format::clock_seconds(span),
         );
-        if let (Some(gpu), Some(gpu_memory)) = (series.gpu.last(), series.gpu_memory.last()) {
+        if let Some(gpu) = series.gpu.last() {
             text.push_str(&format!(
-                "; GPU {:.0} % (peak {:.0} %), GPU memory {} (peak {})",
+                "; GPU {:.0} % (peak {:.0} %)",
                 gpu.y,
-                peak(&series.gpu),
+                peak(&series.gpu)
+            ));
+        }
+        if let Some(gpu_memory) = series.gpu_memory.last() {
+            text.push_str(&format!(
+                ", GPU memory {} (peak {})",
                 format::bytes(gpu_memory.y),
                 format::bytes(peak(&series.gpu_memory)),
             ));
@@ -260,9 +267,11 @@ impl ResourcesTab {
                 ui.label(RichText::new(text).weak());
             }
         }
-        let on_gpu = watched
-            .iter()
-            .any(|k| self.series.get(k).is_some_and(|s| !s.gpu.is_empty()));
+        let on_gpu = watched.iter().any(|k| {
+            self.series
+                .get(k)
+                .is_some_and(|s| !s.gpu.is_empty() || !s.gpu_memory.is_empty())
+        });
         let charts = if on_gpu { 4.0 } else { 2.0 };
         let height = ((ui.available_height() - 20.0 * charts) / charts).max(100.0);
         ui.label(RichText::new("CPU (% of one core)").strong());

@@ -1,7 +1,8 @@
-//! A custom job's CPU and memory from Cloud Monitoring `timeSeries.list`: the
-//! `ml.googleapis.com/training/{cpu,memory}/utilization` series of resource
-//! `cloudml_job`, sampled once a minute, read at most every `min_poll` per job and
-//! turned from fractions of the machine into cores and bytes.
+//! A custom job's CPU and memory (and accelerators) from Cloud Monitoring
+//! `timeSeries.list`: the `ml.googleapis.com/training/{cpu,memory}/utilization` series
+//! of resource `cloudml_job` (and `training/accelerator/{,memory/}utilization` when the
+//! job has accelerators), sampled once a minute, read at most every `min_poll` per job
+//! and turned from fractions of the machine into cores, bytes and percent of a device.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -16,6 +17,59 @@ use crate::platform::PlatformError;
 
 const CPU: &str = "ml.googleapis.com/training/cpu/utilization";
 const MEMORY: &str = "ml.googleapis.com/training/memory/utilization";
+const ACCELERATOR: &str = "ml.googleapis.com/training/accelerator/utilization";
+const ACCELERATOR_MEMORY: &str = "ml.googleapis.com/training/accelerator/memory/utilization";
+
+/// Memory of one accelerator of a type, for the common ones.
+fn accelerator_memory(kind: &str) -> Option<f64> {
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    Some(
+        match kind {
+            "NVIDIA_TESLA_K80" => 12.0,
+            "NVIDIA_TESLA_P4" => 8.0,
+            "NVIDIA_TESLA_T4" | "NVIDIA_TESLA_P100" | "NVIDIA_TESLA_V100" => 16.0,
+            "NVIDIA_L4" => 24.0,
+            "NVIDIA_TESLA_A100" => 40.0,
+            "NVIDIA_A100_80GB" | "NVIDIA_H100_80GB" => 80.0,
+            _ => return None,
+        } * GIB,
+    )
+}
+
+/// A job's accelerators: how many per replica, and each one's memory when known.
+#[derive(Clone, Copy)]
+struct Accelerators {
+    count: f64,
+    memory: Option<f64>,
+}
+
+/// Adds accelerator use (fractions) to samples, as percent of one device summed over
+/// the replica's devices, and bytes of device memory when the type's size is known.
+fn add_accelerators(
+    samples: &mut Vec<ResourceSample>,
+    utilization: &BTreeMap<DateTime<Utc>, f64>,
+    memory: &BTreeMap<DateTime<Utc>, f64>,
+    accelerators: Accelerators,
+) {
+    let mut merged: BTreeMap<DateTime<Utc>, ResourceSample> =
+        samples.drain(..).map(|s| (s.time, s)).collect();
+    for (time, fraction) in utilization {
+        merged
+            .entry(*time)
+            .or_insert_with(|| blank(*time))
+            .gpu_percent = Some(fraction * 100.0 * accelerators.count);
+    }
+    if let Some(per_device) = accelerators.memory {
+        for (time, fraction) in memory {
+            merged
+                .entry(*time)
+                .or_insert_with(|| blank(*time))
+                .gpu_memory_bytes =
+                Some((fraction * per_device * accelerators.count).max(0.0) as u64);
+        }
+    }
+    samples.extend(merged.into_values());
+}
 
 /// `ListTimeSeriesResponse`.
 #[derive(Deserialize, Default)]
@@ -187,21 +241,48 @@ impl Metrics {
         if due && !finished_long_ago && job.start_time.is_some() {
             let cpu = self.series(http, job, CPU).await?;
             let memory = self.series(http, job, MEMORY).await?;
+            let accelerators = accelerators_of(job);
+            let (gpu, gpu_memory) = match accelerators {
+                Some(_) => (
+                    self.series(http, job, ACCELERATOR).await?,
+                    self.series(http, job, ACCELERATOR_MEMORY).await?,
+                ),
+                None => (PerReplica::new(), PerReplica::new()),
+            };
             let machine = size.unwrap_or((1.0, 0.0));
-            let samples = samples_of(&total(&cpu), &total(&memory), machine);
+            let mut samples = samples_of(&total(&cpu), &total(&memory), machine);
+            if let Some(accelerators) = accelerators {
+                add_accelerators(
+                    &mut samples,
+                    &total(&gpu),
+                    &total(&gpu_memory),
+                    accelerators,
+                );
+            }
             let names: std::collections::BTreeSet<&String> =
                 cpu.keys().chain(memory.keys()).collect();
             let none = BTreeMap::new();
             let replicas = if names.len() > 1 {
                 names
                     .into_iter()
-                    .map(|name| ReplicaSeries {
-                        name: name.clone(),
-                        samples: samples_of(
+                    .map(|name| {
+                        let mut samples = samples_of(
                             cpu.get(name).unwrap_or(&none),
                             memory.get(name).unwrap_or(&none),
                             machine,
-                        ),
+                        );
+                        if let Some(accelerators) = accelerators {
+                            add_accelerators(
+                                &mut samples,
+                                gpu.get(name).unwrap_or(&none),
+                                gpu_memory.get(name).unwrap_or(&none),
+                                accelerators,
+                            );
+                        }
+                        ReplicaSeries {
+                            name: name.clone(),
+                            samples,
+                        }
                     })
                     .collect()
             } else {
@@ -290,7 +371,7 @@ impl Metrics {
             }
             let page: ListResponse = http
                 .call(
-                    "read the job's CPU and memory",
+                    "read the job's CPU, memory and accelerators",
                     Method::GET,
                     &url,
                     &query,
@@ -312,6 +393,22 @@ impl Metrics {
             }
         }
     }
+}
+
+/// The accelerators each replica of `job` has, if any.
+fn accelerators_of(job: &Job) -> Option<Accelerators> {
+    let config = job
+        .training_input
+        .as_ref()?
+        .master_config
+        .as_ref()?
+        .accelerator_config
+        .as_ref()
+        .filter(|a| a.count > 0)?;
+    Some(Accelerators {
+        count: f64::from(config.count),
+        memory: accelerator_memory(&config.kind),
+    })
 }
 
 fn blank(time: DateTime<Utc>) -> ResourceSample {

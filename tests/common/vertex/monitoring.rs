@@ -1,4 +1,4 @@
-//! Cloud Monitoring's timeSeries of the jobs' CPU and memory.
+//! Cloud Monitoring's timeSeries of the jobs' CPU, memory and accelerators.
 
 use super::*;
 
@@ -26,6 +26,14 @@ pub(super) fn time_series(
     }
     let mut series = Vec::new();
     for job in s.jobs.iter().filter(|j| j.kind == "customJobs") {
+        let accelerated =
+            job.value["jobSpec"]["workerPoolSpecs"][0]["machineSpec"]["acceleratorCount"]
+                .as_i64()
+                .unwrap_or(0)
+                > 0;
+        if metric.contains("/accelerator/") && !accelerated {
+            continue;
+        }
         let id = job.value["name"]
             .as_str()
             .unwrap_or_default()
@@ -60,6 +68,8 @@ pub(super) fn time_series(
             while t <= end.min(Utc::now()) {
                 let value = if metric.ends_with("cpu/utilization") {
                     0.5 + 0.1 * r as f64
+                } else if metric.ends_with("accelerator/utilization") {
+                    0.8
                 } else {
                     0.25
                 };
