@@ -5,6 +5,8 @@
 //!    how soon a line is readable over the API after the job wrote it.
 //! 3. Sampler cost with 50 jobs running.
 //! 4. Tuning: how soon the next trial of a study starts after one ends (one at a time).
+//! 5. GPU sampling: 100 jobs using GPUs, sampled at 1 Hz (the fake device source of
+//!    `--fake-gpus`, which scans /proc for its test processes; NVML needs a GPU).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)] // a benchmark may stop on a broken assumption; it reuses the tests' fakes
 
@@ -34,6 +36,53 @@ fn main() {
     if wants("tuning") {
         bench_tuning(&runtime);
     }
+    if wants("gpu") {
+        bench_gpu_sampling(&runtime);
+    }
+}
+
+/// The engine's CPU while 100 jobs that use GPUs run, sampled once a second: their GPU
+/// use attributed to each job's process tree with its CPU and memory.
+fn bench_gpu_sampling(runtime: &tokio::runtime::Runtime) {
+    const JOBS: usize = 100;
+    println!("\n== GPU sampling with {JOBS} jobs on GPUs");
+    let data = tempfile::tempdir().unwrap();
+    let engine = Engine::start_in(data.path(), &["--max-running", "128", "--fake-gpus", "128"]);
+    runtime.block_on(async {
+        for i in 0..JOBS {
+            let body = serde_json::json!({
+                "jobId": format!("gpu_{i}"),
+                "trainingInput": {
+                    "command": ["sh", "-c", "exec python3 -c 'import time; time.sleep(60)' --fake-gpu-mib=10"],
+                    "masterConfig": {"acceleratorConfig": {"count": 1}}
+                }
+            });
+            let (code, answer) = engine
+                .post_raw("/v1/projects/local/jobs", &body.to_string())
+                .await;
+            assert_eq!(code, 200, "{answer}");
+        }
+        loop {
+            let page = engine.platform.list_jobs("state=RUNNING", 200, None).await.unwrap();
+            if page.jobs.len() == JOBS {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let start = cpu_time(&engine);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let busy = cpu_time(&engine) - start;
+        let page = engine.platform.read_metrics("gpu_0", None).await.unwrap();
+        let with_gpu = page.samples.iter().filter(|s| s.gpu_memory_bytes.is_some()).count();
+        println!(
+            "engine CPU with {JOBS} GPU jobs sampled at 1 Hz: {:.2} % of a core ({with_gpu} of gpu_0's samples carry GPU use)",
+            busy.as_secs_f64() / 10.0 * 100.0
+        );
+        for i in 0..JOBS {
+            let _ = engine.platform.cancel_job(&format!("gpu_{i}")).await;
+        }
+    });
 }
 
 /// A study of 40 trials, one at a time, each a process that exits at once: from each
