@@ -438,6 +438,10 @@ fn a_job_on_two_gpus_shows_its_gpu_use_and_memory_in_resources() {
         Duration::from_secs(20),
         |h| has_label(h, "two_gpus"),
     );
+    assert!(
+        has_label(&harness, "GPUs") && has_label(&harness, "2 × T4"),
+        "a GPUs column once a job asks for GPUs"
+    );
     click(&mut harness, "two_gpus");
     click(&mut harness, "Resources");
     step_until(&mut harness, "GPU charts", Duration::from_secs(30), |h| {

@@ -313,6 +313,17 @@ pub struct InvalidJob {
 }
 
 impl Job {
+    /// The accelerators (GPUs) each replica asks for: their count and type.
+    pub fn accelerators(&self) -> Option<&AcceleratorConfig> {
+        self.training_input
+            .as_ref()?
+            .master_config
+            .as_ref()?
+            .accelerator_config
+            .as_ref()
+            .filter(|a| a.count > 0)
+    }
+
     /// The study a tuning job runs, if it is one.
     pub fn study(&self) -> Option<&HyperparameterSpec> {
         self.training_input.as_ref()?.hyperparameters.as_deref()

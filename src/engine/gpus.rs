@@ -201,11 +201,7 @@ impl GpuUsage for FakeUsage {
 
 /// How many GPUs a job asks for.
 pub fn wanted(job: &Job) -> u32 {
-    job.training_input
-        .as_ref()
-        .and_then(|i| i.master_config.as_ref())
-        .and_then(|c| c.accelerator_config.as_ref())
-        .map_or(0, |a| a.count)
+    job.accelerators().map_or(0, |a| a.count)
 }
 
 /// Which devices are free and which job holds the others.

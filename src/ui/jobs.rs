@@ -132,6 +132,8 @@ pub struct JobsTab {
     /// Studies whose trials show under them.
     unfolded: study::Unfolded,
     trial_sort: study::TrialSort,
+    /// Some job asks for GPUs: the table has a GPUs column (worked out with the view).
+    gpu_column: bool,
 }
 
 impl Default for JobsTab {
@@ -152,6 +154,7 @@ impl Default for JobsTab {
             scroll_to_selected: false,
             unfolded: study::Unfolded::default(),
             trial_sort: study::TrialSort::default(),
+            gpu_column: false,
         }
     }
 }
@@ -274,6 +277,7 @@ impl JobsTab {
             self.view.reverse();
         }
         self.fold_trials(list);
+        self.gpu_column = list.all().iter().any(|j| j.accelerators().is_some());
     }
 
     /// Draws the tab and sends its requests; answers where it leads.
@@ -454,6 +458,10 @@ impl JobsTab {
         }
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one table: its columns, header, then each column's cell"
+    )]
     fn table(
         &mut self,
         ui: &mut Ui,
@@ -482,8 +490,12 @@ impl JobsTab {
         if several {
             builder = builder.column(Column::initial(110.0).at_least(60.0).clip(true));
         }
+        builder = builder.column(Column::initial(220.0).at_least(80.0).clip(true));
+        let gpus = self.gpu_column;
+        if gpus {
+            builder = builder.column(Column::initial(80.0).at_least(40.0).clip(true));
+        }
         builder = builder
-            .column(Column::initial(220.0).at_least(80.0).clip(true))
             .column(Column::initial(150.0).at_least(80.0))
             .column(Column::initial(90.0).at_least(60.0))
             .column(Column::remainder().clip(true));
@@ -495,8 +507,11 @@ impl JobsTab {
         if several {
             columns.push((None, "Connection"));
         }
+        columns.push((Some(SortColumn::JobId), "Job ID"));
+        if gpus {
+            columns.push((None, "GPUs"));
+        }
         columns.extend([
-            (Some(SortColumn::JobId), "Job ID"),
             (Some(SortColumn::Created), "Created"),
             (Some(SortColumn::Duration), "Duration"),
             (None, "Labels"),
@@ -556,6 +571,13 @@ impl JobsTab {
                     }
                     let key = JobKey::new(owner, &job.job_id);
                     row.col(|ui| self.id_cell(ui, (&key, job), list, actions));
+                    if gpus {
+                        let text = job
+                            .accelerators()
+                            .map(|a| format!("{} × {}", a.count, short_accelerator(&a.kind)))
+                            .unwrap_or_default();
+                        row.col(|ui| cell(ui, text));
+                    }
                     let created = job.create_time.map(format::local_time).unwrap_or_default();
                     let duration = job.duration(now).map(format::duration).unwrap_or_default();
                     row.col(|ui| cell(ui, created));
@@ -589,6 +611,14 @@ impl JobsTab {
 /// A table cell's text: not selectable, so a click selects the row.
 fn cell(ui: &mut Ui, text: impl Into<egui::WidgetText>) {
     ui.add(egui::Label::new(text).selectable(false).truncate());
+}
+
+/// `NVIDIA_TESLA_T4` as `T4`, `NVIDIA_A100_80GB` as `A100_80GB`.
+fn short_accelerator(kind: &str) -> &str {
+    let short = kind
+        .trim_start_matches("NVIDIA_")
+        .trim_start_matches("TESLA_");
+    if short.is_empty() { "GPU" } else { short }
 }
 
 fn labels_text(job: &Job) -> String {
