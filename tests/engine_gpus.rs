@@ -170,3 +170,34 @@ async fn a_jobs_gpu_use_is_summed_over_its_processes() {
         "{page:#?}"
     );
 }
+
+/// The real NVML path: run where an NVIDIA GPU and driver exist
+/// (`cargo test --test engine_gpus -- --ignored`).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs an NVIDIA GPU and its driver"]
+async fn on_a_real_gpu_a_job_gets_device_0_and_its_gpu_use_is_sampled() {
+    let engine = TestEngine::start(&[]);
+    let (code, answer) = engine
+        .post_raw(
+            "/v1/projects/local/jobs",
+            &gpu_job(
+                "real",
+                "1",
+                "echo \"devices=[$CUDA_VISIBLE_DEVICES]\"; sleep 4",
+            ),
+        )
+        .await;
+    assert_eq!(code, 200, "{answer}");
+    let job = engine.wait_finished("real").await;
+    assert_eq!(job.state, JobState::Succeeded, "{job:#?}");
+    let logs = engine.all_logs("real").await;
+    assert!(
+        logs.iter().any(|e| e.text.contains("devices=[0]")),
+        "{logs:#?}"
+    );
+    let page = engine.platform.read_metrics("real", None).await.unwrap();
+    assert!(
+        page.samples.iter().any(|s| s.gpu_percent.is_some()),
+        "a machine with GPUs reports GPU use (0 when none): {page:#?}"
+    );
+}
