@@ -266,6 +266,23 @@ impl ResourcesTab {
             if let Some(text) = self.summary(key) {
                 ui.label(RichText::new(text).weak());
             }
+            // A job on GPUs whose platform reports no GPU use: say so, not a blank.
+            let reported = self
+                .series
+                .get(key)
+                .is_some_and(|s| !s.gpu.is_empty() || !s.gpu_memory.is_empty());
+            if let Some(asked) = list.find(key).and_then(|j| j.accelerators())
+                && !reported
+                && self.sample_count(key) > 0
+            {
+                ui.label(
+                    RichText::new(format!(
+                        "{}: asked for {} × {}, but no GPU use is reported for it (the platform samples none for this job, or the machine has no GPU driver)",
+                        key.job_id, asked.count, asked.kind
+                    ))
+                    .weak(),
+                );
+            }
         }
         let on_gpu = watched.iter().any(|k| {
             self.series
