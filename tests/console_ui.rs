@@ -449,6 +449,12 @@ fn a_job_on_two_gpus_shows_its_gpu_use_and_memory_in_resources() {
             && has_label(h, "GPU memory")
             && has_label_containing(h, "GPU 100 % (peak 100 %), GPU memory 300.0 MiB")
     });
+    step_until(
+        &mut harness,
+        "the GPUs in use in the status strip",
+        Duration::from_secs(15),
+        |h| has_label_containing(h, "2/2 GPUs in use"),
+    );
     runtime
         .block_on(engine.platform.cancel_job("two_gpus"))
         .unwrap();

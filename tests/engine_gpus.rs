@@ -63,6 +63,15 @@ async fn two_jobs_asking_for_the_one_gpu_run_one_after_the_other_each_seeing_it(
             "{job} sees GPU 0 only: {logs:#?}"
         );
     }
+    // The machine's summary counts the GPU free again.
+    let (code, machine) = engine.get("/v1/projects/local/machine").await;
+    assert_eq!(code, 200, "{machine}");
+    assert_eq!(
+        (machine["nodes"].as_u64(), machine["gpus"].as_f64()),
+        (Some(1), Some(1.0))
+    );
+    assert_eq!(machine["gpusInUse"], 0.0, "{machine}");
+    assert!(machine["memoryTotal"].as_u64().unwrap() > 0, "{machine}");
     let waited = engine.all_logs("second").await;
     assert!(
         waited.iter().any(|e| e

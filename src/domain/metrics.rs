@@ -49,8 +49,9 @@ pub struct ReplicaSeries {
     pub samples: Vec<ResourceSample>,
 }
 
-/// A cluster's size and load, for the status bar.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// A cluster's size and load, for the status bar (the local engine's machine too).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ClusterSummary {
     /// Nodes alive in the cluster.
     pub nodes: u32,
@@ -64,4 +65,7 @@ pub struct ClusterSummary {
     pub memory_used: u64,
     /// Memory of the nodes, bytes.
     pub memory_total: u64,
+    /// GPUs held by jobs now, when the platform says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus_in_use: Option<f64>,
 }

@@ -172,6 +172,9 @@ pub struct Engine {
     operations: operations::Operations,
     /// The machine's GPUs (or why there are none).
     gpu_inventory: gpus::GpuInventory,
+    /// The machine's CPU and memory, read for the status strip (CPU use needs the
+    /// previous read).
+    machine: Mutex<Option<sysinfo::System>>,
     /// What was read of each running trial's metrics, by trial job id.
     trial_readers: Mutex<HashMap<String, tuning::metrics::TrialReader>>,
     /// Kept open for the engine's life: the lock on the data directory.
@@ -227,8 +230,48 @@ impl Engine {
             unfinished_versions: Mutex::new(unfinished),
             operations: operations::Operations::default(),
             trial_readers: Mutex::default(),
+            machine: Mutex::new(None),
             _lock: lock,
         }))
+    }
+
+    /// The machine's size and load: one node, its cores and GPUs (and how many jobs
+    /// hold), CPU use since the last call, memory.
+    pub fn machine_summary(&self) -> crate::domain::ClusterSummary {
+        let mut guard = self.machine.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            *guard = sysinfo::System::new().ok();
+        }
+        let (cpu_percent, memory_used, memory_total) = match guard.as_mut() {
+            Some(system) => {
+                system.refresh_cpu_usage();
+                system.refresh_memory();
+                (
+                    f64::from(system.global_cpu_usage()),
+                    system.used_memory(),
+                    system.total_memory(),
+                )
+            }
+            None => (0.0, 0, 0),
+        };
+        drop(guard);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let gpus = self.gpu_inventory.devices.len();
+        let free = self
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .gpus
+            .free_count();
+        crate::domain::ClusterSummary {
+            nodes: 1,
+            cpus: cores as f64,
+            gpus: gpus as f64,
+            cpu_percent,
+            memory_used,
+            memory_total,
+            gpus_in_use: (gpus > 0).then(|| (gpus - free.min(gpus)) as f64),
+        }
     }
 
     /// The engine's settings.

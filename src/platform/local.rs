@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 
 use super::{Platform, PlatformError, SnippetAuth};
 use crate::domain::{
-    Capabilities, Job, JobPage, LogPage, MetricsPage, Model, ModelPage, ServingMetrics,
-    ServingRuntimes, Version, VersionPage,
+    Capabilities, ClusterSummary, Job, JobPage, LogPage, MetricsPage, Model, ModelPage,
+    ServingMetrics, ServingRuntimes, Version, VersionPage,
 };
 use crate::engine::http::PROJECT;
 use crate::engine::http::error::ErrorBody;
@@ -199,6 +199,16 @@ impl Platform for LocalPlatform {
             .collect();
         self.get(&format!("{}/{id}/metrics", self.jobs_url()), &query)
             .await
+    }
+
+    async fn cluster_summary(&self) -> Result<Option<ClusterSummary>, PlatformError> {
+        let url = format!("{}/v1/projects/{PROJECT}/machine", self.base);
+        match self.get(&url, &[]).await {
+            Ok(summary) => Ok(Some(summary)),
+            // An engine older than the machine summary: no strip.
+            Err(PlatformError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn serving_runtimes(&self) -> Result<Option<ServingRuntimes>, PlatformError> {

@@ -394,10 +394,10 @@ fn describe(status: Option<&ConnectionStatus>, dark: bool) -> (Color32, String, 
 pub fn cluster_text(c: &ClusterSummary) -> String {
     let gib = |b: u64| b as f64 / (1024.0 * 1024.0 * 1024.0);
     let nodes = if c.nodes == 1 { "node" } else { "nodes" };
-    let gpus = if c.gpus > 0.0 {
-        format!(" · {} GPUs", c.gpus)
-    } else {
-        String::new()
+    let gpus = match (c.gpus, c.gpus_in_use) {
+        (total, Some(used)) if total > 0.0 => format!(" · {used}/{total} GPUs in use"),
+        (total, _) if total > 0.0 => format!(" · {total} GPUs"),
+        _ => String::new(),
     };
     format!(
         "{} {nodes} · {} CPUs ({:.0} %){gpus} · {:.1} / {:.1} GiB",

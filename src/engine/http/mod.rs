@@ -79,6 +79,7 @@ fn router(engine: Arc<Engine>) -> Router {
             get(operations::get_operation).post(operations::operation_action),
         )
         .route("/v1/projects/{project}/runtimes", get(m::list_runtimes))
+        .route("/v1/projects/{project}/machine", get(m::machine))
         .route("/v2/entries:list", post(logging::list_entries));
     Router::new()
         .route(HEALTH_PATH, get(openapi::healthz))

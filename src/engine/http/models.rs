@@ -108,6 +108,23 @@ pub async fn list_runtimes(
     Ok(Json(crate::engine::runtime::serving_runtimes()))
 }
 
+/// The engine's machine: its cores, GPUs (and how many jobs hold), CPU load and memory,
+/// for the console's status strip.
+#[utoipa::path(get, path = "/v1/projects/{project}/machine", tag = "jobs", security(("bearer" = [])),
+    params(("project" = String, Path, description = "Always `local`")),
+    responses((status = 200, description = "The machine's size and load", body = crate::domain::ClusterSummary)))]
+pub async fn machine(
+    State(engine): State<Arc<Engine>>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<crate::domain::ClusterSummary> {
+    project_path(path)?;
+    let engine = engine.clone();
+    let summary = tokio::task::spawn_blocking(move || engine.machine_summary())
+        .await
+        .unwrap_or_default();
+    Ok(Json(summary))
+}
+
 /// Deletes a model that has no versions; answers the (finished) operation.
 #[utoipa::path(delete, path = "/v1/projects/{project}/models/{model}", tag = "models", security(("bearer" = [])),
     params(("project" = String, Path, description = "Always `local`"), ("model" = String, Path, description = "Model name")),

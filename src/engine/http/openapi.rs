@@ -41,6 +41,7 @@ use crate::engine::operations as ops;
         models::version_action,
         models::version_metrics,
         models::list_runtimes,
+        models::machine,
         operations::get_operation,
         operations::list_operations,
         operations::operation_action,

@@ -303,6 +303,7 @@ impl Nodes {
                 .iter()
                 .map(|n| n.mem.first().copied().unwrap_or(0.0))
                 .sum::<f64>() as u64,
+            gpus_in_use: None,
         })
     }
 }
