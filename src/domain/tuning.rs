@@ -16,8 +16,9 @@ pub const DEFAULT_METRIC_TAG: &str = "training/hptuning/metric";
 /// Most trials one study may ask for.
 pub const MAX_TRIALS: i32 = 10_000;
 
-/// Most metric points kept per trial (the latest ones).
-pub const MAX_METRICS_PER_TRIAL: usize = 1_000;
+/// Most metric points kept per trial (spread over its steps, the last always kept): the
+/// study is saved whole whenever a trial reports, so a 1 000-trial study stays small.
+pub const MAX_METRICS_PER_TRIAL: usize = 100;
 
 /// Whether a higher or a lower objective is better.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -161,7 +162,7 @@ pub struct HyperparameterOutput {
     /// The last objective it reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_metric: Option<HyperparameterMetric>,
-    /// Every objective it reported (the latest 1 000).
+    /// The objectives it reported (at most 100, spread over its steps; the last kept).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub all_metrics: Vec<HyperparameterMetric>,
     /// Where it is.

@@ -291,9 +291,8 @@ impl Engine {
         if points.is_empty() {
             return;
         }
-        let keep = points.len().saturating_sub(MAX_METRICS_PER_TRIAL);
-        trial.all_metrics = points[keep..].to_vec();
-        trial.final_metric = trial.all_metrics.last().copied();
+        trial.final_metric = points.last().copied();
+        trial.all_metrics = thin(points, MAX_METRICS_PER_TRIAL);
     }
 
     /// The values and number of the next trial.
@@ -450,6 +449,16 @@ impl Engine {
     }
 }
 
+/// At most `most` of `points`, evenly spread over them, the last always among them (so
+/// early stopping still finds a report near any step).
+fn thin(points: Vec<HyperparameterMetric>, most: usize) -> Vec<HyperparameterMetric> {
+    if points.len() <= most || most < 2 {
+        return points;
+    }
+    let last = points.len() - 1;
+    (0..most).map(|i| points[i * last / (most - 1)]).collect()
+}
+
 /// The trainer's arguments for a trial's values, as CMLE passed them.
 fn arguments(values: &BTreeMap<String, String>) -> Vec<String> {
     values.iter().map(|(k, v)| format!("--{k}={v}")).collect()
@@ -527,3 +536,6 @@ fn stop_early(id: &str, goal: Goal, trials: &mut [HyperparameterOutput], pass: &
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests;
