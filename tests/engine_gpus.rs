@@ -10,6 +10,12 @@ use mlconsole::domain::JobState;
 use mlconsole::platform::Platform;
 use serde_json::json;
 
+/// Whether the engine found real GPUs (then the no-GPU checks do not apply).
+async fn has_gpus(engine: &TestEngine) -> bool {
+    let (_, machine) = engine.get("/v1/projects/local/machine").await;
+    machine["gpus"].as_f64().unwrap_or(0.0) > 0.0
+}
+
 fn gpu_job(id: &str, count: &str, script: &str) -> String {
     json!({
         "jobId": id,
@@ -105,6 +111,9 @@ async fn a_job_asking_for_more_gpus_than_the_machine_has_is_refused_saying_how_m
 
     // Without a GPU (no driver here): 0, and why.
     let bare = TestEngine::start(&[]);
+    if has_gpus(&bare).await {
+        return; // a machine with a real GPU: the ignored test below covers it
+    }
     let (code, answer) = bare
         .post_raw(
             "/v1/projects/local/jobs",
@@ -161,6 +170,9 @@ async fn a_jobs_gpu_use_is_summed_over_its_processes() {
     }
     // A machine without GPUs reports none.
     let bare = TestEngine::start(&[]);
+    if has_gpus(&bare).await {
+        return;
+    }
     bare.platform
         .submit_job(&common::command_job("cpu", &["sleep", "3"]))
         .await
