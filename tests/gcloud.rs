@@ -364,6 +364,42 @@ fn python() -> PathBuf {
     }
 }
 
+/// What every Google Python client script starts with: the ml v1 client built from
+/// the discovery document in the wheel, against the engine (`sys.argv[1:3]`).
+const ML_CLIENT: &str = r#"
+import json, sys, time
+import google.oauth2.credentials
+from googleapiclient import discovery, errors
+
+base, token = sys.argv[1:3]
+ml = discovery.build(
+    "ml", "v1",
+    credentials=google.oauth2.credentials.Credentials(token=token),
+    client_options={"api_endpoint": base + "/"},
+    static_discovery=True,
+)
+"#;
+
+/// Runs `script` after [`ML_CLIENT`] with `arg` as `sys.argv[3]`; answers the JSON it
+/// prints.
+fn ml_client(engine: &TestEngine, script: &str, arg: &std::path::Path) -> Value {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(format!("{ML_CLIENT}{script}"))
+        .arg(&engine.base)
+        .arg(&engine.token)
+        .arg(arg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Python client failed (google-api-python-client is in .ci/run's venv): {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn googles_python_client_creates_a_version_and_waits_on_its_operation() {
     let engine = TestEngine::start(&[]);
@@ -376,17 +412,7 @@ async fn googles_python_client_creates_a_version_and_waits_on_its_operation() {
         .await
         .unwrap();
     let script = r#"
-import json, sys, time
-import google.oauth2.credentials
-from googleapiclient import discovery, errors
-
-base, token, model_file = sys.argv[1:4]
-ml = discovery.build(
-    "ml", "v1",
-    credentials=google.oauth2.credentials.Credentials(token=token),
-    client_options={"api_endpoint": base + "/"},
-    static_discovery=True,
-)
+model_file = sys.argv[3]
 models = ml.projects().models()
 # Refused requests on the client's reused connection must not cost the next one.
 for attempt in range(5):
@@ -409,21 +435,7 @@ version = models.versions().get(name="projects/local/models/iris/versions/v1").e
 answer = ml.projects().predict(name="projects/local/models/iris", body={"instances": [[5.1, 3.5, 1.4, 0.2]]}).execute()
 print(json.dumps({"operation": op, "version": version, "answer": answer}))
 "#;
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .arg(&engine.base)
-        .arg(&engine.token)
-        .arg(fixture("iris_logreg.onnx"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the Python client failed (google-api-python-client is in .ci/run's venv): {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = ml_client(&engine, script, &fixture("iris_logreg.onnx"));
     assert_eq!(result["operation"]["done"], true);
     assert_eq!(result["operation"]["response"]["state"], "READY");
     assert_eq!(result["version"]["state"], "READY");
@@ -700,17 +712,7 @@ async fn googles_client_submits_a_tuning_job_and_gcloud_describes_its_trials() {
     let trainer = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/tuning/hypertune_trainer.py");
     let script = r#"
-import json, sys, time
-import google.oauth2.credentials
-from googleapiclient import discovery
-
-base, token, trainer = sys.argv[1:4]
-ml = discovery.build(
-    "ml", "v1",
-    credentials=google.oauth2.credentials.Credentials(token=token),
-    client_options={"api_endpoint": base + "/"},
-    static_discovery=True,
-)
+trainer = sys.argv[3]
 jobs = ml.projects().jobs()
 jobs.create(parent="projects/local", body={
     "jobId": "hptuning",
@@ -734,21 +736,7 @@ while job["state"] not in ("SUCCEEDED", "FAILED", "CANCELLED"):
     job = jobs.get(name="projects/local/jobs/hptuning").execute()
 print(json.dumps(job))
 "#;
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .arg(&engine.base)
-        .arg(&engine.token)
-        .arg(&trainer)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the Python client failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let job: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let job = ml_client(&engine, script, &trainer);
     assert_eq!(job["state"], "SUCCEEDED", "{job:#}");
     let output = &job["trainingOutput"];
     assert_eq!(output["isHyperparameterTuningJob"], true);
