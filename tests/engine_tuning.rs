@@ -419,6 +419,17 @@ async fn a_bad_study_is_refused_in_googles_shape_naming_the_field() {
                 "params": [{"parameterName": "a", "type": "INTEGER", "minValue": 1, "maxValue": 2}]}),
             "resumePreviousJobId",
         ),
+        // Hostile: a range too wide to count, a count that is not a number.
+        (
+            json!({"goal": "MAXIMIZE", "algorithm": "GRID_SEARCH",
+                "params": [{"parameterName": "n", "type": "INTEGER", "minValue": -1e300, "maxValue": 1e300}]}),
+            "whole numbers within",
+        ),
+        (
+            json!({"goal": "MAXIMIZE", "maxTrials": "lots",
+                "params": [{"parameterName": "a", "type": "INTEGER", "minValue": 1, "maxValue": 2}]}),
+            "not a whole number",
+        ),
     ] {
         let (code, answer) = engine
             .post_raw(

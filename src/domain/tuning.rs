@@ -16,6 +16,9 @@ pub const DEFAULT_METRIC_TAG: &str = "training/hptuning/metric";
 /// Most trials one study may ask for.
 pub const MAX_TRIALS: i32 = 10_000;
 
+/// Largest INTEGER bound (2^53: every whole number up to it is an exact f64).
+const MAX_WHOLE: f64 = 9_007_199_254_740_992.0;
+
 /// Most metric points kept per trial (spread over its steps, the last always kept): the
 /// study is saved whole whenever a trial reports, so a 1 000-trial study stays small.
 pub const MAX_METRICS_PER_TRIAL: usize = 100;
@@ -298,15 +301,15 @@ impl ParameterSpec {
                 let (Some(min), Some(max)) = (self.min_value, self.max_value) else {
                     return Err(format!("{at}: {name:?} needs minValue and maxValue"));
                 };
-                if !(min.is_finite() && max.is_finite() && min < max) {
+                if !(min.is_finite() && max.is_finite() && min < max && (max - min).is_finite()) {
                     return Err(format!(
                         "{at}: {name:?} needs minValue < maxValue (got {min} and {max})"
                     ));
                 }
-                if self.kind == ParameterType::Integer && (min.fract() != 0.0 || max.fract() != 0.0)
-                {
+                let whole = |v: f64| v.fract() == 0.0 && v.abs() <= MAX_WHOLE;
+                if self.kind == ParameterType::Integer && !(whole(min) && whole(max)) {
                     return Err(format!(
-                        "{at}: {name:?} is INTEGER; minValue and maxValue must be whole numbers"
+                        "{at}: {name:?} is INTEGER; minValue and maxValue must be whole numbers within ±{MAX_WHOLE}"
                     ));
                 }
                 if log && min <= 0.0 {
@@ -339,7 +342,8 @@ impl ParameterSpec {
     pub fn grid_len(&self) -> usize {
         match self.kind {
             ParameterType::Integer => match (self.min_value, self.max_value) {
-                (Some(min), Some(max)) if max >= min => (max - min) as usize + 1,
+                // Saturating: a range too wide to count is refused by `validate`.
+                (Some(min), Some(max)) if max >= min => ((max - min) as usize).saturating_add(1),
                 _ => 0,
             },
             ParameterType::Categorical => self.categorical_values.len(),
@@ -352,7 +356,11 @@ impl ParameterSpec {
     pub fn grid_value(&self, i: usize) -> String {
         match self.kind {
             ParameterType::Integer => {
-                format!("{}", self.min_value.unwrap_or(0.0) as i64 + i as i64)
+                let step = i64::try_from(i).unwrap_or(i64::MAX);
+                format!(
+                    "{}",
+                    (self.min_value.unwrap_or(0.0) as i64).saturating_add(step)
+                )
             }
             ParameterType::Categorical => {
                 self.categorical_values.get(i).cloned().unwrap_or_default()

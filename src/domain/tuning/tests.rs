@@ -162,3 +162,34 @@ fn trials_list_best_first_for_the_goal_then_the_rest_by_number() {
     output.sort_trials(Goal::Minimize);
     assert_eq!(output.trials[0].trial_id, "1");
 }
+
+#[test]
+fn hostile_ranges_are_refused_or_bounded_never_overflowing() {
+    let huge = ParameterSpec {
+        min_value: Some(-1e300),
+        max_value: Some(1e300),
+        ..param("n", ParameterType::Integer)
+    };
+    let spec = HyperparameterSpec {
+        algorithm: Algorithm::GridSearch,
+        ..study(vec![huge.clone()])
+    };
+    let error = spec.validate().unwrap_err();
+    assert!(error.contains("whole numbers within"), "{error}");
+    // Even unchecked, counting and walking the grid saturates instead of overflowing.
+    assert_eq!(huge.grid_len(), usize::MAX);
+    assert_eq!(grid_size(&[huge.clone(), huge.clone()]), usize::MAX);
+    let near_top = ParameterSpec {
+        min_value: Some(9.0e18),
+        max_value: Some(9.1e18),
+        ..param("m", ParameterType::Integer)
+    };
+    assert!(!near_top.grid_value(usize::MAX).is_empty());
+    // A double range whose width overflows to infinity is refused too.
+    let wide = ParameterSpec {
+        min_value: Some(-f64::MAX),
+        max_value: Some(f64::MAX),
+        ..param("x", ParameterType::Double)
+    };
+    assert!(study(vec![wide]).validate().is_err());
+}
