@@ -322,6 +322,14 @@ impl ParameterSpec {
             ParameterType::Categorical if self.categorical_values.is_empty() => Err(format!(
                 "{at}: {name:?} is CATEGORICAL and needs categoricalValues"
             )),
+            // A value becomes an argument `--name=value`, which cannot hold a NUL.
+            ParameterType::Categorical
+                if self.categorical_values.iter().any(|v| v.contains('\0')) =>
+            {
+                Err(format!(
+                    "{at}: {name:?}'s categoricalValues cannot contain NUL characters"
+                ))
+            }
             ParameterType::Categorical => Ok(()),
             ParameterType::Discrete => {
                 let values = &self.discrete_values;

@@ -198,7 +198,10 @@ impl Engine {
         }
         // Written first, submitted second: a restart in between submits it then.
         for trial in &started {
-            self.submit_trial(parent, spec, trial)?;
+            // Refused now: the next pass tries once more and fails the trial with why.
+            if let Err(e) = self.submit_trial(parent, spec, trial) {
+                tracing::warn!("trial {} of {id} was not submitted: {e}", trial.trial_id);
+            }
         }
         for (severity, text) in &pass.notes {
             self.log(id, *severity, text);
@@ -226,7 +229,16 @@ impl Engine {
             if cancelling {
                 trial.state = JobState::Cancelled;
             } else {
-                self.submit_trial(parent, spec, trial)?;
+                // Written but never submitted (an engine stopped in between): submit it
+                // now; one the engine refuses fails, so the study never waits on it.
+                if let Err(e) = self.submit_trial(parent, spec, trial) {
+                    trial.state = JobState::Failed;
+                    trial.end_time = Some(Utc::now());
+                    pass.notes.push((
+                        Severity::Error,
+                        format!("Trial {} could not start: {e}", trial.trial_id),
+                    ));
+                }
             }
             return Ok(());
         };

@@ -91,6 +91,13 @@ fn a_study_is_refused_with_the_field_that_is_wrong() {
             "parameterName",
         ),
         (
+            study(vec![ParameterSpec {
+                categorical_values: vec!["a\0b".into()],
+                ..param("c", ParameterType::Categorical)
+            }]),
+            "NUL",
+        ),
+        (
             HyperparameterSpec {
                 algorithm: Algorithm::GridSearch,
                 ..study(vec![ParameterSpec {
