@@ -24,6 +24,9 @@ struct Series {
     /// GPU use and memory, for samples that report them.
     gpu: Vec<PlotPoint>,
     gpu_memory: Vec<PlotPoint>,
+    /// The highest CPU, memory, GPU and GPU memory so far (kept as samples come, so the
+    /// summary line costs nothing per frame however long the job runs).
+    peaks: [f64; 4],
 }
 
 impl Series {
@@ -39,6 +42,15 @@ impl Series {
             }
             if let Some(memory) = s.gpu_memory_bytes {
                 self.gpu_memory.push(PlotPoint::new(x, memory as f64));
+            }
+            let values = [
+                s.cpu_percent,
+                s.memory_bytes as f64,
+                s.gpu_percent.unwrap_or(0.0),
+                s.gpu_memory_bytes.unwrap_or(0) as f64,
+            ];
+            for (peak, value) in self.peaks.iter_mut().zip(values) {
+                *peak = peak.max(value);
             }
         }
     }
@@ -161,30 +173,26 @@ impl ResourcesTab {
     fn summary(&self, job: &JobKey) -> Option<String> {
         let series = self.series.get(job)?;
         let (cpu, memory) = (series.cpu.last()?, series.memory.last()?);
-        let peak = |points: &[PlotPoint]| points.iter().map(|p| p.y).fold(0.0, f64::max);
+        let [cpu_peak, memory_peak, gpu_peak, gpu_memory_peak] = series.peaks;
         let span = cpu.x - series.cpu.first().map_or(cpu.x, |p| p.x);
         let mut text = format!(
             "{}: CPU {:.0} % (peak {:.0} %), memory {} (peak {}); {} samples over {}",
             job.job_id,
             cpu.y,
-            peak(&series.cpu),
+            cpu_peak,
             format::bytes(memory.y),
-            format::bytes(peak(&series.memory)),
+            format::bytes(memory_peak),
             series.cpu.len(),
             format::clock_seconds(span),
         );
         if let Some(gpu) = series.gpu.last() {
-            text.push_str(&format!(
-                "; GPU {:.0} % (peak {:.0} %)",
-                gpu.y,
-                peak(&series.gpu)
-            ));
+            text.push_str(&format!("; GPU {:.0} % (peak {:.0} %)", gpu.y, gpu_peak));
         }
         if let Some(gpu_memory) = series.gpu_memory.last() {
             text.push_str(&format!(
                 ", GPU memory {} (peak {})",
                 format::bytes(gpu_memory.y),
-                format::bytes(peak(&series.gpu_memory)),
+                format::bytes(gpu_memory_peak),
             ));
         }
         if let Some(replicas) = self.replicas.get(job).filter(|r| !r.is_empty()) {

@@ -7,6 +7,9 @@ use egui_plot::{Line, Plot, PlotPoints};
 
 use crate::domain::{Goal, HyperparameterOutput, HyperparameterSpec, ParameterType};
 
+/// Most trials drawn as lines.
+const MAX_LINES: usize = 200;
+
 /// Draws the chart (nothing for fewer than two measured trials).
 pub(super) fn parallel_coordinates(
     ui: &mut Ui,
@@ -14,10 +17,22 @@ pub(super) fn parallel_coordinates(
     trials: &[HyperparameterOutput],
     metric: &str,
 ) {
-    let measured: Vec<&HyperparameterOutput> =
+    // Trials come best first: the best are the lines worth telling apart, and a bound
+    // keeps the frame's cost flat however long the study.
+    let mut measured: Vec<&HyperparameterOutput> =
         trials.iter().filter(|t| t.final_metric.is_some()).collect();
     if measured.len() < 2 {
         return;
+    }
+    if measured.len() > MAX_LINES {
+        ui.label(
+            egui::RichText::new(format!(
+                "The best {MAX_LINES} of {} measured trials:",
+                measured.len()
+            ))
+            .weak(),
+        );
+        measured.truncate(MAX_LINES);
     }
     let mut axes: Vec<String> = spec
         .params
