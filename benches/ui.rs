@@ -14,8 +14,8 @@ use egui::{Event, RawInput, Rect, ViewportId, pos2, vec2};
 use mlconsole::backend::{Backend, ConnectionStatus, Update};
 use mlconsole::domain::{
     Capabilities, ConnectionConfig, ConnectionId, ConnectionKind, Goal, HyperparameterMetric,
-    HyperparameterOutput, HyperparameterSpec, Job, JobKey, JobState, LogEntry, LogStream, Severity,
-    TRIAL_LABEL, TrainingInput, TrainingOutput,
+    HyperparameterOutput, HyperparameterSpec, Job, JobKey, JobState, LogEntry, LogStream,
+    ParameterSpec, ParameterType, Severity, TRIAL_LABEL, TrainingInput, TrainingOutput,
 };
 use mlconsole::tensorboard::ScalarPoint;
 use mlconsole::ui::{App, Nav, Tab};
@@ -450,7 +450,15 @@ fn study_of_a_thousand_trials(app: &mut App, frame: &mut Frame, local: &Connecti
         trial.labels.insert(TRIAL_LABEL.into(), n.to_string());
         output.trials.push(HyperparameterOutput {
             trial_id: n.to_string(),
-            hyperparameters: [("lr".to_owned(), format!("0.{n}"))].into(),
+            hyperparameters: [
+                ("lr".to_owned(), format!("0.{n}")),
+                ("layers".to_owned(), (n % 6 + 1).to_string()),
+                (
+                    "act".to_owned(),
+                    ["relu", "tanh", "sigmoid"][n % 3].to_owned(),
+                ),
+            ]
+            .into(),
             final_metric: Some(HyperparameterMetric {
                 training_step: 100,
                 objective_value: (n % 97) as f64 / 97.0,
@@ -462,9 +470,30 @@ fn study_of_a_thousand_trials(app: &mut App, frame: &mut Frame, local: &Connecti
     }
     output.sort_trials(Goal::Maximize);
     if let Some(input) = &mut study.training_input {
+        // Three parameters: the details draw the trials table, the objective chart and
+        // the parallel coordinates with an axis each.
+        let param = |name: &str, kind, min, max, values: &[&str]| ParameterSpec {
+            parameter_name: name.into(),
+            kind,
+            min_value: min,
+            max_value: max,
+            categorical_values: values.iter().map(|v| (*v).to_owned()).collect(),
+            ..ParameterSpec::default()
+        };
         input.hyperparameters = Some(Box::new(HyperparameterSpec {
             goal: Goal::Maximize,
             max_trials: TRIALS as i32,
+            params: vec![
+                param("lr", ParameterType::Double, Some(0.0), Some(1.0), &[]),
+                param("layers", ParameterType::Integer, Some(1.0), Some(6.0), &[]),
+                param(
+                    "act",
+                    ParameterType::Categorical,
+                    None,
+                    None,
+                    &["relu", "tanh", "sigmoid"],
+                ),
+            ],
             ..HyperparameterSpec::default()
         }));
     }
