@@ -74,7 +74,16 @@ impl App {
                     self.jobs_tab.details_open = true;
                 }
                 // A study's trials unfold under it with →, fold with ←.
-                if let Some(key) = self.state.selected.as_ref().filter(|_| right || left) {
+                let study = self
+                    .state
+                    .selected_job()
+                    .is_some_and(|j| j.study().is_some());
+                if let Some(key) = self
+                    .state
+                    .selected
+                    .as_ref()
+                    .filter(|_| study && (right || left))
+                {
                     self.jobs_tab.set_unfolded(key, right);
                 }
             }
