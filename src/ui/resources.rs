@@ -257,11 +257,18 @@ impl ResourcesTab {
                 .map(|k| k.job_id.as_str())
                 .collect::<Vec<_>>()
                 .join(", ");
+            let state_of = |key: &&JobKey| list.find(key).map(|j| j.state);
             let still_running = missing
                 .iter()
-                .any(|key| list.find(key).is_some_and(|j| !j.state.is_finished()));
+                .any(|key| state_of(key).is_some_and(|s| !s.is_finished()));
+            // A queued job (e.g. waiting for a GPU) has no process to sample yet.
+            let all_queued = missing
+                .iter()
+                .all(|key| state_of(key) == Some(crate::domain::JobState::Queued));
             ui.horizontal(|ui| {
-                if still_running {
+                if all_queued {
+                    ui.label(format!("{names} has not started yet (QUEUED; its log says what it waits for): samples begin when it runs."));
+                } else if still_running {
                     // A spinner animates (and repaints) only while samples can still come.
                     ui.spinner();
                     ui.label(format!("Waiting for samples of {names}: running jobs are sampled every few seconds."));
