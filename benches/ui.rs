@@ -126,7 +126,7 @@ fn main() {
 
     // Scalars: 100 runs x 10 tags x 10k points.
     let logdir = std::path::PathBuf::from("/bench/logdir");
-    app.navigate(Nav::WatchLogDir(logdir.clone()));
+    app.navigate(Nav::WatchLogDir(logdir.clone().into()));
     let started = Instant::now();
     for r in 0..100 {
         let tags = (0..10)
@@ -142,7 +142,7 @@ fn main() {
             })
             .collect();
         app.apply(Update::Scalars {
-            dir: logdir.clone(),
+            dir: mlconsole::buckets::Location::Local(logdir.clone()),
             runs: vec![(format!("run_{r:03}"), tags)],
             corrupt_records: 0,
         });
@@ -194,7 +194,7 @@ fn main() {
                     .collect();
                 step += 2000;
                 app.apply(Update::Scalars {
-                    dir: logdir.clone(),
+                    dir: mlconsole::buckets::Location::Local(logdir.clone()),
                     runs: vec![("run_000".into(), tags)],
                     corrupt_records: 0,
                 });

@@ -6,6 +6,7 @@
 
 pub mod atomic_file;
 pub mod backend;
+pub mod buckets;
 pub mod domain;
 pub mod engine;
 pub mod fuzzing;

@@ -39,8 +39,9 @@ enum Command {
     Engine(EngineArgs),
     /// Print every scalar of a TensorBoard log dir: run, tag, step, wall time, value.
     Scalars {
-        /// The log dir (every folder below it holding event files is a run).
-        dir: PathBuf,
+        /// The log dir: a folder, gs://bucket/prefix or s3://bucket/prefix (every folder
+        /// below it holding event files is a run).
+        dir: String,
         /// Print CSV with a header row instead of aligned columns.
         #[arg(long)]
         csv: bool,
@@ -198,15 +199,25 @@ fn run_console(cli: &Cli) -> anyhow::Result<()> {
         sample_trainer: Some(exe),
         sample_epochs: None,
         use_os_keyring: !cli.no_keyring,
+        buckets: mlconsole::buckets::BucketAccess::from_env(),
     })
 }
 
-fn print_scalars(dir: &std::path::Path, csv: bool) -> anyhow::Result<()> {
+fn print_scalars(dir: &str, csv: bool) -> anyhow::Result<()> {
     use std::io::Write;
-    let mut logdir = mlconsole::tensorboard::LogDir::new(dir);
-    logdir
-        .refresh()
-        .with_context(|| format!("cannot read the log dir {}", dir.display()))?;
+    let location = mlconsole::buckets::Location::parse(dir)?;
+    let reader = mlconsole::tensorboard::AnyLogDir::open(
+        &location,
+        &mlconsole::buckets::BucketAccess::from_env(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let (logdir, read) = runtime.block_on(reader.refresh());
+    read.map_err(anyhow::Error::msg)
+        .with_context(|| format!("cannot read the log dir {location}"))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if csv {

@@ -229,6 +229,7 @@ fn child_stores_a_token_in_the_secret_service() {
         sample_trainer: None,
         sample_epochs: None,
         use_os_keyring: true,
+        buckets: Default::default(),
     };
     let backend = Backend::spawn(settings, egui::Context::default()).unwrap();
     let token = "s3cret-ray-token-0123456789";

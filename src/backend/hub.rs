@@ -216,8 +216,20 @@ impl Hub {
                 if let Some(task) = self.logdir_watcher.take() {
                     task.abort();
                 }
-                self.logdir_watcher =
-                    dir.map(|dir| tokio::spawn(tasks::watch_logdir(dir, self.updates().clone())));
+                self.logdir_watcher = dir.map(|source| {
+                    // A job's bucket dir opens with its connection's credentials.
+                    let gcs_token = source
+                        .via
+                        .as_ref()
+                        .and_then(|id| self.currents.get(id)?.get())
+                        .and_then(|platform| platform.bucket_token());
+                    let auth = self.shared.settings.buckets.with_gcs_token(gcs_token);
+                    tokio::spawn(tasks::watch_logdir(
+                        source.location,
+                        auth,
+                        self.updates().clone(),
+                    ))
+                });
             }
             Request::OpenTensorBoard(dir) => {
                 tokio::spawn(tasks::open_tensorboard(dir, self.updates().clone()));

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc;
 
+use crate::domain::bucket::Location;
 use crate::domain::{
     Capabilities, ClusterSummary, ConnectionConfig, ConnectionId, Job, JobKey, LogEntry, Model,
     ReplicaSeries, ResourceSample, ServingMetrics, Version,
@@ -29,6 +30,8 @@ pub struct BackendSettings {
     /// Keep secrets in the OS keyring when its self-test passes (else, or when false,
     /// in a file only the user can read).
     pub use_os_keyring: bool,
+    /// Emulator endpoints for `gs://` and `s3://` log dirs (the environment's, normally).
+    pub buckets: crate::buckets::BucketAccess,
 }
 
 /// A model and its versions, as the Models and Predict tabs show them.
@@ -92,9 +95,9 @@ pub enum Request {
         text: String,
     },
     /// Keep reading the scalars of this log dir (`None` stops).
-    WatchLogDir(Option<PathBuf>),
+    WatchLogDir(Option<LogDirSource>),
     /// Start TensorBoard on a log dir and open it in the browser.
-    OpenTensorBoard(PathBuf),
+    OpenTensorBoard(Location),
     /// Keep models and versions (and their traffic) coming, while a model tab is shown.
     WatchModels(ModelWatch),
     /// Change models or versions on a connection.
@@ -354,7 +357,7 @@ pub enum Update {
     /// New scalars of the watched log dir (only points not sent before).
     Scalars {
         /// The log dir it is about.
-        dir: PathBuf,
+        dir: Location,
         /// New points by run, then tag.
         runs: crate::tensorboard::ScalarsByRun,
         /// Records skipped as corrupt so far.
@@ -363,7 +366,7 @@ pub enum Update {
     /// Reading the log dir failed.
     ScalarsFailed {
         /// The log dir it is about.
-        dir: PathBuf,
+        dir: Location,
         /// What went wrong.
         message: String,
     },
@@ -512,3 +515,28 @@ impl Updates {
 
 /// The backend's end of the request channel.
 pub(crate) type RequestReceiver = tokio::sync::mpsc::UnboundedReceiver<Request>;
+
+/// A log dir to read, and the connection whose credentials open it when it is a bucket
+/// (a Vertex AI job's `gs://` dir).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogDirSource {
+    /// The folder or bucket prefix.
+    pub location: Location,
+    /// The connection the job came from, if any.
+    pub via: Option<ConnectionId>,
+}
+
+impl From<Location> for LogDirSource {
+    fn from(location: Location) -> LogDirSource {
+        LogDirSource {
+            location,
+            via: None,
+        }
+    }
+}
+
+impl From<PathBuf> for LogDirSource {
+    fn from(path: PathBuf) -> LogDirSource {
+        Location::Local(path).into()
+    }
+}

@@ -18,8 +18,8 @@ use tokio::sync::mpsc::UnboundedSender;
 
 pub(crate) use messages::Updates;
 pub use messages::{
-    BackendSettings, ConnectionStatus, ModelChange, ModelView, ModelWatch, PickTarget, Request,
-    SecretEdit, SnippetKind, Update,
+    BackendSettings, ConnectionStatus, LogDirSource, ModelChange, ModelView, ModelWatch,
+    PickTarget, Request, SecretEdit, SnippetKind, Update,
 };
 
 /// The UI's end of the backend: send requests, drain updates.

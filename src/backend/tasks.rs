@@ -219,22 +219,21 @@ pub(super) async fn pick_path(target: PickTarget, folder: bool, updates: Updates
 /// How often a watched log dir is read again while a job may be writing to it.
 const LOGDIR_POLL_EVERY: Duration = Duration::from_secs(2);
 
-/// Reads a log dir now and every few seconds, sending only the points not sent before.
-pub(super) async fn watch_logdir(dir: std::path::PathBuf, updates: Updates) {
-    let mut logdir = Some(crate::tensorboard::LogDir::new(&dir));
+/// Reads a log dir (a folder or a bucket prefix, opened with `auth`) now and every few
+/// seconds, sending only the points not sent before.
+pub(super) async fn watch_logdir(
+    dir: crate::domain::bucket::Location,
+    auth: crate::buckets::BucketAccess,
+    updates: Updates,
+) {
+    let mut reader = match crate::tensorboard::AnyLogDir::open(&dir, &auth) {
+        Ok(reader) => reader,
+        Err(message) => return updates.send(Update::ScalarsFailed { dir, message }),
+    };
     let mut sent: HashMap<(String, String), usize> = HashMap::new();
     loop {
-        let Some(mut reader) = logdir.take() else {
-            return;
-        };
-        let joined = tokio::task::spawn_blocking(move || {
-            let result = reader.refresh();
-            (reader, result)
-        })
-        .await;
-        let Ok((reader, result)) = joined else {
-            return;
-        };
+        let (refreshed, result) = reader.refresh().await;
+        reader = refreshed;
         match result {
             Ok(_) => {
                 let mut runs = Vec::new();
@@ -259,22 +258,21 @@ pub(super) async fn watch_logdir(dir: std::path::PathBuf, updates: Updates) {
                     });
                 }
             }
-            Err(e) => updates.send(Update::ScalarsFailed {
+            Err(message) => updates.send(Update::ScalarsFailed {
                 dir: dir.clone(),
-                message: e.to_string(),
+                message,
             }),
         }
-        logdir = Some(reader);
         tokio::time::sleep(LOGDIR_POLL_EVERY).await;
     }
 }
 
 /// Starts `tensorboard --logdir DIR` when it is installed and reports where it serves.
-pub(super) async fn open_tensorboard(dir: std::path::PathBuf, updates: Updates) {
+pub(super) async fn open_tensorboard(dir: crate::domain::bucket::Location, updates: Updates) {
     let port = 6006 + (std::process::id() % 1000) as u16;
     let started = tokio::process::Command::new("tensorboard")
         .arg("--logdir")
-        .arg(&dir)
+        .arg(dir.to_string())
         .args(["--port", &port.to_string()])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())

@@ -1,6 +1,7 @@
 //! Plain data types shared by every part of mlconsole. Depends on nothing else in the crate.
 
 pub mod batch_prediction;
+pub mod bucket;
 pub mod connection;
 pub mod filter;
 pub mod framework;

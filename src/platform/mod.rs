@@ -102,6 +102,11 @@ pub trait Platform: Send + Sync {
     async fn cluster_summary(&self) -> Result<Option<ClusterSummary>, PlatformError> {
         Ok(None)
     }
+    /// Tokens that open the platform's Cloud Storage buckets (its jobs' `gs://` dirs),
+    /// where it has its own credentials.
+    fn bucket_token(&self) -> Option<std::sync::Arc<dyn crate::buckets::BucketToken>> {
+        None
+    }
     /// The runtimes the platform serves models with, where it says.
     async fn serving_runtimes(&self) -> Result<Option<ServingRuntimes>, PlatformError> {
         Ok(None)

@@ -3,9 +3,13 @@
 //! tensors. Every folder holding event files is a run, so several jobs can share a log
 //! dir. Files still being written are read on from where the last read stopped.
 
+pub mod bucket;
 pub mod proto;
 pub mod record;
+pub mod source;
 pub mod writer;
+
+pub use source::AnyLogDir;
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -96,7 +96,7 @@ enum JobsAction {
     /// Show the selected job's resources.
     ShowResources,
     /// Show the scalars the job wrote to its job dir.
-    ShowScalars(String),
+    ShowScalars(crate::backend::LogDirSource),
     /// Open the job dir in the file manager.
     OpenJobDir(String),
     /// Run the bundled sample training job.
@@ -298,7 +298,7 @@ impl JobsTab {
                 JobsAction::Cancel(key) => backend.send(Request::CancelJob(key)),
                 JobsAction::ShowLogs => navs.push(Nav::Show(Tab::Logs)),
                 JobsAction::ShowResources => navs.push(Nav::Show(Tab::Resources)),
-                JobsAction::ShowScalars(dir) => navs.push(Nav::WatchLogDir(dir.into())),
+                JobsAction::ShowScalars(dir) => navs.push(Nav::WatchLogDir(dir)),
                 JobsAction::OpenJobDir(dir) => navs.push(Nav::OpenUrl(format!("file://{dir}"))),
                 JobsAction::RunSample => backend.send(Request::RunSampleJob),
                 JobsAction::Fold(key, unfolded) => self.set_unfolded(&key, unfolded),

@@ -215,10 +215,11 @@ impl App {
     }
 
     /// Shows the scalars of `dir` in the Scalars tab, refreshed while it changes.
-    fn watch_logdir(&mut self, dir: std::path::PathBuf) {
-        self.scalars.set_dir(dir.clone());
+    fn watch_logdir(&mut self, source: impl Into<crate::backend::LogDirSource>) {
+        let source = source.into();
+        self.scalars.set_dir(source.location.clone());
         self.tab = Tab::Scalars;
-        self.backend.send(Request::WatchLogDir(Some(dir)));
+        self.backend.send(Request::WatchLogDir(Some(source)));
     }
 
     /// Selects a job (or none): its log is followed and its resources watched.

@@ -3,8 +3,6 @@
 //!
 //! [`App`]: super::App
 
-use std::path::PathBuf;
-
 use egui::Ui;
 
 use super::App;
@@ -62,7 +60,7 @@ pub enum Nav {
     /// Open the New job form, empty or filled from a job of a connection.
     OpenForm(Option<(ConnectionId, Box<Job>)>),
     /// Show the scalars of a log dir in the Scalars tab.
-    WatchLogDir(PathBuf),
+    WatchLogDir(crate::backend::LogDirSource),
     /// Show the Jobs tab filtered by a query (`state=FAILED labels.team=vision`).
     FilterJobs(String),
     /// Show the Logs tab searching the selected job's log for a text.

@@ -4,7 +4,6 @@
 //! reduces each series to min/max per bucket so charts stay fast.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
 
 use egui::{RichText, Ui};
 
@@ -15,7 +14,8 @@ use super::chart_render::{
 use super::nav::Nav;
 use super::state::Snapshots;
 use super::theme;
-use crate::backend::{Backend, PickTarget, Request, Update};
+use crate::backend::{Backend, LogDirSource, PickTarget, Request, Update};
+use crate::domain::bucket::{BucketUrl, Location};
 use crate::tensorboard::ScalarsByRun;
 
 mod chart;
@@ -25,11 +25,11 @@ mod trials;
 #[derive(Debug, Clone, PartialEq)]
 enum ScalarsAction {
     /// Read this log dir (and keep reading it).
-    Watch(PathBuf),
+    Watch(LogDirSource),
     /// Let the user pick a folder.
     Pick,
     /// Start TensorBoard on the log dir.
-    OpenTensorBoard(PathBuf),
+    OpenTensorBoard(Location),
     /// Save this CSV text.
     Save {
         /// Suggested file name.
@@ -57,7 +57,9 @@ struct Chart {
 /// The Scalars tab's state.
 pub struct ScalarsTab {
     dir_text: String,
-    dir: Option<PathBuf>,
+    /// Why the typed log dir cannot be read (shown next to the box).
+    dir_text_error: Option<String>,
+    dir: Option<Location>,
     runs: BTreeMap<String, RunSeries>,
     error: Option<String>,
     corrupt_records: u64,
@@ -87,6 +89,7 @@ impl Default for ScalarsTab {
     fn default() -> Self {
         ScalarsTab {
             dir_text: String::new(),
+            dir_text_error: None,
             dir: None,
             runs: BTreeMap::new(),
             error: None,
@@ -109,8 +112,9 @@ impl Default for ScalarsTab {
 
 impl ScalarsTab {
     /// Starts showing `dir` (its scalars arrive through [`ScalarsTab::add`]).
-    pub fn set_dir(&mut self, dir: PathBuf) {
-        self.dir_text = dir.display().to_string();
+    pub fn set_dir(&mut self, dir: Location) {
+        self.dir_text = dir.to_string();
+        self.dir_text_error = None;
         self.dir = Some(dir);
         self.runs.clear();
         self.charts.clear();
@@ -122,7 +126,7 @@ impl ScalarsTab {
     }
 
     /// The log dir shown.
-    pub fn dir(&self) -> Option<&PathBuf> {
+    pub fn dir(&self) -> Option<&Location> {
         self.dir.as_ref()
     }
 
@@ -136,7 +140,7 @@ impl ScalarsTab {
     }
 
     /// Adds scalars read from `dir`.
-    pub fn add(&mut self, dir: &PathBuf, runs: ScalarsByRun, corrupt_records: u64) {
+    pub fn add(&mut self, dir: &Location, runs: ScalarsByRun, corrupt_records: u64) {
         if self.dir.as_ref() != Some(dir) {
             return;
         }
@@ -157,7 +161,7 @@ impl ScalarsTab {
     }
 
     /// Shows why reading `dir` failed.
-    pub fn failed(&mut self, dir: &PathBuf, message: String) {
+    pub fn failed(&mut self, dir: &Location, message: String) {
         if self.dir.as_ref() == Some(dir) {
             self.error = Some(message);
         }
@@ -212,26 +216,35 @@ impl ScalarsTab {
     /// Draws the tab and sends its requests; answers where it leads. Opened with a job
     /// selected and nothing loaded, it shows that job's charts.
     pub fn ui(&mut self, ui: &mut Ui, state: &Snapshots, backend: &Backend) -> Vec<Nav> {
-        let job_dir = state
-            .selected
-            .as_ref()
-            .filter(|k| {
-                state
+        let job_dir = state.selected.as_ref().and_then(|key| {
+            let dir = state
+                .jobs
+                .find(key)?
+                .training_input
+                .as_ref()?
+                .job_dir
+                .clone()?;
+            // A bucket dir opens anywhere; a folder only where it is on this machine.
+            let readable = BucketUrl::is_bucket(&dir)
+                || state
                     .connections
-                    .capabilities(&k.connection)
+                    .capabilities(&key.connection)
                     .local_job_dirs
-                    .yes()
+                    .yes();
+            let location = Location::parse(&dir).ok().filter(|_| readable)?;
+            Some(LogDirSource {
+                location,
+                via: Some(key.connection.clone()),
             })
-            .and_then(|k| state.jobs.find(k))
-            .and_then(|j| j.training_input.as_ref()?.job_dir.clone());
+        });
         self.name_trials(state);
         let mut navs = Vec::new();
         if self.dir.is_none()
             && let Some(dir) = &job_dir
         {
-            navs.push(Nav::WatchLogDir(PathBuf::from(dir)));
+            navs.push(Nav::WatchLogDir(dir.clone()));
         }
-        for action in self.draw(ui, job_dir.as_deref()) {
+        for action in self.draw(ui, job_dir.as_ref()) {
             match action {
                 ScalarsAction::Watch(dir) => navs.push(Nav::WatchLogDir(dir)),
                 ScalarsAction::Pick => backend.send(Request::PickPath {
@@ -249,7 +262,7 @@ impl ScalarsTab {
         navs
     }
 
-    fn draw(&mut self, ui: &mut Ui, job_dir: Option<&str>) -> Vec<ScalarsAction> {
+    fn draw(&mut self, ui: &mut Ui, job_dir: Option<&LogDirSource>) -> Vec<ScalarsAction> {
         let mut actions = Vec::new();
         let dark = ui.visuals().dark_mode;
         if self.worker.is_none() {
@@ -258,14 +271,22 @@ impl ScalarsTab {
         self.receive_charts(ui.ctx());
         ui.horizontal(|ui| {
             let edit = egui::TextEdit::singleline(&mut self.dir_text)
-                .hint_text("Log dir: a folder holding event files (drop one here)")
+                .hint_text(
+                    "Log dir: a folder, gs://bucket/dir or s3://bucket/dir (or drop a folder)",
+                )
                 .desired_width(360.0);
             let response = ui.add(edit);
             response
                 .widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Log dir"));
             let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if (ui.button("Load").clicked() || enter) && !self.dir_text.trim().is_empty() {
-                actions.push(ScalarsAction::Watch(PathBuf::from(self.dir_text.trim())));
+                match Location::parse(&self.dir_text) {
+                    Ok(location) => {
+                        self.dir_text_error = None;
+                        actions.push(ScalarsAction::Watch(location.into()));
+                    }
+                    Err(e) => self.dir_text_error = Some(e.to_string()),
+                }
             }
             if ui.button("📂 Choose…").clicked() {
                 actions.push(ScalarsAction::Pick);
@@ -273,10 +294,10 @@ impl ScalarsTab {
             if let Some(job_dir) = job_dir
                 && ui
                     .button("Use the job's dir")
-                    .on_hover_text(job_dir)
+                    .on_hover_text(job_dir.location.to_string())
                     .clicked()
             {
-                actions.push(ScalarsAction::Watch(PathBuf::from(job_dir)));
+                actions.push(ScalarsAction::Watch(job_dir.clone()));
             }
             if let Some(dir) = &self.dir {
                 if ui.button("Open in TensorBoard").clicked() {
@@ -301,6 +322,9 @@ impl ScalarsTab {
             ui.separator();
             ui.checkbox(&mut self.log_y, "Log scale");
         });
+        if let Some(error) = &self.dir_text_error {
+            ui.colored_label(theme::error_color(dark), format!("⚠ {error}"));
+        }
         if let Some(error) = &self.error {
             ui.colored_label(theme::error_color(dark), format!("⚠ {error}"));
         }

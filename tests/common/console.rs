@@ -30,6 +30,7 @@ pub fn test_settings(engine: &TestEngine, config_dir: &std::path::Path) -> Backe
         // Tests run the debug build, several times slower than a release build.
         sample_epochs: Some(4),
         use_os_keyring: false,
+        buckets: Default::default(),
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a broken expectation panics
 
+pub mod buckets;
 pub mod console;
 pub mod discovery;
 pub mod ray;

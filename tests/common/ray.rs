@@ -20,7 +20,7 @@ pub struct RayCluster {
     pub token: Option<String>,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -181,6 +181,19 @@ impl TokenSource {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::buckets::BucketToken for TokenSource {
+    async fn bearer(&self) -> Result<String, String> {
+        let headers = self.headers().await.map_err(|e| e.to_string())?;
+        headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{} gave no bearer token", self.what()))
+    }
+}
+
 fn bearer(token: &str) -> Result<HeaderMap, PlatformError> {
     let value = HeaderValue::from_str(&format!("Bearer {token}"))
         .map_err(|_| PlatformError::Unauthenticated("the access token is not valid text".into()))?;

@@ -45,7 +45,7 @@ pub(super) struct VertexHttp {
     pub project: String,
     pub region: String,
     /// Where tokens come from.
-    pub tokens: TokenSource,
+    pub tokens: std::sync::Arc<TokenSource>,
     /// How long to wait before the first retry (doubling after).
     pub first_backoff: Duration,
 }
@@ -76,7 +76,7 @@ impl VertexHttp {
             monitoring,
             project: project.to_owned(),
             region: region.to_owned(),
-            tokens,
+            tokens: std::sync::Arc::new(tokens),
             first_backoff: Duration::from_secs(1),
         }
     }

@@ -15,7 +15,7 @@ mod tuning_jobs;
 mod uploads;
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -132,12 +132,16 @@ impl Platform for VertexPlatform {
         )
     }
 
+    fn bucket_token(&self) -> Option<Arc<dyn crate::buckets::BucketToken>> {
+        Some(self.http.tokens.clone())
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             log_severity: Support::Yes,
             log_timestamps: Support::Yes,
             local_job_dirs: Support::No(
-                "Vertex AI jobs write to Cloud Storage (gs://), which this machine cannot open as a folder; point TensorBoard at the gs:// job dir",
+                "Vertex AI jobs write to Cloud Storage (gs://): Scalars reads it; opening it as a folder or deploying from it needs a copy on this machine",
             ),
             resource_samples: Support::Yes,
             serving_metrics: Support::No(

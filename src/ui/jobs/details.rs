@@ -76,21 +76,40 @@ impl JobsTab {
                 actions.push(JobsAction::ShowResources);
             }
             let job_dir = job.training_input.as_ref().and_then(|i| i.job_dir.clone());
-            if let (Some(why), Some(_)) = (capabilities.local_job_dirs.why_not(), &job_dir) {
+            let bucket_dir = job_dir
+                .as_deref()
+                .and_then(|d| crate::domain::bucket::BucketUrl::parse(d).ok());
+            if let Some(url) = bucket_dir {
+                if ui
+                    .button("📉 Scalars")
+                    .on_hover_text(format!("TensorBoard scalars in {url}"))
+                    .clicked()
+                {
+                    actions.push(JobsAction::ShowScalars(crate::backend::LogDirSource {
+                        location: crate::domain::bucket::Location::Bucket(url),
+                        via: Some(key.connection.clone()),
+                    }));
+                }
+            } else if let (Some(why), Some(_)) = (capabilities.local_job_dirs.why_not(), &job_dir) {
                 ui.label(RichText::new(why).weak().small());
             }
             if let Some(dir) = job_dir.filter(|_| capabilities.local_job_dirs.yes()) {
-                if ui
-                    .button("📉 Scalars")
-                    .on_hover_text("TensorBoard scalars in the job dir")
-                    .clicked()
+                let local = !crate::domain::bucket::BucketUrl::is_bucket(&dir);
+                if local
+                    && ui
+                        .button("📉 Scalars")
+                        .on_hover_text("TensorBoard scalars in the job dir")
+                        .clicked()
                 {
-                    actions.push(JobsAction::ShowScalars(dir.clone()));
+                    actions.push(JobsAction::ShowScalars(
+                        std::path::PathBuf::from(&dir).into(),
+                    ));
                 }
-                if ui
-                    .button("📂 Job dir")
-                    .on_hover_text(format!("Open {dir}"))
-                    .clicked()
+                if local
+                    && ui
+                        .button("📂 Job dir")
+                        .on_hover_text(format!("Open {dir}"))
+                        .clicked()
                 {
                     actions.push(JobsAction::OpenJobDir(dir.clone()));
                 }

@@ -2,38 +2,42 @@
 //! runs (`3/eval`) are named by the trial and its values (`trial 3 (layers=2)/eval`).
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use super::ScalarsTab;
+use crate::domain::bucket::Location;
 use crate::ui::state::Snapshots;
 
 /// Trial labels by trial number, for the study whose job dir is shown.
 #[derive(Default)]
 pub(super) struct TrialNames {
     /// (shown dir, job list revision) the names were worked out for.
-    built_for: Option<(std::path::PathBuf, u64)>,
+    built_for: Option<(Location, u64)>,
     by_trial: HashMap<String, String>,
 }
 
 impl TrialNames {
     /// Works the names out again when the dir or the jobs changed.
-    pub(super) fn refresh(&mut self, dir: Option<&Path>, state: &Snapshots) {
+    pub(super) fn refresh(&mut self, dir: Option<&Location>, state: &Snapshots) {
         let Some(dir) = dir else {
             self.by_trial.clear();
             return;
         };
-        let key = (dir.to_owned(), state.jobs.revision());
-        if self.built_for.as_ref() == Some(&key) {
+        let revision = state.jobs.revision();
+        if self
+            .built_for
+            .as_ref()
+            .is_some_and(|(d, r)| d == dir && *r == revision)
+        {
             return;
         }
-        self.built_for = Some(key);
+        self.built_for = Some((dir.clone(), revision));
         self.by_trial.clear();
         let study = state.jobs.all().iter().find(|j| {
             j.study().is_some()
                 && j.training_input
                     .as_ref()
                     .and_then(|i| i.job_dir.as_deref())
-                    .is_some_and(|d| Path::new(d) == dir)
+                    .is_some_and(|d| Location::parse(d).is_ok_and(|d| &d == dir))
         });
         let Some(output) = study.and_then(|j| j.training_output.as_deref()) else {
             return;
@@ -68,7 +72,6 @@ impl TrialNames {
 impl ScalarsTab {
     /// Names the runs of a study's trials by their values.
     pub(super) fn name_trials(&mut self, state: &Snapshots) {
-        let dir = self.dir.clone();
-        self.trial_names.refresh(dir.as_deref(), state);
+        self.trial_names.refresh(self.dir.as_ref(), state);
     }
 }
