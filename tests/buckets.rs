@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::TestEngine;
-use common::buckets::Emulator;
+use common::buckets::{Emulator, tfevents_fixtures};
 use common::console::{
     click, drawn_charts, harness_for, has_label, has_label_containing, replace_in, step_until,
     test_settings,
@@ -25,36 +25,9 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tfevents")
 }
 
-/// Every event file of the fixtures, by its path below the fixtures dir.
-fn fixture_files() -> Vec<(String, Vec<u8>)> {
-    let mut files = Vec::new();
-    for run in ["run_tf1", "run_tf2"] {
-        let mut stack = vec![fixtures().join(run)];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else {
-                    let name = path.strip_prefix(fixtures()).unwrap();
-                    files.push((
-                        name.to_string_lossy().into_owned(),
-                        std::fs::read(&path).unwrap(),
-                    ));
-                }
-            }
-        }
-    }
-    assert!(files.len() >= 2, "the fixtures hold event files");
-    files
-}
-
 /// Uploads the fixture runs to the GCS emulator under `prefix` of the bucket `logs`.
 async fn upload_fixtures(gcs: &Emulator, prefix: &str) {
-    for (name, data) in fixture_files() {
-        gcs.upload_gcs("logs", &format!("{prefix}/{name}"), data)
-            .await;
-    }
+    gcs.upload_fixtures("logs", prefix).await;
 }
 
 /// `mlconsole scalars ARGS`, with the emulator's environment: (status, stdout, stderr).
@@ -90,7 +63,10 @@ async fn a_gcs_log_dir_reads_as_the_same_files_do_locally() {
     assert_eq!(csv, local_csv());
     // One listing found every run; each event file was read once.
     assert_eq!(gcs.requests("GET /logs?list-type=2"), 1);
-    assert_eq!(gcs.requests("GET /logs/jobs/job1/"), fixture_files().len());
+    assert_eq!(
+        gcs.requests("GET /logs/jobs/job1/"),
+        tfevents_fixtures().len()
+    );
 
     // A parent prefix holds both runs of several jobs ("several jobs per folder").
     upload_fixtures(&gcs, "jobs/job2").await;
@@ -122,7 +98,7 @@ async fn upload_with_keys(s3: &Emulator) {
         .with_secret_access_key("test")
         .build()
         .unwrap();
-    for (name, data) in fixture_files() {
+    for (name, data) in tfevents_fixtures() {
         store
             .put(&format!("job/{name}").as_str().into(), data.into())
             .await
@@ -135,7 +111,7 @@ async fn a_growing_event_file_is_read_from_where_the_last_read_stopped() {
     let gcs = Emulator::gcs();
     gcs.create_gcs_bucket("logs").await;
     let access = gcs.access();
-    let (name, data) = fixture_files()
+    let (name, data) = tfevents_fixtures()
         .into_iter()
         .find(|(n, _)| n.starts_with("run_tf1"))
         .unwrap();

@@ -1140,3 +1140,64 @@ async fn a_job_with_accelerators_reports_their_use_and_memory_per_replica() {
     assert_eq!(accelerator_reads, 0);
     assert_contract(&fake);
 }
+
+#[test]
+fn a_vertex_job_s_gs_dir_opens_in_scalars_with_the_connection_s_token() {
+    use common::buckets::{Emulator, RecordingProxy};
+    use common::console::{
+        click, drawn_charts, harness_for, has_label, has_label_containing, step_until,
+        test_settings, wait_connected,
+    };
+    use mlconsole::domain::ConnectionId;
+    let fake = FakeGoogle::start(FakeConfig::default());
+    let key = fake.service_account("console");
+    let engine = common::TestEngine::start(&[]);
+    let config = tempfile::tempdir().unwrap();
+    save_vertex_connection(&fake, &key, config.path());
+    // The job writes its summaries under its base output dir, as Vertex AI's
+    // AIP_TENSORBOARD_LOG_DIR (<dir>/logs) says.
+    let gcs = Emulator::gcs();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let submitted = runtime.block_on(async {
+        gcs.create_gcs_bucket("mlc-test-bucket").await;
+        gcs.upload_fixtures("mlc-test-bucket", "jobs/mnist/logs")
+            .await;
+        signed_in(&fake)
+            .submit_job(&container_job("on_vertex", &[]))
+            .await
+            .unwrap()
+    });
+    let proxy = RecordingProxy::start(&gcs.base);
+    let mut settings = test_settings(&engine, config.path());
+    settings.buckets.gcs_emulator = Some(proxy.base.clone());
+    let harness = harness_for(settings);
+    let harness = wait_connected(harness, &ConnectionId::local());
+    let mut harness = wait_connected(harness, &ConnectionId::new("vertex-prod"));
+    let row = format!("on_vertex · {}", submitted.job_id);
+    step_until(
+        &mut harness,
+        "the Vertex job",
+        Duration::from_secs(30),
+        |h| has_label(h, &row),
+    );
+    click(&mut harness, &row);
+    click(&mut harness, "📉 Scalars");
+    step_until(
+        &mut harness,
+        "the job's scalars from its gs:// dir",
+        Duration::from_secs(30),
+        |h| {
+            has_label(h, "logs/run_tf1")
+                && has_label(h, "logs/run_tf2/train")
+                && !has_label_containing(h, "Drawing ")
+                && drawn_charts(h) >= 4
+        },
+    );
+    // Every read carried a token the connection's credentials got from Google.
+    let authorizations = proxy.authorizations();
+    assert!(!authorizations.is_empty());
+    for auth in &authorizations {
+        let token = auth.strip_prefix("Bearer ").unwrap();
+        assert!(fake.accepts(token), "{auth} is the connection's token");
+    }
+}

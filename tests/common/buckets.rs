@@ -205,6 +205,15 @@ impl Emulator {
         );
     }
 
+    /// Uploads the TensorBoard fixture runs (`run_tf1/…`, `run_tf2/train/…`) under
+    /// `prefix` of a GCS bucket.
+    pub async fn upload_fixtures(&self, bucket: &str, prefix: &str) {
+        for (name, data) in tfevents_fixtures() {
+            self.upload_gcs(bucket, &format!("{prefix}/{name}"), data)
+                .await;
+        }
+    }
+
     /// Creates an S3 bucket (path style, unsigned: moto takes it before auth starts).
     pub async fn create_s3_bucket(&self, name: &str) {
         let response = reqwest::Client::new()
@@ -257,4 +266,110 @@ fn percent_decoded(line: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A pass-through proxy in front of an emulator that keeps every request's
+/// `Authorization` header (emulators accept any token and do not log it).
+pub struct RecordingProxy {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    authorizations: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl RecordingProxy {
+    /// Forwards to `target` from a thread and runtime of its own.
+    pub fn start(target: &str) -> RecordingProxy {
+        use axum::http::{HeaderMap, Method, Uri};
+        let authorizations = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = authorizations.clone();
+        let target = target.to_owned();
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                address_tx.send(listener.local_addr().unwrap()).unwrap();
+                let client = reqwest::Client::new();
+                let app = axum::Router::new().fallback(
+                    move |method: Method, uri: Uri, headers: HeaderMap, body: bytes::Bytes| {
+                        let (client, target, seen) = (client.clone(), target.clone(), seen.clone());
+                        async move {
+                            if let Some(auth) = headers.get("authorization") {
+                                seen.lock()
+                                    .unwrap()
+                                    .push(auth.to_str().unwrap_or_default().to_owned());
+                            }
+                            let path = uri.path_and_query().map_or("/", |p| p.as_str());
+                            let mut request = client.request(method, format!("{target}{path}"));
+                            for name in ["range", "content-type"] {
+                                if let Some(value) = headers.get(name) {
+                                    request = request.header(name, value);
+                                }
+                            }
+                            let answer = request.body(body).send().await.unwrap();
+                            let status = answer.status();
+                            let mut out = axum::http::Response::builder().status(status);
+                            for (name, value) in answer.headers() {
+                                if name != "transfer-encoding" && name != "content-length" {
+                                    out = out.header(name, value);
+                                }
+                            }
+                            out.body(axum::body::Body::from(answer.bytes().await.unwrap()))
+                                .unwrap()
+                        }
+                    },
+                );
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let address = address_rx.recv().unwrap();
+        RecordingProxy {
+            base: format!("http://{address}"),
+            authorizations,
+            _stop: stop_tx,
+        }
+    }
+
+    /// Every `Authorization` header forwarded so far.
+    pub fn authorizations(&self) -> Vec<String> {
+        self.authorizations.lock().unwrap().clone()
+    }
+}
+
+fn fixtures_dir() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tfevents")
+}
+
+/// Every event file of the fixtures, by its path below the fixtures dir.
+pub fn tfevents_fixtures() -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    for run in ["run_tf1", "run_tf2"] {
+        let mut stack = vec![fixtures_dir().join(run)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let name = path.strip_prefix(fixtures_dir()).unwrap();
+                    files.push((
+                        name.to_string_lossy().into_owned(),
+                        std::fs::read(&path).unwrap(),
+                    ));
+                }
+            }
+        }
+    }
+    assert!(files.len() >= 2, "the fixtures hold event files");
+    files
 }

@@ -298,6 +298,17 @@ impl FakeGoogle {
         self.state.lock().unwrap().token_requests.clone()
     }
 
+    /// True when this fake takes `token`: one it issued, or a JWT signed by a service
+    /// account key it trusts.
+    pub fn accepts(&self, token: &str) -> bool {
+        let s = self.state.lock().unwrap();
+        if token.matches('.').count() == 2 {
+            auth::verify_jwt(&s, token)
+        } else {
+            s.tokens.contains_key(token)
+        }
+    }
+
     /// How many calls were refused for an expired or unknown token.
     pub fn rejected_tokens(&self) -> usize {
         self.state.lock().unwrap().rejected_tokens
