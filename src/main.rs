@@ -76,6 +76,20 @@ enum Command {
         #[arg(long, default_value = "auto")]
         onnxruntime: String,
     },
+    /// Fetch a batch job's bucket inputs, run its predictor, upload its outputs (started
+    /// by the engine; not for direct use).
+    #[command(hide = true)]
+    BucketStage {
+        /// A bucket URL or glob and the local folder it is fetched into.
+        #[arg(long, num_args = 2, value_names = ["URL", "DIR"])]
+        fetch: Vec<String>,
+        /// A local folder and the bucket prefix its files are uploaded to.
+        #[arg(long, num_args = 2, value_names = ["DIR", "URL"])]
+        upload: Vec<String>,
+        /// The predictor's command line.
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
     /// Run one job and record how it ended (started by the engine; not for direct use).
     #[command(hide = true)]
     JobWrapper {
@@ -174,6 +188,25 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             runtime::onnxruntime::init(&OrtSetting::parse(&onnxruntime), "python3")
                 .map_err(anyhow::Error::msg)?;
             mlconsole::engine::batch_predict::run(&model_file, &inputs, &output_path, choice)?;
+            Ok(())
+        }
+        Some(Command::BucketStage {
+            fetch,
+            upload,
+            argv,
+        }) => {
+            let plan = mlconsole::engine::bucket_stage::StagePlan {
+                fetch: fetch
+                    .chunks(2)
+                    .map(|p| (p[0].clone(), PathBuf::from(&p[1])))
+                    .collect(),
+                upload: upload
+                    .chunks(2)
+                    .next()
+                    .map(|p| (PathBuf::from(&p[0]), p[1].clone())),
+            };
+            let code = mlconsole::engine::bucket_stage::run(&plan, &argv)?;
+            anyhow::ensure!(code == 0, "the predictor exited with code {code}");
             Ok(())
         }
         None => run_console(&cli),

@@ -224,3 +224,210 @@ async fn the_scalars_tab_charts_a_bucket_log_dir() {
         assert!(has_label_containing(&harness, "is not a bucket name"));
     });
 }
+
+fn model_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/models")
+        .join(name)
+}
+
+/// The engine reaching the GCS emulator for `gs://` and the S3 one for `s3://`.
+fn engine_on(gcs: &Emulator, s3: &Emulator) -> TestEngine {
+    TestEngine::start_with_env(
+        &[],
+        &[
+            ("STORAGE_EMULATOR_HOST", gcs.base.clone()),
+            ("AWS_ENDPOINT_URL", s3.base.clone()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ],
+    )
+}
+
+/// Follows a version's creation operation until done; answers the operation.
+async fn created_version(
+    engine: &TestEngine,
+    model: &str,
+    version: serde_json::Value,
+) -> serde_json::Value {
+    let (code, op) = engine
+        .post_raw(
+            &format!("/v1/projects/local/models/{model}/versions"),
+            &version.to_string(),
+        )
+        .await;
+    assert_eq!(code, 200, "{op:#}");
+    let name = op["name"].as_str().unwrap().to_owned();
+    for _ in 0..300 {
+        let (_, op) = engine.get(&format!("/v1/{name}")).await;
+        if op["done"] == true {
+            return op;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the creation of {model} did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_from_a_bucket_artifact_serves() {
+    let gcs = Emulator::gcs();
+    let s3 = Emulator::s3(false);
+    gcs.create_gcs_bucket("models").await;
+    s3.create_s3_bucket("results").await;
+    let onnx = std::fs::read(model_fixture("iris_logreg.onnx")).unwrap();
+    gcs.upload_gcs("models", "iris/v1/model.onnx", onnx).await;
+    let engine = engine_on(&gcs, &s3);
+    let (code, body) = engine
+        .post_raw("/v1/projects/local/models", r#"{"name": "iris"}"#)
+        .await;
+    assert_eq!(code, 200, "{body:#}");
+
+    // A version from a gs:// folder is fetched once and serves.
+    let op = created_version(
+        &engine,
+        "iris",
+        serde_json::json!({"name": "v1", "deploymentUri": "gs://models/iris/v1"}),
+    )
+    .await;
+    assert_eq!(op["response"]["state"], "READY", "{op:#}");
+    assert_eq!(op["response"]["deploymentUri"], "gs://models/iris/v1");
+    assert_eq!(gcs.requests("GET /models/iris/v1/model.onnx"), 1);
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model_fixture("expected.json")).unwrap())
+            .unwrap();
+    let instances = expected["iris_logreg"]["instances"].clone();
+    let (code, answer) = engine
+        .post_raw(
+            "/v1/projects/local/models/iris/versions/v1:predict",
+            &serde_json::json!({ "instances": instances }).to_string(),
+        )
+        .await;
+    assert_eq!(code, 200, "{answer:#}");
+    let labels = &expected["iris_logreg"]["label"];
+    for (i, p) in answer["predictions"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(p["label"], labels[i], "instance {i}");
+    }
+    let staging = engine.data_dir.join("staging");
+    assert_eq!(
+        std::fs::read_dir(&staging).unwrap().count(),
+        0,
+        "the fetched copy is gone once the version holds its own"
+    );
+
+    // A folder with no objects, and a missing bucket, are refused with why.
+    for (uri, says) in [
+        ("gs://models/iris/v9", "holds no objects"),
+        ("gs://nobucket/iris", "does not exist"),
+    ] {
+        let (code, body) = engine
+            .post_raw(
+                "/v1/projects/local/models/iris/versions",
+                &serde_json::json!({"name": "v9", "deploymentUri": uri}).to_string(),
+            )
+            .await;
+        assert_eq!(code, 400, "{body:#}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_job_reads_gs_files_and_writes_its_results_to_s3() {
+    let gcs = Emulator::gcs();
+    let s3 = Emulator::s3(false);
+    gcs.create_gcs_bucket("models").await;
+    s3.create_s3_bucket("results").await;
+    let engine = engine_on(&gcs, &s3);
+    let (code, body) = engine
+        .post_raw("/v1/projects/local/models", r#"{"name": "iris"}"#)
+        .await;
+    assert_eq!(code, 200, "{body:#}");
+    let op = created_version(
+        &engine,
+        "iris",
+        serde_json::json!({"name": "v1", "deploymentUri": model_fixture("iris_logreg.onnx")}),
+    )
+    .await;
+    assert_eq!(op["response"]["state"], "READY", "{op:#}");
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model_fixture("expected.json")).unwrap())
+            .unwrap();
+    let instances = expected["iris_logreg"]["instances"].clone();
+    let labels = &expected["iris_logreg"]["label"];
+
+    // A glob over two of the folder's three objects.
+    let lines = |n: usize| {
+        let mut text = String::new();
+        for i in 0..n {
+            text.push_str(&format!(
+                "{}\n",
+                instances[i % instances.as_array().unwrap().len()]
+            ));
+        }
+        text
+    };
+    gcs.upload_gcs("models", "batch/in/part-a.jsonl", lines(60).into_bytes())
+        .await;
+    gcs.upload_gcs("models", "batch/in/part-b.jsonl", lines(30).into_bytes())
+        .await;
+    gcs.upload_gcs("models", "batch/in/notes.txt", b"not input".to_vec())
+        .await;
+    let job = serde_json::json!({
+        "jobId": "batch_buckets",
+        "predictionInput": {
+            "modelName": "projects/local/models/iris",
+            "inputPaths": ["gs://models/batch/in/*.jsonl"],
+            "outputPath": "s3://results/iris/out",
+            "dataFormat": "JSON",
+        }
+    });
+    let (code, body) = engine
+        .post_raw("/v1/projects/local/jobs", &job.to_string())
+        .await;
+    assert_eq!(code, 200, "{body:#}");
+    let done = engine.wait_finished("batch_buckets").await;
+    let logs = engine.all_logs("batch_buckets").await;
+    assert_eq!(
+        done.state,
+        mlconsole::domain::JobState::Succeeded,
+        "{:?} {logs:?}",
+        done.error_message
+    );
+    assert!(
+        logs.iter().any(|e| e
+            .text
+            .contains("Fetched 2 file(s) of gs://models/batch/in/*.jsonl")),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|e| e.text.contains("Done: 90 predictions, 0 errors")),
+        "{logs:?}"
+    );
+    let results = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name("results")
+        .with_endpoint(&s3.base)
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .build()
+        .unwrap();
+    use object_store::ObjectStoreExt;
+    let first = results
+        .get(&"iris/out/prediction.results-00000-of-00002".into())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let first = String::from_utf8(first.to_vec()).unwrap();
+    assert_eq!(first.lines().count(), 60);
+    let p: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert_eq!(p["label"], labels[0]);
+    results
+        .head(&"iris/out/prediction.errors_stats-00000-of-00001".into())
+        .await
+        .unwrap();
+}

@@ -65,15 +65,17 @@ impl PredictionInput {
         if self.input_paths.is_empty() {
             return Err("predictionInput.inputPaths: give at least one JSONL file or glob".into());
         }
-        let located = |p: &str| std::path::Path::new(p).is_absolute() || p.starts_with("gs://");
+        let located = |p: &str| {
+            std::path::Path::new(p).is_absolute() || super::bucket::BucketUrl::is_bucket(p)
+        };
         if let Some(p) = self.input_paths.iter().find(|p| !located(p)) {
             return Err(format!(
-                "predictionInput.inputPaths: {p:?} must be an absolute path (or a gs:// URI on Vertex AI)"
+                "predictionInput.inputPaths: {p:?} must be an absolute path or a gs:// or s3:// URI"
             ));
         }
         if !located(&self.output_path) {
             return Err(format!(
-                "predictionInput.outputPath {:?} must be an absolute folder path (or a gs:// prefix on Vertex AI)",
+                "predictionInput.outputPath {:?} must be an absolute folder path or a gs:// or s3:// prefix",
                 self.output_path
             ));
         }

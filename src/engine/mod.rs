@@ -14,6 +14,8 @@
 
 pub mod artifacts;
 pub mod batch_predict;
+pub mod bucket_artifacts;
+pub mod bucket_stage;
 pub mod combine;
 pub mod gpus;
 pub mod http;
@@ -77,6 +79,9 @@ pub struct EngineConfig {
     pub job_umask: Option<u32>,
     /// Where the GPUs jobs may ask for come from.
     pub gpus: gpus::GpuSetting,
+    /// How to reach `gs://` and `s3://` artifacts and batch files (the environment's
+    /// credentials and emulator endpoints).
+    pub buckets: crate::buckets::BucketAccess,
 }
 
 impl EngineConfig {
@@ -98,6 +103,7 @@ impl EngineConfig {
             http: http::server::HttpLimits::default(),
             job_umask: None,
             gpus: gpus::GpuSetting::Detect,
+            buckets: crate::buckets::BucketAccess::from_env(),
         })
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Engine;
+use super::bucket_artifacts::Staged;
 use super::registry::ModelError;
 use super::runtime::{Loaded, Prepared};
 use crate::domain::Version;
@@ -14,18 +15,33 @@ use crate::domain::Version;
 const TICK: Duration = Duration::from_secs(1);
 
 impl Engine {
-    /// Records a new version CREATING and loads it in the background.
+    /// Records a new version CREATING and loads it in the background; a bucket artifact
+    /// comes `staged` (see [`Engine::stage_artifact`]).
     pub fn create_version(
         self: &Arc<Self>,
         model: &str,
         version: Version,
+        staged: Option<Staged>,
     ) -> Result<Version, ModelError> {
-        let (version, source) = self.registry.begin_version(model, version)?;
-        self.load_version(model.to_owned(), version.short_name().to_owned(), source);
+        let (version, source) =
+            self.registry
+                .begin_version(model, version, staged.as_ref().map(Staged::path))?;
+        self.load_version(
+            model.to_owned(),
+            version.short_name().to_owned(),
+            source,
+            staged,
+        );
         Ok(version)
     }
 
-    fn load_version(self: &Arc<Self>, model: String, version: String, source: PathBuf) {
+    fn load_version(
+        self: &Arc<Self>,
+        model: String,
+        version: String,
+        source: PathBuf,
+        staged: Option<Staged>,
+    ) {
         let engine = self.clone();
         tokio::spawn(async move {
             let (m, v) = (model.clone(), version.clone());
@@ -35,6 +51,8 @@ impl Engine {
             })
             .await
             .unwrap_or_else(|e| Err(format!("loading the model was lost: {e}")));
+            // The version keeps its own copy: the fetched one can go.
+            drop(staged);
             let loaded = match prepared {
                 Ok(Prepared::Onnx(model)) => Ok(Loaded::Onnx(model)),
                 Ok(Prepared::Workers(spec)) => {
@@ -70,7 +88,7 @@ impl Engine {
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
         for (model, version, source) in unfinished {
-            self.load_version(model, version, source);
+            self.load_version(model, version, source, None);
         }
         let engine = self.clone();
         tokio::spawn(async move {

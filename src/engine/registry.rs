@@ -226,16 +226,18 @@ impl Registry {
     }
 
     /// Checks a new version and records it CREATING. Answers the version and the file to
-    /// copy in; [`Registry::finish_version`] completes it.
+    /// copy in; [`Registry::finish_version`] completes it. `fetched` is where a bucket
+    /// `deploymentUri` was fetched to.
     pub fn begin_version(
         &self,
         model: &str,
         mut version: Version,
+        fetched: Option<&Path>,
     ) -> Result<(Version, PathBuf), ModelError> {
         version
             .validate_creation()
             .map_err(ModelError::InvalidArgument)?;
-        let (source, framework) = source_of(&version)?;
+        let (source, framework) = source_of(&version, fetched)?;
         for package in &version.package_uris {
             if !Path::new(package).is_file() {
                 return Err(ModelError::InvalidArgument(format!(

@@ -163,9 +163,19 @@ impl PredictTab {
                     .map(str::to_owned)
                     .collect();
                 let output = self.cloud_output.trim().to_owned();
-                let local = inputs.iter().chain([&output]).find(|p| !p.starts_with("gs://"));
-                match (inputs.is_empty(), local) {
-                    (true, _) => self.cloud_error = Some("give the gs:// JSONL files to predict".into()),
+                // The local engine takes buckets and its own absolute paths; the others
+                // read Cloud Storage.
+                let engine = connection.as_str() == ConnectionId::LOCAL;
+                let taken = |p: &String| match crate::domain::bucket::BucketUrl::parse(p) {
+                    Ok(url) => engine || url.kind == crate::domain::bucket::BucketKind::Gcs,
+                    Err(_) => engine && std::path::Path::new(p).is_absolute(),
+                };
+                let refused = inputs.iter().chain([&output]).find(|p| !taken(p));
+                match (inputs.is_empty(), refused) {
+                    (true, _) => self.cloud_error = Some("give the JSONL files to predict".into()),
+                    (false, Some(p)) if engine => {
+                        self.cloud_error = Some(format!("{p:?}: give gs://, s3:// or absolute paths, e.g. gs://bucket/in/*.jsonl"));
+                    }
                     (false, Some(p)) => {
                         self.cloud_error = Some(format!("{p:?}: batch jobs here read and write Cloud Storage, e.g. gs://bucket/in/*.jsonl"));
                     }

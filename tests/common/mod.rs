@@ -26,6 +26,7 @@ pub struct TestEngine {
     pub http: reqwest::Client,
     child: Child,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     /// Kill the jobs' processes on drop (not when handing over to a restarted engine).
     kill_jobs_on_drop: bool,
     _tmp: Option<tempfile::TempDir>,
@@ -40,10 +41,28 @@ impl TestEngine {
         engine
     }
 
+    /// Starts an engine in a new temp dir with extra environment variables (an
+    /// emulator's endpoints, say).
+    pub fn start_with_env(args: &[&str], env: &[(&str, String)]) -> TestEngine {
+        let tmp = tempfile::tempdir().unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        let mut engine = TestEngine::launch(tmp.path(), args, env);
+        engine._tmp = Some(tmp);
+        engine
+    }
+
     /// Starts an engine on `data_dir` (kept by the caller).
     pub fn start_in(data_dir: &Path, args: &[&str]) -> TestEngine {
+        TestEngine::launch(data_dir, args, Vec::new())
+    }
+
+    fn launch(data_dir: &Path, args: &[&str], env: Vec<(String, String)>) -> TestEngine {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let mut child = Command::new(env!("CARGO_BIN_EXE_mlconsole"))
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .arg("engine")
             .arg("--data-dir")
             .arg(data_dir)
@@ -77,6 +96,7 @@ impl TestEngine {
             http: reqwest::Client::new(),
             child,
             args,
+            env,
             kill_jobs_on_drop: true,
             _tmp: None,
         }
@@ -96,7 +116,7 @@ impl TestEngine {
     /// Starts a new engine on the same data dir and arguments (after `kill_engine`).
     pub fn restart(&mut self) {
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let fresh = TestEngine::start_in(&self.data_dir, &args);
+        let fresh = TestEngine::launch(&self.data_dir, &args, self.env.clone());
         let old_tmp = self._tmp.take();
         let mut old = std::mem::replace(self, fresh);
         self._tmp = old_tmp;

@@ -226,7 +226,8 @@ pub async fn create_version(
 ) -> ApiResult<Operation> {
     let model = model_path(path)?;
     let version: Version = json_body(body, "Version")?;
-    let created = engine.create_version(&model, version)?;
+    let staged = engine.stage_artifact(&version.deployment_uri).await?;
+    let created = engine.create_version(&model, version, staged)?;
     Ok(Json(engine.operations().creation(&model, &created)))
 }
 

@@ -14,14 +14,21 @@ pub(super) fn artifact(dir: &Path, model: &str, version: &str) -> PathBuf {
     dir.join(model).join(version).join("model.onnx")
 }
 
-/// The artifact a version's `deploymentUri` names and what made it: the ONNX file
-/// itself, or the folder (or file) the framework's workers load.
-pub(super) fn source_of(version: &Version) -> Result<(PathBuf, Framework), ModelError> {
+/// The artifact a version's `deploymentUri` names (or the folder a bucket one was
+/// `fetched` to) and what made it: the ONNX file itself, or the folder (or file) the
+/// framework's workers load.
+pub(super) fn source_of(
+    version: &Version,
+    fetched: Option<&Path>,
+) -> Result<(PathBuf, Framework), ModelError> {
     let uri = version.deployment_uri.trim();
-    let path = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
-    if uri.contains("://") && !uri.starts_with("file://") {
+    let path = match fetched {
+        Some(dir) => dir.to_owned(),
+        None => PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri)),
+    };
+    if fetched.is_none() && uri.contains("://") && !uri.starts_with("file://") {
         return Err(ModelError::InvalidArgument(format!(
-            "deploymentUri {uri:?}: the local engine reads local files; give a path or a file:// URI"
+            "deploymentUri {uri:?}: give a path, a file:// URI, or a gs:// or s3:// folder"
         )));
     }
     if !path.exists() {

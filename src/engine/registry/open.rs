@@ -71,7 +71,9 @@ impl Registry {
                     let source = if copied.is_file() {
                         copied
                     } else {
-                        source_of(&version).map(|(path, _)| path).unwrap_or(copied)
+                        source_of(&version, None)
+                            .map(|(path, _)| path)
+                            .unwrap_or(copied)
                     };
                     creating.push((model.clone(), short.clone(), source));
                 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::EngineError;
 use crate::domain::Job;
+use crate::domain::bucket::BucketUrl;
 
 /// Checks the paths a job names: they must be absolute and exist.
 pub(super) fn check_paths(job: &Job) -> Result<(), EngineError> {
@@ -13,10 +14,10 @@ pub(super) fn check_paths(job: &Job) -> Result<(), EngineError> {
             .input_paths
             .iter()
             .chain([&prediction.output_path]);
-        if let Some(uri) = paths.into_iter().find(|p| p.starts_with("gs://")) {
-            return Err(EngineError::InvalidArgument(format!(
-                "predictionInput: {uri:?} is in Cloud Storage; the local engine reads and writes files on this machine"
-            )));
+        for path in paths.filter(|p| BucketUrl::is_bucket(p)) {
+            BucketUrl::parse(path).map_err(|e| {
+                EngineError::InvalidArgument(format!("predictionInput: {path:?}: {e}"))
+            })?;
         }
     }
     let Some(input) = &job.training_input else {

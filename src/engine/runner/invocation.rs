@@ -56,64 +56,68 @@ impl Engine {
         self.config.data_dir.join("job-dirs").join(job_id)
     }
 
-    /// `mlconsole batch-predict` over the job's files with its pinned version's model.
+    /// `mlconsole batch-predict` over the job's files with its pinned version's model
+    /// (or the framework's own predictor), under `mlconsole bucket-stage` when a path is
+    /// in a bucket.
     fn batch_invocation(
         &self,
         job: &Job,
         prediction: &crate::domain::PredictionInput,
         state_dir: &Path,
     ) -> Invocation {
+        let (plan, inputs, output) = crate::engine::bucket_stage::StagePlan::new(
+            &prediction.input_paths,
+            &prediction.output_path,
+            state_dir,
+        );
         let pinned = prediction.version_name.as_deref().unwrap_or_default();
         let mut parts = pinned.rsplit('/');
         let (version, model) = (
             parts.next().unwrap_or_default(),
             parts.nth(1).unwrap_or_default(),
         );
-        if let Some(spec) = self.registry.worker_spec(model, version) {
+        let mut env = BTreeMap::new();
+        env.insert("MLCONSOLE_JOB_ID".into(), job.job_id.clone());
+        let mut argv = if let Some(spec) = self.registry.worker_spec(model, version) {
             // The framework's own predictor runs the job, in the user's Python.
             let mut argv = vec![spec.python.clone()];
             argv.extend(spec.args("batch"));
-            argv.extend([
-                "--output".into(),
-                prediction.output_path.clone(),
-                "--".into(),
-            ]);
-            argv.extend(prediction.input_paths.iter().cloned());
-            let mut env = BTreeMap::new();
-            env.insert("MLCONSOLE_JOB_ID".into(), job.job_id.clone());
+            argv.extend(["--output".into(), output, "--".into()]);
             env.insert("PYTHONUNBUFFERED".into(), "1".into());
             env.insert("TF_CPP_MIN_LOG_LEVEL".into(), "2".into());
-            return Invocation {
-                argv,
-                working_dir: state_dir.display().to_string(),
-                env,
-            };
+            argv
+        } else {
+            vec![
+                self.config.wrapper_exe.display().to_string(),
+                "batch-predict".into(),
+                "--model-file".into(),
+                self.registry
+                    .artifact_path(model, version)
+                    .display()
+                    .to_string(),
+                "--output-path".into(),
+                output,
+                // The runtime and library the engine serves the version with.
+                "--runtime".into(),
+                self.registry
+                    .get_version(model, version)
+                    .ok()
+                    .and_then(|v| v.requested_runtime)
+                    .unwrap_or_else(|| "auto".into()),
+                "--onnxruntime".into(),
+                crate::engine::runtime::onnxruntime::loaded()
+                    .map_or_else(|| "none".into(), |l| l.library.display().to_string()),
+                "--".into(),
+            ]
+        };
+        argv.extend(inputs);
+        if !plan.is_empty() {
+            let mut staged = vec![self.config.wrapper_exe.display().to_string()];
+            staged.extend(plan.args());
+            staged.push("--".into());
+            staged.append(&mut argv);
+            argv = staged;
         }
-        let mut argv = vec![
-            self.config.wrapper_exe.display().to_string(),
-            "batch-predict".into(),
-            "--model-file".into(),
-            self.registry
-                .artifact_path(model, version)
-                .display()
-                .to_string(),
-            "--output-path".into(),
-            prediction.output_path.clone(),
-            // The runtime and library the engine serves the version with.
-            "--runtime".into(),
-            self.registry
-                .get_version(model, version)
-                .ok()
-                .and_then(|v| v.requested_runtime)
-                .unwrap_or_else(|| "auto".into()),
-            "--onnxruntime".into(),
-            crate::engine::runtime::onnxruntime::loaded()
-                .map_or_else(|| "none".into(), |l| l.library.display().to_string()),
-            "--".into(),
-        ];
-        argv.extend(prediction.input_paths.iter().cloned());
-        let mut env = BTreeMap::new();
-        env.insert("MLCONSOLE_JOB_ID".into(), job.job_id.clone());
         Invocation {
             argv,
             working_dir: state_dir.display().to_string(),

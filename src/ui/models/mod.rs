@@ -396,6 +396,16 @@ impl ModelsTab {
                     )
                     .weak(),
                 );
+                // The local engine fetches an artifact from a bucket too.
+                if is_local_engine(view) {
+                    self.artifact_field(
+                        ui,
+                        view,
+                        writable,
+                        "or give a gs:// or s3:// folder holding the artifact",
+                        actions,
+                    );
+                }
             }
             Some(why) => self.artifact_field(ui, view, writable, why, actions),
         }
@@ -432,22 +442,37 @@ impl ModelsTab {
         why: &str,
         actions: &mut Vec<ModelsAction>,
     ) {
+        // Only the local engine fetches from S3; the others read Cloud Storage.
+        let any_bucket = is_local_engine(view);
         ui.horizontal(|ui| {
             let edit = ui.add(
                 egui::TextEdit::singleline(&mut self.artifact)
-                    .hint_text("gs://bucket/path/to/model/")
+                    .hint_text(if any_bucket {
+                        "gs://bucket/path/to/model/ or s3://…"
+                    } else {
+                        "gs://bucket/path/to/model/"
+                    })
                     .desired_width(360.0),
             );
             edit.widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Artifact"));
             let version = next_version_name(view);
             let upload = ui
-                .add_enabled(writable, egui::Button::new(format!("Upload as {version}")))
+                .add_enabled(
+                    writable,
+                    egui::Button::new(if any_bucket {
+                        format!("Fetch as {version}")
+                    } else {
+                        format!("Upload as {version}")
+                    }),
+                )
                 .on_hover_text(why);
             if upload.clicked()
                 || edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter))
             {
                 let uri = self.artifact.trim();
-                if uri.starts_with("gs://") && uri.len() > 5 {
+                let taken = crate::domain::bucket::BucketUrl::parse(uri)
+                    .is_ok_and(|u| any_bucket || u.kind == crate::domain::bucket::BucketKind::Gcs);
+                if taken {
                     actions.push(ModelsAction::Change(
                         view.connection.clone(),
                         ModelChange::CreateVersion {
@@ -531,3 +556,8 @@ pub fn next_version_name(view: &ModelView) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// True for the built-in local engine's models (it fetches `gs://` and `s3://` artifacts).
+fn is_local_engine(view: &ModelView) -> bool {
+    view.connection.as_str() == crate::domain::ConnectionId::LOCAL
+}

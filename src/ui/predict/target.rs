@@ -152,7 +152,9 @@ impl PredictTab {
             }
         });
         let capabilities = connections.capabilities(connection);
-        if capabilities.batch_prediction.yes() && !capabilities.model_files.yes() {
+        // The local engine also reads and writes buckets (`gs://`, `s3://`) in batch jobs.
+        let local = connection.as_str() == ConnectionId::LOCAL;
+        if capabilities.batch_prediction.yes() && (local || !capabilities.model_files.yes()) {
             let writable = !connections.read_only(connection);
             self.cloud_batch_row(ui, (connection, model), writable, actions);
         }
