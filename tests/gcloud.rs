@@ -762,3 +762,63 @@ print(json.dumps(job))
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gcloud_creates_a_version_from_a_gs_origin() {
+    let Some(fixtures) = std::env::var_os("MLCONSOLE_FRAMEWORK_FIXTURES") else {
+        panic!("MLCONSOLE_FRAMEWORK_FIXTURES is unset: run the tests through .ci/run");
+    };
+    let fixtures = PathBuf::from(fixtures);
+    // The trained artifact sits in a bucket, as on Cloud ML Engine.
+    let gcs = common::buckets::Emulator::gcs();
+    gcs.create_gcs_bucket("trained").await;
+    for entry in std::fs::read_dir(fixtures.join("sk_forest")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = format!("forest/{}", path.file_name().unwrap().to_string_lossy());
+        gcs.upload_gcs("trained", &name, std::fs::read(&path).unwrap())
+            .await;
+    }
+    let engine = TestEngine::start_with_env(&[], &[("STORAGE_EMULATOR_HOST", gcs.base.clone())]);
+    let gcloud = Gcloud::for_engine(&engine);
+    gcloud.ok(&["ai-platform", "models", "create", "forest"]);
+    gcloud.ok(&[
+        "ai-platform",
+        "versions",
+        "create",
+        "v1",
+        "--model=forest",
+        "--origin=gs://trained/forest",
+        "--framework=scikit-learn",
+        "--runtime-version=2.11",
+        "--python-version=3.7",
+    ]);
+    let v1 = gcloud.json(&[
+        "ai-platform",
+        "versions",
+        "describe",
+        "v1",
+        "--model=forest",
+    ]);
+    assert_eq!(v1["state"], "READY", "{v1:#}");
+    assert_eq!(v1["deploymentUri"], "gs://trained/forest");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("expected.json")).unwrap())
+            .unwrap();
+    let forest = &expected["sk_forest"];
+    let dir = tempfile::tempdir().unwrap();
+    let instances = dir.path().join("instances.json");
+    let lines: Vec<String> = forest["body"]["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(Value::to_string)
+        .collect();
+    std::fs::write(&instances, lines.join("\n")).unwrap();
+    let answer = gcloud.json(&[
+        "ai-platform",
+        "predict",
+        "--model=forest",
+        &format!("--json-instances={}", instances.display()),
+    ]);
+    assert_eq!(answer["predictions"], forest["predictions"], "{answer:#}");
+}
