@@ -129,7 +129,7 @@ impl BucketLogDir {
             };
             for (tag, points) in decoded.by_tag {
                 added += points.len() as u64;
-                run.tags.entry(tag).or_default().extend(points);
+                super::append(&mut run.tags, tag, points);
             }
         }
         match first_error {

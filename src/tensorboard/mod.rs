@@ -6,6 +6,7 @@
 pub mod bucket;
 pub mod proto;
 pub mod record;
+pub mod scan;
 pub mod source;
 pub mod writer;
 
@@ -16,9 +17,6 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use prost::Message;
-
-use self::proto::{Event, SummaryValue};
 use self::record::{Framed, read_record};
 
 /// One scalar value of a tag.
@@ -105,11 +103,20 @@ pub fn decode_records(buf: &bytes::Bytes, problems: &mut ReadProblems) -> Decode
     loop {
         match read_record(buf, at) {
             Framed::Record { data, next } => {
-                let start = next - 4 - data.len();
-                // Decoding from `Bytes` lets prost hand out tags as slices of this buffer.
-                match Event::decode(buf.slice(start..next - 4)) {
-                    Ok(event) => scalars_of(&event, &mut out),
-                    Err(_) => problems.corrupt_records += 1,
+                let scanned = scan::event(data).and_then(|event| {
+                    scan::for_each_value(&event, |tag, value| {
+                        out(
+                            &String::from_utf8_lossy(tag),
+                            ScalarPoint {
+                                step: event.step,
+                                wall_time: event.wall_time,
+                                value,
+                            },
+                        );
+                    })
+                });
+                if scanned.is_err() {
+                    problems.corrupt_records += 1;
                 }
                 at = next;
             }
@@ -127,46 +134,6 @@ pub fn decode_records(buf: &bytes::Bytes, problems: &mut ReadProblems) -> Decode
     }
     decoded.consumed = at;
     decoded
-}
-
-fn scalars_of(event: &Event, out: &mut impl FnMut(&str, ScalarPoint)) {
-    let Some(summary) = &event.summary else {
-        return;
-    };
-    for value in &summary.value {
-        if let Some(v) = scalar_value(value) {
-            let tag = if value.tag.is_empty() {
-                &value.node_name
-            } else {
-                &value.tag
-            };
-            out(
-                &String::from_utf8_lossy(tag),
-                ScalarPoint {
-                    step: event.step,
-                    wall_time: event.wall_time,
-                    value: v,
-                },
-            );
-        }
-    }
-}
-
-/// The scalar a summary value holds: TF1 `simple_value`, or a one-element tensor written
-/// by the scalars plugin (or with no plugin named).
-fn scalar_value(value: &SummaryValue) -> Option<f64> {
-    if let Some(v) = value.simple_value {
-        return Some(f64::from(v));
-    }
-    let plugin = value
-        .metadata
-        .as_ref()
-        .and_then(|m| m.plugin_data.as_ref())
-        .map_or(&b""[..], |p| &p.plugin_name[..]);
-    if !plugin.is_empty() && plugin != b"scalars" {
-        return None; // histograms, images, text… are not scalars
-    }
-    value.tensor.as_ref()?.scalar()
 }
 
 /// Every scalar of one run, by tag, in the order written.
@@ -270,7 +237,7 @@ impl LogDir {
             };
             for (tag, points) in by_tag {
                 added += points.len() as u64;
-                run.tags.entry(tag).or_default().extend(points);
+                append(&mut run.tags, tag, points);
             }
         }
         Ok(added)
@@ -284,6 +251,23 @@ impl LogDir {
     /// What was skipped so far.
     pub fn problems(&self) -> ReadProblems {
         self.problems
+    }
+}
+
+/// Adds `points` to a tag's series (moved in whole when the tag is new: a first load
+/// copies nothing).
+pub(crate) fn append(
+    tags: &mut BTreeMap<String, Vec<ScalarPoint>>,
+    tag: String,
+    points: Vec<ScalarPoint>,
+) {
+    match tags.entry(tag) {
+        std::collections::btree_map::Entry::Vacant(entry) => {
+            entry.insert(points);
+        }
+        std::collections::btree_map::Entry::Occupied(mut entry) => {
+            entry.get_mut().extend(points);
+        }
     }
 }
 

@@ -192,7 +192,7 @@ impl TensorProto {
 }
 
 /// IEEE 754 half precision to f64.
-fn half_to_f64(bits: u16) -> f64 {
+pub(crate) fn half_to_f64(bits: u16) -> f64 {
     let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
     let exponent = i32::from((bits >> 10) & 0x1f);
     let fraction = f64::from(bits & 0x3ff);
