@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::TestEngine;
-use common::buckets::{Emulator, tfevents_fixtures};
+use common::buckets::{Emulator, RecordingProxy, tfevents_fixtures};
 use common::console::{
     click, drawn_charts, harness_for, has_label, has_label_containing, replace_in, step_until,
     test_settings,
@@ -430,4 +430,30 @@ async fn a_batch_job_reads_gs_files_and_writes_its_results_to_s3() {
         .head(&"iris/out/prediction.errors_stats-00000-of-00001".into())
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_that_cannot_be_read_never_hides_the_runs_that_load() {
+    let gcs = Emulator::gcs();
+    gcs.create_gcs_bucket("logs").await;
+    gcs.upload_fixtures("logs", "job").await;
+    let proxy = RecordingProxy::start_refusing(&gcs.base, Some("run_tf2"));
+    let access = mlconsole::buckets::BucketAccess {
+        gcs_emulator: Some(proxy.base.clone()),
+        ..Default::default()
+    };
+    let url = BucketUrl::parse("gs://logs/job").unwrap();
+    let mut logdir = BucketLogDir::new(buckets::open(&url, &access).unwrap());
+    let added = logdir.refresh().await.unwrap();
+    assert!(added > 0);
+    assert!(
+        !logdir.runs()["run_tf1"].tags.is_empty(),
+        "the readable run loaded"
+    );
+    assert!(logdir.runs()["run_tf2/train"].tags.is_empty());
+    let why = logdir.partial_failure().unwrap().to_string();
+    assert!(
+        why.contains("1 event file(s) could not be read") && why.contains("403"),
+        "{why}"
+    );
 }

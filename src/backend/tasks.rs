@@ -257,6 +257,13 @@ pub(super) async fn watch_logdir(
                         corrupt_records: reader.problems().corrupt_records,
                     });
                 }
+                // One failing file never hides the runs that loaded: both show.
+                if let Some(message) = reader.partial_failure() {
+                    updates.send(Update::ScalarsFailed {
+                        dir: dir.clone(),
+                        message,
+                    });
+                }
             }
             Err(message) => updates.send(Update::ScalarsFailed {
                 dir: dir.clone(),
@@ -268,9 +275,34 @@ pub(super) async fn watch_logdir(
 }
 
 /// Starts `tensorboard --logdir DIR` when it is installed and reports where it serves.
+/// A bucket log dir is passed through: TensorBoard's data server reads `gs://` itself,
+/// and its Python side reads `s3://` with boto3 (asked for when missing).
 pub(super) async fn open_tensorboard(dir: crate::domain::bucket::Location, updates: Updates) {
+    use crate::domain::bucket::{BucketKind, Location};
     let port = 6006 + (std::process::id() % 1000) as u16;
-    let started = tokio::process::Command::new("tensorboard")
+    let mut command = tokio::process::Command::new("tensorboard");
+    if let Location::Bucket(url) = &dir
+        && url.kind == BucketKind::S3
+    {
+        let boto3 = tokio::process::Command::new("python3")
+            .args(["-c", "import boto3"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .await;
+        if !boto3.is_ok_and(|s| s.success()) {
+            return updates.send(Update::Notice {
+                text: "TensorBoard reads s3:// log dirs with boto3: install it with `pip install boto3` (beside tensorboard), then try again. The Scalars tab reads them already.".into(),
+                error: true,
+            });
+        }
+        // TensorBoard's S3 reader names its endpoint S3_ENDPOINT.
+        if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
+            command.env("S3_ENDPOINT", endpoint);
+        }
+    }
+    let started = command
         .arg("--logdir")
         .arg(dir.to_string())
         .args(["--port", &port.to_string()])

@@ -47,6 +47,8 @@ pub struct BucketLogDir {
     objects: BTreeMap<String, Tail>,
     problems: ReadProblems,
     stats: RequestStats,
+    /// Why some event files could not be read at the last refresh, while others were.
+    partial: Option<BucketError>,
 }
 
 /// What reading one object brought.
@@ -66,6 +68,7 @@ impl BucketLogDir {
             objects: BTreeMap::new(),
             problems: ReadProblems::default(),
             stats: RequestStats::default(),
+            partial: None,
         }
     }
 
@@ -104,12 +107,14 @@ impl BucketLogDir {
             .await;
         let mut added = 0;
         let mut first_error = None;
+        let mut failed = 0;
         let mut any_read = reads.is_empty();
         for (name, size, read, requests) in reads {
             self.stats.reads += requests;
             let (bytes, decoded, problems) = match read {
                 Ok(read) => read,
                 Err(e) => {
+                    failed += 1;
                     first_error.get_or_insert(e);
                     continue;
                 }
@@ -134,7 +139,16 @@ impl BucketLogDir {
         }
         match first_error {
             Some(e) if !any_read => Err(e),
-            _ => Ok(added),
+            Some(e) => {
+                self.partial = Some(BucketError(format!(
+                    "{failed} event file(s) could not be read (the runs shown are the rest): {e}"
+                )));
+                Ok(added)
+            }
+            None => {
+                self.partial = None;
+                Ok(added)
+            }
         }
     }
 
@@ -173,6 +187,11 @@ impl BucketLogDir {
     /// What was skipped so far.
     pub fn problems(&self) -> ReadProblems {
         self.problems
+    }
+
+    /// Why some files were skipped at the last refresh, when others loaded.
+    pub fn partial_failure(&self) -> Option<&BucketError> {
+        self.partial.as_ref()
     }
 
     /// The requests made so far.

@@ -68,6 +68,14 @@ impl AnyLogDir {
         }
     }
 
+    /// Why some files were skipped at the last refresh while others loaded (buckets).
+    pub fn partial_failure(&self) -> Option<String> {
+        match self {
+            AnyLogDir::Local(_) => None,
+            AnyLogDir::Bucket(dir) => dir.partial_failure().map(ToString::to_string),
+        }
+    }
+
     /// Requests made so far (buckets only).
     pub fn requests(&self) -> Option<RequestStats> {
         match self {

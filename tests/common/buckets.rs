@@ -280,6 +280,13 @@ pub struct RecordingProxy {
 impl RecordingProxy {
     /// Forwards to `target` from a thread and runtime of its own.
     pub fn start(target: &str) -> RecordingProxy {
+        RecordingProxy::start_refusing(target, None)
+    }
+
+    /// Forwards to `target`, but answers object reads whose path holds `refuse` with a
+    /// 403 (a file the account may not read).
+    pub fn start_refusing(target: &str, refuse: Option<&str>) -> RecordingProxy {
+        let refuse = refuse.map(str::to_owned);
         use axum::http::{HeaderMap, Method, Uri};
         let authorizations = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = authorizations.clone();
@@ -298,7 +305,19 @@ impl RecordingProxy {
                 let app = axum::Router::new().fallback(
                     move |method: Method, uri: Uri, headers: HeaderMap, body: bytes::Bytes| {
                         let (client, target, seen) = (client.clone(), target.clone(), seen.clone());
+                        let refuse = refuse.clone();
                         async move {
+                            let refused = refuse.as_deref().is_some_and(|part| {
+                                percent_decoded(uri.path()).contains(part)
+                            });
+                            if refused {
+                                return axum::http::Response::builder()
+                                    .status(403)
+                                    .body(axum::body::Body::from(
+                                        "<Error><Code>AccessDenied</Code><Message>Access denied.</Message></Error>",
+                                    ))
+                                    .unwrap();
+                            }
                             if let Some(auth) = headers.get("authorization") {
                                 seen.lock()
                                     .unwrap()
