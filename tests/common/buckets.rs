@@ -166,6 +166,18 @@ impl Emulator {
     /// The request lines the emulator logged so far that contain `part` (for example
     /// `"GET /logs/"` for object reads in the bucket `logs`).
     pub fn requests(&self, part: &str) -> usize {
+        // The emulator logs a request after answering it: wait for the log to settle.
+        let size = || std::fs::metadata(&self.log).map_or(0, |m| m.len());
+        let started = Instant::now();
+        let mut last = size();
+        loop {
+            std::thread::sleep(Duration::from_millis(150));
+            let now = size();
+            if now == last || started.elapsed() > Duration::from_secs(3) {
+                break;
+            }
+            last = now;
+        }
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
