@@ -449,6 +449,13 @@ fn a_job_on_two_gpus_shows_its_gpu_use_and_memory_in_resources() {
             && has_label(h, "GPU memory")
             && has_label_containing(h, "GPU 100 % (peak 100 %), GPU memory 300.0 MiB")
     });
+    // Each device's totals: both processes see both GPUs, so each holds half.
+    step_until(
+        &mut harness,
+        "per-device lines",
+        Duration::from_secs(15),
+        |h| has_label_containing(h, "devices GPU 0 50 % 150.0 MiB, GPU 1 50 % 150.0 MiB"),
+    );
     step_until(
         &mut harness,
         "the GPUs in use in the status strip",

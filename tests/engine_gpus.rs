@@ -160,6 +160,24 @@ async fn a_jobs_gpu_use_is_summed_over_its_processes() {
             .find(|s| s.gpu_memory_bytes == Some(300 << 20))
         {
             assert_eq!(sample.gpu_percent, Some(100.0), "{sample:?}");
+            // The device it holds, with every process on it, sampled at the same time.
+            let page = engine
+                .platform
+                .read_metrics(
+                    "on_gpu",
+                    Some(sample.time - chrono::Duration::milliseconds(1)),
+                )
+                .await
+                .unwrap();
+            let [device] = &page.devices[..] else {
+                panic!("one device series: {page:#?}");
+            };
+            assert_eq!(device.name, "GPU 0");
+            let same = device.samples.iter().find(|d| d.time == sample.time);
+            let same =
+                same.unwrap_or_else(|| panic!("a device sample at {}: {device:#?}", sample.time));
+            assert_eq!(same.gpu_memory_bytes, Some(300 << 20));
+            assert_eq!(same.gpu_percent, Some(100.0));
             break;
         }
         assert!(
@@ -220,5 +238,9 @@ async fn on_a_real_gpu_a_job_gets_device_0_and_its_gpu_use_is_sampled() {
     assert!(
         page.samples.iter().any(|s| s.gpu_percent.is_some()),
         "a machine with GPUs reports GPU use (0 when none): {page:#?}"
+    );
+    assert!(
+        page.devices.iter().any(|d| d.name == "GPU 0" && !d.samples.is_empty()),
+        "the device it held, with its totals: {page:#?}"
     );
 }

@@ -337,6 +337,8 @@ pub enum Update {
         samples: Vec<ResourceSample>,
         /// The same per replica, for a job on several machines.
         replicas: Vec<ReplicaSeries>,
+        /// Each GPU the job holds, its totals (only the GPU fields are set).
+        devices: Vec<ReplicaSeries>,
         /// Why samples are missing or partial, if the platform says.
         note: Option<String>,
     },

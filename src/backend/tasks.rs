@@ -163,6 +163,7 @@ pub(super) async fn watch_metrics(
                         job: job.clone(),
                         samples: page.samples,
                         replicas: page.replicas,
+                        devices: page.devices,
                         note: page.note,
                     });
                 }

@@ -37,6 +37,10 @@ pub struct MetricsPage {
     /// platform reports each (Vertex AI); `samples` holds their sum.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replicas: Vec<ReplicaSeries>,
+    /// Each GPU the job holds, its totals over time (`GPU 0`, …; only the GPU fields of
+    /// the samples are set), where the platform reports devices.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<ReplicaSeries>,
 }
 
 /// One replica's samples, oldest first.

@@ -109,6 +109,9 @@ pub struct ProcessGpu {
 pub trait GpuUsage: Send {
     /// Each process using a GPU now, by pid.
     fn by_process(&mut self) -> HashMap<i32, ProcessGpu>;
+    /// Each device's totals now (utilization in percent of the device, memory in use by
+    /// every process on it), by index.
+    fn by_device(&mut self) -> HashMap<u32, ProcessGpu>;
 }
 
 /// The source `setting` asks for; `None` when the machine has no GPU to sample.
@@ -166,17 +169,37 @@ impl GpuUsage for NvmlUsage {
         }
         usage
     }
+
+    fn by_device(&mut self) -> HashMap<u32, ProcessGpu> {
+        let count = self.nvml.device_count().unwrap_or(0);
+        (0..count)
+            .filter_map(|index| {
+                let device = self.nvml.device_by_index(index).ok()?;
+                let percent = device.utilization_rates().map_or(0, |u| u.gpu);
+                let memory_bytes = device.memory_info().map_or(0, |m| m.used);
+                Some((
+                    index,
+                    ProcessGpu {
+                        percent: f64::from(percent),
+                        memory_bytes,
+                    },
+                ))
+            })
+            .collect()
+    }
 }
 
 /// The fake source of `--fake-gpus`: a process whose command line holds
-/// `--fake-gpu-mib=N` uses N MiB and 50 % of a device (how tests give a job's processes
-/// GPU use on a machine without one).
+/// `--fake-gpu-mib=N` uses N MiB and 50 % of a device, spread over the devices its
+/// `CUDA_VISIBLE_DEVICES` names (how tests give a job's processes GPU use on a machine
+/// without one).
 struct FakeUsage;
 
-impl GpuUsage for FakeUsage {
-    fn by_process(&mut self) -> HashMap<i32, ProcessGpu> {
+impl FakeUsage {
+    /// Each fake GPU process: its pid, its use, and the devices it sees.
+    fn processes() -> Vec<(i32, ProcessGpu, Vec<u32>)> {
         let Ok(entries) = std::fs::read_dir("/proc") else {
-            return HashMap::new();
+            return Vec::new();
         };
         entries
             .flatten()
@@ -187,15 +210,42 @@ impl GpuUsage for FakeUsage {
                     .split(|b| *b == 0)
                     .filter_map(|arg| std::str::from_utf8(arg).ok())
                     .find_map(|arg| arg.strip_prefix("--fake-gpu-mib=")?.parse::<u64>().ok())?;
-                Some((
-                    pid,
-                    ProcessGpu {
-                        percent: 50.0,
-                        memory_bytes: mib << 20,
-                    },
-                ))
+                let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+                let devices = environ
+                    .split(|b| *b == 0)
+                    .filter_map(|var| std::str::from_utf8(var).ok())
+                    .find_map(|var| var.strip_prefix("CUDA_VISIBLE_DEVICES="))
+                    .map(devices_in)
+                    .unwrap_or_default();
+                let used = ProcessGpu {
+                    percent: 50.0,
+                    memory_bytes: mib << 20,
+                };
+                Some((pid, used, devices))
             })
             .collect()
+    }
+}
+
+impl GpuUsage for FakeUsage {
+    fn by_process(&mut self) -> HashMap<i32, ProcessGpu> {
+        FakeUsage::processes()
+            .into_iter()
+            .map(|(pid, used, _)| (pid, used))
+            .collect()
+    }
+
+    fn by_device(&mut self) -> HashMap<u32, ProcessGpu> {
+        let mut devices: HashMap<u32, ProcessGpu> = HashMap::new();
+        for (_, used, visible) in FakeUsage::processes() {
+            let share = visible.len().max(1) as u64;
+            for index in visible {
+                let device = devices.entry(index).or_default();
+                device.percent += used.percent / share as f64;
+                device.memory_bytes += used.memory_bytes / share;
+            }
+        }
+        devices
     }
 }
 

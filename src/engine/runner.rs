@@ -591,6 +591,16 @@ impl Engine {
             .collect()
     }
 
+    /// The GPUs each job holds now.
+    pub fn gpu_holders(&self) -> Vec<(String, Vec<u32>)> {
+        lock(&self.slots)
+            .gpus
+            .holders()
+            .into_iter()
+            .map(|(job, devices)| (job.to_owned(), devices.to_vec()))
+            .collect()
+    }
+
     fn open_log(&self, id: &str) -> Option<Arc<Mutex<JobLog>>> {
         let mut logs = lock(&self.open_logs);
         if let Some(log) = logs.get(id) {

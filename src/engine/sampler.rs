@@ -10,6 +10,7 @@ use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
 use super::Engine;
 use super::gpus::{self, ProcessGpu};
+use super::store::DeviceSample;
 use crate::domain::ResourceSample;
 
 /// Time between samples.
@@ -37,13 +38,23 @@ pub async fn run(engine: Arc<Engine>) {
             return;
         };
         let mut source = gpu.take();
+        let holders = engine.gpu_holders();
         let joined = tokio::task::spawn_blocking(move || {
             let usage = source.as_mut().map(|s| s.by_process());
             let samples = sample_trees(&mut sys, &roots, usage.as_ref());
-            (sys, source, samples)
+            let devices = match source.as_mut() {
+                Some(source) if !holders.is_empty() => {
+                    // The jobs' time: a reader asking for samples after its last one
+                    // gets each device sample once.
+                    let time = samples.first().map_or_else(Utc::now, |(_, s)| s.time);
+                    device_samples(&holders, &source.by_device(), time)
+                }
+                _ => Vec::new(),
+            };
+            (sys, source, samples, devices)
         })
         .await;
-        let Ok((sys, source, samples)) = joined else {
+        let Ok((sys, source, samples, devices)) = joined else {
             return;
         };
         system = Some(sys);
@@ -51,7 +62,33 @@ pub async fn run(engine: Arc<Engine>) {
         if let Err(e) = engine.store().add_samples(&samples) {
             tracing::error!("cannot save resource samples: {e}");
         }
+        if let Err(e) = engine.store().add_device_samples(&devices) {
+            tracing::error!("cannot save GPU samples: {e}");
+        }
     }
+}
+
+/// Each held device's totals, recorded for the job holding it.
+fn device_samples(
+    holders: &[(String, Vec<u32>)],
+    by_device: &HashMap<u32, ProcessGpu>,
+    time: chrono::DateTime<Utc>,
+) -> Vec<DeviceSample> {
+    holders
+        .iter()
+        .flat_map(|(job, devices)| {
+            devices.iter().map(move |&device| {
+                let used = by_device.get(&device).copied().unwrap_or_default();
+                DeviceSample {
+                    job_id: job.clone(),
+                    device,
+                    time,
+                    percent: used.percent,
+                    memory_bytes: used.memory_bytes,
+                }
+            })
+        })
+        .collect()
 }
 
 /// Refreshes every process and sums CPU and memory (and the GPU use in `gpu`, when the

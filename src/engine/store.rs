@@ -91,6 +91,7 @@ impl Store {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(devices::SCHEMA)?;
         add_gpu_columns(&conn)?;
         let mut table = JobTable::default();
         let mut skipped = Vec::new();
@@ -358,6 +359,10 @@ impl JobTable {
         self.records.push(record);
     }
 }
+
+mod devices;
+
+pub use devices::{DeviceSample, device_name};
 
 #[cfg(test)]
 mod tests {

@@ -62,6 +62,8 @@ pub struct ResourcesTab {
     series: HashMap<JobKey, Series>,
     /// Per replica, for jobs on several machines.
     replicas: HashMap<JobKey, BTreeMap<String, Series>>,
+    /// Each GPU a job holds (its totals), for the GPU charts.
+    devices: HashMap<JobKey, BTreeMap<String, Series>>,
     /// What the platform says about a job's samples (e.g. no Ray workers).
     notes: HashMap<JobKey, String>,
     /// Jobs overlaid besides the selected one.
@@ -88,17 +90,23 @@ impl ResourcesTab {
 
     /// Adds samples of each replica of a job on several machines, drawn beside its total.
     pub fn add_replica_samples(&mut self, job: &JobKey, replicas: &[ReplicaSeries]) {
-        if replicas.is_empty() {
-            return;
-        }
-        // Replica lines share the total's time origin, so they line up with it.
         let origin = self.series.get(job).and_then(|s| s.origin);
-        let lines = self.replicas.entry(job.clone()).or_default();
-        for replica in replicas {
-            lines
-                .entry(replica.name.clone())
-                .or_default()
-                .extend(&replica.samples, origin);
+        extend_lines(&mut self.replicas, job, replicas, origin);
+    }
+
+    /// Adds the samples of each GPU a job holds, drawn beside its own GPU use.
+    pub fn add_device_samples(&mut self, job: &JobKey, devices: &[ReplicaSeries]) {
+        let origin = self.series.get(job).and_then(|s| s.origin);
+        extend_lines(&mut self.devices, job, devices, origin);
+        // Devices report GPU use only: no CPU or memory line for them.
+        for series in self
+            .devices
+            .get_mut(job)
+            .into_iter()
+            .flat_map(|d| d.values_mut())
+        {
+            series.cpu.clear();
+            series.memory.clear();
         }
     }
 
@@ -117,12 +125,14 @@ impl ResourcesTab {
             job,
             samples,
             replicas,
+            devices,
             note,
         } = update
             && *generation == self.generation
         {
             self.add_samples(job, samples);
             self.add_replica_samples(job, replicas);
+            self.add_device_samples(job, devices);
             self.set_note(job, note.clone());
         }
     }
@@ -160,6 +170,7 @@ impl ResourcesTab {
     pub fn clear_samples(&mut self) {
         self.series.clear();
         self.replicas.clear();
+        self.devices.clear();
         self.notes.clear();
     }
 
@@ -194,6 +205,20 @@ impl ResourcesTab {
                 format::bytes(gpu_memory.y),
                 format::bytes(gpu_memory_peak),
             ));
+        }
+        if let Some(devices) = self.devices.get(job).filter(|d| !d.is_empty()) {
+            let now: Vec<String> = devices
+                .iter()
+                .filter_map(|(name, s)| {
+                    let (percent, memory) = (s.gpu.last()?, s.gpu_memory.last()?);
+                    Some(format!(
+                        "{name} {:.0} % {}",
+                        percent.y,
+                        format::bytes(memory.y)
+                    ))
+                })
+                .collect();
+            text.push_str(&format!("; devices {}", now.join(", ")));
         }
         if let Some(replicas) = self.replicas.get(job).filter(|r| !r.is_empty()) {
             let names: Vec<&str> = replicas.keys().map(String::as_str).collect();
@@ -321,6 +346,11 @@ impl ResourcesTab {
         if on_gpu {
             ui.label(RichText::new("GPU (% of one device)").strong());
             self.plot(ui, "gpu_plot", height, &watched, |s| &s.gpu, percent);
+            ui.label(
+                RichText::new("Dotted: each GPU the job holds, all its processes together.")
+                    .weak()
+                    .small(),
+            );
             ui.label(RichText::new("GPU memory").strong());
             self.plot(
                 ui,
@@ -369,6 +399,22 @@ impl ResourcesTab {
                                 .color(theme::series_color(i))
                                 .style(LineStyle::dashed_dense())
                                 .width(1.0),
+                        );
+                    }
+                    // Devices have GPU samples only: CPU and memory charts draw none.
+                    for (name, series) in self.devices.get(key).into_iter().flatten() {
+                        let points = values(series);
+                        if points.is_empty() {
+                            continue;
+                        }
+                        plot.line(
+                            Line::new(
+                                format!("{} {name}", key.job_id),
+                                PlotPoints::Borrowed(points),
+                            )
+                            .color(theme::series_color(i))
+                            .style(LineStyle::dotted_dense())
+                            .width(1.0),
                         );
                     }
                 }
@@ -425,6 +471,26 @@ impl ResourcesTab {
                 }
             });
         changed
+    }
+}
+
+/// Adds each named series' samples to a job's lines, measured from the job's own time
+/// origin so they line up with its total.
+fn extend_lines(
+    lines: &mut HashMap<JobKey, BTreeMap<String, Series>>,
+    job: &JobKey,
+    series: &[ReplicaSeries],
+    origin: Option<DateTime<Utc>>,
+) {
+    if series.is_empty() {
+        return;
+    }
+    let lines = lines.entry(job.clone()).or_default();
+    for one in series {
+        lines
+            .entry(one.name.clone())
+            .or_default()
+            .extend(&one.samples, origin);
     }
 }
 

@@ -195,12 +195,16 @@ pub async fn job_metrics(
     let params = query(params, &["since"])?;
     existing_job(&engine, &id)?;
     let since = since_param(&params)?;
-    let samples = engine
-        .store()
+    let store = engine.store();
+    let samples = store
         .samples(&id, since)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let devices = store
+        .device_series(&id, since)
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Json(MetricsPage {
         samples,
+        devices,
         ..MetricsPage::default()
     }))
 }

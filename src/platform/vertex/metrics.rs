@@ -329,6 +329,8 @@ impl Metrics {
             samples,
             note,
             replicas,
+            // Cloud Monitoring reports accelerators per replica, not per device.
+            devices: Vec::new(),
         })
     }
 
