@@ -240,7 +240,9 @@ async fn on_a_real_gpu_a_job_gets_device_0_and_its_gpu_use_is_sampled() {
         "a machine with GPUs reports GPU use (0 when none): {page:#?}"
     );
     assert!(
-        page.devices.iter().any(|d| d.name == "GPU 0" && !d.samples.is_empty()),
+        page.devices
+            .iter()
+            .any(|d| d.name == "GPU 0" && !d.samples.is_empty()),
         "the device it held, with its totals: {page:#?}"
     );
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::client::RayHttp;
 use super::jobs::RayJob;
-use crate::domain::{ClusterSummary, MetricsPage, ResourceSample};
+use crate::domain::{ClusterSummary, MetricsPage, ReplicaSeries, ResourceSample};
 use crate::platform::PlatformError;
 
 /// How often Ray refreshes a node's process list.
@@ -56,6 +56,43 @@ struct NodeDetail {
     workers: Vec<Worker>,
     #[serde(default)]
     actors: HashMap<String, ActorOnNode>,
+    /// The node's GPUs (`GpuUtilizationInfo` of the reporter), absent without GPUs.
+    #[serde(default)]
+    gpus: Vec<NodeGpu>,
+}
+
+/// One GPU of a node: its totals and the processes on it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeGpu {
+    index: u32,
+    /// Percent of the device.
+    #[serde(default)]
+    utilization_gpu: Option<f64>,
+    /// MB in use.
+    #[serde(default)]
+    memory_used: f64,
+    /// Processes using it (`null` when none).
+    #[serde(default)]
+    processes_pids: Option<Vec<GpuProcess>>,
+}
+
+#[derive(Deserialize)]
+struct GpuProcess {
+    pid: i64,
+}
+
+impl NodeGpu {
+    fn in_use(&self) -> bool {
+        self.processes_pids.as_ref().is_some_and(|p| !p.is_empty())
+    }
+
+    fn used_by(&self, pids: &[i64]) -> bool {
+        self.processes_pids
+            .iter()
+            .flatten()
+            .any(|p| pids.contains(&p.pid))
+    }
 }
 
 #[derive(Deserialize)]
@@ -127,6 +164,8 @@ struct NodeSummary {
     mem: Vec<f64>,
     #[serde(default)]
     raylet: Option<RayletState>,
+    #[serde(default)]
+    gpus: Vec<NodeGpu>,
 }
 
 #[derive(Deserialize)]
@@ -199,6 +238,7 @@ impl Nodes {
             });
         }
         let mut sum = Sum::default();
+        let mut devices = Vec::new();
         let mut found = 0usize;
         let supervisor = format!("_ray_internal_job_actor_{id}");
         let mut supervisor_seen = false;
@@ -209,14 +249,17 @@ impl Nodes {
             let detail = detail.data.detail;
             match &job.job_id {
                 Some(hex) => {
-                    for w in detail
+                    let mine: Vec<&Worker> = detail
                         .workers
                         .iter()
                         .filter(|w| w.job_id.as_deref() == Some(hex))
-                    {
+                        .collect();
+                    for w in &mine {
                         sum.take(w);
                         found += 1;
                     }
+                    let pids: Vec<i64> = mine.iter().map(|w| w.pid).collect();
+                    devices.extend(job_devices(&node.node_id, &detail.gpus, &pids));
                 }
                 None => {
                     // Without ray.init() Ray lists only the job's supervisor actor.
@@ -260,9 +303,24 @@ impl Nodes {
         } else {
             Vec::new()
         };
+        let time = samples.first().map_or_else(Utc::now, |s| s.time);
+        let devices = devices
+            .into_iter()
+            .map(|(name, percent, mb)| ReplicaSeries {
+                name,
+                samples: vec![ResourceSample {
+                    time,
+                    cpu_percent: 0.0,
+                    memory_bytes: 0,
+                    gpu_percent: Some(percent),
+                    gpu_memory_bytes: Some((mb * 1024.0 * 1024.0) as u64),
+                }],
+            })
+            .collect();
         Ok(MetricsPage {
             samples,
             note,
+            devices,
             ..MetricsPage::default()
         })
     }
@@ -303,9 +361,30 @@ impl Nodes {
                 .iter()
                 .map(|n| n.mem.first().copied().unwrap_or(0.0))
                 .sum::<f64>() as u64,
-            gpus_in_use: None,
+            // A GPU counts as in use while a process runs on it.
+            gpus_in_use: live.iter().any(|n| !n.gpus.is_empty()).then(|| {
+                live.iter()
+                    .flat_map(|n| &n.gpus)
+                    .filter(|g| g.in_use())
+                    .count() as f64
+            }),
         })
     }
+}
+
+/// The node's GPUs that `pids` use: (name, percent, MB), named `GPU i on <node>`.
+fn job_devices(node_id: &str, gpus: &[NodeGpu], pids: &[i64]) -> Vec<(String, f64, f64)> {
+    let node: String = node_id.chars().take(8).collect();
+    gpus.iter()
+        .filter(|g| g.used_by(pids))
+        .map(|g| {
+            (
+                format!("GPU {} on {node}", g.index),
+                g.utilization_gpu.unwrap_or(0.0),
+                g.memory_used.max(0.0),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
