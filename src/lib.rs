@@ -4,6 +4,7 @@
 //! engine in [`engine`], and clients for the platforms the console can drive in
 //! [`platform`].
 
+pub mod about;
 pub mod atomic_file;
 pub mod backend;
 pub mod buckets;

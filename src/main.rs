@@ -14,11 +14,15 @@ use mlconsole::engine::{self, EngineConfig};
 #[command(
     name = "mlconsole",
     version,
-    about = "A fast native console for ML training jobs and model serving"
+    about = "A fast native console for ML training jobs and model serving",
+    disable_version_flag = true
 )]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Print the version, the commit it was built from and the runtimes found, then exit
+    #[arg(short = 'V', long)]
+    version: bool,
     /// The local engine's data directory the console connects to [default: the platform's data directory]
     #[arg(long, global = false)]
     data_dir: Option<PathBuf>,
@@ -89,6 +93,14 @@ enum Command {
         /// The predictor's command line.
         #[arg(last = true, required = true)]
         argv: Vec<String>,
+    },
+    /// Write shell completions (bash, zsh, fish) and the man page into a folder (what the
+    /// Debian package installs; see packaging/build-deb.sh).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// The folder: completions go to `completions/`, the man page to `man/`.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Run one job and record how it ended (started by the engine; not for direct use).
     #[command(hide = true)]
@@ -162,6 +174,10 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(mut cli: Cli) -> anyhow::Result<()> {
+    if cli.version {
+        println!("{}", mlconsole::about::report("python3"));
+        return Ok(());
+    }
     match cli.command.take() {
         Some(Command::JobWrapper {
             state_dir,
@@ -209,8 +225,34 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
             anyhow::ensure!(code == 0, "the predictor exited with code {code}");
             Ok(())
         }
+        Some(Command::GenerateAssets { out }) => generate_assets(&out),
         None => run_console(&cli),
     }
+}
+
+/// Shell completions and the man page, made from the command line's own definition.
+fn generate_assets(out: &std::path::Path) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let completions = out.join("completions");
+    std::fs::create_dir_all(&completions)
+        .with_context(|| format!("cannot create {}", completions.display()))?;
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        let path =
+            clap_complete::generate_to(shell, &mut Cli::command(), "mlconsole", &completions)
+                .with_context(|| format!("cannot write {shell} completions"))?;
+        println!("{}", path.display());
+    }
+    let man = out.join("man");
+    std::fs::create_dir_all(&man).with_context(|| format!("cannot create {}", man.display()))?;
+    let page = man.join("mlconsole.1");
+    let mut text = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut text)
+        .context("cannot render the man page")?;
+    std::fs::write(&page, text).with_context(|| format!("cannot write {}", page.display()))?;
+    println!("{}", page.display());
+    Ok(())
 }
 
 fn run_console(cli: &Cli) -> anyhow::Result<()> {

@@ -340,6 +340,9 @@ pub fn run(settings: crate::backend::BackendSettings) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("mlconsole")
+            // The desktop entry's StartupWMClass and the Wayland app id: the taskbar
+            // shows the entry's icon for the window.
+            .with_app_id("mlconsole")
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size([640.0, 400.0])
             .with_icon(icon),

@@ -1,7 +1,8 @@
 //! Finding an ONNX Runtime shared library at run time: the `--onnxruntime` path or
-//! `ORT_DYLIB_PATH`, then the `onnxruntime` Python package of the engine's python (its
-//! wheel ships `onnxruntime/capi/libonnxruntime.so.<version>`), then the system's
-//! library path.
+//! `ORT_DYLIB_PATH`, then the copy an installed package ships beside the binary
+//! (`/usr/lib/mlconsole/` for `/usr/bin/mlconsole`), then the `onnxruntime` Python package
+//! of the engine's python (its wheel ships `onnxruntime/capi/libonnxruntime.so.<version>`),
+//! then the system's library path.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -58,6 +59,14 @@ pub fn candidates(python: &str, dylib_env: Option<&str>) -> (Vec<Candidate>, Vec
             found_by: "ORT_DYLIB_PATH".into(),
         });
     }
+    if let Some(dir) = packaged_dir()
+        && let Some(path) = library_in(&dir)
+    {
+        found.push(Candidate {
+            path,
+            found_by: format!("the copy packaged with mlconsole ({})", dir.display()),
+        });
+    }
     match python_package(python) {
         Ok(dir) => match library_in(&dir.join("capi")) {
             Some(path) => found.push(Candidate {
@@ -78,6 +87,15 @@ pub fn candidates(python: &str, dylib_env: Option<&str>) -> (Vec<Candidate>, Vec
         });
     }
     (found, missed)
+}
+
+/// Where a package puts the libraries it ships: `<prefix>/lib/mlconsole` for
+/// `<prefix>/bin/mlconsole`.
+pub fn packaged_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let prefix = exe.parent()?.parent()?;
+    let dir = prefix.join("lib").join("mlconsole");
+    dir.is_dir().then_some(dir)
 }
 
 /// The folder of `python`'s `onnxruntime` package, found without importing it.
