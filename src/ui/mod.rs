@@ -334,8 +334,39 @@ impl eframe::App for App {
     }
 }
 
+/// The console that closes itself once its first frame is drawn, saying how long that
+/// took (`MLCONSOLE_EXIT_AFTER_FIRST_FRAME=1`: how start-up is measured for a release).
+struct FirstFrame {
+    app: App,
+    started: std::time::Instant,
+    frames: u32,
+}
+
+impl eframe::App for FirstFrame {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.app.logic(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.app.show(ui);
+        self.frames += 1;
+        // The first frame is laid out here and painted after; the second shows it.
+        if self.frames == 2 {
+            eprintln!(
+                "first frame after {} ms",
+                self.started.elapsed().as_millis()
+            );
+            ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+        } else {
+            ui.ctx().request_repaint();
+        }
+    }
+}
+
 /// Opens the console window on `settings` and runs until it is closed.
 pub fn run(settings: crate::backend::BackendSettings) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let exit_after_first_frame = std::env::var_os("MLCONSOLE_EXIT_AFTER_FIRST_FRAME").is_some();
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../icons/mlconsole.png"))?;
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -353,7 +384,15 @@ pub fn run(settings: crate::backend::BackendSettings) -> anyhow::Result<()> {
         options,
         Box::new(move |cc| {
             let backend = Backend::spawn(settings, cc.egui_ctx.clone())?;
-            Ok(Box::new(App::new(backend)))
+            let app = App::new(backend);
+            if exit_after_first_frame {
+                return Ok(Box::new(FirstFrame {
+                    app,
+                    started,
+                    frames: 0,
+                }));
+            }
+            Ok(Box::new(app))
         }),
     )
     .map_err(|e| anyhow::anyhow!("the console window could not open: {e}"))
