@@ -35,7 +35,7 @@ pub fn fields_one(data: &[u8]) {
 /// The tail of a TensorBoard event file: framing, CRCs and Event decoding.
 pub fn tfrecord_one(data: &[u8]) {
     let mut problems = ReadProblems::default();
-    let _ = decode_records(&bytes::Bytes::copy_from_slice(data), &mut problems);
+    let _ = decode_records(data, &mut problems);
 }
 
 /// A prediction request against a float vector input, and against a named string and

@@ -119,10 +119,7 @@ async fn a_growing_event_file_is_read_from_where_the_last_read_stopped() {
     // The first upload stops in the middle of a record (a writer flushing part of one).
     let cut = data.len() * 2 / 3;
     gcs.upload_gcs("logs", &object, data[..cut].to_vec()).await;
-    let whole_records = decode_records(
-        &bytes::Bytes::from(data[..cut].to_vec()),
-        &mut ReadProblems::default(),
-    );
+    let whole_records = decode_records(&data[..cut], &mut ReadProblems::default());
     assert!(
         whole_records.consumed < cut,
         "the cut falls inside a record"
@@ -154,7 +151,7 @@ async fn a_growing_event_file_is_read_from_where_the_last_read_stopped() {
         cut as u64 + (data.len() - whole_records.consumed) as u64,
         "the second read starts at the first unread record"
     );
-    let all = decode_records(&bytes::Bytes::from(data), &mut ReadProblems::default());
+    let all = decode_records(&data, &mut ReadProblems::default());
     let run = &logdir.runs()["run_tf1"];
     for (tag, points) in &all.by_tag {
         assert_eq!(&run.tags[tag], points, "{tag}: every point, once, in order");
@@ -231,6 +228,21 @@ fn model_fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Both emulators (buckets `models` in GCS, `results` in S3) and an engine reaching them,
+/// with a model `iris` and no version yet.
+async fn engine_with_iris() -> (Emulator, Emulator, TestEngine) {
+    let gcs = Emulator::gcs();
+    let s3 = Emulator::s3(false);
+    gcs.create_gcs_bucket("models").await;
+    s3.create_s3_bucket("results").await;
+    let engine = engine_on(&gcs, &s3);
+    let (code, body) = engine
+        .post_raw("/v1/projects/local/models", r#"{"name": "iris"}"#)
+        .await;
+    assert_eq!(code, 200, "{body:#}");
+    (gcs, s3, engine)
+}
+
 /// The engine reaching the GCS emulator for `gs://` and the S3 one for `s3://`.
 fn engine_on(gcs: &Emulator, s3: &Emulator) -> TestEngine {
     TestEngine::start_with_env(
@@ -271,17 +283,9 @@ async fn created_version(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_version_from_a_bucket_artifact_serves() {
-    let gcs = Emulator::gcs();
-    let s3 = Emulator::s3(false);
-    gcs.create_gcs_bucket("models").await;
-    s3.create_s3_bucket("results").await;
+    let (gcs, _s3, engine) = engine_with_iris().await;
     let onnx = std::fs::read(model_fixture("iris_logreg.onnx")).unwrap();
     gcs.upload_gcs("models", "iris/v1/model.onnx", onnx).await;
-    let engine = engine_on(&gcs, &s3);
-    let (code, body) = engine
-        .post_raw("/v1/projects/local/models", r#"{"name": "iris"}"#)
-        .await;
-    assert_eq!(code, 200, "{body:#}");
 
     // A version from a gs:// folder is fetched once and serves.
     let op = created_version(
@@ -334,15 +338,7 @@ async fn a_version_from_a_bucket_artifact_serves() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_job_reads_gs_files_and_writes_its_results_to_s3() {
-    let gcs = Emulator::gcs();
-    let s3 = Emulator::s3(false);
-    gcs.create_gcs_bucket("models").await;
-    s3.create_s3_bucket("results").await;
-    let engine = engine_on(&gcs, &s3);
-    let (code, body) = engine
-        .post_raw("/v1/projects/local/models", r#"{"name": "iris"}"#)
-        .await;
-    assert_eq!(code, 200, "{body:#}");
+    let (gcs, s3, engine) = engine_with_iris().await;
     let op = created_version(
         &engine,
         "iris",

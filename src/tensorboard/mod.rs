@@ -68,7 +68,7 @@ impl EventFile {
         file.seek(SeekFrom::Start(self.offset))?;
         let mut buf = Vec::with_capacity((len - self.offset) as usize);
         file.read_to_end(&mut buf)?;
-        let decoded = decode_records(&bytes::Bytes::from(buf), problems);
+        let decoded = decode_records(&buf, problems);
         self.broken = decoded.broken;
         self.offset += decoded.consumed as u64;
         Ok(decoded.by_tag)
@@ -89,7 +89,7 @@ pub struct Decoded {
 
 /// Decodes the events of `buf` (the unread tail of an event file), counting damaged
 /// records in `problems`. Hostile input only ever costs time linear in its size.
-pub fn decode_records(buf: &bytes::Bytes, problems: &mut ReadProblems) -> Decoded {
+pub fn decode_records(buf: &[u8], problems: &mut ReadProblems) -> Decoded {
     let mut decoded = Decoded::default();
     let by_tag = &mut decoded.by_tag;
     let mut out = |tag: &str, point: ScalarPoint| {
@@ -241,6 +241,11 @@ impl LogDir {
             }
         }
         Ok(added)
+    }
+
+    /// The folder read.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The runs, by name (`.` for event files directly in the root).

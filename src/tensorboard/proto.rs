@@ -130,67 +130,6 @@ pub const DT_BOOL: i32 = 10;
 /// `DT_HALF`.
 pub const DT_HALF: i32 = 19;
 
-impl TensorProto {
-    /// The tensor's single value as f64, when it is a numeric scalar (or holds one value).
-    pub fn scalar(&self) -> Option<f64> {
-        let elements: i64 = self
-            .tensor_shape
-            .as_ref()
-            .map_or(1, |s| s.dim.iter().map(|d| d.size).product());
-        if elements != 1 {
-            return None;
-        }
-        let raw = &self.tensor_content;
-        let le = |n: usize| raw.get(..n);
-        match self.dtype {
-            DT_FLOAT => self
-                .float_val
-                .first()
-                .map(|v| f64::from(*v))
-                .or_else(|| Some(f64::from(f32::from_le_bytes(le(4)?.try_into().ok()?)))),
-            DT_DOUBLE => self
-                .double_val
-                .first()
-                .copied()
-                .or_else(|| Some(f64::from_le_bytes(le(8)?.try_into().ok()?))),
-            DT_INT32 | DT_INT16 | DT_INT8 | DT_UINT8 => {
-                self.int_val.first().map(|v| f64::from(*v)).or_else(|| {
-                    let width = match self.dtype {
-                        DT_INT32 => 4,
-                        DT_INT16 => 2,
-                        _ => 1,
-                    };
-                    let bytes = le(width)?;
-                    Some(match self.dtype {
-                        DT_INT32 => f64::from(i32::from_le_bytes(bytes.try_into().ok()?)),
-                        DT_INT16 => f64::from(i16::from_le_bytes(bytes.try_into().ok()?)),
-                        DT_INT8 => f64::from(bytes[0] as i8),
-                        _ => f64::from(bytes[0]),
-                    })
-                })
-            }
-            DT_INT64 => self
-                .int64_val
-                .first()
-                .map(|v| *v as f64)
-                .or_else(|| Some(i64::from_le_bytes(le(8)?.try_into().ok()?) as f64)),
-            DT_BOOL => self
-                .bool_val
-                .first()
-                .map(|b| f64::from(u8::from(*b)))
-                .or_else(|| Some(f64::from(*raw.first()?))),
-            DT_HALF => {
-                let bits = match self.half_val.first() {
-                    Some(v) => *v as u16,
-                    None => u16::from_le_bytes(le(2)?.try_into().ok()?),
-                };
-                Some(half_to_f64(bits))
-            }
-            _ => None,
-        }
-    }
-}
-
 /// IEEE 754 half precision to f64.
 pub(crate) fn half_to_f64(bits: u16) -> f64 {
     let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };

@@ -31,6 +31,7 @@ impl AnyLogDir {
     pub async fn refresh(self) -> (AnyLogDir, Result<u64, String>) {
         match self {
             AnyLogDir::Local(mut dir) => {
+                let root = dir.root().to_owned();
                 let joined = tokio::task::spawn_blocking(move || {
                     let result = dir.refresh().map_err(|e| e.to_string());
                     (dir, result)
@@ -38,9 +39,9 @@ impl AnyLogDir {
                 .await;
                 match joined {
                     Ok((dir, result)) => (AnyLogDir::Local(dir), result),
-                    // The reader panicked on a bug: start over rather than lose the tab.
+                    // The reader panicked on a bug: say so, and read the folder afresh.
                     Err(e) => (
-                        AnyLogDir::Local(LogDir::new("")),
+                        AnyLogDir::Local(LogDir::new(root)),
                         Err(format!("reading stopped: {e}")),
                     ),
                 }
