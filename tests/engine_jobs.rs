@@ -481,6 +481,45 @@ async fn a_job_survives_an_engine_crash_with_every_line() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_engine_killed_before_saving_the_supervisors_pid_does_not_start_the_job_twice() {
+    let mut engine = TestEngine::start(&[]);
+    let marker = tempfile::NamedTempFile::new().unwrap();
+    let code = format!(
+        "import time\nopen({:?}, 'a').write('start\\n')\ntime.sleep(2)",
+        marker.path().display().to_string()
+    );
+    engine
+        .platform
+        .submit_job(&python_job("once", &code))
+        .await
+        .unwrap();
+    engine
+        .wait_job("once", Duration::from_secs(10), is_state(JobState::Running))
+        .await;
+    engine.kill_engine();
+    // As if the engine died between starting the supervisor and saving its pid.
+    let db = rusqlite::Connection::open(engine.data_dir.join("state.db")).unwrap();
+    let cleared = db
+        .execute(
+            "UPDATE jobs SET wrapper_pid = NULL WHERE job_id = 'once'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(cleared, 1);
+    drop(db);
+    engine.restart();
+    let job = engine.wait_finished("once").await;
+    assert_eq!(job.state, JobState::Succeeded, "{job:#?}");
+    let starts = std::fs::read_to_string(marker.path()).unwrap();
+    assert_eq!(starts, "start\n", "the job ran once");
+    let logs = engine.all_logs("once").await;
+    assert!(
+        logs.iter().any(|e| e.text.contains("Engine restarted")),
+        "{logs:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_job_whose_supervisor_vanished_is_failed_with_the_reason() {
     let mut engine = TestEngine::start(&[]);
     engine

@@ -540,7 +540,18 @@ impl Engine {
             if record.job.study().is_some() {
                 continue; // driven by the scheduler, not a process
             }
-            if record.process.wrapper_pid.is_none() {
+            let dir = self.job_state_dir(&id);
+            let mut wrapper_pid = record.process.wrapper_pid;
+            if wrapper_pid.is_none() {
+                // The engine may have stopped between starting the supervisor and saving
+                // its pid: a supervisor at work (or its exit record) means the job runs.
+                wrapper_pid = find_wrapper(&dir);
+                if let Some(pid) = wrapper_pid {
+                    self.store
+                        .update(&id, |r| r.process.wrapper_pid = Some(pid))?;
+                }
+            }
+            if wrapper_pid.is_none() && !dir.join(super::wrapper::EXIT_FILE).exists() {
                 self.store.update(&id, |r| r.job.state = JobState::Queued)?;
                 self.log(
                     &id,
@@ -646,6 +657,28 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// True if `pid` runs and is the wrapper of the job in `state_dir` (not a reused pid).
+/// A live `job-wrapper` of the job whose state is in `state_dir`, found in `/proc`.
+fn find_wrapper(state_dir: &Path) -> Option<i32> {
+    // `--state-dir DIR` is one argument: match it whole (NUL on both sides), so job `a`
+    // never takes job `ab`'s supervisor.
+    let mut needle = vec![0u8];
+    needle.extend_from_slice(state_dir.as_os_str().as_encoded_bytes());
+    needle.push(0);
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let wrapper = cmdline.split(|b| *b == 0).any(|arg| arg == b"job-wrapper");
+            let ours = wrapper
+                && cmdline
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_slice());
+            ours.then_some(pid)
+        })
+}
+
 fn process_alive(pid: i32, state_dir: &Path) -> bool {
     if nix::sys::signal::kill(Pid::from_raw(pid), None).is_err() {
         return false;
