@@ -320,6 +320,13 @@ pub enum Update {
         /// The job has ended and this is the last of its log.
         complete: bool,
     },
+    /// What went wrong in the followed job, read from its whole log once it ended.
+    FailureCard {
+        /// Which job, on which connection.
+        job: JobKey,
+        /// What the log and the samples say.
+        card: Box<crate::domain::failure::FailureCard>,
+    },
     /// Reading the followed job's log failed.
     LogsFailed {
         /// Which job, on which connection.

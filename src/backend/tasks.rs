@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 
 use super::messages::{PickTarget, Update, Updates};
 use super::shared::Current;
+use crate::domain::failure::{FailureCard, FailureScan};
 use crate::domain::{ConnectionId, Job, JobKey};
 use crate::platform::{Platform, PlatformError};
 
@@ -94,6 +95,7 @@ async fn list_all(platform: &dyn Platform, filter: &str) -> Result<Vec<Job>, Pla
 pub(super) async fn follow_logs(current: Arc<Current>, job: JobKey, updates: Updates) {
     let job_id = job.job_id.clone();
     let mut after = 0;
+    let mut scan = FailureScan::default();
     loop {
         let Some(platform) = current.get() else {
             tokio::time::sleep(LOG_POLL_EVERY).await;
@@ -103,6 +105,7 @@ pub(super) async fn follow_logs(current: Arc<Current>, job: JobKey, updates: Upd
             Ok(page) => {
                 let full = page.entries.len() == LOG_PAGE;
                 after = page.next_after;
+                scan.feed(&page.entries);
                 if !page.entries.is_empty() || page.complete {
                     updates.send(Update::Logs {
                         job: job.clone(),
@@ -111,6 +114,11 @@ pub(super) async fn follow_logs(current: Arc<Current>, job: JobKey, updates: Upd
                     });
                 }
                 if page.complete {
+                    let card = failure_card(&*platform, &job_id, &scan).await;
+                    updates.send(Update::FailureCard {
+                        job: job.clone(),
+                        card: Box::new(card),
+                    });
                     return;
                 }
                 if full {
@@ -131,6 +139,22 @@ pub(super) async fn follow_logs(current: Arc<Current>, job: JobKey, updates: Upd
         }
         tokio::time::sleep(LOG_POLL_EVERY).await;
     }
+}
+
+/// The failure card of a job whose log was scanned to its end, with the platform's
+/// reason and the job's samples (either missing leaves its part out).
+async fn failure_card(platform: &dyn Platform, job_id: &str, scan: &FailureScan) -> FailureCard {
+    let reason = platform
+        .get_job(job_id)
+        .await
+        .ok()
+        .and_then(|j| j.error_message);
+    let samples = platform
+        .read_metrics(job_id, None)
+        .await
+        .map(|page| page.samples)
+        .unwrap_or_default();
+    scan.card(reason.as_deref(), &samples)
 }
 
 /// Sends the resource samples of `jobs` (each with its connection) as they are taken.

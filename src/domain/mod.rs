@@ -3,6 +3,7 @@
 pub mod batch_prediction;
 pub mod bucket;
 pub mod connection;
+pub mod failure;
 pub mod filter;
 pub mod framework;
 pub mod instances;

@@ -3,6 +3,7 @@
 
 mod coordinates;
 mod details;
+mod failure;
 mod study;
 
 use chrono::{DateTime, Utc};
@@ -108,6 +109,8 @@ enum JobsAction {
     Fold(JobKey, bool),
     /// Open the New job form filled in from a trial, as a plain job.
     CloneTrial(JobKey),
+    /// Go where a link leads.
+    Go(Nav),
 }
 
 /// The Jobs tab's state.
@@ -134,6 +137,8 @@ pub struct JobsTab {
     trial_sort: study::TrialSort,
     /// Some job asks for GPUs: the table has a GPUs column (worked out with the view).
     gpu_column: bool,
+    /// The failure card of the selected job, once the backend read its log.
+    failure: Option<(JobKey, Box<crate::domain::failure::FailureCard>)>,
 }
 
 impl Default for JobsTab {
@@ -155,6 +160,7 @@ impl Default for JobsTab {
             unfolded: study::Unfolded::default(),
             trial_sort: study::TrialSort::default(),
             gpu_column: false,
+            failure: None,
         }
     }
 }
@@ -301,6 +307,7 @@ impl JobsTab {
                 JobsAction::ShowScalars(dir) => navs.push(Nav::WatchLogDir(dir)),
                 JobsAction::OpenJobDir(dir) => navs.push(Nav::OpenUrl(format!("file://{dir}"))),
                 JobsAction::RunSample => backend.send(Request::RunSampleJob),
+                JobsAction::Go(nav) => navs.push(nav),
                 JobsAction::Fold(key, unfolded) => self.set_unfolded(&key, unfolded),
                 JobsAction::CloneTrial(key) => {
                     if let Some(trial) = state.jobs.find(&key) {

@@ -15,6 +15,8 @@ pub struct LineMeta {
     /// Where it came from.
     pub stream: LogStream,
     time_us: i64,
+    /// The entry's position in the job's log.
+    pub seq: u64,
 }
 
 impl LineMeta {
@@ -57,6 +59,7 @@ impl LogBuffer {
                 severity: entry.severity,
                 stream: entry.stream,
                 time_us: entry.timestamp.timestamp_micros(),
+                seq: entry.seq,
             });
         }
     }
@@ -105,6 +108,21 @@ impl LogBuffer {
     pub fn text(&self, i: usize) -> &str {
         let m = &self.lines[i];
         &self.text[m.start..m.start + m.len as usize]
+    }
+
+    /// The line holding entry `seq`, if it is here.
+    pub fn line_of_seq(&self, seq: u64) -> Option<usize> {
+        let i = self.lines.partition_point(|m| m.seq < seq);
+        (self.lines.get(i)?.seq == seq).then_some(i)
+    }
+
+    /// The lines written from `from` up to (not including) `to`: lines are in the order
+    /// they were read, which is time order to within the engine's read interval.
+    pub fn lines_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> std::ops::Range<usize> {
+        let (from, to) = (from.timestamp_micros(), to.timestamp_micros());
+        let start = self.lines.partition_point(|m| m.time_us < from);
+        let end = self.lines.partition_point(|m| m.time_us < to).max(start);
+        start..end
     }
 
     /// Bytes held, for the memory benchmark.

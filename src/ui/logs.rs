@@ -2,6 +2,7 @@
 //! wrapping, timestamps, copy and save. Rows are virtualised: a frame costs the same
 //! with a hundred lines or millions.
 
+use chrono::{DateTime, Utc};
 use egui::text::{LayoutJob, TextFormat};
 use egui::{Color32, FontId, RichText, Ui};
 
@@ -26,6 +27,17 @@ enum LogsAction {
         /// What to save.
         text: String,
     },
+    /// Mark this time on the charts.
+    MarkTime(DateTime<Utc>),
+}
+
+/// Lines to mark once they are in the buffer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PendingMark {
+    /// The entry at this position.
+    Seq(u64),
+    /// The lines written in this span.
+    Time(DateTime<Utc>, DateTime<Utc>),
 }
 
 /// The Logs tab's state.
@@ -56,6 +68,11 @@ pub struct LogsTab {
     focus_search: bool,
     /// The user scrolled away from the end.
     paused: bool,
+    /// Lines (in the buffer) marked by a link from a chart or a failure card.
+    marked: std::ops::Range<usize>,
+    pending_mark: Option<PendingMark>,
+    /// The time of the line clicked last: the charts mark it.
+    picked_time: Option<DateTime<Utc>>,
 }
 
 impl Default for LogsTab {
@@ -79,6 +96,9 @@ impl Default for LogsTab {
             follow_request: false,
             focus_search: false,
             paused: false,
+            marked: 0..0,
+            pending_mark: None,
+            picked_time: None,
         }
     }
 }
@@ -91,6 +111,64 @@ impl LogsTab {
         self.current_match = None;
         self.paused = false;
         self.follow_request = true;
+        self.marked = 0..0;
+        self.pending_mark = None;
+        self.picked_time = None;
+    }
+
+    /// Scrolls to the entry at `seq` and marks it (once it is read).
+    pub fn show_line(&mut self, seq: u64) {
+        self.pending_mark = Some(PendingMark::Seq(seq));
+    }
+
+    /// Scrolls to the lines written from `from` to `to` and marks them.
+    pub fn mark_time(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) {
+        self.pending_mark = Some(PendingMark::Time(from, to));
+    }
+
+    /// The lines marked now (positions in the buffer).
+    pub fn marked_lines(&self) -> std::ops::Range<usize> {
+        self.marked.clone()
+    }
+
+    /// The log held, for views beside the charts.
+    pub fn buffer(&self) -> &LogBuffer {
+        &self.buffer
+    }
+
+    /// Marks the pending lines once the buffer holds them and scrolls to the first.
+    fn resolve_mark(&mut self) {
+        let Some(pending) = self.pending_mark else {
+            return;
+        };
+        let range = match pending {
+            PendingMark::Seq(seq) => match self.buffer.line_of_seq(seq) {
+                Some(line) => line..line + 1,
+                None if self.buffer.is_complete() => 0..0,
+                None => return,
+            },
+            PendingMark::Time(from, to) => {
+                let range = self.buffer.lines_between(from, to);
+                if range.is_empty() && !self.buffer.is_complete() {
+                    return;
+                }
+                range
+            }
+        };
+        self.pending_mark = None;
+        self.marked = range.clone();
+        if range.is_empty() {
+            return;
+        }
+        if self.buffer.meta(range.start).severity < self.min_severity {
+            self.min_severity = Severity::Default;
+            self.refresh_index();
+        }
+        let row = self
+            .visible
+            .partition_point(|&v| (v as usize) < range.start);
+        self.jump_to_row = Some(row);
+        self.paused = true;
     }
 
     /// Puts the keyboard focus in the search box (Ctrl+F).
@@ -216,6 +294,7 @@ impl LogsTab {
                 LogsAction::Save { file_name, text } => {
                     backend.send(Request::SaveText { file_name, text });
                 }
+                LogsAction::MarkTime(time) => navs.push(Nav::ChartsAt(time)),
             }
         }
         navs
@@ -229,6 +308,7 @@ impl LogsTab {
     ) -> Vec<LogsAction> {
         let mut actions = Vec::new();
         self.refresh_index();
+        self.resolve_mark();
         self.toolbar(ui, capabilities, &mut actions);
         if let Some(error) = &self.error {
             ui.colored_label(
@@ -264,8 +344,18 @@ impl LogsTab {
             {
                 self.follow();
             }
+            if let Some(time) = self.picked_time
+                && ui
+                    .button(format!("📈 {} on the charts", format::clock_millis(time)))
+                    .on_hover_text("Show the CPU and memory charts with this time marked")
+                    .clicked()
+            {
+                actions.push(LogsAction::MarkTime(time));
+            }
         });
-        self.lines(ui);
+        if let Some(time) = self.lines(ui) {
+            self.picked_time = Some(time);
+        }
         actions
     }
 
@@ -411,7 +501,8 @@ impl LogsTab {
         clippy::too_many_lines,
         reason = "the painter of the visible lines, in one pass"
     )]
-    fn lines(&mut self, ui: &mut Ui) {
+    /// Draws the visible lines; answers the time of a line the user clicked.
+    fn lines(&mut self, ui: &mut Ui) -> Option<DateTime<Utc>> {
         let dark = ui.visuals().dark_mode;
         let font = FontId::monospace(13.0);
         let row_height = ui.ctx().fonts_mut(|f| f.row_height(&font)) + 2.0;
@@ -449,6 +540,7 @@ impl LogsTab {
         }
         let current = self.current_match.map(|m| self.matches[m] as usize);
         let needle = self.search.to_ascii_lowercase();
+        let mut clicked = None;
         let output = area.show_rows(ui, row_height, total_rows, |ui, rows| {
             ui.spacing_mut().item_spacing.y = 0.0;
             for row in rows {
@@ -510,7 +602,10 @@ impl LogsTab {
                 if meta.stream == LogStream::Engine {
                     color = weak;
                 }
-                let normal = TextFormat::simple(font.clone(), color);
+                let mut normal = TextFormat::simple(font.clone(), color);
+                if self.marked.contains(&line) {
+                    normal.background = theme::mark_color(dark);
+                }
                 append_highlighted(
                     &mut job,
                     text,
@@ -524,6 +619,10 @@ impl LogsTab {
                         .wrap_mode(egui::TextWrapMode::Extend)
                         .selectable(true),
                 );
+                if response.clicked() {
+                    clicked = Some(meta.time());
+                    self.marked = line..line + 1;
+                }
                 if current == Some(visible_index) && part == 0 {
                     ui.painter().rect_stroke(
                         response.rect,
@@ -545,6 +644,7 @@ impl LogsTab {
         {
             self.paused = !at_end;
         }
+        clicked
     }
 }
 

@@ -91,6 +91,15 @@ impl App {
         &self.state
     }
 
+    /// The text of the log lines a link marked (what a test checks a link reached).
+    pub fn marked_log_text(&self) -> Vec<String> {
+        let buffer = self.logs.buffer();
+        self.logs
+            .marked_lines()
+            .map(|i| buffer.text(i).to_owned())
+            .collect()
+    }
+
     /// Applies pending updates from the backend (within a time budget), then handles
     /// keyboard shortcuts. Call once per frame before [`App::show`].
     pub fn logic(&mut self, ctx: &egui::Context) {
@@ -205,6 +214,7 @@ impl App {
                 self.toast(format!("Copied the {what}."), false);
             }
             Update::Notice { text, error } => self.toast(text, error),
+            Update::FailureCard { job, card } => self.jobs_tab.set_failure_card(job, card),
             Update::ModelChanged { result, .. } => match result {
                 Ok(text) => self.toast(text, false),
                 Err(text) => self.toast(text, true),
@@ -276,7 +286,7 @@ impl App {
             let navs = match self.tab {
                 Tab::Jobs => self.jobs_tab.ui(ui, state, backend),
                 Tab::Logs => self.logs.ui(ui, state, backend),
-                Tab::Resources => self.resources.ui(ui, state, backend),
+                Tab::Resources => self.resources.ui(ui, state, backend, self.logs.buffer()),
                 Tab::Scalars => self.scalars.ui(ui, state, backend),
                 Tab::Models => self.models_tab.ui(ui, state, backend),
                 Tab::Predict => self.predict.ui(ui, state, backend),

@@ -3,6 +3,7 @@
 //!
 //! [`App`]: super::App
 
+use chrono::{DateTime, Utc};
 use egui::Ui;
 
 use super::App;
@@ -63,6 +64,12 @@ pub enum Nav {
     WatchLogDir(crate::backend::LogDirSource),
     /// Show the Jobs tab filtered by a query (`state=FAILED labels.team=vision`).
     FilterJobs(String),
+    /// Show the selected job's log at one entry, marked.
+    ShowLogLine(u64),
+    /// Show the selected job's log at the lines written in a span, marked.
+    LogsAt(DateTime<Utc>, DateTime<Utc>),
+    /// Show the selected job's charts with a time marked.
+    ChartsAt(DateTime<Utc>),
     /// Show the Logs tab searching the selected job's log for a text.
     SearchLogs(String),
     /// Try a model (its default, or a version) in the Predict tab.
@@ -106,6 +113,18 @@ impl App {
             Nav::FilterJobs(query) => {
                 self.jobs_tab.set_filter(&query);
                 self.tab = Tab::Jobs;
+            }
+            Nav::ShowLogLine(seq) => {
+                self.logs.show_line(seq);
+                self.tab = Tab::Logs;
+            }
+            Nav::LogsAt(from, to) => {
+                self.logs.mark_time(from, to);
+                self.tab = Tab::Logs;
+            }
+            Nav::ChartsAt(time) => {
+                self.resources.mark(Some(time));
+                self.tab = Tab::Resources;
             }
             Nav::SearchLogs(text) => {
                 self.logs.set_search(&text);

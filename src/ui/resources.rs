@@ -4,10 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use egui::{RichText, Ui};
-use egui_plot::{HoverPosition, Legend, Line, LineStyle, Plot, PlotPoint, PlotPoints};
+use egui::{Color32, RichText, Ui};
+use egui_plot::{HoverPosition, Legend, Line, LineStyle, Plot, PlotPoint, PlotPoints, VLine};
 
 use super::format;
+use super::log_buffer::LogBuffer;
 use super::nav::Nav;
 use super::state::Snapshots;
 use super::state::jobs::JobList;
@@ -76,6 +77,12 @@ pub struct ResourcesTab {
     fetching: Vec<JobKey>,
     /// Counts the sets sent; samples of an older set are dropped.
     generation: u64,
+    /// A time marked on the charts.
+    mark: Option<DateTime<Utc>>,
+    /// The time under the pointer on a chart in this frame.
+    hovered: Option<DateTime<Utc>>,
+    /// The last time the pointer was over a chart (the log strip keeps showing it).
+    hovered_last: Option<DateTime<Utc>>,
 }
 
 /// Most jobs offered in the compare list at once.
@@ -108,6 +115,16 @@ impl ResourcesTab {
             series.cpu.clear();
             series.memory.clear();
         }
+    }
+
+    /// Marks a time on the charts (a log line's, a failure card's), or none.
+    pub fn mark(&mut self, time: Option<DateTime<Utc>>) {
+        self.mark = time;
+    }
+
+    /// The time under the pointer on a chart this frame, if any.
+    pub fn hovered_time(&self) -> Option<DateTime<Utc>> {
+        self.hovered
     }
 
     /// Keeps (or clears) what the platform says about a job's samples.
@@ -228,7 +245,13 @@ impl ResourcesTab {
     }
 
     /// Draws the tab, and asks for the samples of the jobs shown when they change.
-    pub fn ui(&mut self, ui: &mut Ui, state: &Snapshots, backend: &Backend) -> Vec<Nav> {
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        state: &Snapshots,
+        backend: &Backend,
+        log: &LogBuffer,
+    ) -> Vec<Nav> {
         let no_samples = |key: &JobKey| {
             state
                 .connections
@@ -236,10 +259,89 @@ impl ResourcesTab {
                 .resource_samples
                 .why_not()
         };
-        if self.draw(ui, &state.jobs, state.selected.as_ref(), no_samples) {
-            self.fetch(state.selected.as_ref(), backend, false);
+        let mut navs = Vec::new();
+        let selected = state.selected.as_ref();
+        let sampled = selected
+            .and_then(|k| self.series.get(k))
+            .is_some_and(|s| s.origin.is_some());
+        if sampled && selected.is_some() && log.job() == selected {
+            egui::Panel::bottom("log_at_time")
+                .resizable(true)
+                .default_size(150.0)
+                .show(ui, |ui| self.log_strip(ui, log, &mut navs));
         }
-        Vec::new()
+        self.hovered = None;
+        let clicked = self.draw(ui, &state.jobs, selected, no_samples);
+        if clicked.0 {
+            self.fetch(selected, backend, false);
+        }
+        if let Some(time) = clicked.1 {
+            let (from, to) = self.span_around(selected, time);
+            navs.push(Nav::LogsAt(from, to));
+        }
+        navs
+    }
+
+    /// The span of log lines a point of the charts stands for: half a sampling interval
+    /// either side of it.
+    fn span_around(
+        &self,
+        selected: Option<&JobKey>,
+        time: DateTime<Utc>,
+    ) -> (DateTime<Utc>, DateTime<Utc>) {
+        let points = selected.and_then(|k| self.series.get(k)).map(|s| &s.cpu);
+        let interval = points.filter(|p| p.len() >= 2).map_or(2.0, |p| {
+            let span = p[p.len() - 1].x - p[0].x;
+            (span / (p.len() - 1) as f64).clamp(0.2, 60.0)
+        });
+        let half = chrono::Duration::milliseconds((interval * 500.0) as i64);
+        (time - half, time + half)
+    }
+
+    /// The selected job's log lines written around the time under the pointer (or the
+    /// marked time): what a spike was doing, without leaving the charts.
+    fn log_strip(&self, ui: &mut Ui, log: &LogBuffer, navs: &mut Vec<Nav>) {
+        let Some(time) = self.hovered_last.or(self.mark) else {
+            ui.label(
+                RichText::new(
+                    "Hover a chart to read the log lines written then; click to open them in Logs.",
+                )
+                .weak(),
+            );
+            return;
+        };
+        let (from, to) = self.span_around(log.job(), time);
+        let range = log.lines_between(from, to);
+        ui.horizontal(|ui| {
+            ui.label(
+                RichText::new(format!(
+                    "Log at {}: {} lines",
+                    format::clock_millis(time),
+                    range.len()
+                ))
+                .strong(),
+            );
+            if !range.is_empty() && ui.small_button("Open in Logs").clicked() {
+                navs.push(Nav::LogsAt(from, to));
+            }
+        });
+        egui::ScrollArea::vertical()
+            .id_salt("log_strip")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                for line in range.take(200) {
+                    let meta = log.meta(line);
+                    ui.label(
+                        RichText::new(format!(
+                            "{} {}",
+                            format::clock_millis(meta.time()),
+                            log.text(line)
+                        ))
+                        .monospace()
+                        .color(theme::severity_color(meta.severity, ui.visuals().dark_mode)),
+                    );
+                }
+            });
     }
 
     /// Draws the tab; `no_samples` says, for a job whose platform takes none, why.
@@ -250,8 +352,9 @@ impl ResourcesTab {
         list: &JobList,
         selected: Option<&JobKey>,
         no_samples: impl Fn(&JobKey) -> Option<&'static str>,
-    ) -> bool {
+    ) -> (bool, Option<DateTime<Utc>>) {
         let mut changed = false;
+        let mut clicked = None;
         egui::Panel::right("compare_jobs")
             .resizable(true)
             .default_size(240.0)
@@ -262,7 +365,7 @@ impl ResourcesTab {
             ui.vertical_centered(|ui| {
                 ui.label("Select a job in the Jobs tab, or tick jobs on the right to compare.")
             });
-            return changed;
+            return (changed, None);
         }
         for key in &watched {
             if let Some(why) = no_samples(key) {
@@ -333,9 +436,23 @@ impl ResourcesTab {
         let height = ((ui.available_height() - 20.0 * charts) / charts).max(100.0);
         ui.label(RichText::new("CPU (% of one core)").strong());
         let percent = |y: f64| format!("{y:.1} %");
-        self.plot(ui, "cpu_plot", height, &watched, |s| &s.cpu, percent);
+        let origin = watched
+            .first()
+            .and_then(|k| self.series.get(k))
+            .and_then(|s| s.origin);
+        let mut take = |x: Option<(f64, bool)>, this: &mut Self| {
+            if let (Some((x, click)), Some(origin)) = (x, origin) {
+                let time = origin + chrono::Duration::milliseconds((x * 1000.0) as i64);
+                this.hovered = Some(time);
+                if click {
+                    clicked = Some(time);
+                }
+            }
+        };
+        let at = self.plot(ui, "cpu_plot", height, &watched, |s| &s.cpu, percent);
+        take(at, self);
         ui.label(RichText::new("Memory (resident)").strong());
-        self.plot(
+        let at = self.plot(
             ui,
             "memory_plot",
             height,
@@ -343,16 +460,18 @@ impl ResourcesTab {
             |s| &s.memory,
             format::bytes,
         );
+        take(at, self);
         if on_gpu {
             ui.label(RichText::new("GPU (% of one device)").strong());
-            self.plot(ui, "gpu_plot", height, &watched, |s| &s.gpu, percent);
+            let at = self.plot(ui, "gpu_plot", height, &watched, |s| &s.gpu, percent);
+            take(at, self);
             ui.label(
                 RichText::new("Dotted: each GPU the job holds, all its processes together.")
                     .weak()
                     .small(),
             );
             ui.label(RichText::new("GPU memory").strong());
-            self.plot(
+            let at = self.plot(
                 ui,
                 "gpu_memory_plot",
                 height,
@@ -360,11 +479,16 @@ impl ResourcesTab {
                 |s| &s.gpu_memory,
                 format::bytes,
             );
+            take(at, self);
         }
-        changed
+        if self.hovered.is_some() {
+            self.hovered_last = self.hovered;
+        }
+        (changed, clicked)
     }
 
-    /// One chart over time of the watched jobs' `values`, x axes linked across charts.
+    /// One chart over time of the watched jobs' `values`, x axes linked across charts;
+    /// answers the x under the pointer and whether it was clicked.
     fn plot(
         &self,
         ui: &mut Ui,
@@ -373,9 +497,17 @@ impl ResourcesTab {
         watched: &[JobKey],
         values: impl Fn(&Series) -> &Vec<PlotPoint>,
         unit: fn(f64) -> String,
-    ) {
+    ) -> Option<(f64, bool)> {
         let link = egui::Id::unique("resources_x");
-        Plot::new(id)
+        let origin = watched
+            .first()
+            .and_then(|k| self.series.get(k))
+            .and_then(|s| s.origin);
+        let mark = self
+            .mark
+            .zip(origin)
+            .map(|(t, o)| (t - o).num_milliseconds() as f64 / 1000.0);
+        let response = Plot::new(id)
             .height(height)
             .legend(Legend::default())
             .link_axis(link, [true, false])
@@ -418,7 +550,17 @@ impl ResourcesTab {
                         );
                     }
                 }
+                if let Some(x) = mark {
+                    plot.vline(
+                        VLine::new("marked", x)
+                            .color(Color32::from_rgb(255, 170, 0))
+                            .width(1.5),
+                    );
+                }
+                plot.pointer_coordinate().map(|p| p.x)
             });
+        let x = response.inner?;
+        Some((x, response.response.clicked()))
     }
 
     fn compare_picker(&mut self, ui: &mut Ui, list: &JobList, selected: Option<&JobKey>) -> bool {

@@ -75,6 +75,15 @@ pub fn error_color(dark: bool) -> Color32 {
     state_color(JobState::Failed, dark)
 }
 
+/// The background of log lines a link marked.
+pub fn mark_color(dark: bool) -> Color32 {
+    if dark {
+        Color32::from_rgb(90, 75, 20)
+    } else {
+        Color32::from_rgb(255, 236, 160)
+    }
+}
+
 /// Distinct colours for overlaid series.
 pub fn series_color(index: usize) -> Color32 {
     const PALETTE: [Color32; 8] = [

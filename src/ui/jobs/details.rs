@@ -137,6 +137,8 @@ impl JobsTab {
                     .monospace(),
             );
         }
+        ui.add_space(4.0);
+        self.failure_section(ui, key, job, actions);
         ui.separator();
         egui::ScrollArea::vertical()
             .id_salt("details_scroll")
