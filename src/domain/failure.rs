@@ -128,17 +128,17 @@ struct Trace {
     panic: bool,
 }
 
-static PYTHON_EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
+// The patterns are fixed and tested: `None` (never) would mean "no match".
+static PYTHON_EXCEPTION: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault)|[A-Za-z_][\w.]*\.[A-Z]\w*)(?::\s?(.*))?$")
-        .expect("a valid pattern")
+        .ok()
 });
-static NON_FINITE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:^|[\s=:,(\[])[-+]?(?:nan|inf|infinity)(?:$|[\s,;)\]])")
-        .expect("a valid pattern")
+static NON_FINITE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:^|[\s=:,(\[])[-+]?(?:nan|inf|infinity)(?:$|[\s,;)\]])").ok()
 });
-static OOM: LazyLock<Regex> = LazyLock::new(|| {
+static OOM: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(r"(?i)out of memory|OutOfMemoryError|MemoryError|std::bad_alloc|ResourceExhausted|OOM when allocating|oom-kill|running low on memory|ran out-of-memory|Cannot allocate memory")
-        .expect("a valid pattern")
+        .ok()
 });
 
 impl FailureScan {
@@ -155,10 +155,10 @@ impl FailureScan {
 
     fn line(&mut self, entry: &LogEntry) {
         let text = entry.text.trim_end();
-        if self.non_finite.is_none() && NON_FINITE.is_match(text) {
+        if self.non_finite.is_none() && is_match(&NON_FINITE, text) {
             self.non_finite = Some(entry.into());
         }
-        if OOM.is_match(text) {
+        if is_match(&OOM, text) {
             self.oom_line = Some(entry.into());
         }
         if let Some(trace) = &mut self.trace {
@@ -183,7 +183,7 @@ impl FailureScan {
                 }
                 return;
             }
-            if let Some(caps) = PYTHON_EXCEPTION.captures(text) {
+            if let Some(caps) = PYTHON_EXCEPTION.as_ref().and_then(|r| r.captures(text)) {
                 let kind = caps.get(1).map_or("", |m| m.as_str()).to_owned();
                 let message = caps.get(2).map_or("", |m| m.as_str()).to_owned();
                 trace.lines.push(entry.into());
@@ -269,7 +269,7 @@ impl FailureScan {
     ) -> Option<OutOfMemory> {
         let message = error_message.unwrap_or_default();
         let first_line = message.lines().next().unwrap_or_default();
-        if OOM.is_match(first_line) {
+        if is_match(&OOM, first_line) {
             return Some(OutOfMemory {
                 reason: first_line.to_owned(),
                 line: self.oom_line.clone(),
@@ -297,6 +297,10 @@ impl FailureScan {
         }
         None
     }
+}
+
+fn is_match(pattern: &LazyLock<Option<Regex>>, text: &str) -> bool {
+    pattern.as_ref().is_some_and(|r| r.is_match(text))
 }
 
 fn trace_push(trace: &mut Trace, entry: &LogEntry) {

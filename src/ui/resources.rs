@@ -354,7 +354,6 @@ impl ResourcesTab {
         no_samples: impl Fn(&JobKey) -> Option<&'static str>,
     ) -> (bool, Option<DateTime<Utc>>) {
         let mut changed = false;
-        let mut clicked = None;
         egui::Panel::right("compare_jobs")
             .resizable(true)
             .default_size(240.0)
@@ -427,6 +426,14 @@ impl ResourcesTab {
                 );
             }
         }
+        let clicked = self.charts(ui, &watched);
+        (changed, clicked)
+    }
+
+    /// The CPU and memory charts (and GPU ones for jobs on GPUs); answers the time of a
+    /// point clicked.
+    fn charts(&mut self, ui: &mut Ui, watched: &[JobKey]) -> Option<DateTime<Utc>> {
+        let mut clicked = None;
         let on_gpu = watched.iter().any(|k| {
             self.series
                 .get(k)
@@ -449,21 +456,21 @@ impl ResourcesTab {
                 }
             }
         };
-        let at = self.plot(ui, "cpu_plot", height, &watched, |s| &s.cpu, percent);
+        let at = self.plot(ui, "cpu_plot", height, watched, |s| &s.cpu, percent);
         take(at, self);
         ui.label(RichText::new("Memory (resident)").strong());
         let at = self.plot(
             ui,
             "memory_plot",
             height,
-            &watched,
+            watched,
             |s| &s.memory,
             format::bytes,
         );
         take(at, self);
         if on_gpu {
             ui.label(RichText::new("GPU (% of one device)").strong());
-            let at = self.plot(ui, "gpu_plot", height, &watched, |s| &s.gpu, percent);
+            let at = self.plot(ui, "gpu_plot", height, watched, |s| &s.gpu, percent);
             take(at, self);
             ui.label(
                 RichText::new("Dotted: each GPU the job holds, all its processes together.")
@@ -475,7 +482,7 @@ impl ResourcesTab {
                 ui,
                 "gpu_memory_plot",
                 height,
-                &watched,
+                watched,
                 |s| &s.gpu_memory,
                 format::bytes,
             );
@@ -484,7 +491,7 @@ impl ResourcesTab {
         if self.hovered.is_some() {
             self.hovered_last = self.hovered;
         }
-        (changed, clicked)
+        clicked
     }
 
     /// One chart over time of the watched jobs' `values`, x axes linked across charts;
