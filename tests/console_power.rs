@@ -13,6 +13,7 @@ use common::console::{
 };
 use common::{TestEngine, command_job};
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use mlconsole::domain::{ConnectionId, JobState};
 use mlconsole::platform::Platform;
 use mlconsole::ui::{App, Tab};
@@ -125,4 +126,150 @@ fn a_job_killed_at_its_memory_peak_shows_the_out_of_memory_reason() {
     assert!(has_label_containing(&harness, "At the end: memory 2"));
     click(&mut harness, "📈 peak on the chart");
     assert_eq!(shown_tab(&harness), Some(Tab::Resources));
+}
+
+/// Text the console put on the clipboard in the frames stepped until `done` held.
+fn copied_until(harness: &mut Harness<'static, App>, what: &str) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        harness.step();
+        for command in &harness.output().platform_output.commands {
+            if let egui::OutputCommand::CopyText(text) = command {
+                return text.clone();
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "nothing copied for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_palette_finds_a_job_by_part_of_its_id_and_cancels_it_with_the_keyboard_only() {
+    let engine = TestEngine::start(&["--max-running", "8"]);
+    let mut harness = console_harness(&engine);
+    for i in 0..5 {
+        submit(
+            &engine,
+            &command_job(&format!("sweep_lr_{i}"), &["sleep", "300"]),
+        );
+    }
+    step_until(
+        &mut harness,
+        "the jobs running",
+        Duration::from_secs(30),
+        |h| (0..5).all(|i| job_state(h, &format!("sweep_lr_{i}")) == Some(JobState::Running)),
+    );
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::P);
+    harness.step();
+    harness.step();
+    assert!(
+        has_label(&harness, "Command palette"),
+        "Ctrl+P opens the palette"
+    );
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "Command palette")
+        .type_text("lr_3");
+    harness.step();
+    assert!(has_label(&harness, "Job sweep_lr_3"));
+    assert!(!has_label(&harness, "Job sweep_lr_1"), "only what matches");
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+    harness.step();
+    let selected = harness.state().snapshots().selected.clone().unwrap();
+    assert_eq!(selected.job_id, "sweep_lr_3");
+    assert!(
+        !has_label(&harness, "Command palette"),
+        "Enter ran it and closed"
+    );
+
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::P);
+    harness.step();
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "Command palette")
+        .type_text("cancel");
+    harness.step();
+    assert!(has_label(&harness, "Cancel job sweep_lr_3"));
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+    harness.step();
+    assert!(has_label(&harness, "Cancel this job?"), "it asks first");
+    harness.key_press(egui::Key::Enter);
+    step_until(
+        &mut harness,
+        "the job cancelled",
+        Duration::from_secs(20),
+        |h| job_state(h, "sweep_lr_3") == Some(JobState::Cancelled),
+    );
+    assert_eq!(job_state(&harness, "sweep_lr_2"), Some(JobState::Running));
+    for i in [0, 1, 2, 4] {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let _ = runtime.block_on(engine.platform.cancel_job(&format!("sweep_lr_{i}")));
+    }
+}
+
+#[test]
+fn copy_as_command_gives_a_curl_line_that_re_creates_the_job() {
+    let engine = TestEngine::start(&[]);
+    let mut harness = console_harness(&engine);
+    let mut job = command_job("copied", &["sh", "-c", "echo \"it's $GREETING\""]);
+    let input = job.training_input.as_mut().unwrap();
+    input.env.insert("GREETING".into(), "a copy".into());
+    input.args = vec!["--lr=0.1".into(), "two words".into()];
+    job.labels.insert("team".into(), "vision".into());
+    submit(&engine, &job);
+    step_until(
+        &mut harness,
+        "the job succeeded",
+        Duration::from_secs(30),
+        |h| job_state(h, "copied") == Some(JobState::Succeeded),
+    );
+    click(&mut harness, "copied");
+    harness.get_by_label("📋 Copy as command").click();
+    let command = copied_until(&mut harness, "the job");
+    assert!(command.starts_with("curl -X POST"), "{command}");
+    step_until(&mut harness, "the toast", Duration::from_secs(5), |h| {
+        has_label_containing(h, "Copied the command that re-creates copied")
+    });
+
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    step_until(
+        &mut harness,
+        "the copy succeeded",
+        Duration::from_secs(30),
+        |h| job_state(h, "copied_2") == Some(JobState::Succeeded),
+    );
+    let jobs = &harness.state().snapshots().jobs;
+    let (a, b) = (
+        jobs.get(&ConnectionId::local(), "copied").unwrap(),
+        jobs.get(&ConnectionId::local(), "copied_2").unwrap(),
+    );
+    let (a_input, b_input) = (
+        a.training_input.as_ref().unwrap(),
+        b.training_input.as_ref().unwrap(),
+    );
+    assert_eq!(
+        (&a_input.command, &a_input.args, &a_input.env),
+        (&b_input.command, &b_input.args, &b_input.env)
+    );
+    assert!(
+        b_input.job_dir.as_ref().unwrap().ends_with("/copied_2"),
+        "the copy's own job dir"
+    );
+    assert_eq!(a.labels, b.labels);
+    assert_eq!(
+        a.invocation.as_ref().unwrap().argv,
+        b.invocation.as_ref().unwrap().argv
+    );
 }

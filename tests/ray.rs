@@ -150,6 +150,72 @@ async fn a_job_from_a_local_folder_runs_with_its_env_and_labels_and_logs_every_l
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_copied_ray_job_submit_line_re_creates_the_job() {
+    let cluster = cluster().await;
+    let ray = platform(cluster);
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(
+        folder.path().join("train.py"),
+        "import os, sys\nprint('copy', os.environ['LR'], sys.argv[1:], flush=True)\n",
+    )
+    .unwrap();
+    let mut job = command_job("copy_me", &["python", "train.py"]);
+    job.labels.insert("team".into(), "vision".into());
+    let input = job.training_input.as_mut().unwrap();
+    input.working_dir = Some(folder.path().display().to_string());
+    input.env.insert("LR".into(), "0.1".into());
+    input.args = vec!["--name".into(), "it's two words".into()];
+    ray.submit_job(&job).await.unwrap();
+    let original = wait_job(&ray, "copy_me", Duration::from_secs(90), |j| {
+        j.state.is_finished()
+    })
+    .await;
+    assert_eq!(original.state, JobState::Succeeded, "{original:#?}");
+
+    let command = ray.resubmit_command(&original, "copy_me_2").unwrap();
+    assert!(command.contains("ray job submit"), "{command}");
+    let ray_bin = common::ray::ray_command();
+    let path = format!(
+        "{}:{}",
+        ray_bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let token = cluster.token.clone().unwrap_or_default();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .env("PATH", path)
+            .env("RAY_TOKEN", token)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "ray job submit failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copy = wait_job(&ray, "copy_me_2", Duration::from_secs(90), |j| {
+        j.state.is_finished()
+    })
+    .await;
+    assert_eq!(copy.state, JobState::Succeeded, "{copy:#?}");
+    assert_eq!(copy.labels, original.labels);
+    assert_eq!(copy.training_input, original.training_input);
+    let printed: Vec<String> = all_logs(&ray, "copy_me_2")
+        .await
+        .into_iter()
+        .map(|e| e.text)
+        .collect();
+    assert!(
+        printed.contains(&"copy 0.1 ['--name', \"it's two words\"]".to_owned()),
+        "{printed:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_failing_job_says_why_and_a_running_one_stops() {
     let ray = platform(cluster().await);
     ray.submit_job(&command_job(

@@ -676,6 +676,73 @@ async fn googles_own_gcloud_parses_what_the_fake_answers() {
     assert_contract(&fake);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_copied_gcloud_command_re_creates_a_custom_job() {
+    let fake = FakeGoogle::start(FakeConfig {
+        allow_anonymous: true,
+        ..FakeConfig::default()
+    });
+    let p = signed_in(&fake);
+    let mut wanted = container_job("mnist_copy", &["--epochs", "2", "it's two words"]);
+    let input = wanted.training_input.as_mut().unwrap();
+    input.env.insert("MODE".into(), "fast $NOT_EXPANDED".into());
+    let job = p.submit_job(&wanted).await.unwrap();
+    let command = p.resubmit_command(&job, "mnist_copy_2").unwrap();
+    assert!(
+        command.contains("gcloud ai custom-jobs create"),
+        "{command}"
+    );
+
+    let config = tempfile::tempdir().unwrap();
+    for (key, value) in [
+        ("auth/disable_credentials", "true".to_owned()),
+        ("core/project", fake.config.project.clone()),
+        (
+            "api_endpoint_overrides/aiplatform",
+            format!("{}/", fake.base),
+        ),
+    ] {
+        let out = std::process::Command::new("gcloud")
+            .args(["config", "set", key, &value, "--quiet"])
+            .env("CLOUDSDK_CONFIG", config.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let path = config.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .env("CLOUDSDK_CONFIG", path)
+            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "gcloud failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jobs = p.list_jobs("", 100, None).await.unwrap().jobs;
+    let copies: Vec<&Job> = jobs
+        .iter()
+        .filter(|j| j.display_name.as_deref() == Some("mnist_copy"))
+        .collect();
+    assert_eq!(copies.len(), 2, "the original and its copy: {jobs:#?}");
+    let (a, b) = (copies[0], copies[1]);
+    assert_ne!(a.job_id, b.job_id);
+    assert_eq!(a.training_input, b.training_input);
+    assert_eq!(a.labels, b.labels);
+    assert_contract(&fake);
+}
+
 #[test]
 fn the_contract_check_catches_what_google_would_refuse() {
     let discovery = Discovery::load();

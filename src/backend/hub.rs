@@ -306,6 +306,28 @@ impl Hub {
                 };
                 self.updates().send(update);
             }
+            Request::CopyJobCommand { job, details } => {
+                let update = match self.current(&job.connection).get() {
+                    Some(p) => {
+                        let new_id = crate::domain::job::next_id(&job.job_id);
+                        match p.resubmit_command(&details, &new_id) {
+                            Ok(text) => Update::CopyText {
+                                text,
+                                what: format!("command that re-creates {}", job.job_id),
+                            },
+                            Err(why) => Update::Notice {
+                                text: format!("No command for {}: {why}", job.job_id),
+                                error: true,
+                            },
+                        }
+                    }
+                    None => Update::Notice {
+                        text: format!("{} is not connected.", job.connection),
+                        error: true,
+                    },
+                };
+                self.updates().send(update);
+            }
             Request::PickPath { target, folder } => {
                 tokio::spawn(tasks::pick_path(target, folder, self.updates().clone()));
             }

@@ -126,6 +126,14 @@ pub enum Request {
         /// The model's input names.
         inputs: Vec<String>,
     },
+    /// Copy the command line that submits a job again on its platform (with the next
+    /// id), to re-create it from a terminal.
+    CopyJobCommand {
+        /// Which job, on which connection.
+        job: JobKey,
+        /// The job as the console knows it.
+        details: Box<Job>,
+    },
     /// Put a snippet that sends a prediction request on the clipboard.
     CopySnippet {
         /// The connection serving the model.

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 
 use super::messages::{ModelChange, ModelView, ModelWatch, SnippetKind, Update, Updates};
 use super::shared::Current;
+use crate::domain::shell::shell_quote;
 use crate::domain::{ConnectionId, Model, Version};
 use crate::platform::{Platform, PlatformError, SnippetAuth};
 
@@ -313,10 +314,6 @@ pub fn snippet(kind: SnippetKind, url: &str, auth: &SnippetAuth, body: &str) -> 
             )
         }
     }
-}
-
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 #[cfg(test)]

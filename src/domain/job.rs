@@ -350,6 +350,35 @@ impl Job {
         job
     }
 
+    /// What submitting this job again as `job_id` sends: its inputs, name and labels,
+    /// none of what the platform filled in (a trial comes out as a plain job).
+    pub fn resubmission(&self, job_id: &str) -> Job {
+        let source = if self.labels.contains_key(TRIAL_LABEL) {
+            self.trial_as_job()
+        } else {
+            self.clone()
+        };
+        let mut training_input = source.training_input;
+        // A job dir named after the job (the engine's default, or a user's habit) is the
+        // copy's own, not the original's to overwrite.
+        if let Some(dir) = training_input.as_mut().and_then(|i| i.job_dir.as_mut())
+            && let Some(parent) = dir
+                .trim_end_matches('/')
+                .strip_suffix(&self.job_id)
+                .filter(|p| p.ends_with('/'))
+        {
+            *dir = format!("{parent}{job_id}");
+        }
+        Job {
+            job_id: job_id.to_owned(),
+            display_name: source.display_name,
+            labels: source.labels,
+            training_input,
+            prediction_input: source.prediction_input,
+            ..Job::default()
+        }
+    }
+
     /// The model a finished job's artifact deploys to: its `model` label, `digits` for
     /// the sample trainer's jobs, else the job's id.
     pub fn deploy_model_name(&self) -> String {
@@ -489,6 +518,18 @@ impl Job {
     pub fn duration(&self, now: DateTime<Utc>) -> Option<chrono::Duration> {
         let start = self.start_time?;
         Some(self.end_time.unwrap_or(now) - start)
+    }
+}
+
+/// `train_3` → `train_4`; `train` → `train_2`: the id a re-run of a job gets.
+pub fn next_id(id: &str) -> String {
+    match id.rsplit_once('_') {
+        Some((stem, n))
+            if !n.is_empty() && n.len() < 6 && n.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            format!("{stem}_{}", n.parse::<u64>().unwrap_or(0) + 1)
+        }
+        _ => format!("{id}_2"),
     }
 }
 

@@ -16,3 +16,13 @@ pub fn shell_words(argv: &[String]) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// `text` in single quotes, as one shell word whatever it holds.
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// A command line split over several lines: each part on its own, ending in ` \`.
+pub fn continued(parts: &[String]) -> String {
+    parts.join(" \\\n  ")
+}

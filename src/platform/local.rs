@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{Platform, PlatformError, SnippetAuth};
+use crate::domain::shell::{continued, shell_quote};
 use crate::domain::{
     Capabilities, ClusterSummary, Job, JobPage, LogPage, MetricsPage, Model, ModelPage,
     ServingMetrics, ServingRuntimes, Version, VersionPage,
@@ -275,6 +276,20 @@ impl Platform for LocalPlatform {
             self.models_url()
         );
         self.post(&url, &serde_json::json!({})).await
+    }
+
+    fn resubmit_command(&self, job: &Job, new_id: &str) -> Result<String, String> {
+        let body = serde_json::to_string(&job.resubmission(new_id)).map_err(|e| e.to_string())?;
+        let mut parts = vec![format!("curl -X POST {}", shell_quote(&self.jobs_url()))];
+        if let Some(file) = &self.token_file {
+            parts.push(format!(
+                "-H \"Authorization: Bearer $(cat {})\"",
+                shell_quote(&file.display().to_string())
+            ));
+        }
+        parts.push("-H 'Content-Type: application/json'".into());
+        parts.push(format!("-d {}", shell_quote(&body)));
+        Ok(continued(&parts))
     }
 
     fn predict_url(&self, model: &str, version: Option<&str>) -> String {

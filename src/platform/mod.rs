@@ -111,6 +111,13 @@ pub trait Platform: Send + Sync {
     async fn serving_runtimes(&self) -> Result<Option<ServingRuntimes>, PlatformError> {
         Ok(None)
     }
+    /// The shell command that submits `job` again as `new_id` with the platform's own
+    /// tool: curl to the local engine's REST API, `ray job submit`, `gcloud ai
+    /// custom-jobs create`.
+    fn resubmit_command(&self, job: &Job, new_id: &str) -> Result<String, String> {
+        let _ = (job, new_id);
+        Err("this platform has no command line that re-creates a job".into())
+    }
     /// Every model, each with its default version.
     async fn list_models(&self) -> Result<Vec<Model>, PlatformError>;
     /// A model's versions.

@@ -111,6 +111,8 @@ enum JobsAction {
     CloneTrial(JobKey),
     /// Go where a link leads.
     Go(Nav),
+    /// Copy the command line that re-creates a job.
+    CopyCommand(JobKey, Box<Job>),
 }
 
 /// The Jobs tab's state.
@@ -139,7 +141,11 @@ pub struct JobsTab {
     gpu_column: bool,
     /// The failure card of the selected job, once the backend read its log.
     failure: Option<(JobKey, Box<crate::domain::failure::FailureCard>)>,
+    recent_filters: Vec<String>,
 }
+
+/// Filters the palette remembers.
+const RECENT_FILTERS: usize = 10;
 
 impl Default for JobsTab {
     fn default() -> Self {
@@ -161,6 +167,7 @@ impl Default for JobsTab {
             trial_sort: study::TrialSort::default(),
             gpu_column: false,
             failure: None,
+            recent_filters: Vec::new(),
         }
     }
 }
@@ -177,6 +184,33 @@ impl JobsTab {
     pub fn set_filter(&mut self, text: &str) {
         self.filter_text = text.to_owned();
         self.filter_changed();
+        self.remember_filter();
+    }
+
+    /// The filters used last, newest first (the palette offers them).
+    pub fn recent_filters(&self) -> &[String] {
+        &self.recent_filters
+    }
+
+    /// Keeps the filter in use among the recent ones, when it is valid and not empty.
+    fn remember_filter(&mut self) {
+        let text = self.filter_text.trim();
+        if text.is_empty() || self.filter.is_err() {
+            return;
+        }
+        self.recent_filters.retain(|f| f != text);
+        self.recent_filters.insert(0, text.to_owned());
+        self.recent_filters.truncate(RECENT_FILTERS);
+    }
+
+    /// Asks to cancel a job: the confirmation opens (Enter confirms).
+    pub fn ask_cancel(&mut self, key: JobKey) {
+        self.confirm_cancel = Some(key);
+    }
+
+    /// Scrolls the table to the selected job on the next frame.
+    pub fn scroll_to_selected(&mut self) {
+        self.scroll_to_selected = true;
     }
 
     fn filter_changed(&mut self) {
@@ -308,6 +342,9 @@ impl JobsTab {
                 JobsAction::OpenJobDir(dir) => navs.push(Nav::OpenUrl(format!("file://{dir}"))),
                 JobsAction::RunSample => backend.send(Request::RunSampleJob),
                 JobsAction::Go(nav) => navs.push(nav),
+                JobsAction::CopyCommand(job, details) => {
+                    backend.send(Request::CopyJobCommand { job, details });
+                }
                 JobsAction::Fold(key, unfolded) => self.set_unfolded(&key, unfolded),
                 JobsAction::CloneTrial(key) => {
                     if let Some(trial) = state.jobs.find(&key) {
@@ -410,6 +447,9 @@ impl JobsTab {
             }
             if response.changed() {
                 self.filter_changed();
+            }
+            if response.lost_focus() {
+                self.remember_filter();
             }
             for chip in StateChip::ALL {
                 if ui

@@ -1,4 +1,4 @@
-//! The console's keys: Ctrl+F finds, Ctrl+N opens the New job form, Ctrl+K the
+//! The console's keys: Ctrl+P opens the command palette, Ctrl+F finds, Ctrl+N opens the New job form, Ctrl+K the
 //! connections, Esc closes the innermost thing open, j/k and arrows move through jobs,
 //! → and ← unfold and fold a study's trials, Enter opens a job's details, End follows
 //! the log.
@@ -15,6 +15,14 @@ impl App {
             let plain = |k: Key| i.key_pressed(k) && !i.modifiers.command;
             (plain(Key::ArrowRight), plain(Key::ArrowLeft))
         });
+        let palette = ctx.input(|i| i.modifiers.command && i.key_pressed(Key::P));
+        if palette {
+            if self.palette.open {
+                self.palette.open = false;
+            } else {
+                self.palette.open();
+            }
+        }
         let (find, new_job, connections, escape, enter, end, down, up) = ctx.input(|i| {
             let plain = |k: Key| i.key_pressed(k) && !i.modifiers.command;
             (
@@ -44,14 +52,16 @@ impl App {
             self.connections_panel.open = !self.connections_panel.open;
         }
         if escape {
-            if self.form.is_some() {
+            if self.palette.open {
+                self.palette.open = false;
+            } else if self.form.is_some() {
                 self.form = None;
             } else if self.connections_panel.close_one() {
             } else if self.tab == Tab::Jobs {
                 self.jobs_tab.close_one();
             }
         }
-        if typing || self.form.is_some() || self.connections_panel.open {
+        if typing || self.form.is_some() || self.connections_panel.open || self.palette.open {
             return;
         }
         match self.tab {

@@ -14,6 +14,8 @@ pub mod log_buffer;
 pub mod logs;
 pub mod models;
 pub mod nav;
+pub mod palette;
+mod palette_commands;
 pub mod predict;
 pub mod resources;
 pub mod scalars;
@@ -62,6 +64,7 @@ pub struct App {
     /// A page to open in the browser on the next frame.
     open_url: Option<String>,
     toasts: Toasts,
+    palette: palette::Palette,
 }
 
 impl App {
@@ -83,6 +86,7 @@ impl App {
             form: None,
             open_url: None,
             toasts: Toasts::default(),
+            palette: palette::Palette::default(),
         }
     }
 
@@ -319,6 +323,13 @@ impl App {
         }
         self.connections_panel
             .show(ui.ctx(), connections, &self.backend);
+        if self.palette.open {
+            self.palette
+                .refresh(&self.state, self.jobs_tab.recent_filters());
+            if let Some(command) = self.palette.show(ui.ctx()) {
+                self.run_command(command);
+            }
+        }
         self.toasts.show(ui.ctx());
     }
 

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::domain::shell::{continued, shell_quote};
 use crate::domain::{Filter, Invocation, Job, JobPage, JobState, PredictionInput, TrainingInput};
 use crate::platform::PlatformError;
 
@@ -271,6 +272,59 @@ pub(super) fn submission(
         entrypoint_num_gpus: resources.gpus,
         entrypoint_memory: resources.memory_bytes,
     }
+}
+
+/// The `ray job submit` line that submits `job` again as `new_id` (the Ray CLI uploads
+/// its working dir and packages itself); `token` adds the header a secured cluster wants.
+pub(super) fn submit_command(
+    job: &Job,
+    new_id: &str,
+    address: &str,
+    token: bool,
+) -> Result<String, String> {
+    let job = job.resubmission(new_id);
+    let input = job
+        .training_input
+        .clone()
+        .filter(|i| i.hyperparameters.is_none())
+        .ok_or("only a training job (not a study or a batch job) has a ray job submit line")?;
+    let plan = submission(&job, &input, input.working_dir.clone(), &input.package_uris);
+    let mut parts = Vec::new();
+    if token {
+        parts.push("# RAY_TOKEN: the connection's token".to_owned());
+    }
+    let prefix = if token {
+        r#"RAY_JOB_HEADERS='{"Authorization": "Bearer '"$RAY_TOKEN"'"}' "#
+    } else {
+        ""
+    };
+    let mut line = vec![
+        format!("{prefix}ray job submit --address {}", shell_quote(address)),
+        format!("--submission-id {}", shell_quote(&plan.submission_id)),
+    ];
+    if !plan.runtime_env.is_empty() {
+        line.push(format!(
+            "--runtime-env-json {}",
+            shell_quote(&serde_json::to_string(&plan.runtime_env).unwrap_or_default())
+        ));
+    }
+    line.push(format!(
+        "--metadata-json {}",
+        shell_quote(&serde_json::to_string(&plan.metadata).unwrap_or_default())
+    ));
+    if let Some(cpus) = plan.entrypoint_num_cpus {
+        line.push(format!("--entrypoint-num-cpus {cpus}"));
+    }
+    if let Some(gpus) = plan.entrypoint_num_gpus {
+        line.push(format!("--entrypoint-num-gpus {gpus}"));
+    }
+    if let Some(memory) = plan.entrypoint_memory {
+        line.push(format!("--entrypoint-memory {memory}"));
+    }
+    // The shell splits the entry point into words; the CLI joins them back (shlex.join).
+    line.push(format!("--no-wait -- {}", plan.entrypoint));
+    parts.push(continued(&line));
+    Ok(parts.join("\n"))
 }
 
 /// A command line a shell splits back into `argv`.

@@ -462,6 +462,10 @@ impl Platform for RayPlatform {
         self.version(model, version).await
     }
 
+    fn resubmit_command(&self, job: &Job, new_id: &str) -> Result<String, String> {
+        jobs::submit_command(job, new_id, &self.http.dashboard, self.http.token.is_some())
+    }
+
     fn predict_url(&self, model: &str, version: Option<&str>) -> String {
         match version {
             Some(v) => format!("{}/{model}/versions/{v}", self.http.serve),

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::client::int64;
+use crate::domain::shell::{continued, shell_quote};
 use crate::domain::{AcceleratorConfig, Invocation, Job, JobState, ReplicaConfig, TrainingInput};
 
 /// The machine a replica runs on when the form leaves it out.
@@ -306,6 +307,54 @@ pub fn custom_job_for(job: &Job, input: &TrainingInput) -> Result<CustomJob, Str
         labels: job.labels.clone(),
         ..CustomJob::default()
     })
+}
+
+/// The `gcloud ai custom-jobs create` lines that submit `job` again as `new_name` in
+/// `project` and `region`: its spec written to a file (gcloud's `--config`), then the call.
+pub fn create_command(
+    job: &Job,
+    new_name: &str,
+    project: &str,
+    region: &str,
+) -> Result<String, String> {
+    let job = job.resubmission(new_name);
+    let input = job
+        .training_input
+        .clone()
+        .filter(|i| i.hyperparameters.is_none())
+        .ok_or("only a custom training job (not a study or a batch job) has a gcloud ai custom-jobs create line")?;
+    let custom = custom_job_for(&job, &input)?;
+    let spec = serde_json::to_string_pretty(&custom.job_spec).map_err(|e| e.to_string())?;
+    let stem: String = new_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let file = format!("/tmp/{stem}.json");
+    let mut line = vec![
+        "gcloud ai custom-jobs create".to_owned(),
+        format!("--project={}", shell_quote(project)),
+        format!("--region={}", shell_quote(region)),
+        format!("--display-name={}", shell_quote(&custom.display_name)),
+    ];
+    if !custom.labels.is_empty() {
+        let labels: Vec<String> = custom
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        line.push(format!("--labels={}", shell_quote(&labels.join(","))));
+    }
+    line.push(format!("--config={file}"));
+    Ok(format!(
+        "cat > {file} <<'SPEC'\n{spec}\nSPEC\n{}",
+        continued(&line)
+    ))
 }
 
 /// The console's job for a custom job.

@@ -477,6 +477,15 @@ impl Platform for VertexPlatform {
         Ok(models::to_version(&updated, &endpoints))
     }
 
+    fn resubmit_command(&self, job: &Job, new_id: &str) -> Result<String, String> {
+        // A display name need not be unique on Vertex AI: the copy keeps it.
+        let name = job
+            .display_name
+            .clone()
+            .unwrap_or_else(|| new_id.to_owned());
+        jobs::create_command(job, &name, &self.http.project, &self.http.region)
+    }
+
     fn predict_url(&self, model: &str, _version: Option<&str>) -> String {
         let endpoint = lock(&self.endpoint_of)
             .get(model)

@@ -365,14 +365,4 @@ fn lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// `train_3` → `train_4`; `train` → `train_2`.
-pub fn next_id(id: &str) -> String {
-    match id.rsplit_once('_') {
-        Some((stem, n))
-            if !n.is_empty() && n.len() < 6 && n.chars().all(|c| c.is_ascii_digit()) =>
-        {
-            format!("{stem}_{}", n.parse::<u64>().unwrap_or(0) + 1)
-        }
-        _ => format!("{id}_2"),
-    }
-}
+pub use crate::domain::job::next_id;

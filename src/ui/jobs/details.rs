@@ -69,6 +69,15 @@ impl JobsTab {
                     Box::new(job.clone()),
                 ))));
             }
+            if ui
+                .button("📋 Copy as command")
+                .on_hover_text(
+                    "Copy the command line that submits this job again (curl to the local engine, ray job submit, gcloud ai custom-jobs create)",
+                )
+                .clicked()
+            {
+                actions.push(JobsAction::CopyCommand(key.clone(), Box::new(job.clone())));
+            }
             if ui.button("📜 Logs").clicked() {
                 actions.push(JobsAction::ShowLogs);
             }
