@@ -177,7 +177,7 @@ mod tests {
         m.push("Job eval_0042_resnet · FAILED"); // 1
         m.push("Go to Resources"); // 2
         m.push("Job xtrain_big · QUEUED"); // 3
-        assert_eq!(best(&mut m, "0042"), [0, 1]);
+        assert_eq!(best(&mut m, "0042"), [1, 0], "the earlier match first");
         assert_eq!(best(&mut m, "train"), [0, 3], "a word start first");
         assert_eq!(best(&mut m, "RESN"), [0, 1]);
         // Scattered: g-t-r in "Go to Resources".
@@ -193,7 +193,13 @@ mod tests {
         }
         assert_eq!(m.search("07").len(), MAX_RESULTS);
         assert_eq!(best(&mut m, "0777"), [777]);
-        assert_eq!(best(&mut m, "077").len(), 10);
+        // Going back: "077" is in 11 ids, which rank above the scattered 0…7…7 ones.
+        let mut substrings = best(&mut m, "077")[..11].to_vec();
+        substrings.sort_unstable();
+        assert_eq!(
+            substrings,
+            [77, 770, 771, 772, 773, 774, 775, 776, 777, 778, 779]
+        );
         assert_eq!(m.search("").len(), MAX_RESULTS);
         assert_eq!(best(&mut m, "job_0999"), [999]);
     }
