@@ -273,3 +273,138 @@ fn copy_as_command_gives_a_curl_line_that_re_creates_the_job() {
         b.invocation.as_ref().unwrap().argv
     );
 }
+
+#[test]
+fn a_search_across_a_thousand_jobs_logs_finds_the_planted_line_and_opens_it() {
+    let engine = TestEngine::start(&["--max-running", "32"]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let started = std::time::Instant::now();
+    runtime.block_on(async {
+        for i in 0..1000 {
+            // Printed in two parts so the command line (in the engine's notes) holds no match.
+            let planted = if i == 617 {
+                "printf '%s %s\\n' 'checkpoint corrupted: CRC' 'mismatch in shard 3'; "
+            } else {
+                ""
+            };
+            let script = format!("seq 1 40 | sed 's/^/step /'; {planted}echo done {i}");
+            engine
+                .platform
+                .submit_job(&command_job(&format!("gen_{i:04}"), &["sh", "-c", &script]))
+                .await
+                .unwrap();
+        }
+        for i in (0..1000).rev() {
+            engine.wait_finished(&format!("gen_{i:04}")).await;
+        }
+    });
+    eprintln!("1000 jobs ran in {:?}", started.elapsed());
+
+    // The API: smart case, context, paging, and clear refusals.
+    let (code, page) = runtime.block_on(engine.post_raw(
+        "/v1/projects/local/jobs:searchLogs",
+        r#"{"query": "crc MISMATCH", "contextLines": 1}"#,
+    ));
+    assert_eq!(code, 200, "{page}");
+    assert_eq!(
+        page["jobs"].as_array().map(Vec::len),
+        Some(0),
+        "a capital letter matches case exactly"
+    );
+    let mut found = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let body =
+            serde_json::json!({"query": "crc mismatch", "contextLines": 1, "pageToken": token});
+        let (code, page) = runtime
+            .block_on(engine.post_raw("/v1/projects/local/jobs:searchLogs", &body.to_string()));
+        assert_eq!(code, 200, "{page}");
+        assert_eq!(page["totalJobs"], 1000);
+        found.extend(page["jobs"].as_array().unwrap().iter().cloned());
+        match page["nextPageToken"].as_str() {
+            Some(next) => token = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0]["jobId"], "gen_0617");
+    let m = &found[0]["matches"][0];
+    assert_eq!(
+        m["entry"]["text"],
+        "checkpoint corrupted: CRC mismatch in shard 3"
+    );
+    assert_eq!(m["before"][0]["text"], "step 40");
+    assert_eq!(m["after"][0]["text"], "done 617");
+    for (body, status, says) in [
+        (r#"{"query": ""}"#, 400, "give the text to find"),
+        (
+            r#"{"query": "x", "contextLines": 9}"#,
+            400,
+            "contextLines must be from 0 to 5",
+        ),
+        (
+            r#"{"query": "x", "jobIds": ["nope"]}"#,
+            404,
+            "no job named \"nope\"",
+        ),
+        (
+            r#"{"query": "x", "pageToken": "zz"}"#,
+            400,
+            "not given by this search",
+        ),
+        (r#"{"query": "x", "colour": 1}"#, 400, "colour"),
+    ] {
+        let (code, answer) =
+            runtime.block_on(engine.post_raw("/v1/projects/local/jobs:searchLogs", body));
+        assert_eq!(code, status, "{body}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{body}: {message}");
+    }
+
+    // The console: the Logs tab's "All jobs" view, then the line in its job's log.
+    let mut harness = console_harness(&engine);
+    step_until(
+        &mut harness,
+        "the jobs listed",
+        Duration::from_secs(20),
+        |h| h.state().snapshots().jobs.len() == 1000,
+    );
+    click(&mut harness, "Logs");
+    click(&mut harness, "All jobs");
+    common::console::type_into(&mut harness, "Search every job's log", "crc mismatch");
+    step_until(
+        &mut harness,
+        "the planted line found",
+        Duration::from_secs(20),
+        |h| {
+            h.state().logs_found_across()
+                == [(
+                    "gen_0617".to_owned(),
+                    vec!["checkpoint corrupted: CRC mismatch in shard 3".to_owned()],
+                )]
+                && has_label_containing(h, "1000 of 1000 jobs searched")
+        },
+    );
+    assert!(has_label(&harness, "gen_0617 — 1 matches"));
+    click(&mut harness, "gen_0617 — 1 matches");
+    click(&mut harness, "gen_0617 — 1 matches");
+    harness
+        .query_all_by_label_contains("checkpoint corrupted: CRC mismatch in shard 3")
+        .next()
+        .unwrap()
+        .click();
+    step_until(
+        &mut harness,
+        "the line in its job's log",
+        Duration::from_secs(20),
+        |h| {
+            h.state()
+                .snapshots()
+                .selected
+                .as_ref()
+                .map(|k| k.job_id.as_str())
+                == Some("gen_0617")
+                && h.state().marked_log_text() == ["checkpoint corrupted: CRC mismatch in shard 3"]
+        },
+    );
+}

@@ -31,6 +31,7 @@ struct Hub {
     log_follower: Option<JoinHandle<()>>,
     metrics_watcher: Option<JoinHandle<()>>,
     logdir_watcher: Option<JoinHandle<()>>,
+    log_searcher: Option<JoinHandle<()>>,
 }
 
 /// Serves requests until the UI goes away.
@@ -53,6 +54,7 @@ pub(super) async fn run(
         currents: HashMap::new(),
         log_follower: None,
         metrics_watcher: None,
+        log_searcher: None,
         logdir_watcher: None,
     };
     if let Some(problem) = loaded.problem {
@@ -305,6 +307,15 @@ impl Hub {
                     },
                 };
                 self.updates().send(update);
+            }
+            Request::SearchLogs(search) => {
+                if let Some(task) = self.log_searcher.take() {
+                    task.abort();
+                }
+                self.log_searcher = search.map(|search| {
+                    let current = self.current(&search.connection);
+                    tokio::spawn(tasks::search_logs(current, search, self.updates().clone()))
+                });
             }
             Request::CopyJobCommand { job, details } => {
                 let update = match self.current(&job.connection).get() {

@@ -58,6 +58,17 @@ pub enum SecretEdit {
     Forget,
 }
 
+/// A search across the logs of a connection's jobs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogSearch {
+    /// Whose jobs.
+    pub connection: ConnectionId,
+    /// What to look for (smart case) and where: empty `job_ids` is every job.
+    pub request: crate::domain::log_search::LogSearchRequest,
+    /// Counts the searches; pages of an older one are dropped.
+    pub generation: u64,
+}
+
 /// What the UI asks of the backend.
 #[derive(Debug, Clone)]
 pub enum Request {
@@ -126,6 +137,8 @@ pub enum Request {
         /// The model's input names.
         inputs: Vec<String>,
     },
+    /// Search the logs of many jobs of a connection (or stop searching: `None`).
+    SearchLogs(Option<LogSearch>),
     /// Copy the command line that submits a job again on its platform (with the next
     /// id), to re-create it from a terminal.
     CopyJobCommand {
@@ -327,6 +340,15 @@ pub enum Update {
         entries: Vec<LogEntry>,
         /// The job has ended and this is the last of its log.
         complete: bool,
+    },
+    /// A page of results of the search across logs.
+    LogSearch {
+        /// The `SearchLogs` request it answers.
+        generation: u64,
+        /// The page, or why the search failed.
+        page: Result<crate::domain::log_search::LogSearchPage, String>,
+        /// No more pages will come.
+        done: bool,
     },
     /// What went wrong in the followed job, read from its whole log once it ended.
     FailureCard {

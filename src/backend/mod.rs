@@ -18,7 +18,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 pub(crate) use messages::Updates;
 pub use messages::{
-    BackendSettings, ConnectionStatus, LogDirSource, ModelChange, ModelView, ModelWatch,
+    BackendSettings, ConnectionStatus, LogDirSource, LogSearch, ModelChange, ModelView, ModelWatch,
     PickTarget, Request, SecretEdit, SnippetKind, Update,
 };
 

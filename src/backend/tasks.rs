@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::Notify;
 
-use super::messages::{PickTarget, Update, Updates};
+use super::messages::{LogSearch, PickTarget, Update, Updates};
 use super::shared::Current;
 use crate::domain::failure::{FailureCard, FailureScan};
 use crate::domain::{ConnectionId, Job, JobKey};
@@ -138,6 +138,51 @@ pub(super) async fn follow_logs(current: Arc<Current>, job: JobKey, updates: Upd
             }
         }
         tokio::time::sleep(LOG_POLL_EVERY).await;
+    }
+}
+
+/// Most matches one search brings to the console (it stops asking for pages then).
+const SEARCH_MATCHES: usize = 5_000;
+
+/// Sends the pages of a search across logs until the last (or enough matches).
+pub(super) async fn search_logs(current: Arc<Current>, search: LogSearch, updates: Updates) {
+    let generation = search.generation;
+    let mut request = search.request;
+    let mut found = 0usize;
+    loop {
+        let Some(platform) = current.get() else {
+            updates.send(Update::LogSearch {
+                generation,
+                page: Err(format!("{} is not connected.", search.connection)),
+                done: true,
+            });
+            return;
+        };
+        let (page, done) = match platform.search_logs(&request).await {
+            Ok(Some(page)) => {
+                found += page.jobs.iter().map(|j| j.matches.len()).sum::<usize>();
+                let done = page.next_page_token.is_none() || found >= SEARCH_MATCHES;
+                request.page_token.clone_from(&page.next_page_token);
+                (Ok(page), done)
+            }
+            Ok(None) => (
+                Err(
+                    "this connection's platform has no log index to search across jobs; \
+                     search one job's log with Ctrl+F in Logs"
+                        .to_owned(),
+                ),
+                true,
+            ),
+            Err(e) => (Err(e.to_string()), true),
+        };
+        updates.send(Update::LogSearch {
+            generation,
+            page,
+            done,
+        });
+        if done {
+            return;
+        }
     }
 }
 

@@ -356,6 +356,64 @@ pub fn read_entries(dir: &Path, after: u64, limit: usize) -> io::Result<Vec<LogE
     Ok(entries)
 }
 
+/// The positions (seq) of the entries that start at `wanted` (stream, byte offset of a
+/// line's start in that stream's file), in the order of `wanted` within each stream;
+/// offsets not yet indexed are left out. Reads the index only as far as needed.
+pub fn seqs_at(dir: &Path, wanted: &[(LogStream, u64)]) -> io::Result<Vec<u64>> {
+    let mut index = match File::open(dir.join(INDEX_FILE)) {
+        Ok(f) => io::BufReader::with_capacity(1 << 16, f),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    // Per stream, the wanted offsets in order and how many are found.
+    let mut per_stream: [Vec<u64>; 3] = Default::default();
+    for (stream, offset) in wanted {
+        per_stream[usize::from(stream.to_code()).min(2)].push(*offset);
+    }
+    for offsets in &mut per_stream {
+        offsets.sort_unstable();
+    }
+    let mut next = [0usize; 3];
+    let mut left = wanted.len();
+    let mut seqs = Vec::with_capacity(wanted.len());
+    let mut record = [0u8; RECORD];
+    let mut seq = 0u64;
+    while left > 0 {
+        match io::Read::read_exact(&mut index, &mut record) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(e),
+        }
+        seq += 1;
+        let Some(r) = Record::decode(&record) else {
+            continue;
+        };
+        let code = usize::from(r.stream.to_code()).min(2);
+        let offsets = &per_stream[code];
+        // Skip wanted offsets this record is already past (they start no entry).
+        while next[code] < offsets.len() && offsets[next[code]] < r.offset {
+            next[code] += 1;
+            left -= 1;
+        }
+        if next[code] < offsets.len() && offsets[next[code]] == r.offset {
+            seqs.push(seq);
+            next[code] += 1;
+            left -= 1;
+        }
+    }
+    seqs.sort_unstable();
+    Ok(seqs)
+}
+
+/// The files a job's log is read from, with their streams.
+pub fn stream_files(dir: &Path) -> [(LogStream, PathBuf); 3] {
+    [
+        (LogStream::Stdout, dir.join(STDOUT_FILE)),
+        (LogStream::Stderr, dir.join(STDERR_FILE)),
+        (LogStream::Engine, dir.join(ENGINE_FILE)),
+    ]
+}
+
 /// The last `max_lines` non-empty lines of a file, for error messages.
 pub fn tail_lines(path: &Path, max_lines: usize) -> Vec<String> {
     let Ok(file) = File::open(path) else {

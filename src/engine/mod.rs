@@ -20,6 +20,7 @@ pub mod combine;
 pub mod gpus;
 pub mod http;
 pub mod joblog;
+pub mod log_search;
 pub mod model_tasks;
 pub mod operations;
 pub mod private_dir;

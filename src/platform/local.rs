@@ -202,6 +202,14 @@ impl Platform for LocalPlatform {
             .await
     }
 
+    async fn search_logs(
+        &self,
+        request: &crate::domain::log_search::LogSearchRequest,
+    ) -> Result<Option<crate::domain::log_search::LogSearchPage>, PlatformError> {
+        let url = format!("{}:searchLogs", self.jobs_url());
+        Ok(Some(self.post(&url, request).await?))
+    }
+
     async fn cluster_summary(&self) -> Result<Option<ClusterSummary>, PlatformError> {
         let url = format!("{}/v1/projects/{PROJECT}/machine", self.base);
         match self.get(&url, &[]).await {

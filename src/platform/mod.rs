@@ -98,6 +98,16 @@ pub trait Platform: Send + Sync {
         id: &str,
         since: Option<DateTime<Utc>>,
     ) -> Result<MetricsPage, PlatformError>;
+    /// One page of a search across the logs of many jobs, where the platform indexes
+    /// them (the local engine); others answer `None` and the console searches the logs
+    /// it has loaded.
+    async fn search_logs(
+        &self,
+        request: &crate::domain::log_search::LogSearchRequest,
+    ) -> Result<Option<crate::domain::log_search::LogSearchPage>, PlatformError> {
+        let _ = request;
+        Ok(None)
+    }
     /// The cluster's size and load, for platforms that are clusters.
     async fn cluster_summary(&self) -> Result<Option<ClusterSummary>, PlatformError> {
         Ok(None)

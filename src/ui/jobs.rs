@@ -203,6 +203,22 @@ impl JobsTab {
         self.recent_filters.truncate(RECENT_FILTERS);
     }
 
+    /// How many jobs the table shows, when a filter, chip or connection narrows it.
+    pub fn shown_count(&self) -> Option<usize> {
+        let narrowed = !self.filter_text.trim().is_empty()
+            || self.chip != StateChip::All
+            || self.connection_chip.is_some();
+        narrowed.then_some(self.view.len())
+    }
+
+    /// The jobs the table shows, in its order.
+    pub fn shown_jobs(&self, list: &JobList) -> Vec<JobKey> {
+        self.view
+            .iter()
+            .filter_map(|&i| list.key_at(i as usize))
+            .collect()
+    }
+
     /// Asks to cancel a job: the confirmation opens (Enter confirms).
     pub fn ask_cancel(&mut self, key: JobKey) {
         self.confirm_cancel = Some(key);

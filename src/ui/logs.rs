@@ -6,6 +6,11 @@ use chrono::{DateTime, Utc};
 use egui::text::{LayoutJob, TextFormat};
 use egui::{Color32, FontId, RichText, Ui};
 
+mod across;
+
+pub use across::AcrossAction;
+use across::AcrossJobs;
+
 use super::format;
 use super::log_buffer::LogBuffer;
 use super::nav::Nav;
@@ -13,7 +18,7 @@ use super::state::Snapshots;
 use super::theme;
 use crate::backend::{Backend, Request, Update};
 use crate::domain::filter::find_ignore_case;
-use crate::domain::{Capabilities, JobKey, LogStream, Severity};
+use crate::domain::{Capabilities, ConnectionId, JobKey, LogStream, Severity};
 
 /// What the Logs tab asks the app to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +34,8 @@ enum LogsAction {
     },
     /// Mark this time on the charts.
     MarkTime(DateTime<Utc>),
+    /// What the "All jobs" view asks.
+    Across(AcrossAction),
 }
 
 /// Lines to mark once they are in the buffer.
@@ -73,6 +80,9 @@ pub struct LogsTab {
     pending_mark: Option<PendingMark>,
     /// The time of the line clicked last: the charts mark it.
     picked_time: Option<DateTime<Utc>>,
+    /// Search the logs of every job instead of reading one.
+    all_jobs: bool,
+    across: AcrossJobs,
 }
 
 impl Default for LogsTab {
@@ -99,6 +109,8 @@ impl Default for LogsTab {
             marked: 0..0,
             pending_mark: None,
             picked_time: None,
+            all_jobs: false,
+            across: AcrossJobs::default(),
         }
     }
 }
@@ -124,6 +136,37 @@ impl LogsTab {
     /// Scrolls to the lines written from `from` to `to` and marks them.
     pub fn mark_time(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) {
         self.pending_mark = Some(PendingMark::Time(from, to));
+    }
+
+    /// Shows the search across every job's log, its box focused.
+    pub fn search_all_jobs(&mut self) {
+        self.all_jobs = true;
+        self.across.focus();
+    }
+
+    /// Shows the selected job's log again.
+    pub fn show_one_job(&mut self) {
+        self.all_jobs = false;
+    }
+
+    /// A search across logs starts: its pages are now the ones kept.
+    pub fn across_started(&mut self, connection: ConnectionId) -> u64 {
+        self.across.started(connection)
+    }
+
+    /// A search across logs could not start, and why.
+    pub fn across_refused(&mut self, connection: ConnectionId, why: String) {
+        self.across.refuse(connection, why);
+    }
+
+    /// Whose jobs the last search across logs was over.
+    pub fn across_connection(&self) -> Option<&ConnectionId> {
+        self.across.connection.as_ref()
+    }
+
+    /// The jobs the search across logs found so far, with their matching lines.
+    pub fn across_found(&self) -> Vec<(String, Vec<String>)> {
+        self.across.found()
     }
 
     /// The lines marked now (positions in the buffer).
@@ -173,7 +216,11 @@ impl LogsTab {
 
     /// Puts the keyboard focus in the search box (Ctrl+F).
     pub fn focus_search(&mut self) {
-        self.focus_search = true;
+        if self.all_jobs {
+            self.across.focus();
+        } else {
+            self.focus_search = true;
+        }
     }
 
     /// Sets the search text as if typed.
@@ -273,15 +320,37 @@ impl LogsTab {
             Update::LogsFailed { job, message } if self.buffer.job() == Some(job) => {
                 self.error = Some(format!("Could not read the log: {message}"));
             }
+            Update::LogSearch { .. } => self.across.on_update(update),
             _ => {}
         }
     }
 
     /// Draws the tab and sends its requests; answers where it leads.
-    pub fn ui(&mut self, ui: &mut Ui, state: &Snapshots, backend: &Backend) -> Vec<Nav> {
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        state: &Snapshots,
+        backend: &Backend,
+        shown_jobs: Option<usize>,
+    ) -> Vec<Nav> {
         let running = state.selected_job().is_some_and(|j| !j.state.is_finished());
         let mut navs = Vec::new();
-        for action in self.draw(ui, running, &state.selected_capabilities()) {
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.all_jobs, false, "This job")
+                .on_hover_text("The selected job's log");
+            ui.selectable_value(&mut self.all_jobs, true, "All jobs")
+                .on_hover_text("Search the logs of every job at once");
+        });
+        let actions = if self.all_jobs {
+            self.across
+                .draw(ui, shown_jobs)
+                .into_iter()
+                .map(LogsAction::Across)
+                .collect()
+        } else {
+            self.draw(ui, running, &state.selected_capabilities())
+        };
+        for action in actions {
             match action {
                 LogsAction::Copy(text) => {
                     let lines = text.lines().count();
@@ -295,6 +364,8 @@ impl LogsTab {
                     backend.send(Request::SaveText { file_name, text });
                 }
                 LogsAction::MarkTime(time) => navs.push(Nav::ChartsAt(time)),
+                LogsAction::Across(AcrossAction::Stop) => backend.send(Request::SearchLogs(None)),
+                LogsAction::Across(action) => navs.push(Nav::SearchAcross(action)),
             }
         }
         navs

@@ -104,6 +104,11 @@ impl App {
             .collect()
     }
 
+    /// The jobs the Logs tab's search across logs found, with their matching lines.
+    pub fn logs_found_across(&self) -> Vec<(String, Vec<String>)> {
+        self.logs.across_found()
+    }
+
     /// Applies pending updates from the backend (within a time budget), then handles
     /// keyboard shortcuts. Call once per frame before [`App::show`].
     pub fn logic(&mut self, ctx: &egui::Context) {
@@ -289,7 +294,10 @@ impl App {
             let (state, backend) = (&self.state, &self.backend);
             let navs = match self.tab {
                 Tab::Jobs => self.jobs_tab.ui(ui, state, backend),
-                Tab::Logs => self.logs.ui(ui, state, backend),
+                Tab::Logs => {
+                    let shown = self.jobs_tab.shown_count();
+                    self.logs.ui(ui, state, backend, shown)
+                }
                 Tab::Resources => self.resources.ui(ui, state, backend, self.logs.buffer()),
                 Tab::Scalars => self.scalars.ui(ui, state, backend),
                 Tab::Models => self.models_tab.ui(ui, state, backend),

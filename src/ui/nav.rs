@@ -8,6 +8,7 @@ use egui::Ui;
 
 use super::App;
 use super::job_form::JobForm;
+use crate::backend::Request;
 use crate::domain::{ConnectionId, Job, JobKey};
 
 /// The console's tabs.
@@ -70,6 +71,8 @@ pub enum Nav {
     LogsAt(DateTime<Utc>, DateTime<Utc>),
     /// Show the selected job's charts with a time marked.
     ChartsAt(DateTime<Utc>),
+    /// Search across the logs of many jobs, or open a job's log at a line found.
+    SearchAcross(super::logs::AcrossAction),
     /// Show the Logs tab searching the selected job's log for a text.
     SearchLogs(String),
     /// Try a model (its default, or a version) in the Predict tab.
@@ -126,6 +129,7 @@ impl App {
                 self.resources.mark(Some(time));
                 self.tab = Tab::Resources;
             }
+            Nav::SearchAcross(action) => self.search_across(action),
             Nav::SearchLogs(text) => {
                 self.logs.set_search(&text);
                 self.tab = Tab::Logs;
@@ -145,6 +149,63 @@ impl App {
             }
             Nav::OpenUrl(url) => self.open_url = Some(url),
             Nav::Toast { text, error } => self.toast(text, error),
+        }
+    }
+
+    /// Starts a search across the logs of the selected job's connection (its jobs the
+    /// Jobs tab shows, when asked), or opens a job's log at a line found.
+    fn search_across(&mut self, action: super::logs::AcrossAction) {
+        use super::logs::AcrossAction;
+        match action {
+            AcrossAction::Search { query, filtered } => {
+                let connection = self
+                    .state
+                    .selected
+                    .as_ref()
+                    .map_or_else(ConnectionId::local, |k| k.connection.clone());
+                let job_ids: Vec<String> = if filtered {
+                    self.jobs_tab
+                        .shown_jobs(&self.state.jobs)
+                        .into_iter()
+                        .filter(|k| k.connection == connection)
+                        .map(|k| k.job_id)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                if filtered && job_ids.is_empty() {
+                    let name = self.state.connections.name(&connection).to_owned();
+                    self.logs.across_refused(
+                        connection,
+                        format!("The Jobs filter shows no job of {name}."),
+                    );
+                    return;
+                }
+                let generation = self.logs.across_started(connection.clone());
+                self.backend
+                    .send(Request::SearchLogs(Some(crate::backend::LogSearch {
+                        connection,
+                        request: crate::domain::log_search::LogSearchRequest {
+                            query,
+                            job_ids,
+                            context_lines: 2,
+                            max_matches: 200,
+                            page_token: None,
+                        },
+                        generation,
+                    })));
+            }
+            AcrossAction::Open(job_id, seq) => {
+                let connection = self
+                    .logs
+                    .across_connection()
+                    .cloned()
+                    .unwrap_or_else(ConnectionId::local);
+                self.navigate(Nav::Select(Some(JobKey::new(&connection, &job_id))));
+                self.logs.show_one_job();
+                self.logs.show_line(seq);
+            }
+            AcrossAction::Stop => self.backend.send(Request::SearchLogs(None)),
         }
     }
 

@@ -51,6 +51,10 @@ impl App {
                 folder: true,
             }),
             PaletteCommand::RunSample => self.backend.send(Request::RunSampleJob),
+            PaletteCommand::SearchAllLogs => {
+                self.tab = Tab::Logs;
+                self.logs.search_all_jobs();
+            }
         }
     }
 

@@ -339,7 +339,8 @@ pub async fn list_entries(
     Ok(Json(page))
 }
 
-fn every_job(engine: &Engine) -> Vec<String> {
+/// Every job's id, newest first.
+pub fn every_job(engine: &Engine) -> Vec<String> {
     let Ok(all) = Filter::parse::<Job>("") else {
         return Vec::new();
     };

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod front;
 pub mod jobs;
+pub mod log_search;
 pub mod logging;
 pub mod models;
 pub mod openapi;
@@ -41,6 +42,7 @@ fn router(engine: Arc<Engine>) -> Router {
     let authed = Router::new()
         .route("/openapi.json", get(openapi::openapi_json))
         .route(jobs, post(jobs::create_job).get(jobs::list_jobs))
+        .route(&format!("{jobs}:searchLogs"), post(log_search::search_logs))
         .route(
             &format!("{jobs}/{{job}}"),
             get(jobs::get_job).post(jobs::job_action),

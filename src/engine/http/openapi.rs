@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use axum::Json;
 
-use super::{error, jobs, logging, models, operations};
+use super::{error, jobs, log_search, logging, models, operations};
 use crate::domain;
 use crate::engine::operations as ops;
 
@@ -46,8 +46,13 @@ use crate::engine::operations as ops;
         operations::list_operations,
         operations::operation_action,
         logging::list_entries,
+        log_search::search_logs,
     ),
     components(schemas(
+        domain::log_search::LogSearchRequest,
+        domain::log_search::LogSearchPage,
+        domain::log_search::JobMatches,
+        domain::log_search::LogMatch,
         domain::Job,
         domain::JobState,
         domain::TrainingInput,

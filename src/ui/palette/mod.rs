@@ -45,6 +45,8 @@ pub enum PaletteCommand {
     OpenLogDir,
     /// Run the bundled sample training job.
     RunSample,
+    /// Search the logs of every job.
+    SearchAllLogs,
 }
 
 /// One line of the palette.
@@ -251,6 +253,11 @@ fn entries(state: &Snapshots, recent_filters: &[String]) -> Vec<Entry> {
         PaletteCommand::OpenLogDir,
     );
     action(
+        "Search the logs of every job".into(),
+        "Logs",
+        PaletteCommand::SearchAllLogs,
+    );
+    action(
         "Run the sample training job".into(),
         "local engine",
         PaletteCommand::RunSample,
@@ -290,6 +297,13 @@ fn entries(state: &Snapshots, recent_filters: &[String]) -> Vec<Entry> {
             command: PaletteCommand::SelectJob(key),
         });
     }
+    model_entries(state, &mut out);
+    out
+}
+
+/// A model's entry, and one per version to make it the default (the one before the
+/// default is the roll-back).
+fn model_entries(state: &Snapshots, out: &mut Vec<Entry>) {
     for view in &state.models.list {
         let name = &view.model.name;
         out.push(Entry {
@@ -323,5 +337,4 @@ fn entries(state: &Snapshots, recent_filters: &[String]) -> Vec<Entry> {
             });
         }
     }
-    out
 }
