@@ -408,3 +408,51 @@ fn a_search_across_a_thousand_jobs_logs_finds_the_planted_line_and_opens_it() {
         },
     );
 }
+
+#[test]
+fn a_diff_of_two_clones_shows_exactly_the_one_changed_arg() {
+    let engine = TestEngine::start(&[]);
+    let mut harness = console_harness(&engine);
+    let mut a = command_job("lr_a", &["sh", "-c", "echo training with $0 $@", "x"]);
+    let input = a.training_input.as_mut().unwrap();
+    input.args = ["--lr", "0.1", "--epochs=3", "--fast"]
+        .map(String::from)
+        .to_vec();
+    input.env.insert("BATCH".into(), "64".into());
+    a.labels.insert("team".into(), "vision".into());
+    let mut b = a.resubmission("lr_b");
+    b.training_input.as_mut().unwrap().args[1] = "0.01".into();
+    submit(&engine, &a);
+    submit(&engine, &b);
+    step_until(
+        &mut harness,
+        "both jobs done",
+        Duration::from_secs(30),
+        |h| {
+            job_state(h, "lr_a") == Some(JobState::Succeeded)
+                && job_state(h, "lr_b") == Some(JobState::Succeeded)
+        },
+    );
+    click(&mut harness, "lr_a");
+    click(&mut harness, "± Add to diff");
+    click(&mut harness, "lr_b");
+    click(&mut harness, "± Add to diff");
+    click(&mut harness, "± Diff 2 jobs");
+    step_until(&mut harness, "the diff", Duration::from_secs(5), |h| {
+        has_label_containing(h, "fields differ")
+    });
+    assert!(
+        harness
+            .query_all_by_label_contains("fields differ")
+            .any(|n| format!("{n:?}").contains("1 of ")),
+        "one field differs"
+    );
+    assert!(has_label(&harness, "arg --lr"));
+    assert!(has_label(&harness, "0.1") && has_label(&harness, "0.01"));
+    assert!(
+        !has_label(&harness, "arg --epochs"),
+        "only what differs by default"
+    );
+    click(&mut harness, "Show the same fields too");
+    assert!(has_label(&harness, "arg --epochs") && has_label(&harness, "env BATCH"));
+}

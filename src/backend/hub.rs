@@ -308,6 +308,12 @@ impl Hub {
                 };
                 self.updates().send(update);
             }
+            Request::FinalScalars(dirs) => {
+                let updates = self.updates().clone();
+                tokio::task::spawn_blocking(move || {
+                    updates.send(Update::FinalScalars(tasks::final_scalars(&dirs)));
+                });
+            }
             Request::SearchLogs(search) => {
                 if let Some(task) = self.log_searcher.take() {
                     task.abort();

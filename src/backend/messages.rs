@@ -137,6 +137,8 @@ pub enum Request {
         /// The model's input names.
         inputs: Vec<String>,
     },
+    /// Read the last value of each scalar in these jobs' (local) job dirs.
+    FinalScalars(Vec<(JobKey, String)>),
     /// Search the logs of many jobs of a connection (or stop searching: `None`).
     SearchLogs(Option<LogSearch>),
     /// Copy the command line that submits a job again on its platform (with the next
@@ -341,6 +343,8 @@ pub enum Update {
         /// The job has ended and this is the last of its log.
         complete: bool,
     },
+    /// The last value of each scalar (by `run/tag`) in jobs' dirs.
+    FinalScalars(Vec<(JobKey, std::collections::BTreeMap<String, f64>)>),
     /// A page of results of the search across logs.
     LogSearch {
         /// The `SearchLogs` request it answers.

@@ -141,6 +141,34 @@ pub(super) async fn follow_logs(current: Arc<Current>, job: JobKey, updates: Upd
     }
 }
 
+/// The last value of each scalar in each job dir (`run/tag`, or `tag` for the dir's
+/// own run); a dir that cannot be read gives none.
+pub(super) fn final_scalars(
+    dirs: &[(JobKey, String)],
+) -> Vec<(JobKey, std::collections::BTreeMap<String, f64>)> {
+    dirs.iter()
+        .map(|(key, dir)| {
+            let mut logdir = crate::tensorboard::LogDir::new(dir);
+            let mut last = std::collections::BTreeMap::new();
+            if logdir.refresh().is_ok() {
+                for (run, data) in logdir.runs() {
+                    for (tag, points) in &data.tags {
+                        if let Some(p) = points.last() {
+                            let name = if run == "." || run.is_empty() {
+                                tag.clone()
+                            } else {
+                                format!("{run}/{tag}")
+                            };
+                            last.insert(name, p.value);
+                        }
+                    }
+                }
+            }
+            (key.clone(), last)
+        })
+        .collect()
+}
+
 /// Most matches one search brings to the console (it stops asking for pages then).
 const SEARCH_MATCHES: usize = 5_000;
 

@@ -8,6 +8,7 @@ pub mod filter;
 pub mod framework;
 pub mod instances;
 pub mod job;
+pub mod job_diff;
 pub mod log_search;
 pub mod logs;
 pub mod metrics;

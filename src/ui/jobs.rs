@@ -3,6 +3,7 @@
 
 mod coordinates;
 mod details;
+mod diff;
 mod failure;
 mod study;
 
@@ -113,6 +114,10 @@ enum JobsAction {
     Go(Nav),
     /// Copy the command line that re-creates a job.
     CopyCommand(JobKey, Box<Job>),
+    /// Put a job in the diff, or take it out.
+    ToggleDiff(JobKey),
+    /// Open the diff window.
+    OpenDiff,
 }
 
 /// The Jobs tab's state.
@@ -142,6 +147,10 @@ pub struct JobsTab {
     /// The failure card of the selected job, once the backend read its log.
     failure: Option<(JobKey, Box<crate::domain::failure::FailureCard>)>,
     recent_filters: Vec<String>,
+    /// The jobs picked for a diff, and its window.
+    diff: diff::DiffSet,
+    /// The diff's jobs whose final scalars were asked for.
+    scalars_asked: Vec<JobKey>,
 }
 
 /// Filters the palette remembers.
@@ -168,6 +177,8 @@ impl Default for JobsTab {
             gpu_column: false,
             failure: None,
             recent_filters: Vec::new(),
+            diff: diff::DiffSet::default(),
+            scalars_asked: Vec::new(),
         }
     }
 }
@@ -201,6 +212,58 @@ impl JobsTab {
         self.recent_filters.retain(|f| f != text);
         self.recent_filters.insert(0, text.to_owned());
         self.recent_filters.truncate(RECENT_FILTERS);
+    }
+
+    /// Puts a job in the diff (or takes it out).
+    pub fn toggle_diff(&mut self, key: &JobKey) {
+        self.diff.toggle(key);
+    }
+
+    /// Opens the diff window of the jobs picked.
+    pub fn open_diff(&mut self) {
+        self.diff.open = true;
+    }
+
+    /// Keeps the final scalars read from jobs' dirs, for the diff.
+    pub fn set_final_scalars(
+        &mut self,
+        scalars: Vec<(JobKey, std::collections::BTreeMap<String, f64>)>,
+    ) {
+        self.diff.final_scalars.extend(scalars);
+    }
+
+    /// Asks for the final scalars of the diff's jobs not asked about yet.
+    fn ask_final_scalars(&mut self, state: &Snapshots, backend: &Backend) {
+        if !self.diff.open || self.scalars_asked == self.diff.jobs {
+            return;
+        }
+        self.scalars_asked.clone_from(&self.diff.jobs);
+        let dirs: Vec<(JobKey, String)> = self
+            .diff
+            .jobs
+            .iter()
+            .filter(|k| !self.diff.final_scalars.contains_key(*k))
+            .filter(|k| {
+                state
+                    .connections
+                    .capabilities(&k.connection)
+                    .local_job_dirs
+                    .yes()
+            })
+            .filter_map(|k| {
+                let dir = state
+                    .jobs
+                    .find(k)?
+                    .training_input
+                    .as_ref()?
+                    .job_dir
+                    .clone()?;
+                (!crate::domain::bucket::BucketUrl::is_bucket(&dir)).then(|| (k.clone(), dir))
+            })
+            .collect();
+        if !dirs.is_empty() {
+            backend.send(Request::FinalScalars(dirs));
+        }
     }
 
     /// How many jobs the table shows, when a filter, chip or connection narrows it.
@@ -361,6 +424,8 @@ impl JobsTab {
                 JobsAction::CopyCommand(job, details) => {
                     backend.send(Request::CopyJobCommand { job, details });
                 }
+                JobsAction::ToggleDiff(key) => self.diff.toggle(&key),
+                JobsAction::OpenDiff => self.diff.open = true,
                 JobsAction::Fold(key, unfolded) => self.set_unfolded(&key, unfolded),
                 JobsAction::CloneTrial(key) => {
                     if let Some(trial) = state.jobs.find(&key) {
@@ -386,6 +451,8 @@ impl JobsTab {
                 }
             }
         }
+        self.diff.window(ui.ctx(), &state.jobs);
+        self.ask_final_scalars(state, backend);
         navs
     }
 
@@ -441,6 +508,19 @@ impl JobsTab {
 
     fn toolbar(&mut self, ui: &mut Ui, connections: &Connections, actions: &mut Vec<JobsAction>) {
         ui.horizontal(|ui| {
+            let picked = self.diff.jobs.len();
+            if picked > 0
+                && ui
+                    .add_enabled(
+                        picked >= 2,
+                        egui::Button::new(format!("± Diff {picked} jobs")),
+                    )
+                    .on_hover_text("Show the picked jobs side by side, only what differs")
+                    .on_disabled_hover_text("Pick one more job: ± Add to diff, or Ctrl+click a row")
+                    .clicked()
+            {
+                actions.push(JobsAction::OpenDiff);
+            }
             if ui
                 .button("➕ New job")
                 .on_hover_text("Submit a training job")
@@ -544,6 +624,7 @@ impl JobsTab {
             None
         };
         let several = connections.list().len() > 1;
+        let command_held = ui.input(|i| i.modifiers.command);
         let mut builder = TableBuilder::new(ui)
             .id_salt("jobs_table")
             .striped(true)
@@ -620,7 +701,10 @@ impl JobsTab {
                     else {
                         return;
                     };
-                    row.set_selected(selected_row == Some(i as usize));
+                    let picked = list
+                        .key_at(i as usize)
+                        .is_some_and(|k| self.diff.contains(&k));
+                    row.set_selected(selected_row == Some(i as usize) || picked);
                     any_running |= job.state == JobState::Running;
                     let color = theme::state_color(job.state, dark);
                     let state =
@@ -647,7 +731,12 @@ impl JobsTab {
                     row.col(|ui| cell(ui, duration));
                     row.col(|ui| cell(ui, labels_text(job)));
                     if row.response().clicked() {
-                        actions.push(JobsAction::Select(Some(JobKey::new(owner, &job.job_id))));
+                        let key = JobKey::new(owner, &job.job_id);
+                        if command_held {
+                            actions.push(JobsAction::ToggleDiff(key));
+                        } else {
+                            actions.push(JobsAction::Select(Some(key)));
+                        }
                     }
                     if row.response().double_clicked() {
                         actions.push(JobsAction::ShowLogs);

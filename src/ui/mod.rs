@@ -224,6 +224,7 @@ impl App {
             }
             Update::Notice { text, error } => self.toast(text, error),
             Update::FailureCard { job, card } => self.jobs_tab.set_failure_card(job, card),
+            Update::FinalScalars(scalars) => self.jobs_tab.set_final_scalars(scalars),
             Update::ModelChanged { result, .. } => match result {
                 Ok(text) => self.toast(text, false),
                 Err(text) => self.toast(text, true),

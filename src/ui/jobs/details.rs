@@ -78,6 +78,14 @@ impl JobsTab {
             {
                 actions.push(JobsAction::CopyCommand(key.clone(), Box::new(job.clone())));
             }
+            let in_diff = self.diff.contains(key);
+            if ui
+                .selectable_label(in_diff, "± Add to diff")
+                .on_hover_text("Compare this job with others side by side (Ctrl+click rows too)")
+                .clicked()
+            {
+                actions.push(JobsAction::ToggleDiff(key.clone()));
+            }
             if ui.button("📜 Logs").clicked() {
                 actions.push(JobsAction::ShowLogs);
             }
