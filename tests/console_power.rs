@@ -456,3 +456,82 @@ fn a_diff_of_two_clones_shows_exactly_the_one_changed_arg() {
     click(&mut harness, "Show the same fields too");
     assert!(has_label(&harness, "arg --epochs") && has_label(&harness, "env BATCH"));
 }
+
+#[test]
+fn shadow_compare_of_two_versions_shows_the_changed_labels_then_makes_the_new_one_default() {
+    let engine = TestEngine::start(&[]);
+    let fixture = |name: &str| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/models")
+            .join(name)
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (code, answer) = engine
+            .post_raw("/v1/projects/local/models", r#"{"name": "iris"}"#)
+            .await;
+        assert_eq!(code, 200, "{answer}");
+        for (v, file) in [("v1", "iris_logreg.onnx"), ("v2", "iris_forest.onnx")] {
+            let body = serde_json::json!({"name": v, "deploymentUri": fixture(file)});
+            let (code, answer) = engine
+                .post_raw("/v1/projects/local/models/iris/versions", &body.to_string())
+                .await;
+            assert_eq!(code, 200, "{answer}");
+        }
+    });
+    let mut harness = console_harness(&engine);
+    click(&mut harness, "Predict");
+    step_until(
+        &mut harness,
+        "both versions ready",
+        Duration::from_secs(30),
+        |h| {
+            let models = &h.state().snapshots().models.list;
+            models.iter().any(|m| {
+                m.versions.len() == 2
+                    && m.versions
+                        .iter()
+                        .all(|v| v.state == mlconsole::domain::VersionState::Ready)
+            })
+        },
+    );
+    harness
+        .query_all_by_value("compare with…")
+        .last()
+        .expect("the compare drop-down")
+        .click();
+    for _ in 0..3 {
+        harness.step();
+    }
+    click(&mut harness, "compare with v2");
+    // Both say setosa for the first; the linear model and the forest part ways on the
+    // two flowers near the versicolor/virginica border.
+    common::console::replace_in(
+        &mut harness,
+        "Request",
+        r#"{"instances": [[5.1, 3.5, 1.4, 0.2], [4.9, 2.5, 4.5, 1.7], [6.0, 2.2, 5.0, 1.5]]}"#,
+    );
+    click(&mut harness, "Send");
+    step_until(
+        &mut harness,
+        "the comparison",
+        Duration::from_secs(20),
+        |h| has_label_containing(h, "labels changed"),
+    );
+    assert!(has_label_containing(&harness, "2 of 3 labels changed"));
+    assert!(has_label_containing(&harness, "Latency: v1 "));
+    click(&mut harness, "Make v2 the default");
+    step_until(
+        &mut harness,
+        "v2 the default",
+        Duration::from_secs(20),
+        |h| {
+            h.state().snapshots().models.list.iter().any(|m| {
+                m.model
+                    .default_version
+                    .as_ref()
+                    .is_some_and(|v| v.short_name() == "v2")
+            })
+        },
+    );
+}

@@ -276,6 +276,20 @@ impl Hub {
                     self.updates().clone(),
                 ));
             }
+            Request::ShadowPredict {
+                connection,
+                model,
+                versions,
+                body,
+            } => {
+                tokio::spawn(models::shadow_predict(
+                    self.current(&connection),
+                    model,
+                    versions,
+                    body,
+                    self.updates().clone(),
+                ));
+            }
             Request::LoadPredictFile { path, inputs } => {
                 tokio::spawn(models::load_predict_file(
                     path,

@@ -58,6 +58,9 @@ pub enum SecretEdit {
     Forget,
 }
 
+/// One version's answer in a shadow compare: its name, the answer or error, the latency.
+pub type VersionAnswer = (String, Result<String, String>, std::time::Duration);
+
 /// A search across the logs of a connection's jobs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogSearch {
@@ -127,6 +130,17 @@ pub enum Request {
         /// A pinned version, or `None` for the default.
         version: Option<String>,
         /// The request body, `{"instances": [...]}`.
+        body: String,
+    },
+    /// Send one request to two versions of a model at once (shadow compare).
+    ShadowPredict {
+        /// The connection serving the model.
+        connection: ConnectionId,
+        /// The model's short name.
+        model: String,
+        /// The two versions.
+        versions: [String; 2],
+        /// The request body.
         body: String,
     },
     /// Read a file dropped on the Predict tab into a request; `inputs` are the chosen
@@ -460,6 +474,13 @@ pub enum Update {
         result: Result<String, String>,
         /// How long the request took, sent to answered.
         took: std::time::Duration,
+    },
+    /// Both versions' answers to a shadow compare, each with how long it took.
+    Shadowed {
+        /// Per version: its name, its answer or error, and its latency.
+        answers: Box<[VersionAnswer; 2]>,
+        /// How the answers differ, when both came.
+        comparison: Result<crate::domain::shadow::Comparison, String>,
     },
     /// A dropped file read into a request body and its instance count, or why not.
     PredictFile {

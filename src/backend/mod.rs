@@ -19,7 +19,7 @@ use tokio::sync::mpsc::UnboundedSender;
 pub(crate) use messages::Updates;
 pub use messages::{
     BackendSettings, ConnectionStatus, LogDirSource, LogSearch, ModelChange, ModelView, ModelWatch,
-    PickTarget, Request, SecretEdit, SnippetKind, Update,
+    PickTarget, Request, SecretEdit, SnippetKind, Update, VersionAnswer,
 };
 
 /// The UI's end of the backend: send requests, drain updates.

@@ -232,6 +232,47 @@ pub(super) async fn predict(
     });
 }
 
+/// Sends one request to two versions at once; answers both, each timed on its own.
+pub(super) async fn shadow_predict(
+    current: Arc<Current>,
+    model: String,
+    versions: [String; 2],
+    body: String,
+    updates: Updates,
+) {
+    let Some(platform) = current.get() else {
+        let not = || Err("not connected".to_owned());
+        let [a, b] = versions;
+        updates.send(Update::Shadowed {
+            answers: Box::new([(a, not(), Duration::ZERO), (b, not(), Duration::ZERO)]),
+            comparison: Err("not connected".to_owned()),
+        });
+        return;
+    };
+    let one = |version: String| {
+        let (platform, model, body) = (platform.clone(), model.clone(), body.clone());
+        async move {
+            let started = Instant::now();
+            let result = platform
+                .predict(&model, Some(&version), body)
+                .await
+                .map_err(|e| e.to_string());
+            (version, result, started.elapsed())
+        }
+    };
+    let [a, b] = versions;
+    let (a, b) = tokio::join!(one(a), one(b));
+    let comparison = match (&a.1, &b.1) {
+        (Ok(x), Ok(y)) => crate::domain::shadow::compare(x, y),
+        (Err(e), _) => Err(format!("{} answered an error: {e}", a.0)),
+        (_, Err(e)) => Err(format!("{} answered an error: {e}", b.0)),
+    };
+    updates.send(Update::Shadowed {
+        answers: Box::new([a, b]),
+        comparison,
+    });
+}
+
 /// Largest file the Predict playground turns into a request: base64 makes an image a
 /// third larger, and a request body may be at most 32 MiB.
 pub const MAX_PREDICT_FILE: u64 = 16 << 20;

@@ -14,6 +14,7 @@ pub mod logs;
 pub mod metrics;
 pub mod model;
 pub mod predict;
+pub mod shadow;
 pub mod shell;
 pub mod tuning;
 pub mod wire;

@@ -42,6 +42,22 @@ enum PredictAction {
         version: Option<String>,
         body: String,
     },
+    /// Send the request to two versions at once.
+    Shadow {
+        /// The connection serving the model.
+        connection: ConnectionId,
+        model: String,
+        /// The chosen version and the one compared with it.
+        versions: [String; 2],
+        body: String,
+    },
+    /// Make a version the model's default.
+    MakeDefault {
+        /// The connection serving the model.
+        connection: ConnectionId,
+        model: String,
+        version: String,
+    },
     /// Put a snippet that sends this request on the clipboard.
     Copy {
         /// curl or Python.
@@ -116,6 +132,9 @@ pub struct PredictTab {
     cloud_error: Option<String>,
     /// What a dropped file turned into, or why it could not.
     file_note: Option<Result<String, String>>,
+    /// Another version each request also goes to (shadow compare).
+    shadow: Option<String>,
+    shadow_answer: Option<shadow::ShadowAnswer>,
 }
 
 /// Requests longer than this are sent as they are but not shown in the editor: laying
@@ -210,6 +229,10 @@ impl PredictTab {
     pub fn on_update(&mut self, update: &Update) {
         match update {
             Update::Predicted { result, took } => self.answered(result.clone(), *took),
+            Update::Shadowed {
+                answers,
+                comparison,
+            } => self.shadowed(answers, comparison),
             Update::PredictFile { path, result } => self.file_loaded(path.clone(), result.clone()),
             _ => {}
         }
@@ -352,7 +375,11 @@ impl PredictTab {
             .show(ui, |ui| self.history_ui(ui));
         ui.columns(2, |cols| {
             self.editor(&mut cols[0], dark);
-            self.answer(&mut cols[1], dark);
+            if self.shadow.is_some() {
+                self.shadow_ui(&mut cols[1], dark, &model, &mut actions);
+            } else {
+                self.answer(&mut cols[1], dark);
+            }
         });
         actions
     }
@@ -520,6 +547,25 @@ fn request_for(action: PredictAction) -> Request {
             version,
             body,
         },
+        PredictAction::Shadow {
+            connection,
+            model,
+            versions,
+            body,
+        } => Request::ShadowPredict {
+            connection,
+            model,
+            versions,
+            body,
+        },
+        PredictAction::MakeDefault {
+            connection,
+            model,
+            version,
+        } => Request::ChangeModels {
+            connection,
+            change: crate::backend::ModelChange::SetDefault { model, version },
+        },
         PredictAction::Copy {
             kind,
             connection,
@@ -563,6 +609,8 @@ fn request_for(action: PredictAction) -> Request {
         },
     }
 }
+
+mod shadow;
 
 #[cfg(test)]
 mod tests;

@@ -36,6 +36,8 @@ impl PredictTab {
                         {
                             self.model = Some((m.connection.clone(), name.to_owned()));
                             self.version = None;
+                            self.shadow = None;
+                            self.shadow_answer = None;
                         }
                     }
                 });
@@ -71,6 +73,34 @@ impl PredictTab {
                         }
                     }
                 });
+            let others: Vec<String> = view
+                .map(|m| m.versions.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .map(|v| v.short_name().to_owned())
+                .filter(|n| Some(n.as_str()) != chosen.map(Version::short_name))
+                .collect();
+            egui::ComboBox::from_id_salt("predict_shadow")
+                .selected_text(match &self.shadow {
+                    Some(v) => format!("compare with {v}"),
+                    None => "compare with…".to_owned(),
+                })
+                .show_ui(ui, |ui| {
+                    if ui.selectable_label(self.shadow.is_none(), "no other version").clicked() {
+                        self.shadow = None;
+                    }
+                    for name in &others {
+                        if ui
+                            .selectable_label(self.shadow.as_ref() == Some(name), format!("compare with {name}"))
+                            .clicked()
+                        {
+                            self.shadow = Some(name.clone());
+                            self.shadow_answer = None;
+                        }
+                    }
+                })
+                .response
+                .on_hover_text("Shadow compare: send each request to another version too, and see what differs");
             let inputs = chosen.map(|v| v.inputs.as_slice()).unwrap_or_default();
             if ui
                 .add_enabled(!inputs.is_empty(), egui::Button::new("Template"))
@@ -100,12 +130,20 @@ impl PredictTab {
                     outcome: String::new(),
                     ok: false,
                 });
-                actions.push(PredictAction::Send {
-                    connection: connection.clone(),
-                    model: model.to_owned(),
-                    version: self.version.clone(),
-                    body: self.body.clone(),
-                });
+                match (&self.shadow, chosen) {
+                    (Some(other), Some(first)) => actions.push(PredictAction::Shadow {
+                        connection: connection.clone(),
+                        model: model.to_owned(),
+                        versions: [first.short_name().to_owned(), other.clone()],
+                        body: self.body.clone(),
+                    }),
+                    _ => actions.push(PredictAction::Send {
+                        connection: connection.clone(),
+                        model: model.to_owned(),
+                        version: self.version.clone(),
+                        body: self.body.clone(),
+                    }),
+                }
             }
             if self.in_flight.is_some() {
                 ui.spinner();
