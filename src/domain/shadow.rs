@@ -135,7 +135,11 @@ fn numbers(a: &Value, b: &Value, d: &mut InstanceDiff, depth: usize) {
         }
         (Value::Object(x), Value::Object(y)) => {
             d.shape_differs |= x.len() != y.len() || x.keys().any(|k| !y.contains_key(k));
-            for (k, xv) in x {
+            // A label is compared as a label, not as a number that moved.
+            for (k, xv) in x
+                .iter()
+                .filter(|(k, _)| !LABEL_FIELDS.contains(&k.as_str()))
+            {
                 if let Some(yv) = y.get(k) {
                     numbers(xv, yv, d, depth + 1);
                 }
