@@ -268,6 +268,7 @@ fn run_console(cli: &Cli) -> anyhow::Result<()> {
     };
     let exe = std::env::current_exe().context("cannot find the mlconsole binary")?;
     mlconsole::ui::run(mlconsole::backend::BackendSettings {
+        alert_poll: std::time::Duration::from_secs(10),
         config_dir,
         data_dir,
         start_engine_with: (!cli.no_start_engine).then(|| exe.clone()),

@@ -535,3 +535,73 @@ fn shadow_compare_of_two_versions_shows_the_changed_labels_then_makes_the_new_on
         },
     );
 }
+
+#[test]
+fn a_stalled_job_raises_its_alert_once_and_alerts_are_kept_in_the_settings() {
+    let engine = TestEngine::start(&[]);
+    let config = tempfile::tempdir().unwrap();
+    // A rule kept from an earlier session: stall after 2 s on jobs labelled team=vision.
+    std::fs::write(
+        config.path().join("alerts.json"),
+        r#"[{"connection": "local", "filter": "labels.team=vision", "stallSecs": 2, "nonFinite": true}]"#,
+    )
+    .unwrap();
+    let mut harness = common::console::wait_connected(
+        common::console::console_harness_in(&engine, config.path()),
+        &ConnectionId::local(),
+    );
+    let mut sleepy = command_job(
+        "sleepy",
+        &["sh", "-c", "echo step 1; echo step 2; sleep 60"],
+    );
+    sleepy.labels.insert("team".into(), "vision".into());
+    submit(&engine, &sleepy);
+    let busy = command_job(
+        "busy",
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo step $i; sleep 0.2; done",
+        ],
+    );
+    submit(&engine, &busy);
+    step_until(
+        &mut harness,
+        "the stall alert",
+        Duration::from_secs(30),
+        |h| has_label_containing(h, "sleepy looks stalled: its step has stayed at 2"),
+    );
+    // Several more polls: raised once, and never for the job outside the rule.
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < until {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        harness
+            .query_all_by_label_contains("sleepy looks stalled")
+            .count(),
+        1,
+        "raised once"
+    );
+    assert!(!has_label_containing(&harness, "busy looks stalled"));
+
+    // An alert on one job from its details is saved with the settings.
+    click(&mut harness, "busy");
+    click(&mut harness, "🔔 Alert on this job");
+    assert!(has_label(&harness, "Alerts") && has_label(&harness, "job busy"));
+    step_until(
+        &mut harness,
+        "the rule saved",
+        Duration::from_secs(5),
+        |_| {
+            std::fs::read_to_string(config.path().join("alerts.json"))
+                .is_ok_and(|t| t.contains("\"jobId\": \"busy\""))
+        },
+    );
+    assert_eq!(harness.state().alert_rules().len(), 2);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for id in ["sleepy", "busy"] {
+        let _ = runtime.block_on(engine.platform.cancel_job(id));
+    }
+}

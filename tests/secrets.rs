@@ -230,6 +230,7 @@ fn child_stores_a_token_in_the_secret_service() {
         sample_epochs: None,
         use_os_keyring: true,
         buckets: Default::default(),
+        alert_poll: std::time::Duration::from_secs(10),
     };
     let backend = Backend::spawn(settings, egui::Context::default()).unwrap();
     let token = "s3cret-ray-token-0123456789";

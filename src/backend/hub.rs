@@ -15,7 +15,7 @@ use super::messages::{
     BackendSettings, ModelWatch, Request, SecretEdit, SnippetKind, Update, Updates,
 };
 use super::shared::{Current, Shared};
-use super::{models, settings, tasks};
+use super::{alerts, models, settings, tasks};
 use crate::domain::{ConnectionConfig, ConnectionId, ConnectionKind, Job, JobKey};
 use crate::secrets::{Secrets, connection_key};
 
@@ -32,6 +32,9 @@ struct Hub {
     metrics_watcher: Option<JoinHandle<()>>,
     logdir_watcher: Option<JoinHandle<()>>,
     log_searcher: Option<JoinHandle<()>>,
+    alert_watcher: Option<JoinHandle<()>>,
+    /// The alert rules in force.
+    alert_rules: Vec<crate::domain::alerts::AlertRule>,
 }
 
 /// Serves requests until the UI goes away.
@@ -55,6 +58,8 @@ pub(super) async fn run(
         log_follower: None,
         metrics_watcher: None,
         log_searcher: None,
+        alert_watcher: None,
+        alert_rules: Vec::new(),
         logdir_watcher: None,
     };
     if let Some(problem) = loaded.problem {
@@ -64,6 +69,14 @@ pub(super) async fn run(
         hub.start(config);
     }
     hub.send_list(String::new());
+    let config_dir = hub.shared.settings.config_dir.clone();
+    let (rules, problem) = tokio::task::spawn_blocking(move || alerts::load(&config_dir))
+        .await
+        .unwrap_or_else(|e| (Vec::new(), Some(format!("Reading the alerts failed: {e}"))));
+    if let Some(problem) = problem {
+        updates.send(Update::SettingsWarning(problem));
+    }
+    hub.set_alerts(rules);
     // Open the secret store (the keyring's self-test) without holding up the rest.
     tokio::spawn({
         let shared = shared.clone();
@@ -117,6 +130,30 @@ impl Hub {
 
     fn current(&self, id: &ConnectionId) -> Arc<Current> {
         self.get(id).map(|l| l.current.clone()).unwrap_or_default()
+    }
+
+    /// Puts `rules` in force: the watcher starts over with them; the console is told.
+    fn set_alerts(&mut self, rules: Vec<crate::domain::alerts::AlertRule>) {
+        if let Some(task) = self.alert_watcher.take() {
+            task.abort();
+        }
+        self.updates().send(Update::Alerts(rules.clone()));
+        self.alert_rules.clone_from(&rules);
+        if rules.is_empty() {
+            return;
+        }
+        let connections: Vec<_> = self
+            .live
+            .iter()
+            .map(|l| (l.id().clone(), l.current.clone()))
+            .collect();
+        let every = self.shared.settings.alert_poll;
+        self.alert_watcher = Some(tokio::spawn(alerts::watch(
+            rules,
+            connections,
+            every,
+            self.updates().clone(),
+        )));
     }
 
     fn updates(&self) -> &Updates {
@@ -322,6 +359,21 @@ impl Hub {
                 };
                 self.updates().send(update);
             }
+            Request::SetAlerts(rules) => {
+                let dir = self.shared.settings.config_dir.clone();
+                let saved = rules.clone();
+                let result = tokio::task::spawn_blocking(move || alerts::save(&dir, &saved)).await;
+                if let Err(e) = result
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+                {
+                    self.updates().send(Update::Notice {
+                        text: format!("The alerts were not saved: {e}"),
+                        error: true,
+                    });
+                }
+                self.set_alerts(rules);
+            }
             Request::FinalScalars(dirs) => {
                 let updates = self.updates().clone();
                 tokio::task::spawn_blocking(move || {
@@ -362,8 +414,14 @@ impl Hub {
             Request::PickPath { target, folder } => {
                 tokio::spawn(tasks::pick_path(target, folder, self.updates().clone()));
             }
-            Request::SaveConnection { config, secret } => self.save(*config, secret).await,
-            Request::RemoveConnection(id) => self.remove(&id).await,
+            Request::SaveConnection { config, secret } => {
+                self.save(*config, secret).await;
+                self.set_alerts(self.alert_rules.clone());
+            }
+            Request::RemoveConnection(id) => {
+                self.remove(&id).await;
+                self.set_alerts(self.alert_rules.clone());
+            }
             Request::SetConnectionEnabled {
                 connection,
                 enabled,

@@ -32,6 +32,8 @@ pub struct BackendSettings {
     pub use_os_keyring: bool,
     /// Emulator endpoints for `gs://` and `s3://` log dirs (the environment's, normally).
     pub buckets: crate::buckets::BucketAccess,
+    /// How often alerts look at the jobs they cover.
+    pub alert_poll: std::time::Duration,
 }
 
 /// A model and its versions, as the Models and Predict tabs show them.
@@ -151,6 +153,8 @@ pub enum Request {
         /// The model's input names.
         inputs: Vec<String>,
     },
+    /// Replace the alert rules (saved in the config dir; the watcher starts over).
+    SetAlerts(Vec<crate::domain::alerts::AlertRule>),
     /// Read the last value of each scalar in these jobs' (local) job dirs.
     FinalScalars(Vec<(JobKey, String)>),
     /// Search the logs of many jobs of a connection (or stop searching: `None`).
@@ -357,6 +361,8 @@ pub enum Update {
         /// The job has ended and this is the last of its log.
         complete: bool,
     },
+    /// The alert rules in force (at start, and after a change).
+    Alerts(Vec<crate::domain::alerts::AlertRule>),
     /// The last value of each scalar (by `run/tag`) in jobs' dirs.
     FinalScalars(Vec<(JobKey, std::collections::BTreeMap<String, f64>)>),
     /// A page of results of the search across logs.

@@ -3,6 +3,7 @@
 //! repaint after each. Updates name the connection they are about, and each connection
 //! syncs in tasks of its own, so a slow or dead one never stalls another.
 
+mod alerts;
 mod connection;
 mod hub;
 mod live;

@@ -299,6 +299,12 @@ impl FailureScan {
     }
 }
 
+/// Whether a line prints a NaN or an infinity as a value (`loss=nan`, `inf`), not as
+/// part of a word.
+pub fn non_finite(text: &str) -> bool {
+    is_match(&NON_FINITE, text)
+}
+
 fn is_match(pattern: &LazyLock<Option<Regex>>, text: &str) -> bool {
     pattern.as_ref().is_some_and(|r| r.is_match(text))
 }

@@ -1,5 +1,6 @@
 //! Plain data types shared by every part of mlconsole. Depends on nothing else in the crate.
 
+pub mod alerts;
 pub mod batch_prediction;
 pub mod bucket;
 pub mod connection;

@@ -266,6 +266,11 @@ impl JobsTab {
         }
     }
 
+    /// The filter as typed.
+    pub fn filter_text(&self) -> &str {
+        &self.filter_text
+    }
+
     /// How many jobs the table shows, when a filter, chip or connection narrows it.
     pub fn shown_count(&self) -> Option<usize> {
         let narrowed = !self.filter_text.trim().is_empty()
@@ -509,6 +514,13 @@ impl JobsTab {
     fn toolbar(&mut self, ui: &mut Ui, connections: &Connections, actions: &mut Vec<JobsAction>) {
         ui.horizontal(|ui| {
             let picked = self.diff.jobs.len();
+            if ui
+                .button("🔔 Alerts")
+                .on_hover_text("Notifications for stalled jobs, NaN/inf and memory")
+                .clicked()
+            {
+                actions.push(JobsAction::Go(Nav::OpenAlerts));
+            }
             if picked > 0
                 && ui
                     .add_enabled(

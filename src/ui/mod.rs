@@ -3,6 +3,7 @@
 
 #![deny(clippy::disallowed_methods)]
 
+pub mod alerts;
 pub mod bars;
 pub mod chart_render;
 pub mod connections;
@@ -65,6 +66,7 @@ pub struct App {
     open_url: Option<String>,
     toasts: Toasts,
     palette: palette::Palette,
+    alerts: alerts::AlertsPanel,
 }
 
 impl App {
@@ -87,6 +89,7 @@ impl App {
             open_url: None,
             toasts: Toasts::default(),
             palette: palette::Palette::default(),
+            alerts: alerts::AlertsPanel::default(),
         }
     }
 
@@ -102,6 +105,11 @@ impl App {
             .marked_lines()
             .map(|i| buffer.text(i).to_owned())
             .collect()
+    }
+
+    /// The alert rules as the Alerts window has them.
+    pub fn alert_rules(&self) -> &[crate::domain::alerts::AlertRule] {
+        self.alerts.rules()
     }
 
     /// The jobs the Logs tab's search across logs found, with their matching lines.
@@ -225,6 +233,7 @@ impl App {
             Update::Notice { text, error } => self.toast(text, error),
             Update::FailureCard { job, card } => self.jobs_tab.set_failure_card(job, card),
             Update::FinalScalars(scalars) => self.jobs_tab.set_final_scalars(scalars),
+            Update::Alerts(rules) => self.alerts.set_rules(rules),
             Update::ModelChanged { result, .. } => match result {
                 Ok(text) => self.toast(text, false),
                 Err(text) => self.toast(text, true),
@@ -332,6 +341,17 @@ impl App {
         }
         self.connections_panel
             .show(ui.ctx(), connections, &self.backend);
+        let connection = self
+            .state
+            .selected
+            .as_ref()
+            .map_or_else(ConnectionId::local, |k| k.connection.clone());
+        self.alerts.show(
+            ui.ctx(),
+            self.jobs_tab.filter_text(),
+            &connection,
+            &self.backend,
+        );
         if self.palette.open {
             self.palette
                 .refresh(&self.state, self.jobs_tab.recent_filters());

@@ -73,6 +73,10 @@ pub enum Nav {
     ChartsAt(DateTime<Utc>),
     /// Search across the logs of many jobs, or open a job's log at a line found.
     SearchAcross(super::logs::AcrossAction),
+    /// Add an alert on a job and show the Alerts window.
+    AlertOn(JobKey),
+    /// Show the Alerts window.
+    OpenAlerts,
     /// Show the Logs tab searching the selected job's log for a text.
     SearchLogs(String),
     /// Try a model (its default, or a version) in the Predict tab.
@@ -130,6 +134,8 @@ impl App {
                 self.tab = Tab::Resources;
             }
             Nav::SearchAcross(action) => self.search_across(action),
+            Nav::AlertOn(job) => self.alerts.alert_on_job(&job, &self.backend),
+            Nav::OpenAlerts => self.alerts.open = true,
             Nav::SearchLogs(text) => {
                 self.logs.set_search(&text);
                 self.tab = Tab::Logs;

@@ -51,6 +51,7 @@ impl App {
                 folder: true,
             }),
             PaletteCommand::RunSample => self.backend.send(Request::RunSampleJob),
+            PaletteCommand::Alerts => self.navigate(Nav::OpenAlerts),
             PaletteCommand::SearchAllLogs => {
                 self.tab = Tab::Logs;
                 self.logs.search_all_jobs();

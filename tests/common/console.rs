@@ -31,6 +31,7 @@ pub fn test_settings(engine: &TestEngine, config_dir: &std::path::Path) -> Backe
         sample_epochs: Some(4),
         use_os_keyring: false,
         buckets: Default::default(),
+        alert_poll: Duration::from_millis(300),
     }
 }
 

@@ -78,6 +78,14 @@ impl JobsTab {
             {
                 actions.push(JobsAction::CopyCommand(key.clone(), Box::new(job.clone())));
             }
+            if !job.state.is_finished()
+                && ui
+                    .button("🔔 Alert on this job")
+                    .on_hover_text("Notify when it stalls, prints NaN/inf or uses 90 % of the memory (edit in Alerts)")
+                    .clicked()
+            {
+                actions.push(JobsAction::Go(Nav::AlertOn(key.clone())));
+            }
             let in_diff = self.diff.contains(key);
             if ui
                 .selectable_label(in_diff, "± Add to diff")

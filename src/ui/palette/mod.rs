@@ -47,6 +47,8 @@ pub enum PaletteCommand {
     RunSample,
     /// Search the logs of every job.
     SearchAllLogs,
+    /// Show the Alerts window.
+    Alerts,
 }
 
 /// One line of the palette.
@@ -252,6 +254,7 @@ fn entries(state: &Snapshots, recent_filters: &[String]) -> Vec<Entry> {
         "Scalars",
         PaletteCommand::OpenLogDir,
     );
+    action("Alerts".into(), "notifications", PaletteCommand::Alerts);
     action(
         "Search the logs of every job".into(),
         "Logs",

@@ -1,0 +1,136 @@
+//! Alerts on running jobs, kept in `alerts.json` beside the connections: the rules load
+//! at start and save when changed; a watcher reads the covered jobs' new log lines and
+//! memory every few seconds and notifies each alert once.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::messages::{Update, Updates};
+use super::shared::Current;
+use crate::domain::ConnectionId;
+use crate::domain::alerts::{AlertRule, AlertWatch};
+
+/// The file's name in the config dir.
+pub const ALERTS_FILE: &str = "alerts.json";
+/// Largest alerts file read.
+const MAX_FILE: u64 = 1 << 20;
+/// Most rules kept.
+pub const MAX_RULES: usize = 200;
+
+/// The saved rules, and what went wrong reading them.
+pub fn load(config_dir: &Path) -> (Vec<AlertRule>, Option<String>) {
+    let path = config_dir.join(ALERTS_FILE);
+    let bytes = match std::fs::File::open(&path).and_then(|file| {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE + 1), &mut bytes)?;
+        Ok(bytes)
+    }) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Vec::new(), None),
+        Err(e) => {
+            return (
+                Vec::new(),
+                Some(format!("Cannot read {}: {e}", path.display())),
+            );
+        }
+    };
+    if bytes.len() as u64 > MAX_FILE {
+        return (
+            Vec::new(),
+            Some(format!("{} is over 1 MiB: not read", path.display())),
+        );
+    }
+    match serde_json::from_slice::<Vec<AlertRule>>(&bytes) {
+        Ok(mut rules) => {
+            rules.truncate(MAX_RULES);
+            (rules, None)
+        }
+        Err(e) => (
+            Vec::new(),
+            Some(format!(
+                "{} is not a list of alert rules ({e}); alerts are off until they are set again",
+                path.display()
+            )),
+        ),
+    }
+}
+
+/// Saves the rules (atomically).
+pub fn save(config_dir: &Path, rules: &[AlertRule]) -> std::io::Result<()> {
+    std::fs::create_dir_all(config_dir)?;
+    let bytes = serde_json::to_vec_pretty(rules).map_err(std::io::Error::other)?;
+    crate::atomic_file::write(&config_dir.join(ALERTS_FILE), &bytes)
+}
+
+/// Watches the jobs the rules cover, every `every`, and notifies each alert once.
+pub(super) async fn watch(
+    rules: Vec<AlertRule>,
+    connections: Vec<(ConnectionId, Arc<Current>)>,
+    every: Duration,
+    updates: Updates,
+) {
+    let mut watch = AlertWatch::default();
+    loop {
+        let mut watched = BTreeSet::new();
+        for (connection, current) in &connections {
+            let mine: Vec<&AlertRule> = rules
+                .iter()
+                .filter(|r| &r.connection == connection)
+                .collect();
+            let Some(platform) = current.get().filter(|_| !mine.is_empty()) else {
+                continue;
+            };
+            let Ok(page) = platform.list_jobs("state=RUNNING", 1000, None).await else {
+                continue;
+            };
+            let machine = match mine.iter().any(|r| r.memory_percent.is_some()) {
+                true => platform
+                    .cluster_summary()
+                    .await
+                    .ok()
+                    .flatten()
+                    .map_or(0, |s| s.memory_total),
+                false => 0,
+            };
+            for job in &page.jobs {
+                let Some(rule) = mine.iter().find(|r| r.covers(connection, job)) else {
+                    continue;
+                };
+                let id = &job.job_id;
+                watched.insert(id.clone());
+                let mut alerts = Vec::new();
+                let after = watch.log_position(id);
+                if let Ok(logs) = platform.read_logs(id, after, 10_000).await {
+                    alerts.extend(watch.observe_log(
+                        id,
+                        &logs.entries,
+                        logs.next_after,
+                        rule,
+                        Utc::now(),
+                    ));
+                }
+                if rule.memory_percent.is_some()
+                    && let Ok(metrics) = platform
+                        .read_metrics(id, Some(Utc::now() - chrono::Duration::seconds(30)))
+                        .await
+                    && let Some(last) = metrics.samples.last()
+                {
+                    alerts.extend(watch.observe_memory(id, last.memory_bytes, machine, rule));
+                }
+                alerts.extend(watch.check_stall(id, rule, Utc::now()));
+                for alert in alerts {
+                    updates.send(Update::Notice {
+                        text: format!("🔔 {}", alert.text),
+                        error: true,
+                    });
+                }
+            }
+        }
+        watch.retain(&watched);
+        tokio::time::sleep(every).await;
+    }
+}
