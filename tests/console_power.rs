@@ -605,3 +605,57 @@ fn a_stalled_job_raises_its_alert_once_and_alerts_are_kept_in_the_settings() {
         let _ = runtime.block_on(engine.platform.cancel_job(id));
     }
 }
+
+#[test]
+fn hovering_the_cpu_chart_shows_the_lines_written_then_and_a_click_marks_them_in_the_log() {
+    let engine = TestEngine::start(&[]);
+    let mut harness = console_harness(&engine);
+    let ticks = "for i in 1 2 3 4 5 6 7 8 9 10; do echo tick $i; sleep 0.5; done";
+    submit(&engine, &command_job("ticker", &["sh", "-c", ticks]));
+    step_until(&mut harness, "the job done", Duration::from_secs(30), |h| {
+        job_state(h, "ticker") == Some(JobState::Succeeded)
+    });
+    click(&mut harness, "ticker");
+    click(&mut harness, "Resources");
+    step_until(&mut harness, "the charts", Duration::from_secs(20), |h| {
+        has_label_containing(h, "CPU (% of one core)")
+            && has_label_containing(h, "Memory (resident)")
+    });
+    // Hover the middle of the CPU chart, just below its title.
+    let title = harness.get_by_label("CPU (% of one core)").rect();
+    let at = egui::pos2(title.left() + 500.0, title.bottom() + 60.0);
+    // The plot settles its bounds over the first frames; the pointer stays put.
+    for _ in 0..10 {
+        harness.hover_at(at);
+        harness.step();
+    }
+    let ticks_shown: Vec<u32> = (1..=10)
+        .filter(|i| has_label_containing(&harness, &format!(" tick {i}")))
+        .collect();
+    assert!(
+        has_label_containing(&harness, "Log at ")
+            && !ticks_shown.is_empty()
+            && ticks_shown.len() < 10,
+        "the lines written around the hovered time, not the whole log: {ticks_shown:?}"
+    );
+    assert!(
+        ticks_shown.windows(2).all(|w| w[1] == w[0] + 1),
+        "one span of consecutive lines: {ticks_shown:?}"
+    );
+    click(&mut harness, "Open in Logs");
+    assert_eq!(shown_tab(&harness), Some(Tab::Logs));
+    for _ in 0..5 {
+        harness.step();
+    }
+    let marked = harness.state().marked_log_text();
+    let want: Vec<String> = ticks_shown.iter().map(|i| format!("tick {i}")).collect();
+    let marked_ticks: Vec<String> = marked
+        .iter()
+        .filter(|t| t.starts_with("tick "))
+        .cloned()
+        .collect();
+    assert_eq!(
+        marked_ticks, want,
+        "the lines the strip showed are marked: {marked:?}"
+    );
+}

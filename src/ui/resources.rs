@@ -426,13 +426,19 @@ impl ResourcesTab {
                 );
             }
         }
-        let clicked = self.charts(ui, &watched);
+        // The charts scroll rather than spill over the log strip below them.
+        let available = ui.available_height();
+        let clicked = egui::ScrollArea::vertical()
+            .id_salt("resource_charts")
+            .auto_shrink([false, false])
+            .show(ui, |ui| self.charts(ui, &watched, available))
+            .inner;
         (changed, clicked)
     }
 
     /// The CPU and memory charts (and GPU ones for jobs on GPUs); answers the time of a
     /// point clicked.
-    fn charts(&mut self, ui: &mut Ui, watched: &[JobKey]) -> Option<DateTime<Utc>> {
+    fn charts(&mut self, ui: &mut Ui, watched: &[JobKey], available: f32) -> Option<DateTime<Utc>> {
         let mut clicked = None;
         let on_gpu = watched.iter().any(|k| {
             self.series
@@ -440,7 +446,7 @@ impl ResourcesTab {
                 .is_some_and(|s| !s.gpu.is_empty() || !s.gpu_memory.is_empty())
         });
         let charts = if on_gpu { 4.0 } else { 2.0 };
-        let height = ((ui.available_height() - 20.0 * charts) / charts).max(100.0);
+        let height = ((available - 20.0 * charts) / charts).max(100.0);
         ui.label(RichText::new("CPU (% of one core)").strong());
         let percent = |y: f64| format!("{y:.1} %");
         let origin = watched
@@ -566,7 +572,9 @@ impl ResourcesTab {
                 }
                 plot.pointer_coordinate().map(|p| p.x)
             });
-        let x = response.inner?;
+        // The plot knows the pointer's coordinate wherever it is: only over the chart
+        // does it point at a time.
+        let x = response.inner.filter(|_| response.response.hovered())?;
         Some((x, response.response.clicked()))
     }
 
