@@ -72,6 +72,9 @@ pub struct Palette {
     /// (jobs revision, models, selected job) the entries were built for.
     built_for: Option<(u64, usize, Option<JobKey>, usize)>,
     focus: bool,
+    /// Take the job list's changes at the next refresh (set when the palette opens:
+    /// while it is open, jobs syncing every second must not rebuild 100k entries).
+    take_jobs: bool,
 }
 
 impl Palette {
@@ -81,6 +84,7 @@ impl Palette {
         self.query.clear();
         self.highlighted = 0;
         self.focus = true;
+        self.take_jobs = true;
         self.built_for = self.built_for.take().map(|mut b| {
             b.3 = usize::MAX; // forces a search with the empty query
             b
@@ -89,8 +93,13 @@ impl Palette {
 
     /// Builds the entries from what the console knows, when that changed.
     pub fn refresh(&mut self, state: &Snapshots, recent_filters: &[String]) {
+        let revision = match (&self.built_for, self.take_jobs) {
+            (Some(built), false) => built.0,
+            _ => state.jobs.revision(),
+        };
+        self.take_jobs = false;
         let key = (
-            state.jobs.revision(),
+            revision,
             state.models.list.iter().map(|m| m.versions.len() + 1).sum(),
             state.selected.clone(),
             recent_filters.len(),
