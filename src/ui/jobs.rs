@@ -147,6 +147,8 @@ pub struct JobsTab {
     /// The failure card of the selected job, once the backend read its log.
     failure: Option<(JobKey, Box<crate::domain::failure::FailureCard>)>,
     recent_filters: Vec<String>,
+    /// Why the selected job's log (and so its failure card) could not be read.
+    failure_error: Option<(JobKey, String)>,
     /// The jobs picked for a diff, and its window.
     diff: diff::DiffSet,
     /// The diff's jobs whose final scalars were asked for.
@@ -177,6 +179,7 @@ impl Default for JobsTab {
             gpu_column: false,
             failure: None,
             recent_filters: Vec::new(),
+            failure_error: None,
             diff: diff::DiffSet::default(),
             scalars_asked: Vec::new(),
         }

@@ -233,6 +233,7 @@ impl App {
             Update::Notice { text, error } => self.toast(text, error),
             Update::FailureCard { job, card } => self.jobs_tab.set_failure_card(job, card),
             Update::FinalScalars(scalars) => self.jobs_tab.set_final_scalars(scalars),
+            Update::LogsFailed { job, message } => self.jobs_tab.failure_unavailable(job, message),
             Update::Alerts(rules) => self.alerts.set_rules(rules),
             Update::ModelChanged { result, .. } => match result {
                 Ok(text) => self.toast(text, false),

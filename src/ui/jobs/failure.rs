@@ -11,6 +11,11 @@ impl JobsTab {
         self.failure = Some((job, card));
     }
 
+    /// The log of a job could not be read: its card will not come; say why instead.
+    pub fn failure_unavailable(&mut self, job: JobKey, why: String) {
+        self.failure_error = Some((job, why));
+    }
+
     /// The card held for `key`, if one came.
     pub fn failure_card_of(&self, key: &JobKey) -> Option<&FailureCard> {
         self.failure
@@ -19,6 +24,30 @@ impl JobsTab {
             .map(|(_, c)| c.as_ref())
     }
 
+    /// Before the card comes: reading, or why the log cannot be read.
+    fn failure_pending(&self, ui: &mut Ui, key: &JobKey, job: &Job) {
+        if job.state != JobState::Failed {
+            return;
+        }
+        match self.failure_error.as_ref().filter(|(k, _)| k == key) {
+            Some((_, why)) => {
+                ui.label(
+                    RichText::new(format!(
+                        "What went wrong cannot be read from the log: {why}"
+                    ))
+                    .weak(),
+                );
+            }
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(RichText::new("Reading the log for what went wrong…").weak());
+                });
+            }
+        }
+    }
+
+    /// The card atop a failed job's details (or a finished one whose log shows NaN/inf).
     pub(super) fn failure_section(
         &self,
         ui: &mut Ui,
@@ -27,12 +56,7 @@ impl JobsTab {
         actions: &mut Vec<JobsAction>,
     ) {
         let Some(card) = self.failure_card_of(key) else {
-            if job.state == JobState::Failed {
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.label(RichText::new("Reading the log for what went wrong…").weak());
-                });
-            }
+            self.failure_pending(ui, key, job);
             return;
         };
         if job.state != JobState::Failed && !card.has_findings() {
