@@ -588,7 +588,7 @@ fn a_stalled_job_raises_its_alert_once_and_alerts_are_kept_in_the_settings() {
 
     // An alert on one job from its details is saved with the settings.
     click(&mut harness, "busy");
-    click(&mut harness, "🔔 Alert on this job");
+    click(&mut harness, "⚠ Alert on this job");
     assert!(has_label(&harness, "Alerts") && has_label(&harness, "job busy"));
     step_until(
         &mut harness,

@@ -124,7 +124,7 @@ pub(super) async fn watch(
                 alerts.extend(watch.check_stall(id, rule, Utc::now()));
                 for alert in alerts {
                     updates.send(Update::Notice {
-                        text: format!("🔔 {}", alert.text),
+                        text: format!("⚠ {}", alert.text),
                         error: true,
                     });
                 }

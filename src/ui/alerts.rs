@@ -83,14 +83,14 @@ impl AlertsPanel {
                     self.dirty = true;
                 }
                 if self.rules.is_empty() {
-                    ui.label("No alerts yet: add one for a job from its details (🔔), or for a filter below.");
+                    ui.label("No alerts yet: add one for a job from its details (⚠), or for a filter below.");
                 }
                 ui.separator();
                 ui.horizontal(|ui| {
                     let text = if filter.trim().is_empty() {
-                        "🔔 Alert on every running job".to_owned()
+                        "⚠ Alert on every running job".to_owned()
                     } else {
-                        format!("🔔 Alert on jobs matching {}", filter.trim())
+                        format!("⚠ Alert on jobs matching {}", filter.trim())
                     };
                     if ui.button(text).clicked() {
                         self.rules.push(AlertRule {

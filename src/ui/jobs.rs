@@ -518,7 +518,7 @@ impl JobsTab {
         ui.horizontal(|ui| {
             let picked = self.diff.jobs.len();
             if ui
-                .button("🔔 Alerts")
+                .button("⚠ Alerts")
                 .on_hover_text("Notifications for stalled jobs, NaN/inf and memory")
                 .clicked()
             {

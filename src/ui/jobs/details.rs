@@ -80,7 +80,7 @@ impl JobsTab {
             }
             if !job.state.is_finished()
                 && ui
-                    .button("🔔 Alert on this job")
+                    .button("⚠ Alert on this job")
                     .on_hover_text("Notify when it stalls, prints NaN/inf or uses 90 % of the memory (edit in Alerts)")
                     .clicked()
             {
@@ -156,11 +156,24 @@ impl JobsTab {
         });
         if let Some(message) = &job.error_message {
             ui.add_space(4.0);
+            // Once the failure card has read the log, the platform's message gives its
+            // first line here and the rest (a stderr tail) folds away.
+            let (first, rest) = message.split_once('\n').unwrap_or((message, ""));
+            let folded = !rest.trim().is_empty()
+                && self.failure_card_of(key).is_some_and(|c| c.has_findings());
+            let shown = if folded { first } else { message.as_str() };
             ui.label(
-                RichText::new(message)
+                RichText::new(shown)
                     .color(theme::error_color(dark))
                     .monospace(),
             );
+            if folded {
+                egui::CollapsingHeader::new("The platform's message in full")
+                    .id_salt(("error_message", &key.job_id))
+                    .show(ui, |ui| {
+                        ui.label(RichText::new(rest).monospace().small());
+                    });
+            }
         }
         ui.add_space(4.0);
         self.failure_section(ui, key, job, actions);

@@ -87,7 +87,7 @@ impl JobsTab {
                         .default_open(false)
                         .show(ui, |ui| {
                             for line in &e.trace {
-                                let text = RichText::new(&line.text).monospace().small();
+                                let text = RichText::new(&line.text).monospace();
                                 if ui
                                     .add(egui::Label::new(text).sense(Sense::click()))
                                     .on_hover_text("Show this line in the log")
@@ -156,7 +156,7 @@ impl JobsTab {
                         .default_open(card.exception.is_none())
                         .show(ui, |ui| {
                             for line in &card.last_lines {
-                                let text = RichText::new(&line.text).monospace().small();
+                                let text = RichText::new(&line.text).monospace();
                                 if ui
                                     .add(egui::Label::new(text).sense(Sense::click()))
                                     .clicked()
