@@ -659,3 +659,41 @@ fn hovering_the_cpu_chart_shows_the_lines_written_then_and_a_click_marks_them_in
         "the lines the strip showed are marked: {marked:?}"
     );
 }
+
+#[test]
+fn a_nan_in_the_job_dirs_scalars_shows_on_the_card_with_a_link_to_the_charts() {
+    let engine = TestEngine::start(&[]);
+    let mut harness = console_harness(&engine);
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = mlconsole::tensorboard::writer::EventWriter::create(dir.path()).unwrap();
+    for step in 0..50 {
+        let loss = if step < 30 {
+            1.0 / (step + 1) as f32
+        } else {
+            f32::NAN
+        };
+        writer.add_scalar("loss", step, loss).unwrap();
+    }
+    drop(writer);
+    let mut job = command_job(
+        "diverged",
+        &["sh", "-c", "echo step 49 loss went bad; exit 3"],
+    );
+    job.training_input.as_mut().unwrap().job_dir = Some(dir.path().display().to_string());
+    submit(&engine, &job);
+    step_until(
+        &mut harness,
+        "the job failed",
+        Duration::from_secs(30),
+        |h| job_state(h, "diverged") == Some(JobState::Failed),
+    );
+    click(&mut harness, "diverged");
+    step_until(
+        &mut harness,
+        "the scalar on the card",
+        Duration::from_secs(20),
+        |h| has_label(h, "Scalar loss is NaN at step 30"),
+    );
+    click(&mut harness, "📉 scalars");
+    assert_eq!(shown_tab(&harness), Some(Tab::Scalars));
+}

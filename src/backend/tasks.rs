@@ -217,17 +217,55 @@ pub(super) async fn search_logs(current: Arc<Current>, search: LogSearch, update
 /// The failure card of a job whose log was scanned to its end, with the platform's
 /// reason and the job's samples (either missing leaves its part out).
 async fn failure_card(platform: &dyn Platform, job_id: &str, scan: &FailureScan) -> FailureCard {
-    let reason = platform
-        .get_job(job_id)
-        .await
-        .ok()
-        .and_then(|j| j.error_message);
+    let job = platform.get_job(job_id).await.ok();
+    let reason = job.as_ref().and_then(|j| j.error_message.clone());
     let samples = platform
         .read_metrics(job_id, None)
         .await
         .map(|page| page.samples)
         .unwrap_or_default();
-    scan.card(reason.as_deref(), &samples)
+    let mut card = scan.card(reason.as_deref(), &samples);
+    // Scalars are read where the job dir is on this machine (the local engine's).
+    let job_dir = job
+        .and_then(|j| j.training_input?.job_dir)
+        .filter(|d| !crate::domain::bucket::BucketUrl::is_bucket(d))
+        .filter(|_| platform.capabilities().local_job_dirs.yes());
+    if let Some(dir) = job_dir {
+        card.non_finite_scalar = tokio::task::spawn_blocking(move || first_non_finite(&dir))
+            .await
+            .ok()
+            .flatten();
+    }
+    card
+}
+
+/// The first NaN or infinity among a job dir's scalars (earliest wall time).
+fn first_non_finite(dir: &str) -> Option<crate::domain::failure::ScalarRef> {
+    let mut logdir = crate::tensorboard::LogDir::new(dir);
+    logdir.refresh().ok()?;
+    let mut first: Option<crate::domain::failure::ScalarRef> = None;
+    for (run, data) in logdir.runs() {
+        for (tag, points) in &data.tags {
+            let Some(p) = points.iter().find(|p| !p.value.is_finite()) else {
+                continue;
+            };
+            if first.as_ref().is_some_and(|f| f.wall_time <= p.wall_time) {
+                continue;
+            }
+            first = Some(crate::domain::failure::ScalarRef {
+                dir: dir.to_owned(),
+                tag: if run == "." || run.is_empty() {
+                    tag.clone()
+                } else {
+                    format!("{run}/{tag}")
+                },
+                step: p.step,
+                value: p.value,
+                wall_time: p.wall_time,
+            });
+        }
+    }
+    first
 }
 
 /// Sends the resource samples of `jobs` (each with its connection) as they are taken.

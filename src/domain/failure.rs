@@ -86,6 +86,21 @@ impl From<&ResourceSample> for SampleRef {
     }
 }
 
+/// A scalar the card points at: where it was written and its value there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalarRef {
+    /// The log dir it was read from.
+    pub dir: String,
+    /// `run/tag`, or the tag of the dir's own run.
+    pub tag: String,
+    /// The step it was written at.
+    pub step: i64,
+    /// Its value (NaN or an infinity).
+    pub value: f64,
+    /// Seconds since the epoch.
+    pub wall_time: f64,
+}
+
 /// What went wrong in one job.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FailureCard {
@@ -95,6 +110,8 @@ pub struct FailureCard {
     pub out_of_memory: Option<OutOfMemory>,
     /// The first line that printed a NaN or an infinity.
     pub non_finite: Option<LineRef>,
+    /// The first scalar in the job dir that is a NaN or an infinity.
+    pub non_finite_scalar: Option<ScalarRef>,
     /// The last lines before exit.
     pub last_lines: Vec<LineRef>,
     /// The last resource sample.
@@ -106,7 +123,10 @@ pub struct FailureCard {
 impl FailureCard {
     /// Whether the card has anything beyond the last lines.
     pub fn has_findings(&self) -> bool {
-        self.exception.is_some() || self.out_of_memory.is_some() || self.non_finite.is_some()
+        self.exception.is_some()
+            || self.out_of_memory.is_some()
+            || self.non_finite.is_some()
+            || self.non_finite_scalar.is_some()
     }
 }
 
@@ -255,6 +275,7 @@ impl FailureScan {
             exception: self.last_exception.clone(),
             out_of_memory: self.out_of_memory(error_message, end, peak),
             non_finite: self.non_finite.clone(),
+            non_finite_scalar: None,
             last_lines,
             end,
             peak,

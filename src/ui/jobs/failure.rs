@@ -121,19 +121,7 @@ impl JobsTab {
                         }
                     });
                 }
-                if let Some(line) = &card.non_finite {
-                    ui.horizontal_wrapped(|ui| {
-                        ui.label(
-                            RichText::new(format!("NaN/inf first printed: {}", line.text.trim()))
-                                .color(theme::severity_color(
-                                    crate::domain::Severity::Warning,
-                                    dark,
-                                ))
-                                .monospace(),
-                        );
-                        link_line(ui, line, "📜 log line", actions);
-                    });
-                }
+                non_finite_rows(ui, card, dark, actions);
                 if let Some(end) = card.end {
                     ui.horizontal_wrapped(|ui| {
                         let peak = card
@@ -167,6 +155,45 @@ impl JobsTab {
                         });
                 }
             });
+    }
+}
+
+/// The first NaN/inf the log printed and the first among the job dir's scalars.
+fn non_finite_rows(ui: &mut Ui, card: &FailureCard, dark: bool, actions: &mut Vec<JobsAction>) {
+    if let Some(line) = &card.non_finite {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(
+                RichText::new(format!("NaN/inf first printed: {}", line.text.trim()))
+                    .color(theme::severity_color(
+                        crate::domain::Severity::Warning,
+                        dark,
+                    ))
+                    .monospace(),
+            );
+            link_line(ui, line, "📜 log line", actions);
+        });
+    }
+    if let Some(s) = &card.non_finite_scalar {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(
+                RichText::new(format!(
+                    "Scalar {} is {} at step {}",
+                    s.tag, s.value, s.step
+                ))
+                .color(theme::severity_color(
+                    crate::domain::Severity::Warning,
+                    dark,
+                )),
+            );
+            if ui
+                .small_button("📉 scalars")
+                .on_hover_text(format!("Open the scalars of {}", s.dir))
+                .clicked()
+            {
+                let dir = std::path::PathBuf::from(&s.dir);
+                actions.push(JobsAction::Go(Nav::WatchLogDir(dir.into())));
+            }
+        });
     }
 }
 
