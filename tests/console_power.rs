@@ -697,3 +697,71 @@ fn a_nan_in_the_job_dirs_scalars_shows_on_the_card_with_a_link_to_the_charts() {
     click(&mut harness, "📉 scalars");
     assert_eq!(shown_tab(&harness), Some(Tab::Scalars));
 }
+
+#[test]
+fn a_click_on_a_scalar_chart_opens_the_log_lines_written_then() {
+    let engine = TestEngine::start(&[]);
+    let mut harness = console_harness(&engine);
+    // A job that logs a line and writes the step's scalar (flat, so the line crosses the
+    // chart's middle) every 0.3 s.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("train.sh");
+    std::fs::write(
+        &script,
+        "for i in $(seq 0 19); do echo \"epoch $i\"; sleep 0.3; done\n",
+    )
+    .unwrap();
+    let mut job = command_job("charted", &["sh", script.to_str().unwrap()]);
+    let job_dir = dir.path().join("out");
+    job.training_input.as_mut().unwrap().job_dir = Some(job_dir.display().to_string());
+    submit(&engine, &job);
+    let mut writer = None;
+    let started = std::time::Instant::now();
+    let mut written = 0;
+    while written < 20 {
+        // Scalars written as the job's lines come (the test stands in for its TensorBoard writer).
+        if started.elapsed() >= Duration::from_millis(300 * written as u64 + 150) {
+            let w = writer.get_or_insert_with(|| {
+                mlconsole::tensorboard::writer::EventWriter::create(&job_dir).unwrap()
+            });
+            w.add_scalar("accuracy", written, 0.5).unwrap();
+            written += 1;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(writer);
+    step_until(&mut harness, "the job done", Duration::from_secs(30), |h| {
+        job_state(h, "charted") == Some(JobState::Succeeded)
+    });
+    click(&mut harness, "charted");
+    click(&mut harness, "📉 Scalars");
+    step_until(
+        &mut harness,
+        "the chart drawn",
+        Duration::from_secs(20),
+        |h| common::console::drawn_charts(h) == 1,
+    );
+    let chart = harness.get_by_label("accuracy chart").rect();
+    harness.hover_at(chart.center());
+    harness.step();
+    harness.get_by_label("accuracy chart").click();
+    for _ in 0..5 {
+        harness.step();
+    }
+    assert_eq!(
+        shown_tab(&harness),
+        Some(Tab::Logs),
+        "the click opens the log"
+    );
+    step_until(
+        &mut harness,
+        "lines of the clicked step marked",
+        Duration::from_secs(5),
+        |h| {
+            let marked = h.state().marked_log_text();
+            !marked.is_empty()
+                && marked.len() < 20
+                && marked.iter().any(|t| t.starts_with("epoch "))
+        },
+    );
+}

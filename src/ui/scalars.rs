@@ -83,6 +83,8 @@ pub struct ScalarsTab {
     worker: Option<ChartWorker>,
     /// A study's runs named by trial and values.
     trial_names: trials::TrialNames,
+    /// The point clicked on a chart: (run, tag, x on the chart's axis).
+    clicked_point: Option<(String, String, f64)>,
 }
 
 impl Default for ScalarsTab {
@@ -106,6 +108,7 @@ impl Default for ScalarsTab {
             views: HashMap::new(),
             worker: None,
             trial_names: trials::TrialNames::default(),
+            clicked_point: None,
         }
     }
 }
@@ -244,7 +247,16 @@ impl ScalarsTab {
         {
             navs.push(Nav::WatchLogDir(dir.clone()));
         }
-        for action in self.draw(ui, job_dir.as_ref()) {
+        let actions = self.draw(ui, job_dir.as_ref());
+        if let Some(time) = self
+            .clicked_point
+            .take()
+            .and_then(|(run, tag, x)| self.wall_time_of(&run, &tag, x))
+        {
+            let second = chrono::Duration::seconds(1);
+            navs.push(Nav::LogsAt(time - second, time + second));
+        }
+        for action in actions {
             match action {
                 ScalarsAction::Watch(dir) => navs.push(Nav::WatchLogDir(dir)),
                 ScalarsAction::Pick => backend.send(Request::PickPath {
@@ -260,6 +272,25 @@ impl ScalarsTab {
             }
         }
         navs
+    }
+
+    /// When the point at `x` (on the chart's x axis) of `run`'s `tag` was written.
+    fn wall_time_of(&self, run: &str, tag: &str, x: f64) -> Option<chrono::DateTime<chrono::Utc>> {
+        let points = self.runs.get(run)?.tags.get(tag)?;
+        let seconds = match self.x_axis {
+            XAxis::Wall => x,
+            XAxis::Relative => points.iter().next()?.wall_time + x,
+            XAxis::Step => {
+                points
+                    .iter()
+                    .min_by(|a, b| {
+                        let (da, db) = ((a.step as f64 - x).abs(), (b.step as f64 - x).abs());
+                        da.total_cmp(&db)
+                    })?
+                    .wall_time
+            }
+        };
+        chrono::DateTime::from_timestamp_micros((seconds * 1e6) as i64)
     }
 
     fn draw(&mut self, ui: &mut Ui, job_dir: Option<&LogDirSource>) -> Vec<ScalarsAction> {

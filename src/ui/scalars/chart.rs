@@ -34,6 +34,7 @@ impl ScalarsTab {
         );
         let view = self.views.get(tag).copied();
         let mut hovered: Option<String> = None;
+        let mut near: Option<(String, f64)> = None;
         let response = Plot::new(("scalar_chart", tag))
             .width(width)
             .height(height)
@@ -56,12 +57,13 @@ impl ScalarsTab {
                         plot.screen_from_plot(pointer),
                     )
                     .map(|(run, p)| {
+                        near = Some((run.to_owned(), p.x));
                         format!(
                             "{run}\n{} {} — {}",
                             axis_word(x_axis),
                             x_label(p.x, x_axis),
                             y_label(p.y, log_y)
-                        )
+                        ) + "\nclick: the log lines written then"
                     });
                 }
             });
@@ -70,6 +72,11 @@ impl ScalarsTab {
         });
         if let Some(text) = hovered {
             response.response.clone().on_hover_text_at_pointer(text);
+        }
+        if response.response.clicked()
+            && let Some((run, x)) = near
+        {
+            self.clicked_point = Some((run, tag.to_owned(), x));
         }
         let bounds = response.transform.bounds();
         let shown = [
