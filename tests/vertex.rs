@@ -677,6 +677,50 @@ async fn googles_own_gcloud_parses_what_the_fake_answers() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_search_across_logs_reads_each_job_s_cloud_logging_entries() {
+    let fake = FakeGoogle::start(FakeConfig::default());
+    let p = signed_in(&fake);
+    let mut ids = Vec::new();
+    for (name, epochs) in [("run_a", "5"), ("run_b", "5")] {
+        let job = p
+            .submit_job(&container_job(name, &["--epochs", epochs]))
+            .await
+            .unwrap();
+        ids.push(job.job_id);
+    }
+    for id in &ids {
+        wait_state(&p, id, JobState::Succeeded).await;
+    }
+    let request = mlconsole::domain::log_search::LogSearchRequest {
+        query: "EPOCH 4".into(),
+        ..Default::default()
+    };
+    let page = p.search_logs(&request).await.unwrap().unwrap();
+    assert!(
+        page.jobs.is_empty(),
+        "a capital letter matches case exactly"
+    );
+    let request = mlconsole::domain::log_search::LogSearchRequest {
+        query: "epoch 4".into(),
+        context_lines: 1,
+        ..Default::default()
+    };
+    let page = p.search_logs(&request).await.unwrap().unwrap();
+    assert_eq!(page.total_jobs, 2);
+    assert_eq!(page.next_page_token, None);
+    let mut found: Vec<&str> = page.jobs.iter().map(|j| j.job_id.as_str()).collect();
+    found.sort_unstable();
+    assert_eq!(found, [ids[0].as_str(), ids[1].as_str()], "{page:#?}");
+    for job in &page.jobs {
+        assert_eq!(job.total, 1);
+        let m = &job.matches[0];
+        assert!(m.entry.text.starts_with("epoch 4"), "{}", m.entry.text);
+        assert!(m.before[0].text.starts_with("epoch 3"));
+        assert!(m.after[0].text.starts_with("epoch 5"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_copied_gcloud_command_re_creates_a_custom_job() {
     let fake = FakeGoogle::start(FakeConfig {
         allow_anonymous: true,

@@ -35,6 +35,46 @@ pub struct LogSearchRequest {
     pub page_token: Option<String>,
 }
 
+/// Jobs a platform without a log index searches per page (their logs are read whole).
+pub const JOBS_PER_PAGE: usize = 10;
+/// Jobs such a platform searches at most when none are named (the newest).
+pub const MAX_UNINDEXED_JOBS: usize = 100;
+
+/// The lines of `entries` that hold `query` (smart case: lower case matches any case),
+/// each with `context` entries either side, at most `limit` of them; and how many match.
+pub fn find_in_entries(
+    entries: &[LogEntry],
+    query: &str,
+    context: usize,
+    limit: usize,
+) -> (Vec<LogMatch>, u64) {
+    let exact = query.chars().any(char::is_uppercase);
+    let needle = query.to_lowercase();
+    let holds = |text: &str| {
+        if exact {
+            text.contains(query)
+        } else {
+            text.to_lowercase().contains(&needle)
+        }
+    };
+    let mut found = Vec::new();
+    let mut total = 0;
+    for (i, entry) in entries.iter().enumerate() {
+        if query.is_empty() || !holds(&entry.text) {
+            continue;
+        }
+        total += 1;
+        if found.len() < limit {
+            found.push(LogMatch {
+                entry: entry.clone(),
+                before: entries[i.saturating_sub(context)..i].to_vec(),
+                after: entries[i + 1..(i + 1 + context).min(entries.len())].to_vec(),
+            });
+        }
+    }
+    (found, total)
+}
+
 /// One matching line and the lines around it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -63,6 +63,72 @@ pub enum SnippetAuth {
     TokenCommand(String),
 }
 
+/// A search across logs for a platform without a log index: each job's log read whole
+/// through [`Platform::read_logs`] and scanned.
+pub async fn search_by_reading<P: Platform + ?Sized>(
+    platform: &P,
+    request: &crate::domain::log_search::LogSearchRequest,
+) -> Result<crate::domain::log_search::LogSearchPage, PlatformError> {
+    use crate::domain::log_search::{
+        JOBS_PER_PAGE, JobMatches, LogSearchPage, MAX_UNINDEXED_JOBS, find_in_entries,
+    };
+    if request.query.is_empty() {
+        return Err(PlatformError::Rejected {
+            status: "INVALID_ARGUMENT".into(),
+            message: "query: give the text to find".into(),
+        });
+    }
+    let ids: Vec<String> = if request.job_ids.is_empty() {
+        platform
+            .list_jobs("", MAX_UNINDEXED_JOBS, None)
+            .await?
+            .jobs
+            .into_iter()
+            .map(|j| j.job_id)
+            .collect()
+    } else {
+        request.job_ids.clone()
+    };
+    let start: usize = request
+        .page_token
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0)
+        .min(ids.len());
+    let end = (start + JOBS_PER_PAGE).min(ids.len());
+    let context = request
+        .context_lines
+        .min(crate::domain::log_search::MAX_CONTEXT) as usize;
+    let mut jobs = Vec::new();
+    for id in &ids[start..end] {
+        let mut entries = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = platform.read_logs(id, after, 10_000).await?;
+            let got = page.entries.len();
+            after = page.next_after;
+            entries.extend(page.entries);
+            if got == 0 || page.complete || entries.len() >= 1_000_000 {
+                break;
+            }
+        }
+        let (matches, total) = find_in_entries(&entries, &request.query, context, 50);
+        if total > 0 {
+            jobs.push(JobMatches {
+                job_id: id.clone(),
+                matches,
+                total,
+            });
+        }
+    }
+    Ok(LogSearchPage {
+        jobs,
+        searched_jobs: end as u64,
+        total_jobs: ids.len() as u64,
+        next_page_token: (end < ids.len()).then(|| end.to_string()),
+    })
+}
+
 /// What the console asks of a platform that runs training jobs.
 #[async_trait]
 pub trait Platform: Send + Sync {
@@ -98,15 +164,14 @@ pub trait Platform: Send + Sync {
         id: &str,
         since: Option<DateTime<Utc>>,
     ) -> Result<MetricsPage, PlatformError>;
-    /// One page of a search across the logs of many jobs, where the platform indexes
-    /// them (the local engine); others answer `None` and the console searches the logs
-    /// it has loaded.
+    /// One page of a search across the logs of many jobs. The local engine searches its
+    /// own index; by default the jobs named (or the newest 100) have their logs read
+    /// whole, [`JOBS_PER_PAGE`](crate::domain::log_search::JOBS_PER_PAGE) a page.
     async fn search_logs(
         &self,
         request: &crate::domain::log_search::LogSearchRequest,
     ) -> Result<Option<crate::domain::log_search::LogSearchPage>, PlatformError> {
-        let _ = request;
-        Ok(None)
+        search_by_reading(self, request).await.map(Some)
     }
     /// The cluster's size and load, for platforms that are clusters.
     async fn cluster_summary(&self) -> Result<Option<ClusterSummary>, PlatformError> {
