@@ -64,33 +64,63 @@ struct Found {
     total: u64,
 }
 
-/// Scans one job's output files for lines holding the needle.
+/// Bytes read from a log file at a time: a search holds at most this (plus the line it
+/// ends in) per thread, however large the file.
+const CHUNK: usize = 8 << 20;
+/// A line longer than this is searched in pieces (the engine's index splits such lines).
+const LONGEST_LINE: usize = 1 << 20;
+
+/// Scans one job's output files for lines holding the needle, a chunk at a time.
 fn scan_job(dir: &Path, needle: &Needle, buf: &mut Vec<u8>) -> io::Result<Found> {
     let mut found = Found {
         starts: Vec::new(),
         total: 0,
     };
     for (stream, path) in joblog::stream_files(dir) {
-        buf.clear();
-        match std::fs::File::open(&path) {
-            Ok(mut file) => {
-                file.read_to_end(buf)?;
-            }
+        let mut file = match std::fs::File::open(&path) {
+            Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
-        }
-        let mut from = 0;
-        while let Some(at) = needle.find(buf, from) {
-            let start = memchr::memrchr(b'\n', &buf[..at]).map_or(0, |i| i + 1);
-            let end = memchr::memchr(b'\n', &buf[at..]).map_or(buf.len(), |i| at + i);
-            found.total += 1;
-            if found.starts.len() < SHOWN_PER_JOB {
-                found.starts.push((stream, start as u64));
+        };
+        buf.clear();
+        // File offset of buf[0]; buf holds whole lines plus the start of the next.
+        let mut base = 0u64;
+        loop {
+            let before = buf.len();
+            let read = (&mut file).take(CHUNK as u64).read_to_end(buf)?;
+            let at_end = read == 0;
+            // Search up to the last line break (all of it at the end of the file, or
+            // when a single line has grown past LONGEST_LINE).
+            let whole = match memchr::memrchr(b'\n', &buf[before.min(buf.len())..]) {
+                _ if at_end => buf.len(),
+                Some(i) => before + i + 1,
+                None if buf.len() > LONGEST_LINE => buf.len(),
+                None => continue,
+            };
+            scan_lines(&buf[..whole], base, stream, needle, &mut found);
+            buf.drain(..whole);
+            base += whole as u64;
+            if at_end {
+                break;
             }
-            from = end + 1;
         }
     }
     Ok(found)
+}
+
+/// Counts the lines of `text` (whole lines, starting at file offset `base`) holding the
+/// needle and keeps the first ones' starts.
+fn scan_lines(text: &[u8], base: u64, stream: LogStream, needle: &Needle, found: &mut Found) {
+    let mut from = 0;
+    while let Some(at) = needle.find(text, from) {
+        let start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |i| i + 1);
+        let end = memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |i| at + i);
+        found.total += 1;
+        if found.starts.len() < SHOWN_PER_JOB {
+            found.starts.push((stream, base + start as u64));
+        }
+        from = end + 1;
+    }
 }
 
 /// What one page of a search found, and the position of the first job not searched.
@@ -251,6 +281,40 @@ mod tests {
         );
         assert_eq!(page.jobs.len(), 5);
         assert_eq!(texts(&page.jobs[0].matches), ["Job started."]);
+    }
+
+    #[test]
+    fn a_log_larger_than_a_chunk_is_searched_across_chunk_boundaries() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("big");
+        // ~20 MiB: three chunks; the planted lines sit on both sides of the boundaries.
+        let filler = "x".repeat(99);
+        let mut lines: Vec<String> = (0..200_000).map(|i| format!("{i:06} {filler}")).collect();
+        for at in [0, 83_885, 83_886, 167_772, 199_999] {
+            lines[at] = format!("planted needle at {at}");
+        }
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        job_with(&dir, &refs);
+        let dirs = vec![("big".to_owned(), dir)];
+        let page = search_page(
+            &dirs,
+            0,
+            &Needle::new("needle").unwrap(),
+            100,
+            0,
+            Duration::from_secs(10),
+        );
+        assert_eq!(page.jobs[0].total, 5);
+        assert_eq!(
+            texts(&page.jobs[0].matches),
+            [
+                "planted needle at 0",
+                "planted needle at 83885",
+                "planted needle at 83886",
+                "planted needle at 167772",
+                "planted needle at 199999"
+            ]
+        );
     }
 
     #[test]
