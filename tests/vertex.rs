@@ -593,6 +593,32 @@ fn a_key_that_is_not_a_service_account_key_is_refused_clearly() {
     assert!(err.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{err}");
 }
 
+/// A gcloud configuration of its own that sends Vertex AI calls to the fake, without
+/// credentials (`auth/disable_credentials`).
+fn gcloud_config(fake: &FakeGoogle) -> tempfile::TempDir {
+    let config = tempfile::tempdir().unwrap();
+    for (key, value) in [
+        ("auth/disable_credentials", "true".to_owned()),
+        ("core/project", fake.config.project.clone()),
+        (
+            "api_endpoint_overrides/aiplatform",
+            format!("{}/", fake.base),
+        ),
+    ] {
+        let out = std::process::Command::new("gcloud")
+            .args(["config", "set", key, &value, "--quiet"])
+            .env("CLOUDSDK_CONFIG", config.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    config
+}
+
 /// Runs Google's own `gcloud` against the fake (without credentials, as
 /// `auth/disable_credentials` makes it) and parses its JSON output.
 fn gcloud_json(config: &std::path::Path, args: &[&str]) -> serde_json::Value {
@@ -626,26 +652,7 @@ async fn googles_own_gcloud_parses_what_the_fake_answers() {
         .unwrap();
     wait_state(&p, &job.job_id, JobState::Succeeded).await;
 
-    let config = tempfile::tempdir().unwrap();
-    for (key, value) in [
-        ("auth/disable_credentials", "true".to_owned()),
-        ("core/project", fake.config.project.clone()),
-        (
-            "api_endpoint_overrides/aiplatform",
-            format!("{}/", fake.base),
-        ),
-    ] {
-        let status = std::process::Command::new("gcloud")
-            .args(["config", "set", key, &value, "--quiet"])
-            .env("CLOUDSDK_CONFIG", config.path())
-            .output()
-            .unwrap();
-        assert!(
-            status.status.success(),
-            "{}",
-            String::from_utf8_lossy(&status.stderr)
-        );
-    }
+    let config = gcloud_config(&fake);
     let region = format!("--region={}", fake.config.region);
     let path = config.path().to_owned();
     let (jobs, described, models, endpoint_json) = tokio::task::spawn_blocking(move || {
@@ -695,7 +702,7 @@ async fn a_search_across_logs_reads_each_job_s_cloud_logging_entries() {
         query: "EPOCH 4".into(),
         ..Default::default()
     };
-    let page = p.search_logs(&request).await.unwrap().unwrap();
+    let page = p.search_logs(&request).await.unwrap();
     assert!(
         page.jobs.is_empty(),
         "a capital letter matches case exactly"
@@ -705,7 +712,7 @@ async fn a_search_across_logs_reads_each_job_s_cloud_logging_entries() {
         context_lines: 1,
         ..Default::default()
     };
-    let page = p.search_logs(&request).await.unwrap().unwrap();
+    let page = p.search_logs(&request).await.unwrap();
     assert_eq!(page.total_jobs, 2);
     assert_eq!(page.next_page_token, None);
     let mut found: Vec<&str> = page.jobs.iter().map(|j| j.job_id.as_str()).collect();
@@ -737,26 +744,7 @@ async fn the_copied_gcloud_command_re_creates_a_custom_job() {
         "{command}"
     );
 
-    let config = tempfile::tempdir().unwrap();
-    for (key, value) in [
-        ("auth/disable_credentials", "true".to_owned()),
-        ("core/project", fake.config.project.clone()),
-        (
-            "api_endpoint_overrides/aiplatform",
-            format!("{}/", fake.base),
-        ),
-    ] {
-        let out = std::process::Command::new("gcloud")
-            .args(["config", "set", key, &value, "--quiet"])
-            .env("CLOUDSDK_CONFIG", config.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let config = gcloud_config(&fake);
     let path = config.path().to_owned();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("sh")

@@ -87,14 +87,15 @@ pub(super) async fn watch(
             let Ok(page) = platform.list_jobs("state=RUNNING", 1000, None).await else {
                 continue;
             };
-            let machine = match mine.iter().any(|r| r.memory_percent.is_some()) {
-                true => platform
+            let machine = if mine.iter().any(|r| r.memory_percent.is_some()) {
+                platform
                     .cluster_summary()
                     .await
                     .ok()
                     .flatten()
-                    .map_or(0, |s| s.memory_total),
-                false => 0,
+                    .map_or(0, |s| s.memory_total)
+            } else {
+                0
             };
             for job in &page.jobs {
                 let Some(rule) = mine.iter().find(|r| r.covers(connection, job)) else {

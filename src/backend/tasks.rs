@@ -187,20 +187,12 @@ pub(super) async fn search_logs(current: Arc<Current>, search: LogSearch, update
             return;
         };
         let (page, done) = match platform.search_logs(&request).await {
-            Ok(Some(page)) => {
+            Ok(page) => {
                 found += page.jobs.iter().map(|j| j.matches.len()).sum::<usize>();
                 let done = page.next_page_token.is_none() || found >= SEARCH_MATCHES;
                 request.page_token.clone_from(&page.next_page_token);
                 (Ok(page), done)
             }
-            Ok(None) => (
-                Err(
-                    "this connection's platform has no log index to search across jobs; \
-                     search one job's log with Ctrl+F in Logs"
-                        .to_owned(),
-                ),
-                true,
-            ),
             Err(e) => (Err(e.to_string()), true),
         };
         updates.send(Update::LogSearch {

@@ -205,9 +205,9 @@ impl Platform for LocalPlatform {
     async fn search_logs(
         &self,
         request: &crate::domain::log_search::LogSearchRequest,
-    ) -> Result<Option<crate::domain::log_search::LogSearchPage>, PlatformError> {
+    ) -> Result<crate::domain::log_search::LogSearchPage, PlatformError> {
         let url = format!("{}:searchLogs", self.jobs_url());
-        Ok(Some(self.post(&url, request).await?))
+        self.post(&url, request).await
     }
 
     async fn cluster_summary(&self) -> Result<Option<ClusterSummary>, PlatformError> {

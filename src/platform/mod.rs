@@ -170,8 +170,8 @@ pub trait Platform: Send + Sync {
     async fn search_logs(
         &self,
         request: &crate::domain::log_search::LogSearchRequest,
-    ) -> Result<Option<crate::domain::log_search::LogSearchPage>, PlatformError> {
-        search_by_reading(self, request).await.map(Some)
+    ) -> Result<crate::domain::log_search::LogSearchPage, PlatformError> {
+        search_by_reading(self, request).await
     }
     /// The cluster's size and load, for platforms that are clusters.
     async fn cluster_summary(&self) -> Result<Option<ClusterSummary>, PlatformError> {

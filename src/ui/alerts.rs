@@ -51,17 +51,19 @@ impl AlertsPanel {
         backend.send(Request::SetAlerts(self.rules.clone()));
     }
 
-    /// Draws the window; `filter` is the Jobs tab's filter, offered as a rule.
+    /// Draws the window; `filter` is the Jobs tab's filter, offered as a rule for the
+    /// selected job's connection (else the local engine).
     pub fn show(
         &mut self,
         ctx: &egui::Context,
         filter: &str,
-        connection: &ConnectionId,
+        connection: Option<&ConnectionId>,
         backend: &Backend,
     ) {
         if !self.open {
             return;
         }
+        let connection = connection.cloned().unwrap_or_else(ConnectionId::local);
         let mut open = true;
         egui::Window::new("Alerts")
             .open(&mut open)
@@ -96,7 +98,7 @@ impl AlertsPanel {
                         self.rules.push(AlertRule {
                             job_id: None,
                             filter: filter.trim().to_owned(),
-                            ..AlertRule::for_job(connection, "")
+                            ..AlertRule::for_job(&connection, "")
                         });
                         self.dirty = true;
                     }

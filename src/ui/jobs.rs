@@ -716,9 +716,10 @@ impl JobsTab {
                     else {
                         return;
                     };
-                    let picked = list
-                        .key_at(i as usize)
-                        .is_some_and(|k| self.diff.contains(&k));
+                    let picked = !self.diff.jobs.is_empty()
+                        && list
+                            .key_at(i as usize)
+                            .is_some_and(|k| self.diff.contains(&k));
                     row.set_selected(selected_row == Some(i as usize) || picked);
                     any_running |= job.state == JobState::Running;
                     let color = theme::state_color(job.state, dark);

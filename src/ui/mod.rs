@@ -342,15 +342,10 @@ impl App {
         }
         self.connections_panel
             .show(ui.ctx(), connections, &self.backend);
-        let connection = self
-            .state
-            .selected
-            .as_ref()
-            .map_or_else(ConnectionId::local, |k| k.connection.clone());
         self.alerts.show(
             ui.ctx(),
             self.jobs_tab.filter_text(),
-            &connection,
+            self.state.selected.as_ref().map(|k| &k.connection),
             &self.backend,
         );
         if self.palette.open {

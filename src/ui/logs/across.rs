@@ -152,7 +152,9 @@ impl AcrossJobs {
                     )
                     .changed()
             {
-                self.typed_at = Some(Instant::now() - DEBOUNCE);
+                // Search again at once: no typing to wait for.
+                let now = Instant::now();
+                self.typed_at = Some(now.checked_sub(DEBOUNCE).unwrap_or(now));
             }
             if self.started.is_some()
                 && !self.done

@@ -85,10 +85,7 @@ impl Palette {
         self.highlighted = 0;
         self.focus = true;
         self.take_jobs = true;
-        self.built_for = self.built_for.take().map(|mut b| {
-            b.3 = usize::MAX; // forces a search with the empty query
-            b
-        });
+        self.hits = self.matcher.search("");
     }
 
     /// Builds the entries from what the console knows, when that changed.
