@@ -483,7 +483,7 @@ fn shadow_compare_of_two_versions_shows_the_changed_labels_then_makes_the_new_on
     click(&mut harness, "Predict");
     step_until(
         &mut harness,
-        "both versions ready",
+        "both versions ready, the first one the default",
         Duration::from_secs(30),
         |h| {
             let models = &h.state().snapshots().models.list;
@@ -492,6 +492,9 @@ fn shadow_compare_of_two_versions_shows_the_changed_labels_then_makes_the_new_on
                     && m.versions
                         .iter()
                         .all(|v| v.state == mlconsole::domain::VersionState::Ready)
+                    && m.versions
+                        .iter()
+                        .any(|v| v.is_default && v.short_name() == "v1")
             })
         },
     );

@@ -12,6 +12,8 @@ use rusqlite::{Connection, params};
 
 mod artifact;
 mod open;
+#[cfg(test)]
+mod tests;
 
 use self::artifact::{artifact, choice, framework_of, serving_for, source_of, worker_spec};
 use super::runtime::python::WorkerSpec;
@@ -408,11 +410,32 @@ impl Registry {
         };
         let saved = v.version.clone();
         self.save_version(model, &saved)?;
-        if serving.is_some() && entry.default.is_none() {
-            set_default(entry, version);
+        self.default_first_ready(entry)?;
+        Ok(serving)
+    }
+
+    /// Gives a model without a default its first version: the earliest created that did
+    /// not fail, once it is READY. Cloud ML Engine makes a model's first version its
+    /// default, so two versions created back to back make the first one the default,
+    /// whichever loads first.
+    fn default_first_ready(&self, entry: &mut ModelEntry) -> Result<(), ModelError> {
+        if entry.default.is_some() {
+            return Ok(());
+        }
+        let first = entry
+            .versions
+            .iter()
+            .filter(|(_, v)| v.version.state != VersionState::Failed)
+            .min_by_key(|(name, v)| (v.version.create_time, *name));
+        let Some((name, v)) = first else {
+            return Ok(());
+        };
+        if v.version.state == VersionState::Ready && v.serving.is_some() {
+            let name = name.clone();
+            set_default(entry, &name);
             self.save_model(entry)?;
         }
-        Ok(serving)
+        Ok(())
     }
 
     /// A model's versions, by name.
@@ -472,6 +495,8 @@ impl Registry {
         if clears_default {
             entry.default = None;
         }
+        // A first version deleted while loading hands the default to the next one.
+        self.default_first_ready(entry)?;
         let _ = std::fs::remove_dir_all(self.dir.join(model).join(version));
         Ok(shown)
     }
