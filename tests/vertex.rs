@@ -106,6 +106,37 @@ fn batch_job(id: &str) -> Job {
     }
 }
 
+/// A study of four trials over two parameters, two at a time.
+fn tuning_job(id: &str) -> Job {
+    use mlconsole::domain::{Goal, HyperparameterSpec, ParameterSpec, ParameterType, ScaleType};
+    let mut job = container_job(id, &[]);
+    job.training_input.as_mut().unwrap().hyperparameters = Some(Box::new(HyperparameterSpec {
+        goal: Goal::Maximize,
+        hyperparameter_metric_tag: "accuracy".into(),
+        max_trials: 4,
+        max_parallel_trials: 2,
+        enable_trial_early_stopping: true,
+        params: vec![
+            ParameterSpec {
+                parameter_name: "layers".into(),
+                kind: ParameterType::Integer,
+                min_value: Some(1.0),
+                max_value: Some(8.0),
+                scale_type: ScaleType::UnitLinearScale,
+                ..ParameterSpec::default()
+            },
+            ParameterSpec {
+                parameter_name: "act".into(),
+                kind: ParameterType::Categorical,
+                categorical_values: vec!["relu".into(), "tanh".into()],
+                ..ParameterSpec::default()
+            },
+        ],
+        ..HyperparameterSpec::default()
+    }));
+    job
+}
+
 async fn wait_state(p: &VertexPlatform, id: &str, want: JobState) -> Vec<JobState> {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = Vec::new();
@@ -775,6 +806,114 @@ async fn the_copied_gcloud_command_re_creates_a_custom_job() {
     assert_contract(&fake);
 }
 
+/// Runs the copied lines with `sh` and the gcloud config `config`; answers stdout.
+async fn run_copied(command: String, config: std::path::PathBuf) -> String {
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .env("CLOUDSDK_CONFIG", config)
+            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "the copied lines failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_copied_gcloud_command_re_creates_a_tuning_job() {
+    let fake = FakeGoogle::start(FakeConfig {
+        allow_anonymous: true,
+        ..FakeConfig::default()
+    });
+    let p = signed_in(&fake);
+    let mut wanted = tuning_job("tune_copy");
+    wanted.labels.insert("team".into(), "vision".into());
+    let job = p.submit_job(&wanted).await.unwrap();
+    let command = p.resubmit_command(&job, "tune_copy_2").unwrap();
+    assert!(
+        command.contains("gcloud ai hp-tuning-jobs create"),
+        "{command}"
+    );
+    let config = gcloud_config(&fake);
+    run_copied(command, config.path().to_owned()).await;
+    let jobs = p.list_jobs("", 100, None).await.unwrap().jobs;
+    let copies: Vec<&Job> = jobs
+        .iter()
+        .filter(|j| j.display_name.as_deref() == Some("tune_copy"))
+        .collect();
+    assert_eq!(copies.len(), 2, "the original and its copy: {jobs:#?}");
+    let (a, b) = (copies[0], copies[1]);
+    assert_ne!(a.job_id, b.job_id);
+    let (study_a, study_b) = (a.study().unwrap(), b.study().unwrap());
+    assert_eq!(study_a, study_b);
+    assert_eq!(study_b.max_trials, 4);
+    assert_eq!(study_b.max_parallel_trials, 2);
+    assert_eq!(a.labels, b.labels);
+    assert_eq!(b.labels["team"], "vision");
+    assert_contract(&fake);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_copied_curl_line_re_creates_a_batch_job_with_gclouds_token() {
+    let fake = FakeGoogle::start(FakeConfig::default());
+    fake.seed_version("iris", "v1", true);
+    let p = signed_in(&fake);
+    let mut pinned = batch_job("score_copy");
+    let input = pinned.prediction_input.as_mut().unwrap();
+    input.model_name = None;
+    input.version_name = Some("iris/versions/v1".into());
+    let job = p.submit_job(&pinned).await.unwrap();
+    let listed = p.get_job(&job.job_id).await.unwrap();
+    let command = p.resubmit_command(&listed, "score_copy_2").unwrap();
+    assert!(
+        command.contains("gcloud auth print-access-token"),
+        "{command}"
+    );
+
+    // gcloud signed in with a service account whose tokens the fake issues.
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key.json");
+    std::fs::write(&key_file, &fake.service_account("copier").json).unwrap();
+    let config = dir.path().join("gcloud-config");
+    let out = std::process::Command::new("gcloud")
+        .args(["auth", "activate-service-account", "--quiet"])
+        .arg(format!("--key-file={}", key_file.display()))
+        .env("CLOUDSDK_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer = run_copied(command, config).await;
+    let created: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(created["displayName"], "score_copy", "{created:#}");
+    let copy = p
+        .get_job(
+            created["name"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_ne!(copy.job_id, listed.job_id);
+    assert_eq!(copy.prediction_input, listed.prediction_input);
+    assert_contract(&fake);
+}
+
 #[test]
 fn the_contract_check_catches_what_google_would_refuse() {
     let discovery = Discovery::load();
@@ -1122,35 +1261,10 @@ fn serve_a_fake_for_screenshots() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tuning_job_round_trips_as_a_hyperparameter_tuning_job_and_lists_its_trials() {
-    use mlconsole::domain::{Goal, HyperparameterSpec, ParameterSpec, ParameterType, ScaleType};
     let fake = FakeGoogle::start(FakeConfig::default());
     let p = signed_in(&fake);
     assert!(p.capabilities().tuning.yes());
-    let mut job = container_job("tune_1", &[]);
-    job.training_input.as_mut().unwrap().hyperparameters = Some(Box::new(HyperparameterSpec {
-        goal: Goal::Maximize,
-        hyperparameter_metric_tag: "accuracy".into(),
-        max_trials: 4,
-        max_parallel_trials: 2,
-        enable_trial_early_stopping: true,
-        params: vec![
-            ParameterSpec {
-                parameter_name: "layers".into(),
-                kind: ParameterType::Integer,
-                min_value: Some(1.0),
-                max_value: Some(8.0),
-                scale_type: ScaleType::UnitLinearScale,
-                ..ParameterSpec::default()
-            },
-            ParameterSpec {
-                parameter_name: "act".into(),
-                kind: ParameterType::Categorical,
-                categorical_values: vec!["relu".into(), "tanh".into()],
-                ..ParameterSpec::default()
-            },
-        ],
-        ..HyperparameterSpec::default()
-    }));
+    let job = tuning_job("tune_1");
     let submitted = p.submit_job(&job).await.unwrap();
     assert_eq!(submitted.display_name.as_deref(), Some("tune_1"));
     let sent = fake

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::jobs::{GcsDestination, MachineSpec, Status, id_of, job_state};
+use crate::domain::shell::{continued, shell_quote};
 use crate::domain::{Job, PredictionInput};
 
 /// `GoogleCloudAiplatformV1BatchPredictionJob` (the fields used).
@@ -126,6 +127,37 @@ pub fn batch_job_for(
         labels: job.labels.clone(),
         ..BatchPredictionJob::default()
     })
+}
+
+/// The lines that create batch prediction job `job` again as `display_name`: its
+/// BatchPredictionJob written to a file and POSTed to `url` (the collection) with
+/// gcloud's token — gcloud has no batch prediction command. `model` is the full model
+/// resource name (with `@version` when pinned).
+pub fn create_command(
+    job: &Job,
+    display_name: &str,
+    model: String,
+    url: &str,
+) -> Result<String, String> {
+    let job = job.resubmission(display_name);
+    let input = job
+        .prediction_input
+        .as_ref()
+        .ok_or("this job is not a batch prediction job")?;
+    let body = batch_job_for(&job, input, model)?;
+    let spec = serde_json::to_string_pretty(&body).map_err(|e| e.to_string())?;
+    let file = format!("/tmp/{}.json", super::jobs::file_stem(&job.job_id));
+    let line = [
+        "curl -sS --fail-with-body -X POST".to_owned(),
+        "-H \"Authorization: Bearer $(gcloud auth print-access-token)\"".to_owned(),
+        "-H 'Content-Type: application/json'".to_owned(),
+        format!("--data-binary @{file}"),
+        shell_quote(url),
+    ];
+    Ok(format!(
+        "cat > {file} <<'SPEC'\n{spec}\nSPEC\n{}",
+        continued(&line)
+    ))
 }
 
 /// The console's job for a batch prediction job.

@@ -322,11 +322,58 @@ pub fn create_command(
         .training_input
         .clone()
         .filter(|i| i.hyperparameters.is_none())
-        .ok_or("only a custom training job (not a study or a batch job) has a gcloud ai custom-jobs create line")?;
+        .ok_or("only a custom training job has a gcloud ai custom-jobs create line")?;
     let custom = custom_job_for(&job, &input)?;
-    let spec = serde_json::to_string_pretty(&custom.job_spec).map_err(|e| e.to_string())?;
-    let stem: String = new_name
-        .chars()
+    let line = gcloud_create(
+        "custom-jobs",
+        project,
+        region,
+        &custom.display_name,
+        &custom.labels,
+    );
+    spec_then(new_name, &custom.job_spec, line)
+}
+
+/// The start of a `gcloud ai <group> create` line: where, the name and the labels.
+pub(super) fn gcloud_create(
+    group: &str,
+    project: &str,
+    region: &str,
+    display_name: &str,
+    labels: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut line = vec![
+        format!("gcloud ai {group} create"),
+        format!("--project={}", shell_quote(project)),
+        format!("--region={}", shell_quote(region)),
+        format!("--display-name={}", shell_quote(display_name)),
+    ];
+    if !labels.is_empty() {
+        let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        line.push(format!("--labels={}", shell_quote(&labels.join(","))));
+    }
+    line
+}
+
+/// Shell lines that write `spec` as JSON to a file named after `name` and then run
+/// `line` with `--config=` that file (a heredoc: nothing in the spec is expanded).
+pub(super) fn spec_then(
+    name: &str,
+    spec: &impl Serialize,
+    mut line: Vec<String>,
+) -> Result<String, String> {
+    let spec = serde_json::to_string_pretty(spec).map_err(|e| e.to_string())?;
+    let file = format!("/tmp/{}.json", file_stem(name));
+    line.push(format!("--config={file}"));
+    Ok(format!(
+        "cat > {file} <<'SPEC'\n{spec}\nSPEC\n{}",
+        continued(&line)
+    ))
+}
+
+/// `name` with anything but letters, digits and `-` made `_`: safe in a file name.
+pub(super) fn file_stem(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {
                 c
@@ -334,27 +381,7 @@ pub fn create_command(
                 '_'
             }
         })
-        .collect();
-    let file = format!("/tmp/{stem}.json");
-    let mut line = vec![
-        "gcloud ai custom-jobs create".to_owned(),
-        format!("--project={}", shell_quote(project)),
-        format!("--region={}", shell_quote(region)),
-        format!("--display-name={}", shell_quote(&custom.display_name)),
-    ];
-    if !custom.labels.is_empty() {
-        let labels: Vec<String> = custom
-            .labels
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        line.push(format!("--labels={}", shell_quote(&labels.join(","))));
-    }
-    line.push(format!("--config={file}"));
-    Ok(format!(
-        "cat > {file} <<'SPEC'\n{spec}\nSPEC\n{}",
-        continued(&line)
-    ))
+        .collect()
 }
 
 /// The console's job for a custom job.

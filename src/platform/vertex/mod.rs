@@ -483,7 +483,22 @@ impl Platform for VertexPlatform {
             .display_name
             .clone()
             .unwrap_or_else(|| new_id.to_owned());
-        jobs::create_command(job, &name, &self.http.project, &self.http.region)
+        let (project, region) = (&self.http.project, &self.http.region);
+        if let Some(input) = &job.prediction_input {
+            let model = match input.model_and_version()? {
+                // A listed job names the version by its id, which `model@id` takes.
+                (m, Some(v)) => format!("{}@{v}", self.model_name(&m)),
+                (m, None) => self.model_name(&m),
+            };
+            let url = self
+                .http
+                .ai(&format!("{}/batchPredictionJobs", self.parent()));
+            return batch_jobs::create_command(job, &name, model, &url);
+        }
+        if job.study().is_some() {
+            return tuning_jobs::create_command(job, &name, project, region);
+        }
+        jobs::create_command(job, &name, project, region)
     }
 
     fn predict_url(&self, model: &str, _version: Option<&str>) -> String {

@@ -240,6 +240,41 @@ pub fn tuning_job_for(
     })
 }
 
+/// The `gcloud ai hp-tuning-jobs create` lines that run the study of `job` again as
+/// `display_name` in `project` and `region`: the study, trial counts and trial job spec
+/// written to a file (gcloud's `--config`, a HyperparameterTuningJob), then the call.
+pub fn create_command(
+    job: &Job,
+    display_name: &str,
+    project: &str,
+    region: &str,
+) -> Result<String, String> {
+    let job = job.resubmission(display_name);
+    let input = job
+        .training_input
+        .as_ref()
+        .ok_or("this job has no training input to run again")?;
+    let spec = input
+        .hyperparameters
+        .as_deref()
+        .ok_or("this job is not a hyperparameter tuning job")?;
+    let tuning = tuning_job_for(&job, input, spec)?;
+    let mut config = serde_json::to_value(&tuning).map_err(|e| e.to_string())?;
+    if let Some(fields) = config.as_object_mut() {
+        // Given as flags instead, as a user would.
+        fields.remove("displayName");
+        fields.remove("labels");
+    }
+    let line = jobs::gcloud_create(
+        "hp-tuning-jobs",
+        project,
+        region,
+        display_name,
+        &tuning.labels,
+    );
+    jobs::spec_then(&job.job_id, &config, line)
+}
+
 fn parameter_for(p: &ParameterSpec) -> ParameterSpecVx {
     let scale = match p.scale_type {
         ScaleType::UnitLogScale => "UNIT_LOG_SCALE",
