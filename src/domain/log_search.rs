@@ -2,6 +2,8 @@
 //! with their context lines. The local engine answers it from its log files
 //! (`POST /v1/projects/local/jobs:searchLogs`), a page of jobs at a time.
 
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -40,39 +42,90 @@ pub const JOBS_PER_PAGE: usize = 10;
 /// Jobs such a platform searches at most when none are named (the newest).
 pub const MAX_UNINDEXED_JOBS: usize = 100;
 
-/// The lines of `entries` that hold `query` (smart case: lower case matches any case),
-/// each with `context` entries either side, at most `limit` of them; and how many match.
-pub fn find_in_entries(
-    entries: &[LogEntry],
-    query: &str,
+/// Finds `query` in a log fed a page at a time (smart case: lower case matches any
+/// case), each match with up to `context` entries either side and at most `limit` kept.
+/// Only the last `context` entries are held between pages, however long the log.
+pub struct LogFinder {
+    query: String,
+    needle: String,
+    exact: bool,
     context: usize,
     limit: usize,
-) -> (Vec<LogMatch>, u64) {
-    let exact = query.chars().any(char::is_uppercase);
-    let needle = query.to_lowercase();
-    let holds = |text: &str| {
-        if exact {
-            text.contains(query)
-        } else {
-            text.to_lowercase().contains(&needle)
-        }
-    };
-    let mut found = Vec::new();
-    let mut total = 0;
-    for (i, entry) in entries.iter().enumerate() {
-        if query.is_empty() || !holds(&entry.text) {
-            continue;
-        }
-        total += 1;
-        if found.len() < limit {
-            found.push(LogMatch {
-                entry: entry.clone(),
-                before: entries[i.saturating_sub(context)..i].to_vec(),
-                after: entries[i + 1..(i + 1 + context).min(entries.len())].to_vec(),
-            });
+    recent: VecDeque<LogEntry>,
+    /// The line being scanned, lower-cased (one buffer for the whole log).
+    lower: String,
+    /// Matches still taking their `after` lines, oldest first (indices into `found`).
+    open: VecDeque<usize>,
+    found: Vec<LogMatch>,
+    total: u64,
+}
+
+impl LogFinder {
+    /// A finder of `query` with `context` lines either side, keeping `limit` matches.
+    pub fn new(query: &str, context: usize, limit: usize) -> LogFinder {
+        LogFinder {
+            query: query.to_owned(),
+            needle: query.to_lowercase(),
+            exact: query.chars().any(char::is_uppercase),
+            context,
+            limit,
+            recent: VecDeque::with_capacity(context + 1),
+            lower: String::new(),
+            open: VecDeque::new(),
+            found: Vec::new(),
+            total: 0,
         }
     }
-    (found, total)
+
+    fn holds(&mut self, text: &str) -> bool {
+        if self.query.is_empty() {
+            false
+        } else if self.exact {
+            text.contains(&self.query)
+        } else {
+            self.lower.clear();
+            self.lower.extend(text.chars().flat_map(char::to_lowercase));
+            self.lower.contains(&self.needle)
+        }
+    }
+
+    /// Scans the next entries of the log.
+    pub fn feed(&mut self, entries: &[LogEntry]) {
+        for entry in entries {
+            for &i in &self.open {
+                self.found[i].after.push(entry.clone());
+            }
+            while let Some(&i) = self.open.front()
+                && self.found[i].after.len() >= self.context
+            {
+                self.open.pop_front();
+            }
+            if self.holds(&entry.text) {
+                self.total += 1;
+                if self.found.len() < self.limit {
+                    self.found.push(LogMatch {
+                        entry: entry.clone(),
+                        before: self.recent.iter().cloned().collect(),
+                        after: Vec::new(),
+                    });
+                    if self.context > 0 {
+                        self.open.push_back(self.found.len() - 1);
+                    }
+                }
+            }
+            if self.context > 0 {
+                if self.recent.len() == self.context {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back(entry.clone());
+            }
+        }
+    }
+
+    /// The matches kept, in log order, and how many lines matched in all.
+    pub fn finish(self) -> (Vec<LogMatch>, u64) {
+        (self.found, self.total)
+    }
 }
 
 /// One matching line and the lines around it.
@@ -115,3 +168,6 @@ pub struct LogSearchPage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
 }
+
+#[cfg(test)]
+mod tests;

@@ -63,14 +63,17 @@ pub enum SnippetAuth {
     TokenCommand(String),
 }
 
-/// A search across logs for a platform without a log index: each job's log read whole
-/// through [`Platform::read_logs`] and scanned.
+/// Lines of one job's log a search reads through a platform's log API at most.
+const MAX_LINES_READ: usize = 1_000_000;
+
+/// A search across logs for a platform without a log index: each job's log read through
+/// [`Platform::read_logs`] a page at a time and scanned (its first `MAX_LINES_READ`).
 pub async fn search_by_reading<P: Platform + ?Sized>(
     platform: &P,
     request: &crate::domain::log_search::LogSearchRequest,
 ) -> Result<crate::domain::log_search::LogSearchPage, PlatformError> {
     use crate::domain::log_search::{
-        JOBS_PER_PAGE, JobMatches, LogSearchPage, MAX_UNINDEXED_JOBS, find_in_entries,
+        JOBS_PER_PAGE, JobMatches, LogFinder, LogSearchPage, MAX_UNINDEXED_JOBS,
     };
     if request.query.is_empty() {
         return Err(PlatformError::Rejected {
@@ -101,18 +104,20 @@ pub async fn search_by_reading<P: Platform + ?Sized>(
         .min(crate::domain::log_search::MAX_CONTEXT) as usize;
     let mut jobs = Vec::new();
     for id in &ids[start..end] {
-        let mut entries = Vec::new();
-        let mut after = 0;
+        // A page at a time: only the context around matches is kept, however long the log.
+        let mut finder = LogFinder::new(&request.query, context, 50);
+        let (mut after, mut read) = (0, 0);
         loop {
             let page = platform.read_logs(id, after, 10_000).await?;
             let got = page.entries.len();
             after = page.next_after;
-            entries.extend(page.entries);
-            if got == 0 || page.complete || entries.len() >= 1_000_000 {
+            read += got;
+            finder.feed(&page.entries);
+            if got == 0 || page.complete || read >= MAX_LINES_READ {
                 break;
             }
         }
-        let (matches, total) = find_in_entries(&entries, &request.query, context, 50);
+        let (matches, total) = finder.finish();
         if total > 0 {
             jobs.push(JobMatches {
                 job_id: id.clone(),
