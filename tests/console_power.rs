@@ -702,7 +702,7 @@ fn a_nan_in_the_job_dirs_scalars_shows_on_the_card_with_a_link_to_the_charts() {
 }
 
 #[test]
-fn a_click_on_a_scalar_chart_opens_the_log_lines_written_then() {
+fn hovering_a_scalar_point_shows_the_lines_written_then_and_a_click_opens_them() {
     let engine = TestEngine::start(&[]);
     let mut harness = console_harness(&engine);
     // A job that logs a line and writes the step's scalar (flat, so the line crosses the
@@ -743,6 +743,21 @@ fn a_click_on_a_scalar_chart_opens_the_log_lines_written_then() {
         "the chart drawn",
         Duration::from_secs(20),
         |h| common::console::drawn_charts(h) == 1,
+    );
+    // Hovering a point shows the lines written then under the charts.
+    let chart = harness.get_by_label("accuracy chart").rect();
+    harness.hover_at(chart.center());
+    step_until(
+        &mut harness,
+        "the log strip at the hovered point",
+        Duration::from_secs(5),
+        |h| has_label_containing(h, "Log at "),
+    );
+    // Each line of the strip reads "hh:mm:ss.mmm epoch N"; the Logs tab is not open.
+    let strip = harness.query_all_by_label_contains(" epoch ").count();
+    assert!(
+        strip > 0 && strip < 20,
+        "the lines of a moment, not the whole log: {strip}"
     );
     let chart = harness.get_by_label("accuracy chart").rect();
     harness.hover_at(chart.center());

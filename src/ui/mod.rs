@@ -12,6 +12,7 @@ pub mod job_form;
 pub mod jobs;
 pub mod keys;
 pub mod log_buffer;
+pub mod log_strip;
 pub mod logs;
 pub mod models;
 pub mod nav;
@@ -310,7 +311,7 @@ impl App {
                     self.logs.ui(ui, state, backend, shown)
                 }
                 Tab::Resources => self.resources.ui(ui, state, backend, self.logs.buffer()),
-                Tab::Scalars => self.scalars.ui(ui, state, backend),
+                Tab::Scalars => self.scalars.ui(ui, state, backend, self.logs.buffer()),
                 Tab::Models => self.models_tab.ui(ui, state, backend),
                 Tab::Predict => self.predict.ui(ui, state, backend),
             };

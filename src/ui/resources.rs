@@ -299,49 +299,19 @@ impl ResourcesTab {
     }
 
     /// The selected job's log lines written around the time under the pointer (or the
-    /// marked time): what a spike was doing, without leaving the charts.
+    /// marked time).
     fn log_strip(&self, ui: &mut Ui, log: &LogBuffer, navs: &mut Vec<Nav>) {
-        let Some(time) = self.hovered_last.or(self.mark) else {
-            ui.label(
-                RichText::new(
-                    "Hover a chart to read the log lines written then; click to open them in Logs.",
-                )
-                .weak(),
-            );
-            return;
-        };
-        let (from, to) = self.span_around(log.job(), time);
-        let range = log.lines_between(from, to);
-        ui.horizontal(|ui| {
-            ui.label(
-                RichText::new(format!(
-                    "Log at {}: {} lines",
-                    format::clock_millis(time),
-                    range.len()
-                ))
-                .strong(),
-            );
-            if !range.is_empty() && ui.small_button("Open in Logs").clicked() {
-                navs.push(Nav::LogsAt(from, to));
-            }
+        let at = self.hovered_last.or(self.mark).map(|time| {
+            let (from, to) = self.span_around(log.job(), time);
+            super::log_strip::Moment { time, from, to }
         });
-        egui::ScrollArea::vertical()
-            .id_salt("log_strip")
-            .auto_shrink([false, false])
-            .show(ui, |ui| {
-                for line in range.take(200) {
-                    let meta = log.meta(line);
-                    ui.label(
-                        RichText::new(format!(
-                            "{} {}",
-                            format::clock_millis(meta.time()),
-                            log.text(line)
-                        ))
-                        .monospace()
-                        .color(theme::severity_color(meta.severity, ui.visuals().dark_mode)),
-                    );
-                }
-            });
+        super::log_strip::show(
+            ui,
+            log,
+            at,
+            "Hover a chart to read the log lines written then; click to open them in Logs.",
+            navs,
+        );
     }
 
     /// Draws the tab; `no_samples` says, for a job whose platform takes none, why.

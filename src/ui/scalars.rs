@@ -11,6 +11,7 @@ pub use super::chart_render::XAxis;
 use super::chart_render::{
     ChartImage, ChartKey, ChartRequest, ChartWorker, HoverLine, RunPoints, Series,
 };
+use super::log_buffer::LogBuffer;
 use super::nav::Nav;
 use super::state::Snapshots;
 use super::theme;
@@ -85,6 +86,10 @@ pub struct ScalarsTab {
     trial_names: trials::TrialNames,
     /// The point clicked on a chart: (run, tag, x on the chart's axis).
     clicked_point: Option<(String, String, f64)>,
+    /// The point under the pointer this frame, the same way.
+    hovered_point: Option<(String, String, f64)>,
+    /// When the point last hovered was written: the log strip shows the lines of then.
+    hovered_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Default for ScalarsTab {
@@ -109,6 +114,8 @@ impl Default for ScalarsTab {
             worker: None,
             trial_names: trials::TrialNames::default(),
             clicked_point: None,
+            hovered_point: None,
+            hovered_time: None,
         }
     }
 }
@@ -119,6 +126,7 @@ impl ScalarsTab {
         self.dir_text = dir.to_string();
         self.dir_text_error = None;
         self.dir = Some(dir);
+        self.hovered_time = None;
         self.runs.clear();
         self.charts.clear();
         self.requested.clear();
@@ -218,7 +226,13 @@ impl ScalarsTab {
 
     /// Draws the tab and sends its requests; answers where it leads. Opened with a job
     /// selected and nothing loaded, it shows that job's charts.
-    pub fn ui(&mut self, ui: &mut Ui, state: &Snapshots, backend: &Backend) -> Vec<Nav> {
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        state: &Snapshots,
+        backend: &Backend,
+        log: &LogBuffer,
+    ) -> Vec<Nav> {
         let job_dir = state.selected.as_ref().and_then(|key| {
             let dir = state
                 .jobs
@@ -247,14 +261,47 @@ impl ScalarsTab {
         {
             navs.push(Nav::WatchLogDir(dir.clone()));
         }
+        // The charts of the selected job's own dir, whose log is followed: the lines
+        // written at the hovered point show under them.
+        let linked = job_dir
+            .as_ref()
+            .is_some_and(|d| self.dir.as_ref() == Some(&d.location))
+            && log.job().is_some()
+            && log.job() == state.selected.as_ref();
+        if linked {
+            let at = self.hovered_time.map(|time| {
+                let (from, to) = around(time);
+                super::log_strip::Moment { time, from, to }
+            });
+            egui::Panel::bottom("scalars_log_at_time")
+                .resizable(true)
+                .default_size(150.0)
+                .show(ui, |ui| {
+                    super::log_strip::show(
+                        ui,
+                        log,
+                        at,
+                        "Hover a point to read the log lines written then; click it to open them in Logs.",
+                        &mut navs,
+                    );
+                });
+        }
+        self.hovered_point = None;
         let actions = self.draw(ui, job_dir.as_ref());
+        if let Some(time) = self
+            .hovered_point
+            .take()
+            .and_then(|(run, tag, x)| self.wall_time_of(&run, &tag, x))
+        {
+            self.hovered_time = Some(time);
+        }
         if let Some(time) = self
             .clicked_point
             .take()
             .and_then(|(run, tag, x)| self.wall_time_of(&run, &tag, x))
         {
-            let second = chrono::Duration::seconds(1);
-            navs.push(Nav::LogsAt(time - second, time + second));
+            let (from, to) = around(time);
+            navs.push(Nav::LogsAt(from, to));
         }
         for action in actions {
             match action {
@@ -561,4 +608,13 @@ fn compile_run_filter(text: &str) -> Result<Option<regex::Regex>, String> {
         .build()
         .map(Some)
         .map_err(|e| e.to_string())
+}
+
+/// The log lines a scalar point stands for: those written within a second of it (a
+/// writer flushes its events a little after the step's lines).
+fn around(
+    time: chrono::DateTime<chrono::Utc>,
+) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    let second = chrono::Duration::seconds(1);
+    (time - second, time + second)
 }

@@ -73,6 +73,13 @@ impl ScalarsTab {
         if let Some(text) = hovered {
             response.response.clone().on_hover_text_at_pointer(text);
         }
+        // egui_plot gives a pointer coordinate wherever the pointer is: only a pointer
+        // over this chart points at one of its points.
+        if response.response.hovered()
+            && let Some((run, x)) = &near
+        {
+            self.hovered_point = Some((run.clone(), tag.to_owned(), *x));
+        }
         if response.response.clicked()
             && let Some((run, x)) = near
         {
