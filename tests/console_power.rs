@@ -610,6 +610,67 @@ fn a_stalled_job_raises_its_alert_once_and_alerts_are_kept_in_the_settings() {
 }
 
 #[test]
+fn scalars_that_advance_keep_a_silent_job_from_stalling_and_a_nan_among_them_alerts_once() {
+    let engine = TestEngine::start(&[]);
+    let config = tempfile::tempdir().unwrap();
+    std::fs::write(
+        config.path().join("alerts.json"),
+        r#"[{"connection": "local", "filter": "labels.team=vision", "stallSecs": 2, "nonFinite": true}]"#,
+    )
+    .unwrap();
+    let mut harness = common::console::wait_connected(
+        common::console::console_harness_in(&engine, config.path()),
+        &ConnectionId::local(),
+    );
+    // A job that prints nothing; its progress is in its job dir's scalars, written here
+    // as its TensorBoard writer would.
+    let dir = tempfile::tempdir().unwrap();
+    let job_dir = dir.path().join("out");
+    let mut quiet = command_job("quiet", &["sh", "-c", "echo loading; sleep 60"]);
+    quiet.labels.insert("team".into(), "vision".into());
+    quiet.training_input.as_mut().unwrap().job_dir = Some(job_dir.display().to_string());
+    submit(&engine, &quiet);
+    let mut writer = mlconsole::tensorboard::writer::EventWriter::create(&job_dir).unwrap();
+    let mut step = 0;
+    let until = std::time::Instant::now() + Duration::from_secs(4);
+    while std::time::Instant::now() < until {
+        step += 1;
+        writer.add_scalar("loss", step, 1.0 / step as f32).unwrap();
+        writer.flush().unwrap();
+        for _ in 0..6 {
+            harness.step();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    assert!(
+        !has_label_containing(&harness, "quiet looks stalled"),
+        "its scalars advance"
+    );
+    writer.add_scalar("loss", step + 1, f32::NAN).unwrap();
+    writer.flush().unwrap();
+    let wanted = format!("quiet's scalar loss became NaN at step {}", step + 1);
+    step_until(
+        &mut harness,
+        "the NaN alert",
+        Duration::from_secs(20),
+        |h| has_label_containing(h, &wanted),
+    );
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < until {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        harness.query_all_by_label_contains("became NaN").count(),
+        1,
+        "raised once"
+    );
+    drop(writer);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _ = runtime.block_on(engine.platform.cancel_job("quiet"));
+}
+
+#[test]
 fn hovering_the_cpu_chart_shows_the_lines_written_then_and_a_click_marks_them_in_the_log() {
     let engine = TestEngine::start(&[]);
     let mut harness = console_harness(&engine);

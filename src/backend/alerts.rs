@@ -1,8 +1,9 @@
 //! Alerts on running jobs, kept in `alerts.json` beside the connections: the rules load
-//! at start and save when changed; a watcher reads the covered jobs' new log lines and
-//! memory every few seconds and notifies each alert once.
+//! at start and save when changed; a watcher reads the covered jobs' new log lines,
+//! memory and (where the job dir is on this machine) new scalars every few seconds and
+//! notifies each alert once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use super::messages::{Update, Updates};
 use super::shared::Current;
 use crate::domain::ConnectionId;
 use crate::domain::alerts::{AlertRule, AlertWatch};
+use crate::tensorboard::LogDir;
 
 /// The file's name in the config dir.
 pub const ALERTS_FILE: &str = "alerts.json";
@@ -74,6 +76,8 @@ pub(super) async fn watch(
     updates: Updates,
 ) {
     let mut watch = AlertWatch::default();
+    // The job dirs of watched jobs, each read on from where it was.
+    let mut dirs: HashMap<(ConnectionId, String), LogDir> = HashMap::new();
     loop {
         let mut watched = BTreeSet::new();
         for (connection, current) in &connections {
@@ -122,6 +126,29 @@ pub(super) async fn watch(
                 {
                     alerts.extend(watch.observe_memory(id, last.memory_bytes, machine, rule));
                 }
+                if (rule.non_finite || rule.stall_secs.is_some())
+                    && let Some(dir) = super::tasks::local_job_dir(&*platform, job)
+                {
+                    let key = (connection.clone(), id.clone());
+                    let reader = dirs.remove(&key).unwrap_or_else(|| LogDir::new(dir));
+                    if let Ok((reader, scalars)) = tokio::task::spawn_blocking(move || {
+                        let mut reader = reader;
+                        // A dir not made yet is read on a later poll.
+                        let _ = reader.refresh();
+                        let scalars = reader.drain();
+                        (reader, scalars)
+                    })
+                    .await
+                    {
+                        dirs.insert(key, reader);
+                        let points = scalars.iter().flat_map(|(_, tags)| {
+                            tags.iter().flat_map(|(tag, points)| {
+                                points.iter().map(move |p| (tag.as_str(), p.step, p.value))
+                            })
+                        });
+                        alerts.extend(watch.observe_scalars(id, points, rule, Utc::now()));
+                    }
+                }
                 alerts.extend(watch.check_stall(id, rule, Utc::now()));
                 for alert in alerts {
                     updates.send(Update::Notice {
@@ -132,6 +159,7 @@ pub(super) async fn watch(
             }
         }
         watch.retain(&watched);
+        dirs.retain(|(_, id), _| watched.contains(id));
         tokio::time::sleep(every).await;
     }
 }

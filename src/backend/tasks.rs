@@ -217,18 +217,24 @@ async fn failure_card(platform: &dyn Platform, job_id: &str, scan: &FailureScan)
         .map(|page| page.samples)
         .unwrap_or_default();
     let mut card = scan.card(reason.as_deref(), &samples);
-    // Scalars are read where the job dir is on this machine (the local engine's).
-    let job_dir = job
-        .and_then(|j| j.training_input?.job_dir)
-        .filter(|d| !crate::domain::bucket::BucketUrl::is_bucket(d))
-        .filter(|_| platform.capabilities().local_job_dirs.yes());
-    if let Some(dir) = job_dir {
+    if let Some(dir) = job.and_then(|j| local_job_dir(platform, &j)) {
         card.non_finite_scalar = tokio::task::spawn_blocking(move || first_non_finite(&dir))
             .await
             .ok()
             .flatten();
     }
     card
+}
+
+/// `job`'s job dir where it is a folder on this machine (the local engine's jobs):
+/// where its scalars can be read.
+pub(super) fn local_job_dir(platform: &dyn Platform, job: &crate::domain::Job) -> Option<String> {
+    job.training_input
+        .as_ref()?
+        .job_dir
+        .clone()
+        .filter(|d| !crate::domain::bucket::BucketUrl::is_bucket(d))
+        .filter(|_| platform.capabilities().local_job_dirs.yes())
 }
 
 /// The first NaN or infinity among a job dir's scalars (earliest wall time).

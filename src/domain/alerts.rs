@@ -1,7 +1,7 @@
 //! Alerts on running jobs: a job that stops writing its log or advancing its step for a
-//! while, a NaN or infinity in its log, memory over a share of the machine. Rules are
-//! set per job or per filter; [`AlertWatch`] turns what is observed into alerts, each
-//! raised once per job.
+//! while, a NaN or infinity in its log or scalars, memory over a share of the machine.
+//! Rules are set per job or per filter; [`AlertWatch`] turns what is observed into
+//! alerts, each raised once per job.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
@@ -27,7 +27,7 @@ pub struct AlertRule {
     /// Raise when the log and the step stand still this many seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stall_secs: Option<u64>,
-    /// Raise when the log prints a NaN or an infinity.
+    /// Raise when the log prints a NaN or an infinity, or a scalar becomes one.
     #[serde(default)]
     pub non_finite: bool,
     /// Raise when resident memory passes this share of the machine's (percent).
@@ -74,7 +74,7 @@ impl AlertRule {
 pub enum AlertKind {
     /// Log and step stood still.
     Stalled,
-    /// A NaN or infinity was printed.
+    /// A NaN or infinity was printed or written as a scalar.
     NonFinite,
     /// Memory passed its share.
     Memory,
@@ -98,6 +98,8 @@ struct Progress {
     after: u64,
     /// The highest step printed.
     step: Option<u64>,
+    /// The highest step among the job dir's scalars.
+    scalar_step: Option<i64>,
     /// When the log or the step last moved (or the job was first seen).
     moved: DateTime<Utc>,
 }
@@ -127,11 +129,7 @@ impl AlertWatch {
         rule: &AlertRule,
         now: DateTime<Utc>,
     ) -> Option<Alert> {
-        let progress = self.jobs.entry(job.to_owned()).or_insert(Progress {
-            after: 0,
-            step: None,
-            moved: now,
-        });
+        let progress = self.progress(job, now);
         progress.after = next_after;
         let mut moved = false;
         let mut bad = None;
@@ -166,6 +164,44 @@ impl AlertWatch {
             AlertKind::NonFinite,
             format!("{job} printed a NaN or infinity: {text}"),
         )
+    }
+
+    /// Takes new scalars of `job`'s job dir (tag, step, value, in the order written):
+    /// a step past the highest seen is progress, and a NaN or infinity answers an alert
+    /// when `rule` wants one.
+    pub fn observe_scalars<'a>(
+        &mut self,
+        job: &str,
+        scalars: impl IntoIterator<Item = (&'a str, i64, f64)>,
+        rule: &AlertRule,
+        now: DateTime<Utc>,
+    ) -> Option<Alert> {
+        let progress = self.progress(job, now);
+        let mut bad = None;
+        for (tag, step, value) in scalars {
+            if progress.scalar_step.is_none_or(|best| step > best) {
+                progress.scalar_step = Some(step);
+                progress.moved = now;
+            }
+            if bad.is_none() && !value.is_finite() {
+                bad = Some((tag.to_owned(), step, value));
+            }
+        }
+        let (tag, step, value) = bad.filter(|_| rule.non_finite)?;
+        self.raise(
+            job,
+            AlertKind::NonFinite,
+            format!("{job}'s scalar {tag} became {value} at step {step}"),
+        )
+    }
+
+    fn progress(&mut self, job: &str, now: DateTime<Utc>) -> &mut Progress {
+        self.jobs.entry(job.to_owned()).or_insert(Progress {
+            after: 0,
+            step: None,
+            scalar_step: None,
+            moved: now,
+        })
     }
 
     /// Answers a memory alert when `memory` passes `rule`'s share of `machine`.
@@ -204,9 +240,10 @@ impl AlertWatch {
         if still < secs {
             return None;
         }
-        let what = match progress.step {
-            Some(step) => format!("its step has stayed at {step}"),
-            None => "its log has not grown".to_owned(),
+        let what = match (progress.step, progress.scalar_step) {
+            (Some(step), _) => format!("its step has stayed at {step}"),
+            (None, Some(step)) => format!("its scalars' step has stayed at {step}"),
+            (None, None) => "its log has not grown".to_owned(),
         };
         self.raise(
             job,
@@ -281,6 +318,44 @@ mod tests {
         );
         assert!(w.check_stall("j", &r, at(200)).is_none(), "raised once");
         assert_eq!(w.log_position("j"), 2);
+    }
+
+    #[test]
+    fn scalars_that_advance_are_progress_and_a_nan_among_them_alerts_once() {
+        let (mut w, r) = (AlertWatch::default(), rule());
+        // No step printed, but the job dir's scalars advance: not stalled.
+        w.observe_log("j", &[entry("loading")], 1, &r, at(0));
+        for t in 1..=5 {
+            let step = t * 100;
+            assert!(
+                w.observe_scalars("j", [("loss", step, 0.5)], &r, at(t * 30))
+                    .is_none()
+            );
+        }
+        assert!(w.check_stall("j", &r, at(200)).is_none());
+        // A step written again is not progress.
+        w.observe_scalars("j", [("loss", 500, 0.4)], &r, at(160));
+        let stalled = w.check_stall("j", &r, at(211)).unwrap();
+        assert!(
+            stalled.text.contains("scalars' step has stayed at 500"),
+            "{}",
+            stalled.text
+        );
+        let nan = w
+            .observe_scalars(
+                "j",
+                [("acc", 600, 0.9), ("loss", 600, f64::NAN)],
+                &r,
+                at(250),
+            )
+            .unwrap();
+        assert_eq!(nan.kind, AlertKind::NonFinite);
+        assert_eq!(nan.text, "j's scalar loss became NaN at step 600");
+        assert!(
+            w.observe_scalars("j", [("loss", 700, f64::INFINITY)], &r, at(260))
+                .is_none(),
+            "raised once"
+        );
     }
 
     #[test]

@@ -243,6 +243,18 @@ impl LogDir {
         Ok(added)
     }
 
+    /// Takes the scalars read so far out of every run, keeping where each file was
+    /// read to: a reader that only wants what is new holds none of the old points.
+    pub fn drain(&mut self) -> ScalarsByRun {
+        self.runs
+            .iter_mut()
+            .map(|(name, run)| {
+                let tags = std::mem::take(&mut run.tags).into_iter().collect();
+                (name.clone(), tags)
+            })
+            .collect()
+    }
+
     /// The folder read.
     pub fn root(&self) -> &Path {
         &self.root

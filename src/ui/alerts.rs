@@ -1,5 +1,5 @@
 //! The Alerts window: the rules that notify about running jobs (stalled log or step,
-//! NaN/inf printed, memory over a share of the machine), per job or per filter, kept in
+//! NaN/inf in the log or the scalars, memory over a share of the machine), per job or per filter, kept in
 //! the settings. Edits apply with Save.
 
 use egui::{RichText, Ui};
@@ -71,7 +71,7 @@ impl AlertsPanel {
             .show(ctx, |ui| {
                 ui.label(
                     RichText::new(
-                        "A notification for a running job whose log and step stand still, that prints NaN/inf, or whose memory passes a share of the machine. Each alert is raised once per job.",
+                        "A notification for a running job whose log and step stand still, that prints NaN/inf or writes it as a scalar, or whose memory passes a share of the machine. Each alert is raised once per job.",
                     )
                     .weak(),
                 );
