@@ -35,9 +35,10 @@ pub fn show(ui: &mut Ui, log: &LogBuffer, at: Option<Moment>, hint: &str, navs: 
     ui.horizontal(|ui| {
         ui.label(
             RichText::new(format!(
-                "Log at {}: {} lines",
+                "Log at {}: {} line{}",
                 format::clock_millis(time),
-                range.len()
+                range.len(),
+                if range.len() == 1 { "" } else { "s" }
             ))
             .strong(),
         );

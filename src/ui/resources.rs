@@ -268,6 +268,8 @@ impl ResourcesTab {
             egui::Panel::bottom("log_at_time")
                 .resizable(true)
                 .default_size(150.0)
+                // Room for the lines from the start: the charts do not jump when a hover fills it.
+                .min_size(120.0)
                 .show(ui, |ui| self.log_strip(ui, log, &mut navs));
         }
         self.hovered = None;

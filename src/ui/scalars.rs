@@ -276,6 +276,8 @@ impl ScalarsTab {
             egui::Panel::bottom("scalars_log_at_time")
                 .resizable(true)
                 .default_size(150.0)
+                // Room for the lines from the start: the charts do not jump when a hover fills it.
+                .min_size(120.0)
                 .show(ui, |ui| {
                     super::log_strip::show(
                         ui,
