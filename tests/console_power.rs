@@ -410,6 +410,105 @@ fn a_search_across_a_thousand_jobs_logs_finds_the_planted_line_and_opens_it() {
 }
 
 #[test]
+fn copy_as_command_on_a_version_gives_a_gcloud_line_that_creates_its_copy() {
+    let engine = TestEngine::start(&[]);
+    let artifact = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/models/iris_logreg.onnx");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (code, answer) = engine
+            .post_raw("/v1/projects/local/models", r#"{"name": "iris"}"#)
+            .await;
+        assert_eq!(code, 200, "{answer}");
+        let body = serde_json::json!({
+            "name": "v1",
+            "deploymentUri": artifact,
+            "description": "logistic regression, it's the baseline",
+            "labels": {"team": "vision"},
+            "manualScaling": {"nodes": 1},
+        });
+        let (code, answer) = engine
+            .post_raw("/v1/projects/local/models/iris/versions", &body.to_string())
+            .await;
+        assert_eq!(code, 200, "{answer}");
+    });
+    let mut harness = console_harness(&engine);
+    click(&mut harness, "Models");
+    let version = |h: &Harness<'static, App>, name: &str| {
+        h.state()
+            .snapshots()
+            .models
+            .list
+            .iter()
+            .flat_map(|m| &m.versions)
+            .find(|v| v.short_name() == name)
+            .cloned()
+    };
+    step_until(&mut harness, "v1 ready", Duration::from_secs(30), |h| {
+        version(h, "v1").is_some_and(|v| v.state == mlconsole::domain::VersionState::Ready)
+    });
+    click(&mut harness, "📋 Copy as command");
+    let command = copied_until(&mut harness, "the version");
+    assert!(
+        command.contains("gcloud ai-platform versions create 'v2'"),
+        "{command}"
+    );
+    step_until(&mut harness, "the toast", Duration::from_secs(5), |h| {
+        has_label_containing(h, "Copied the command that creates iris/v2 like v1")
+    });
+
+    // Google's own gcloud, with no settings of its own, creates the copy and waits for it.
+    let config = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .env("CLOUDSDK_CONFIG", config.path())
+        .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    step_until(&mut harness, "v2 ready", Duration::from_secs(30), |h| {
+        version(h, "v2").is_some_and(|v| v.state == mlconsole::domain::VersionState::Ready)
+    });
+    let (a, b) = (
+        version(&harness, "v1").unwrap(),
+        version(&harness, "v2").unwrap(),
+    );
+    assert_eq!(
+        (
+            &a.deployment_uri,
+            &a.description,
+            &a.labels,
+            &a.manual_scaling
+        ),
+        (
+            &b.deployment_uri,
+            &b.description,
+            &b.labels,
+            &b.manual_scaling
+        )
+    );
+    assert!(
+        a.is_default && !b.is_default,
+        "the copy leaves the default alone"
+    );
+    let answers = runtime.block_on(async {
+        let body = r#"{"instances": [[6.0, 2.2, 5.0, 1.5]]}"#;
+        let mut answers = Vec::new();
+        for v in ["v1", "v2"] {
+            let path = format!("/v1/projects/local/models/iris/versions/{v}:predict");
+            answers.push(engine.post_raw(&path, body).await);
+        }
+        answers
+    });
+    assert_eq!(answers[0], answers[1], "the copy answers as the original");
+}
+
+#[test]
 fn a_diff_of_two_clones_shows_exactly_the_one_changed_arg() {
     let engine = TestEngine::start(&[]);
     let mut harness = console_harness(&engine);

@@ -411,6 +411,18 @@ impl Hub {
                 };
                 self.updates().send(update);
             }
+            Request::CopyVersionCommand {
+                connection,
+                model,
+                version,
+            } => {
+                let current = self.current(&connection);
+                let updates = self.updates().clone();
+                tokio::spawn(async move {
+                    updates
+                        .send(tasks::version_command(current, &connection, &model, &version).await);
+                });
+            }
             Request::PickPath { target, folder } => {
                 tokio::spawn(tasks::pick_path(target, folder, self.updates().clone()));
             }

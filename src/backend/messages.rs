@@ -167,6 +167,16 @@ pub enum Request {
         /// The job as the console knows it.
         details: Box<Job>,
     },
+    /// Copy the command line that creates a copy of a model version on its platform
+    /// (with a free name), to re-create it from a terminal.
+    CopyVersionCommand {
+        /// The connection holding the model.
+        connection: ConnectionId,
+        /// The model.
+        model: String,
+        /// The version as the console knows it.
+        version: Box<crate::domain::Version>,
+    },
     /// Put a snippet that sends a prediction request on the clipboard.
     CopySnippet {
         /// The connection serving the model.

@@ -226,6 +226,40 @@ async fn failure_card(platform: &dyn Platform, job_id: &str, scan: &FailureScan)
     card
 }
 
+/// The update that copies the command creating a copy of `version` (named after it, by
+/// a name the model's versions leave free), or says why there is none.
+pub(super) async fn version_command(
+    current: Arc<Current>,
+    connection: &crate::domain::ConnectionId,
+    model: &str,
+    version: &crate::domain::Version,
+) -> Update {
+    let Some(platform) = current.get() else {
+        return Update::Notice {
+            text: format!("{connection} is not connected."),
+            error: true,
+        };
+    };
+    let names: Vec<String> = platform
+        .list_versions(model)
+        .await
+        .map(|vs| vs.iter().map(|v| v.short_name().to_owned()).collect())
+        .unwrap_or_default();
+    let taken: Vec<&str> = names.iter().map(String::as_str).collect();
+    let name = version.short_name();
+    let new_name = crate::domain::version_copy::next_version_name(name, &taken);
+    match platform.version_command(model, version, &new_name) {
+        Ok(text) => Update::CopyText {
+            text,
+            what: format!("command that creates {model}/{new_name} like {name}"),
+        },
+        Err(why) => Update::Notice {
+            text: format!("No command for {model}/{name}: {why}"),
+            error: true,
+        },
+    }
+}
+
 /// `job`'s job dir where it is a folder on this machine (the local engine's jobs):
 /// where its scalars can be read.
 pub(super) fn local_job_dir(platform: &dyn Platform, job: &crate::domain::Job) -> Option<String> {

@@ -18,6 +18,7 @@ pub mod predict;
 pub mod shadow;
 pub mod shell;
 pub mod tuning;
+pub mod version_copy;
 pub mod wire;
 
 pub use batch_prediction::PredictionInput;

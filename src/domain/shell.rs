@@ -26,3 +26,16 @@ pub fn shell_quote(text: &str) -> String {
 pub fn continued(parts: &[String]) -> String {
     parts.join(" \\\n  ")
 }
+
+/// `name` with anything but letters, digits and `-` made `_`: safe in a file name.
+pub fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

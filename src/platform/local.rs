@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{Platform, PlatformError, SnippetAuth};
-use crate::domain::shell::{continued, shell_quote};
+use crate::domain::shell::{continued, file_stem, shell_quote};
 use crate::domain::{
     Capabilities, ClusterSummary, Job, JobPage, LogPage, MetricsPage, Model, ModelPage,
     ServingMetrics, ServingRuntimes, Version, VersionPage,
@@ -298,6 +298,52 @@ impl Platform for LocalPlatform {
         parts.push("-H 'Content-Type: application/json'".into());
         parts.push(format!("-d {}", shell_quote(&body)));
         Ok(continued(&parts))
+    }
+
+    fn version_command(
+        &self,
+        model: &str,
+        version: &Version,
+        new_name: &str,
+    ) -> Result<String, String> {
+        let (config, left_out) = crate::domain::version_copy::gcloud_config(version);
+        let config = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
+        let file = format!("/tmp/{}.json", file_stem(&format!("{model}_{new_name}")));
+        // The engine speaks Cloud ML Engine's API: gcloud reaches it through an endpoint
+        // override, with the engine's token, leaving the user's gcloud settings alone.
+        let mut parts = vec![
+            format!(
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_ML={}",
+                shell_quote(&format!("{}/", self.base))
+            ),
+            format!(
+                "gcloud ai-platform versions create {}",
+                shell_quote(new_name)
+            ),
+            format!("--model={}", shell_quote(model)),
+            format!("--project={PROJECT}"),
+            "--region=global".to_owned(),
+        ];
+        match &self.token_file {
+            Some(token) => parts.push(format!(
+                "--access-token-file={}",
+                shell_quote(&token.display().to_string())
+            )),
+            None => parts[0].insert_str(0, "CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true "),
+        }
+        parts.push(format!("--config={file}"));
+        let note = if left_out.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "# Not in gcloud's version config, set in the console: {}\n",
+                left_out.join(", ")
+            )
+        };
+        Ok(format!(
+            "{note}cat > {file} <<'SPEC'\n{config}\nSPEC\n{}",
+            continued(&parts)
+        ))
     }
 
     fn predict_url(&self, model: &str, version: Option<&str>) -> String {

@@ -198,6 +198,18 @@ pub trait Platform: Send + Sync {
         let _ = (job, new_id);
         Err("this platform has no command line that re-creates a job".into())
     }
+    /// The shell command that creates a copy of `version` of `model` named `new_name`
+    /// with the platform's own tool (`gcloud ai-platform versions create` on the local
+    /// engine).
+    fn version_command(
+        &self,
+        model: &str,
+        version: &Version,
+        new_name: &str,
+    ) -> Result<String, String> {
+        let _ = (model, version, new_name);
+        Err("this platform has no command line that creates a version".into())
+    }
     /// Every model, each with its default version.
     async fn list_models(&self) -> Result<Vec<Model>, PlatformError>;
     /// A model's versions.

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::jobs::{GcsDestination, MachineSpec, Status, id_of, job_state};
-use crate::domain::shell::{continued, shell_quote};
+use crate::domain::shell::{continued, file_stem, shell_quote};
 use crate::domain::{Job, PredictionInput};
 
 /// `GoogleCloudAiplatformV1BatchPredictionJob` (the fields used).
@@ -146,7 +146,7 @@ pub fn create_command(
         .ok_or("this job is not a batch prediction job")?;
     let body = batch_job_for(&job, input, model)?;
     let spec = serde_json::to_string_pretty(&body).map_err(|e| e.to_string())?;
-    let file = format!("/tmp/{}.json", super::jobs::file_stem(&job.job_id));
+    let file = format!("/tmp/{}.json", file_stem(&job.job_id));
     let line = [
         "curl -sS --fail-with-body -X POST".to_owned(),
         "-H \"Authorization: Bearer $(gcloud auth print-access-token)\"".to_owned(),

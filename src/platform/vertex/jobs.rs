@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::client::int64;
-use crate::domain::shell::{continued, shell_quote};
+use crate::domain::shell::{continued, file_stem, shell_quote};
 use crate::domain::{AcceleratorConfig, Invocation, Job, JobState, ReplicaConfig, TrainingInput};
 
 /// The machine a replica runs on when the form leaves it out.
@@ -369,19 +369,6 @@ pub(super) fn spec_then(
         "cat > {file} <<'SPEC'\n{spec}\nSPEC\n{}",
         continued(&line)
     ))
-}
-
-/// `name` with anything but letters, digits and `-` made `_`: safe in a file name.
-pub(super) fn file_stem(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// The console's job for a custom job.

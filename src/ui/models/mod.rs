@@ -37,6 +37,8 @@ enum ModelsAction {
     PickVersionFile(ConnectionId, String),
     /// Pick a model folder (a SavedModel, a folder with model.joblib…) to add as a version.
     PickVersionFolder(ConnectionId, String),
+    /// Copy the command line that creates a copy of this version.
+    CopyCommand(ConnectionId, String, Box<crate::domain::Version>),
     /// Open the Predict tab on this model and version.
     Try {
         /// The connection serving it.
@@ -259,6 +261,13 @@ impl ModelsTab {
                 backend.send(Request::PickPath {
                     target: PickTarget::ModelFile(connection, model),
                     folder: true,
+                });
+            }
+            ModelsAction::CopyCommand(connection, model, version) => {
+                backend.send(Request::CopyVersionCommand {
+                    connection,
+                    model,
+                    version,
                 });
             }
             ModelsAction::Try {

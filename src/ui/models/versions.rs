@@ -183,6 +183,17 @@ impl ModelsTab {
                 });
             }
             if ui
+                .button("📋 Copy as command")
+                .on_hover_text("The command line that creates a copy of this version")
+                .clicked()
+            {
+                actions.push(ModelsAction::CopyCommand(
+                    connection.clone(),
+                    model.to_owned(),
+                    Box::new(v.clone()),
+                ));
+            }
+            if ui
                 .add_enabled(writable, egui::Button::new("Delete"))
                 .on_disabled_hover_text(refused)
                 .clicked()
