@@ -914,6 +914,72 @@ async fn the_copied_curl_line_re_creates_a_batch_job_with_gclouds_token() {
     assert_contract(&fake);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_copied_gcloud_command_uploads_a_copy_of_a_version() {
+    let fake = FakeGoogle::start(FakeConfig {
+        allow_anonymous: true,
+        ..FakeConfig::default()
+    });
+    let p = signed_in(&fake);
+    p.create_model(&mlconsole::domain::Model {
+        name: "churn".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let wanted = Version {
+        name: "v1".into(),
+        deployment_uri: "gs://mlc-test-bucket/churn/v1".into(),
+        description: "gradient boosting, it's the baseline".into(),
+        labels: [("team".to_owned(), "vision".to_owned())].into(),
+        ..Version::default()
+    };
+    p.create_version("churn", &wanted).await.unwrap();
+    let ready = |rows: &[Version], name: &str| {
+        rows.iter()
+            .find(|v| v.name == name && v.state == VersionState::Ready)
+            .cloned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let v1 = loop {
+        if let Some(v) = ready(&p.list_versions("churn").await.unwrap(), "v1") {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "v1 not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let command = p.version_command("churn", &v1, "v2").unwrap();
+    assert!(command.contains("gcloud ai models upload"), "{command}");
+    let config = gcloud_config(&fake);
+    run_copied(command, config.path().to_owned()).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let v2 = loop {
+        if let Some(v) = ready(&p.list_versions("churn").await.unwrap(), "v2") {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "v2 not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (
+            &v1.deployment_uri,
+            &v1.description,
+            &v1.labels,
+            &v1.framework,
+            &v1.runtime
+        ),
+        (
+            &v2.deployment_uri,
+            &v2.description,
+            &v2.labels,
+            &v2.framework,
+            &v2.runtime
+        )
+    );
+    assert!(v1.is_default && !v2.is_default);
+    assert_contract(&fake);
+}
+
 #[test]
 fn the_contract_check_catches_what_google_would_refuse() {
     let discovery = Discovery::load();

@@ -501,6 +501,20 @@ impl Platform for VertexPlatform {
         jobs::create_command(job, &name, project, region)
     }
 
+    fn version_command(
+        &self,
+        model: &str,
+        version: &Version,
+        new_name: &str,
+    ) -> Result<String, String> {
+        uploads::upload_command(
+            (&self.http.project, &self.http.region),
+            (model, &self.model_name(model)),
+            version,
+            new_name,
+        )
+    }
+
     fn predict_url(&self, model: &str, _version: Option<&str>) -> String {
         let endpoint = lock(&self.endpoint_of)
             .get(model)

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::models::{self, Operation, VxModel};
 use super::{VertexPlatform, client, invalid, lock};
+use crate::domain::shell::{continued, shell_quote};
 use crate::domain::{Version, VersionState};
 use crate::platform::PlatformError;
 
@@ -218,4 +219,50 @@ pub(super) fn failed_row(upload: &Upload) -> Version {
     row.state = VersionState::Failed;
     row.error_message = upload.error.clone();
     row
+}
+
+/// The `gcloud ai models upload` line that adds a copy of `version` to `model` (its
+/// short name and resource name) in `project` and `region` as version `new_name`: the
+/// same artifact, serving image, description and labels.
+pub(super) fn upload_command(
+    (project, region): (&str, &str),
+    (model, model_name): (&str, &str),
+    version: &Version,
+    new_name: &str,
+) -> Result<String, String> {
+    let uri = version.deployment_uri.trim();
+    if !uri.starts_with("gs://") {
+        return Err(format!(
+            "its artifact {uri:?} is not in Cloud Storage, where gcloud uploads a model from"
+        ));
+    }
+    let image = match &version.runtime {
+        Some(image) if image.contains('/') => image.clone(),
+        _ => models::prebuilt_image(&version.framework).to_owned(),
+    };
+    let mut line = vec![
+        "gcloud ai models upload".to_owned(),
+        format!("--project={}", shell_quote(project)),
+        format!("--region={}", shell_quote(region)),
+        format!("--display-name={}", shell_quote(model)),
+        format!("--parent-model={}", shell_quote(model_name)),
+        format!("--artifact-uri={}", shell_quote(uri)),
+        format!("--container-image-uri={}", shell_quote(&image)),
+        format!("--version-aliases={}", shell_quote(new_name)),
+    ];
+    if !version.description.is_empty() {
+        line.push(format!(
+            "--version-description={}",
+            shell_quote(&version.description)
+        ));
+    }
+    if !version.labels.is_empty() {
+        let labels: Vec<String> = version
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        line.push(format!("--labels={}", shell_quote(&labels.join(","))));
+    }
+    Ok(continued(&line))
 }
