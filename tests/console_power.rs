@@ -444,10 +444,14 @@ fn copy_as_command_on_a_version_gives_a_gcloud_line_that_creates_its_copy() {
             .find(|v| v.short_name() == name)
             .cloned()
     };
+    // Ready with its one replica up: the row stops changing width.
     step_until(&mut harness, "v1 ready", Duration::from_secs(30), |h| {
-        version(h, "v1").is_some_and(|v| v.state == mlconsole::domain::VersionState::Ready)
+        version(h, "v1")
+            .is_some_and(|v| v.state == mlconsole::domain::VersionState::Ready && v.replicas == 1)
     });
-    click(&mut harness, "📋 Copy as command");
+    // By the button's id: a pointer at where the row drew it last frame can miss when an
+    // update moves the row.
+    harness.get_by_label("📋 Copy as command").click_accesskit();
     let command = copied_until(&mut harness, "the version");
     assert!(
         command.contains("gcloud ai-platform versions create 'v2'"),
