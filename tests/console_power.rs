@@ -642,20 +642,28 @@ fn shadow_compare_of_two_versions_shows_the_changed_labels_then_makes_the_new_on
     );
 }
 
+/// The console with its settings in `config` holding a rule kept from an earlier
+/// session: jobs labelled team=vision alert when still for 2 s or on a NaN/inf.
+fn console_with_vision_alerts(
+    engine: &TestEngine,
+    config: &std::path::Path,
+) -> Harness<'static, App> {
+    std::fs::write(
+        config.join("alerts.json"),
+        r#"[{"connection": "local", "filter": "labels.team=vision", "stallSecs": 2, "nonFinite": true}]"#,
+    )
+    .unwrap();
+    common::console::wait_connected(
+        common::console::console_harness_in(engine, config),
+        &ConnectionId::local(),
+    )
+}
+
 #[test]
 fn a_stalled_job_raises_its_alert_once_and_alerts_are_kept_in_the_settings() {
     let engine = TestEngine::start(&[]);
     let config = tempfile::tempdir().unwrap();
-    // A rule kept from an earlier session: stall after 2 s on jobs labelled team=vision.
-    std::fs::write(
-        config.path().join("alerts.json"),
-        r#"[{"connection": "local", "filter": "labels.team=vision", "stallSecs": 2, "nonFinite": true}]"#,
-    )
-    .unwrap();
-    let mut harness = common::console::wait_connected(
-        common::console::console_harness_in(&engine, config.path()),
-        &ConnectionId::local(),
-    );
+    let mut harness = console_with_vision_alerts(&engine, config.path());
     let mut sleepy = command_job(
         "sleepy",
         &["sh", "-c", "echo step 1; echo step 2; sleep 60"],
@@ -716,15 +724,7 @@ fn a_stalled_job_raises_its_alert_once_and_alerts_are_kept_in_the_settings() {
 fn scalars_that_advance_keep_a_silent_job_from_stalling_and_a_nan_among_them_alerts_once() {
     let engine = TestEngine::start(&[]);
     let config = tempfile::tempdir().unwrap();
-    std::fs::write(
-        config.path().join("alerts.json"),
-        r#"[{"connection": "local", "filter": "labels.team=vision", "stallSecs": 2, "nonFinite": true}]"#,
-    )
-    .unwrap();
-    let mut harness = common::console::wait_connected(
-        common::console::console_harness_in(&engine, config.path()),
-        &ConnectionId::local(),
-    );
+    let mut harness = console_with_vision_alerts(&engine, config.path());
     // A job that prints nothing; its progress is in its job dir's scalars, written here
     // as its TensorBoard writer would.
     let dir = tempfile::tempdir().unwrap();

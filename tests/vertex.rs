@@ -776,31 +776,8 @@ async fn the_copied_gcloud_command_re_creates_a_custom_job() {
     );
 
     let config = gcloud_config(&fake);
-    let path = config.path().to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&command)
-            .env("CLOUDSDK_CONFIG", path)
-            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "gcloud failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let jobs = p.list_jobs("", 100, None).await.unwrap().jobs;
-    let copies: Vec<&Job> = jobs
-        .iter()
-        .filter(|j| j.display_name.as_deref() == Some("mnist_copy"))
-        .collect();
-    assert_eq!(copies.len(), 2, "the original and its copy: {jobs:#?}");
-    let (a, b) = (copies[0], copies[1]);
-    assert_ne!(a.job_id, b.job_id);
+    run_copied(command, config.path().to_owned()).await;
+    let (a, b) = original_and_copy(&p, "mnist_copy").await;
     assert_eq!(a.training_input, b.training_input);
     assert_eq!(a.labels, b.labels);
     assert_contract(&fake);
@@ -828,6 +805,41 @@ async fn run_copied(command: String, config: std::path::PathBuf) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The two jobs named `display_name` (an original and its copy), each its own job.
+async fn original_and_copy(p: &VertexPlatform, display_name: &str) -> (Job, Job) {
+    let jobs = p.list_jobs("", 100, None).await.unwrap().jobs;
+    let mut copies: Vec<Job> = jobs
+        .iter()
+        .filter(|j| j.display_name.as_deref() == Some(display_name))
+        .cloned()
+        .collect();
+    assert_eq!(copies.len(), 2, "the original and its copy: {jobs:#?}");
+    let b = copies.pop().unwrap();
+    let a = copies.pop().unwrap();
+    assert_ne!(a.job_id, b.job_id);
+    (a, b)
+}
+
+/// A gcloud config in `dir` signed in as service account `name` of the fake (gcloud
+/// exchanges its key for tokens at the fake's token endpoint).
+fn gcloud_signed_in(fake: &FakeGoogle, dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let key_file = dir.join("key.json");
+    std::fs::write(&key_file, &fake.service_account(name).json).unwrap();
+    let config = dir.join("gcloud-config");
+    let out = std::process::Command::new("gcloud")
+        .args(["auth", "activate-service-account", "--quiet"])
+        .arg(format!("--key-file={}", key_file.display()))
+        .env("CLOUDSDK_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    config
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_copied_gcloud_command_re_creates_a_tuning_job() {
     let fake = FakeGoogle::start(FakeConfig {
@@ -845,14 +857,7 @@ async fn the_copied_gcloud_command_re_creates_a_tuning_job() {
     );
     let config = gcloud_config(&fake);
     run_copied(command, config.path().to_owned()).await;
-    let jobs = p.list_jobs("", 100, None).await.unwrap().jobs;
-    let copies: Vec<&Job> = jobs
-        .iter()
-        .filter(|j| j.display_name.as_deref() == Some("tune_copy"))
-        .collect();
-    assert_eq!(copies.len(), 2, "the original and its copy: {jobs:#?}");
-    let (a, b) = (copies[0], copies[1]);
-    assert_ne!(a.job_id, b.job_id);
+    let (a, b) = original_and_copy(&p, "tune_copy").await;
     let (study_a, study_b) = (a.study().unwrap(), b.study().unwrap());
     assert_eq!(study_a, study_b);
     assert_eq!(study_b.max_trials, 4);
@@ -881,20 +886,7 @@ async fn the_copied_curl_line_re_creates_a_batch_job_with_gclouds_token() {
 
     // gcloud signed in with a service account whose tokens the fake issues.
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("key.json");
-    std::fs::write(&key_file, &fake.service_account("copier").json).unwrap();
-    let config = dir.path().join("gcloud-config");
-    let out = std::process::Command::new("gcloud")
-        .args(["auth", "activate-service-account", "--quiet"])
-        .arg(format!("--key-file={}", key_file.display()))
-        .env("CLOUDSDK_CONFIG", &config)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let config = gcloud_signed_in(&fake, dir.path(), "copier");
     let answer = run_copied(command, config).await;
     let created: serde_json::Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(created["displayName"], "score_copy", "{created:#}");
@@ -1211,22 +1203,8 @@ fn the_console_shows_a_vertex_connection_s_jobs_beside_the_local_engine_s() {
 async fn gcloud_s_current_account_signs_in_with_a_jwt_exchange_at_the_token_endpoint() {
     use std::os::unix::fs::PermissionsExt as _;
     let fake = FakeGoogle::start(FakeConfig::default());
-    let key = fake.service_account("ci-runner");
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("key.json");
-    std::fs::write(&key_file, &key.json).unwrap();
-    let config = dir.path().join("gcloud-config");
-    let out = std::process::Command::new("gcloud")
-        .args(["auth", "activate-service-account", "--quiet"])
-        .arg(format!("--key-file={}", key_file.display()))
-        .env("CLOUDSDK_CONFIG", &config)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let config = gcloud_signed_in(&fake, dir.path(), "ci-runner");
     // gcloud as the console runs it, with this test's own gcloud config.
     let wrapper = dir.path().join("gcloud");
     std::fs::write(
