@@ -14,7 +14,7 @@ use super::messages::{Update, Updates};
 use super::shared::Current;
 use crate::domain::ConnectionId;
 use crate::domain::alerts::{AlertRule, AlertWatch};
-use crate::tensorboard::LogDir;
+use crate::tensorboard::{LogDir, ScalarsByRun};
 
 /// The file's name in the config dir.
 pub const ALERTS_FILE: &str = "alerts.json";
@@ -77,7 +77,7 @@ pub(super) async fn watch(
 ) {
     let mut watch = AlertWatch::default();
     // The job dirs of watched jobs, each read on from where it was.
-    let mut dirs: HashMap<(ConnectionId, String), LogDir> = HashMap::new();
+    let mut dirs: HashMap<DirKey, LogDir> = HashMap::new();
     loop {
         let mut watched = BTreeSet::new();
         for (connection, current) in &connections {
@@ -130,24 +130,13 @@ pub(super) async fn watch(
                     && let Some(dir) = super::tasks::local_job_dir(&*platform, job)
                 {
                     let key = (connection.clone(), id.clone());
-                    let reader = dirs.remove(&key).unwrap_or_else(|| LogDir::new(dir));
-                    if let Ok((reader, scalars)) = tokio::task::spawn_blocking(move || {
-                        let mut reader = reader;
-                        // A dir not made yet is read on a later poll.
-                        let _ = reader.refresh();
-                        let scalars = reader.drain();
-                        (reader, scalars)
-                    })
-                    .await
-                    {
-                        dirs.insert(key, reader);
-                        let points = scalars.iter().flat_map(|(_, tags)| {
-                            tags.iter().flat_map(|(tag, points)| {
-                                points.iter().map(move |p| (tag.as_str(), p.step, p.value))
-                            })
-                        });
-                        alerts.extend(watch.observe_scalars(id, points, rule, Utc::now()));
-                    }
+                    let scalars = new_scalars(&mut dirs, key, dir).await;
+                    let points = scalars.iter().flat_map(|(_, tags)| {
+                        tags.iter().flat_map(|(tag, points)| {
+                            points.iter().map(move |p| (tag.as_str(), p.step, p.value))
+                        })
+                    });
+                    alerts.extend(watch.observe_scalars(id, points, rule, Utc::now()));
                 }
                 alerts.extend(watch.check_stall(id, rule, Utc::now()));
                 for alert in alerts {
@@ -161,5 +150,28 @@ pub(super) async fn watch(
         watch.retain(&watched);
         dirs.retain(|(_, id), _| watched.contains(id));
         tokio::time::sleep(every).await;
+    }
+}
+
+/// A watched job's dir reader: by connection and job id.
+type DirKey = (ConnectionId, String);
+
+/// The scalars written to `dir` since the last poll read it (off the async workers); its
+/// reader stays in `dirs` for the next poll. A dir not made yet gives none, and is read
+/// on a later poll.
+async fn new_scalars(dirs: &mut HashMap<DirKey, LogDir>, key: DirKey, dir: String) -> ScalarsByRun {
+    let mut reader = dirs.remove(&key).unwrap_or_else(|| LogDir::new(dir));
+    let read = tokio::task::spawn_blocking(move || {
+        let _ = reader.refresh();
+        let scalars = reader.drain();
+        (reader, scalars)
+    })
+    .await;
+    match read {
+        Ok((reader, scalars)) => {
+            dirs.insert(key, reader);
+            scalars
+        }
+        Err(_) => ScalarsByRun::new(),
     }
 }
