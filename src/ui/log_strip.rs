@@ -24,6 +24,17 @@ pub struct Moment {
     pub to: DateTime<Utc>,
 }
 
+impl Moment {
+    /// `time` and the lines written up to `half` either side of it.
+    pub fn around(time: DateTime<Utc>, half: chrono::Duration) -> Moment {
+        Moment {
+            time,
+            from: time - half,
+            to: time + half,
+        }
+    }
+}
+
 /// Draws the lines of `log` written in the span of `at`, with **Open in Logs**; `hint`
 /// says what to do while no time is pointed at.
 pub fn show(ui: &mut Ui, log: &LogBuffer, at: Option<Moment>, hint: &str, navs: &mut Vec<Nav>) {

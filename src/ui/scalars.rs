@@ -266,13 +266,9 @@ impl ScalarsTab {
         let linked = job_dir
             .as_ref()
             .is_some_and(|d| self.dir.as_ref() == Some(&d.location))
-            && log.job().is_some()
             && log.job() == state.selected.as_ref();
         if linked {
-            let at = self.hovered_time.map(|time| {
-                let (from, to) = around(time);
-                super::log_strip::Moment { time, from, to }
-            });
+            let at = self.hovered_time.map(around);
             egui::Panel::bottom("scalars_log_at_time")
                 .resizable(true)
                 .default_size(150.0)
@@ -288,12 +284,16 @@ impl ScalarsTab {
                     );
                 });
         }
-        self.hovered_point = None;
+        let before = self.hovered_point.take();
         let actions = self.draw(ui, job_dir.as_ref());
-        if let Some(time) = self
-            .hovered_point
-            .take()
-            .and_then(|(run, tag, x)| self.wall_time_of(&run, &tag, x))
+        // Its time is looked up when the pointer reaches another point, not every frame
+        // (on the step axis that is a walk through the tag's points).
+        if self.hovered_point.is_some()
+            && self.hovered_point != before
+            && let Some(time) = self
+                .hovered_point
+                .clone()
+                .and_then(|(run, tag, x)| self.wall_time_of(&run, &tag, x))
         {
             self.hovered_time = Some(time);
         }
@@ -302,8 +302,8 @@ impl ScalarsTab {
             .take()
             .and_then(|(run, tag, x)| self.wall_time_of(&run, &tag, x))
         {
-            let (from, to) = around(time);
-            navs.push(Nav::LogsAt(from, to));
+            let moment = around(time);
+            navs.push(Nav::LogsAt(moment.from, moment.to));
         }
         for action in actions {
             match action {
@@ -614,9 +614,6 @@ fn compile_run_filter(text: &str) -> Result<Option<regex::Regex>, String> {
 
 /// The log lines a scalar point stands for: those written within a second of it (a
 /// writer flushes its events a little after the step's lines).
-fn around(
-    time: chrono::DateTime<chrono::Utc>,
-) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
-    let second = chrono::Duration::seconds(1);
-    (time - second, time + second)
+fn around(time: chrono::DateTime<chrono::Utc>) -> super::log_strip::Moment {
+    super::log_strip::Moment::around(time, chrono::Duration::seconds(1))
 }
