@@ -37,6 +37,54 @@ pub struct LogSearchRequest {
     pub page_token: Option<String>,
 }
 
+/// Most jobs one search names.
+pub const MAX_JOB_IDS: usize = 100_000;
+
+impl LogSearchRequest {
+    /// Refuses what no platform searches: an empty or too long query, one with a line
+    /// break, too much context, too many matches or jobs.
+    pub fn check(&self) -> Result<(), String> {
+        check_query(&self.query)?;
+        if self.context_lines > MAX_CONTEXT {
+            return Err(format!(
+                "contextLines must be from 0 to {MAX_CONTEXT}, not {}",
+                self.context_lines
+            ));
+        }
+        if self.max_matches > MAX_MATCHES {
+            return Err(format!(
+                "maxMatches must be from 1 to {MAX_MATCHES}, not {}",
+                self.max_matches
+            ));
+        }
+        if self.job_ids.len() > MAX_JOB_IDS {
+            return Err(format!(
+                "jobIds names {} jobs; at most {MAX_JOB_IDS}",
+                self.job_ids.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a query no line can hold: empty, longer than [`MAX_QUERY`], or with a line
+/// break.
+pub fn check_query(query: &str) -> Result<(), String> {
+    if query.is_empty() {
+        return Err("query: give the text to find".into());
+    }
+    if query.len() > MAX_QUERY {
+        return Err(format!(
+            "query is {} bytes; at most {MAX_QUERY}",
+            query.len()
+        ));
+    }
+    if query.contains('\n') {
+        return Err("query: a line holds no line break; give one line of text".into());
+    }
+    Ok(())
+}
+
 /// Jobs a platform without a log index searches per page (their logs are read whole).
 pub const JOBS_PER_PAGE: usize = 10;
 /// Jobs such a platform searches at most when none are named (the newest).

@@ -31,12 +31,7 @@ pub enum Needle {
 impl Needle {
     /// The needle for a query: smart case, as editors search.
     pub fn new(query: &str) -> Result<Needle, String> {
-        if query.is_empty() {
-            return Err("query: give the text to find".into());
-        }
-        if query.contains('\n') {
-            return Err("query: a line holds no line break; give one line of text".into());
-        }
+        crate::domain::log_search::check_query(query)?;
         if query.chars().any(char::is_uppercase) {
             return Ok(Needle::Exact(Box::new(
                 memmem::Finder::new(query.as_bytes()).into_owned(),

@@ -75,12 +75,10 @@ pub async fn search_by_reading<P: Platform + ?Sized>(
     use crate::domain::log_search::{
         JOBS_PER_PAGE, JobMatches, LogFinder, LogSearchPage, MAX_UNINDEXED_JOBS,
     };
-    if request.query.is_empty() {
-        return Err(PlatformError::Rejected {
-            status: "INVALID_ARGUMENT".into(),
-            message: "query: give the text to find".into(),
-        });
-    }
+    request.check().map_err(|message| PlatformError::Rejected {
+        status: "INVALID_ARGUMENT".into(),
+        message,
+    })?;
     let ids: Vec<String> = if request.job_ids.is_empty() {
         platform
             .list_jobs("", MAX_UNINDEXED_JOBS, None)
@@ -99,9 +97,7 @@ pub async fn search_by_reading<P: Platform + ?Sized>(
         .unwrap_or(0)
         .min(ids.len());
     let end = (start + JOBS_PER_PAGE).min(ids.len());
-    let context = request
-        .context_lines
-        .min(crate::domain::log_search::MAX_CONTEXT) as usize;
+    let context = request.context_lines as usize;
     let mut jobs = Vec::new();
     for id in &ids[start..end] {
         // A page at a time: only the context around matches is kept, however long the log.

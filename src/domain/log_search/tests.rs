@@ -103,3 +103,34 @@ fn only_the_context_is_held_between_pages() {
         ["step 5001", "step 5002", "step 5003"]
     );
 }
+
+#[test]
+fn every_platform_refuses_what_no_search_can_answer() {
+    let ok = LogSearchRequest {
+        query: "loss".into(),
+        context_lines: MAX_CONTEXT,
+        ..LogSearchRequest::default()
+    };
+    assert_eq!(ok.check(), Ok(()));
+    for (bad, why) in [
+        (String::new(), "give the text to find"),
+        ("x".repeat(MAX_QUERY + 1), "at most 1000"),
+        ("a\nb".to_owned(), "no line break"),
+    ] {
+        let request = LogSearchRequest {
+            query: bad,
+            ..ok.clone()
+        };
+        assert!(request.check().unwrap_err().contains(why), "{why}");
+    }
+    let deep = LogSearchRequest {
+        context_lines: 9,
+        ..ok.clone()
+    };
+    assert!(deep.check().unwrap_err().contains("contextLines"));
+    let many = LogSearchRequest {
+        job_ids: vec!["j".into(); MAX_JOB_IDS + 1],
+        ..ok
+    };
+    assert!(many.check().unwrap_err().contains("jobIds"));
+}

@@ -14,9 +14,7 @@ use axum::extract::{Path, State};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{json_body, project_path};
 use super::logging::every_job;
-use crate::domain::log_search::{
-    LogSearchPage, LogSearchRequest, MAX_CONTEXT, MAX_MATCHES, MAX_QUERY,
-};
+use crate::domain::log_search::{LogSearchPage, LogSearchRequest};
 use crate::engine::Engine;
 use crate::engine::log_search::{Needle, search_page};
 
@@ -24,8 +22,6 @@ use crate::engine::log_search::{Needle, search_page};
 const PAGE_BUDGET: Duration = Duration::from_millis(200);
 /// Matches per page when `maxMatches` is 0.
 const DEFAULT_MATCHES: u32 = 200;
-/// Most job ids one search names.
-const MAX_JOB_IDS: usize = 100_000;
 
 /// Searches the jobs' logs for a line of text.
 #[utoipa::path(post, path = "/v1/projects/{project}/jobs:searchLogs", tag = "jobs", security(("bearer" = [])),
@@ -42,34 +38,12 @@ pub async fn search_logs(
 ) -> Result<Json<LogSearchPage>, ApiError> {
     project_path(path)?;
     let request: LogSearchRequest = json_body(body, "LogSearchRequest")?;
-    if request.query.len() > MAX_QUERY {
-        return Err(ApiError::invalid(format!(
-            "query is {} bytes; at most {MAX_QUERY}",
-            request.query.len()
-        )));
-    }
+    request.check().map_err(ApiError::invalid)?;
     let needle = Needle::new(&request.query).map_err(ApiError::invalid)?;
-    if request.context_lines > MAX_CONTEXT {
-        return Err(ApiError::invalid(format!(
-            "contextLines must be from 0 to {MAX_CONTEXT}, not {}",
-            request.context_lines
-        )));
-    }
     let max_matches = match request.max_matches {
         0 => DEFAULT_MATCHES,
-        n if n <= MAX_MATCHES => n,
-        n => {
-            return Err(ApiError::invalid(format!(
-                "maxMatches must be from 1 to {MAX_MATCHES}, not {n}"
-            )));
-        }
+        n => n,
     };
-    if request.job_ids.len() > MAX_JOB_IDS {
-        return Err(ApiError::invalid(format!(
-            "jobIds names {} jobs; at most {MAX_JOB_IDS}",
-            request.job_ids.len()
-        )));
-    }
     let ids = if request.job_ids.is_empty() {
         let engine = engine.clone();
         tokio::task::spawn_blocking(move || every_job(&engine))
