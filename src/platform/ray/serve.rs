@@ -313,7 +313,8 @@ impl Cluster {
     }
 
     /// The full config to PUT with `changed` in place of (or beside) its namesake and
-    /// `removed` left out; every other application exactly as deployed.
+    /// `removed` left out; every other application exactly as deployed (one being
+    /// deleted is left out too).
     pub(super) fn config_with(
         &self,
         changed: Option<&AppConfig>,
@@ -327,6 +328,9 @@ impl Cluster {
             }
             match &app.deployed_app_config {
                 Some(config) => apps.push(config.clone()),
+                // Going already (its config cleared by the PUT that removed it): leaving
+                // it out is what that PUT asked for.
+                None if app.status == "DELETING" => {}
                 None => {
                     return Err(PlatformError::Rejected {
                         status: "FAILED_PRECONDITION".into(),
