@@ -9,7 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::console::{
-    click, console_harness, has_label, has_label_containing, shown_tab, step_until,
+    click, console_harness, has_label, has_label_containing, labels_containing, shown_tab,
+    step_until,
 };
 use common::{TestEngine, command_job};
 use egui_kittest::Harness;
@@ -112,18 +113,21 @@ fn a_job_killed_at_its_memory_peak_shows_the_out_of_memory_reason() {
         |h| job_state(h, "hog") == Some(JobState::Failed),
     );
     click(&mut harness, "hog");
-    step_until(
-        &mut harness,
-        "the OOM reason",
-        Duration::from_secs(20),
-        |h| {
-            has_label_containing(
-                h,
-                "Out of memory: killed by SIGKILL with its memory at its peak",
-            )
-        },
+    step_until(&mut harness, "the card", Duration::from_secs(20), |h| {
+        has_label_containing(h, "At the end: memory")
+    });
+    let end = labels_containing(&harness, "At the end: memory");
+    assert!(
+        has_label_containing(
+            &harness,
+            "Out of memory: killed by SIGKILL with its memory at its peak",
+        ),
+        "no OOM reason on the card; it says {end:?}"
     );
-    assert!(has_label_containing(&harness, "At the end: memory 2"));
+    assert!(
+        end.iter().any(|l| l.contains("At the end: memory 2")),
+        "{end:?}"
+    );
     click(&mut harness, "📈 peak on the chart");
     assert_eq!(shown_tab(&harness), Some(Tab::Resources));
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+use sysinfo::{Pid, Process, ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System};
 
 use super::Engine;
 use super::gpus::{self, ProcessGpu};
@@ -91,6 +91,14 @@ fn device_samples(
         .collect()
 }
 
+/// Whether `process` has ended and waits for its parent to reap it.
+fn exited(process: &Process) -> bool {
+    matches!(
+        process.status(),
+        ProcessStatus::Zombie | ProcessStatus::Dead
+    )
+}
+
 /// Refreshes every process and sums CPU and memory (and the GPU use in `gpu`, when the
 /// machine has GPUs) over each root's descendants.
 pub fn sample_trees(
@@ -117,12 +125,16 @@ pub fn sample_trees(
         .iter()
         .filter_map(|(job_id, root)| {
             let root = Pid::from(usize::try_from(*root).ok()?);
-            sys.process(root)?;
+            // A job that has exited but is not reaped yet holds nothing: a sample of
+            // it would read as its memory falling to zero at the end.
+            if exited(sys.process(root)?) {
+                return None;
+            }
             let (mut cpu, mut memory) = (0.0f64, 0u64);
             let mut on_gpu = ProcessGpu::default();
             let mut stack = vec![root];
             while let Some(pid) = stack.pop() {
-                if let Some(p) = sys.process(pid) {
+                if let Some(p) = sys.process(pid).filter(|p| !exited(p)) {
                     cpu += f64::from(p.cpu_usage());
                     memory += p.memory();
                 }
@@ -148,4 +160,50 @@ pub fn sample_trees(
             Some((job_id.clone(), sample))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_that_exited_but_is_not_reaped_gets_no_sample() {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let pid = i32::try_from(child.id()).expect("pid");
+        let roots = vec![("done".to_owned(), pid)];
+        let mut sys = System::new().expect("process information");
+        // Not waited for, so it stays a zombie once it has exited.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            sys.refresh_processes(ProcessesToUpdate::All, true);
+            let status = sys.process(Pid::from_u32(child.id())).map(Process::status);
+            if status == Some(ProcessStatus::Zombie) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "status {status:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(sample_trees(&mut sys, &roots, None).is_empty());
+        child.wait().expect("reap");
+    }
+
+    #[test]
+    fn a_running_job_is_sampled() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("spawn sleep");
+        let roots = vec![(
+            "running".to_owned(),
+            i32::try_from(child.id()).expect("pid"),
+        )];
+        let mut sys = System::new().expect("process information");
+        let samples = sample_trees(&mut sys, &roots, None);
+        child.kill().expect("kill");
+        child.wait().expect("reap");
+        assert_eq!(samples.len(), 1);
+        assert!(samples[0].1.memory_bytes > 0);
+    }
 }

@@ -155,6 +155,18 @@ pub fn has_label_containing(harness: &Harness<'static, App>, text: &str) -> bool
     harness.query_all_by_label_contains(text).next().is_some()
 }
 
+/// The text of every label holding `text`.
+pub fn labels_containing(harness: &Harness<'static, App>, text: &str) -> Vec<String> {
+    harness
+        .query_all_by_label_contains(text)
+        .filter_map(|node| {
+            node.accesskit_node()
+                .label()
+                .or(node.accesskit_node().value())
+        })
+        .collect()
+}
+
 /// The tab the top bar shows as chosen.
 pub fn shown_tab(harness: &Harness<'static, App>) -> Option<Tab> {
     Tab::ALL.into_iter().find(|tab| {
