@@ -99,6 +99,28 @@ fn exited(process: &Process) -> bool {
     )
 }
 
+/// Whether the kernel is taking `pid`'s process down (`PF_EXITING`: set from the
+/// moment it starts to exit, while its memory already reads as 0, until it is reaped).
+#[cfg(target_os = "linux")]
+fn exiting(pid: Pid) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The name (in parentheses) may hold spaces and parentheses: fields follow the last `)`;
+    // the flags are the seventh after it.
+    stat.rsplit_once(')')
+        .and_then(|(_, fields)| fields.split_whitespace().nth(6))
+        .and_then(|flags| flags.parse::<u64>().ok())
+        .is_some_and(|flags| flags & PF_EXITING != 0)
+}
+
+/// Elsewhere an exiting process shows as a zombie soon enough.
+#[cfg(not(target_os = "linux"))]
+fn exiting(_pid: Pid) -> bool {
+    false
+}
+
 /// Refreshes every process and sums CPU and memory (and the GPU use in `gpu`, when the
 /// machine has GPUs) over each root's descendants.
 pub fn sample_trees(
@@ -125,9 +147,9 @@ pub fn sample_trees(
         .iter()
         .filter_map(|(job_id, root)| {
             let root = Pid::from(usize::try_from(*root).ok()?);
-            // A job that has exited but is not reaped yet holds nothing: a sample of
-            // it would read as its memory falling to zero at the end.
-            if exited(sys.process(root)?) {
+            // A job that is exiting or has exited but is not reaped yet holds nothing:
+            // a sample of it would read as its memory falling to zero at the end.
+            if exited(sys.process(root)?) || exiting(root) {
                 return None;
             }
             let (mut cpu, mut memory) = (0.0f64, 0u64);
@@ -187,6 +209,40 @@ mod tests {
         }
         assert!(sample_trees(&mut sys, &roots, None).is_empty());
         child.wait().expect("reap");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_process_taken_down_reads_as_exiting_whatever_its_name() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // A name with a space and parentheses, as /proc/PID/stat shows it (a link: the
+        // name is the one exec was given).
+        let odd = dir.path().join("a) (b");
+        std::os::unix::fs::symlink("/bin/sleep", &odd).expect("link sleep");
+        let mut running = std::process::Command::new(&odd)
+            .arg("5")
+            .spawn()
+            .expect("spawn");
+        let mut zombie = std::process::Command::new("true").spawn().expect("spawn");
+        let zombie_pid = Pid::from_u32(zombie.id());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !std::fs::read_to_string(format!("/proc/{zombie_pid}/stat"))
+            .is_ok_and(|s| s.contains(") Z "))
+        {
+            assert!(std::time::Instant::now() < deadline, "true never exited");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let running_pid = Pid::from_u32(running.id());
+        let name = std::fs::read_to_string(format!("/proc/{running_pid}/stat")).unwrap_or_default();
+        let running_exiting = exiting(running_pid);
+        let zombie_exiting = exiting(zombie_pid);
+        running.kill().expect("kill");
+        running.wait().expect("reap");
+        zombie.wait().expect("reap");
+        assert!(name.contains("(a) (b)"), "{name}");
+        assert!(!running_exiting);
+        assert!(zombie_exiting);
+        assert!(!exiting(zombie_pid), "a reaped process is gone");
     }
 
     #[test]
