@@ -28,6 +28,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `n` different free ports: each is held until all are picked, so the OS cannot hand
+/// out one of them twice.
+fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
 /// The `ray` command: on PATH, else in the venv `.ci/run` makes.
 pub fn ray_command() -> PathBuf {
     if let Some(path) = std::env::var_os("PATH") {
@@ -57,16 +68,31 @@ pub fn shared() -> &'static RayCluster {
 
 impl RayCluster {
     /// Starts a head node (with token authentication when `token` is given) and waits
-    /// for its dashboard.
+    /// for its dashboard; a head node that exits at once (a port taken meanwhile by
+    /// another process here) is started again on other ports.
     pub fn start(token: Option<&str>) -> RayCluster {
+        const TRIES: u32 = 3;
+        for attempt in 1..=TRIES {
+            match RayCluster::start_once(token, attempt) {
+                Ok(cluster) => return cluster,
+                Err(log) if attempt < TRIES => {
+                    eprintln!("the Ray head node exited; starting it again on other ports: {log}");
+                }
+                Err(log) => panic!("the Ray head node exited {TRIES} times; its log: {log}"),
+            }
+        }
+        unreachable!("the last try panics")
+    }
+
+    fn start_once(token: Option<&str>, attempt: u32) -> Result<RayCluster, String> {
         let ray = ray_command();
         let bin = ray.parent().unwrap().to_owned();
-        let ports: Vec<u16> = (0..10).map(|_| free_port()).collect();
+        let ports = free_ports(10);
         // A worker port range of its own, outside the others and the ephemeral range.
         let base =
             20_000 + (std::process::id() % 50) as u16 * 100 + u16::from(token.is_some()) * 5_000;
         let temp_dir = PathBuf::from(format!(
-            "/tmp/mlc-ray-{}-{}",
+            "/tmp/mlc-ray-{}-{}{attempt}",
             std::process::id(),
             if token.is_some() { "t" } else { "s" }
         ));
@@ -94,12 +120,14 @@ impl RayCluster {
             format!("--temp-dir={}", temp_dir.display()),
         ];
         // The watchdog runs the head node in a session of its own and, once this test
-        // process is gone, ends everything in that session.
+        // process is gone, ends everything in that session. `exited` marks a head node
+        // that ended by itself.
         let script = format!(
-            "trap '' TERM; \"$0\" \"$@\" > {log} 2>&1 & \
+            "trap '' TERM; (\"$0\" \"$@\" > {log} 2>&1; echo $? > {exited}) & \
              while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; \
              pkill -TERM -s 0; sleep 3; pkill -KILL -s 0",
             log = temp_dir.join("head.log").display(),
+            exited = temp_dir.join("exited").display(),
             pid = std::process::id(),
         );
         let mut command = Command::new("setsid");
@@ -128,11 +156,12 @@ impl RayCluster {
             temp_dir,
             token: token.map(str::to_owned),
         };
-        cluster.wait_ready();
-        cluster
+        cluster.wait_ready()?;
+        Ok(cluster)
     }
 
-    fn wait_ready(&self) {
+    /// Waits for the dashboard; the head node's log if it exited first.
+    fn wait_ready(&self) -> Result<(), String> {
         let started = Instant::now();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -155,7 +184,12 @@ impl RayCluster {
                     started.elapsed(),
                     self.dashboard
                 );
-                return;
+                return Ok(());
+            }
+            if self.temp_dir.join("exited").exists() {
+                return Err(
+                    std::fs::read_to_string(self.temp_dir.join("head.log")).unwrap_or_default()
+                );
             }
             assert!(
                 started.elapsed() < Duration::from_secs(90),
