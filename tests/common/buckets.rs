@@ -69,45 +69,61 @@ impl Emulator {
     /// fake-gcs-server in memory, bound to 127.0.0.1 (it binds 0.0.0.0 unless told), its
     /// XML API answering for this host.
     pub fn gcs() -> Emulator {
-        let port = free_port();
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("requests.log");
-        let host = format!("127.0.0.1:{port}");
-        let child = Command::new(fake_gcs_binary())
-            .args([
-                "-scheme",
-                "http",
-                "-host",
-                "127.0.0.1",
-                "-backend",
-                "memory",
-            ])
-            .args(["-port", &port.to_string(), "-public-host", &host])
-            .args(["-log-level", "info"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Emulator::ready(child, format!("http://{host}"), log, dir, "/storage/v1/b")
+        let binary = fake_gcs_binary();
+        Emulator::start("/storage/v1/b", |port, log| {
+            let host = format!("127.0.0.1:{port}");
+            let child = Command::new(&binary)
+                .args([
+                    "-scheme",
+                    "http",
+                    "-host",
+                    "127.0.0.1",
+                    "-backend",
+                    "memory",
+                ])
+                .args(["-port", &port.to_string(), "-public-host", &host])
+                .args(["-log-level", "info"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(log).unwrap())
+                .spawn()
+                .unwrap();
+            (child, format!("http://{host}"))
+        })
     }
 
     /// moto's S3 server; with `auth`, it checks keys (an unknown key is refused with 403).
     pub fn s3(auth: bool) -> Emulator {
-        let port = free_port();
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("requests.log");
-        let mut command = Command::new(venv_bin("moto_server"));
-        command
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        if auth {
-            command.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
+        Emulator::start("/", |port, log| {
+            let mut command = Command::new(venv_bin("moto_server"));
+            command
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(log).unwrap());
+            if auth {
+                command.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
+            }
+            (command.spawn().unwrap(), format!("http://127.0.0.1:{port}"))
+        })
+    }
+
+    /// Runs `spawn` on a free port (logging to the given file) until its emulator
+    /// answers `probe`; one that exits first (its port taken meanwhile by another
+    /// process here) is started again on another port.
+    fn start(probe: &str, spawn: impl Fn(u16, &std::path::Path) -> (Child, String)) -> Emulator {
+        const TRIES: u32 = 3;
+        for attempt in 1..=TRIES {
+            let dir = tempfile::tempdir().unwrap();
+            let log = dir.path().join("requests.log");
+            let (child, base) = spawn(free_port(), &log);
+            match Emulator::ready(child, base, log, dir, probe) {
+                Ok(emulator) => return emulator,
+                Err(why) if attempt < TRIES => eprintln!("{why}; starting it again"),
+                Err(why) => panic!("{why}"),
+            }
         }
-        let child = command.spawn().unwrap();
-        Emulator::ready(child, format!("http://127.0.0.1:{port}"), log, dir, "/")
+        unreachable!("the last try panics")
     }
 
     fn ready(
@@ -116,18 +132,18 @@ impl Emulator {
         log: PathBuf,
         dir: tempfile::TempDir,
         probe: &str,
-    ) -> Emulator {
+    ) -> Result<Emulator, String> {
         let started = Instant::now();
         let addr = base.trim_start_matches("http://").to_owned();
         loop {
-            if probe_answers(&addr, probe) {
-                break;
-            }
             if let Ok(Some(status)) = child.try_wait() {
-                panic!(
+                return Err(format!(
                     "the emulator exited ({status}): {}",
                     std::fs::read_to_string(&log).unwrap_or_default()
-                );
+                ));
+            }
+            if probe_answers(&addr, probe) {
+                break;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(30),
@@ -135,12 +151,12 @@ impl Emulator {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Emulator {
+        Ok(Emulator {
             child,
             base,
             log,
             _dir: dir,
-        }
+        })
     }
 
     /// How the console reaches this emulator (as the environment variables would say).
