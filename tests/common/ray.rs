@@ -28,15 +28,25 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// `n` different free ports: each is held until all are picked, so the OS cannot hand
-/// out one of them twice.
+/// `n` different free ports, none given to a cluster of this process before: each is
+/// held until all are picked, so the OS cannot hand out one of them twice.
 fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    held.iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut held = Vec::new();
+    let mut ports = Vec::new();
+    while ports.len() < n {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            ports.push(port);
+        }
+        held.push(listener);
+    }
+    ports
 }
 
 /// The `ray` command: on PATH, else in the venv `.ci/run` makes.
@@ -87,7 +97,7 @@ impl RayCluster {
     fn start_once(token: Option<&str>, attempt: u32) -> Result<RayCluster, String> {
         let ray = ray_command();
         let bin = ray.parent().unwrap().to_owned();
-        let ports = free_ports(10);
+        let ports = free_ports(12);
         // A worker port range of its own, outside the others and the ephemeral range.
         let base =
             20_000 + (std::process::id() % 50) as u16 * 100 + u16::from(token.is_some()) * 5_000;
@@ -138,6 +148,10 @@ impl RayCluster {
             .arg(&ray)
             .args(&args)
             .env("PATH", prepend_path(&bin))
+            // Two servers Ray starts on fixed ports unless told: a picked port could be
+            // one of them (44217 was, in CI), and two clusters here would share them.
+            .env("AUTOSCALER_METRIC_PORT", ports[10].to_string())
+            .env("DASHBOARD_METRIC_PORT", ports[11].to_string())
             .env("RAY_USAGE_STATS_ENABLED", "0")
             .env("RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S", "0")
             .stdin(Stdio::null())
