@@ -357,21 +357,8 @@ pub fn bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{LogStream, Severity};
 
-    fn log(lines: &[&str]) -> Vec<LogEntry> {
-        lines
-            .iter()
-            .enumerate()
-            .map(|(i, text)| LogEntry {
-                seq: i as u64,
-                timestamp: DateTime::from_timestamp(1_700_000_000 + i as i64, 0).unwrap(),
-                severity: Severity::Info,
-                stream: LogStream::Stderr,
-                text: (*text).to_owned(),
-            })
-            .collect()
-    }
+    use crate::domain::logs::test_log as log;
 
     fn sample(secs: i64, mib: u64) -> ResourceSample {
         ResourceSample {

@@ -118,6 +118,23 @@ pub struct LogEntry {
     pub text: String,
 }
 
+/// A test log: `lines` as stderr entries numbered from 0, written a second apart from
+/// 2023-11-14 22:13:20 UTC (1 700 000 000 s).
+#[cfg(test)]
+pub(crate) fn test_log(lines: &[&str]) -> Vec<LogEntry> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, text)| LogEntry {
+            seq: i as u64,
+            timestamp: DateTime::from_timestamp(1_700_000_000 + i as i64, 0).unwrap_or_default(),
+            severity: Severity::Info,
+            stream: LogStream::Stderr,
+            text: (*text).to_owned(),
+        })
+        .collect()
+}
+
 /// A run of log entries and where to continue.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

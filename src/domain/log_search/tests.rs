@@ -3,21 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a broken expectation panics
 
 use super::*;
-use crate::domain::{LogStream, Severity};
 
-fn log(lines: &[&str]) -> Vec<LogEntry> {
-    lines
-        .iter()
-        .enumerate()
-        .map(|(i, text)| LogEntry {
-            seq: i as u64,
-            timestamp: chrono::DateTime::UNIX_EPOCH,
-            severity: Severity::Info,
-            stream: LogStream::Stdout,
-            text: (*text).to_owned(),
-        })
-        .collect()
-}
+use crate::domain::logs::test_log as log;
 
 fn find(
     entries: &[LogEntry],
